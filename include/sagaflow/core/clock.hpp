@@ -1,0 +1,42 @@
+// Time as the engine sees it. Everything that waits asks a `Clock`, so tests drive
+// timers with a `ManualClock` instead of sleeping.
+#pragma once
+
+#include <chrono>
+
+namespace sagaflow {
+
+/// Wall-clock time at microsecond precision (what PostgreSQL's timestamptz keeps).
+using Timestamp = std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds>;
+using Duration = std::chrono::microseconds;
+
+/// Source of the current time. Implementations are thread-safe.
+class Clock {
+public:
+    virtual ~Clock() = default;
+    [[nodiscard]] virtual Timestamp Now() const = 0;
+};
+
+/// The real clock.
+class SystemClock final : public Clock {
+public:
+    [[nodiscard]] Timestamp Now() const override {
+        return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+    }
+};
+
+/// A clock that moves only when told to. Not thread-safe; for tests and simulations.
+class ManualClock final : public Clock {
+public:
+    explicit ManualClock(Timestamp start = Timestamp{std::chrono::seconds{1'800'000'000}})
+        : now_(start) {}
+
+    [[nodiscard]] Timestamp Now() const override { return now_; }
+    void Advance(Duration d) { now_ += d; }
+    void Set(Timestamp t) { now_ = t; }
+
+private:
+    Timestamp now_;
+};
+
+}  // namespace sagaflow

@@ -1,0 +1,20 @@
+#include "sagaflow/core/error.hpp"
+
+namespace sagaflow {
+
+std::string_view ToString(ErrorCode code) noexcept {
+    switch (code) {
+        case ErrorCode::kOk: return "ok";
+        case ErrorCode::kInvalidArgument: return "invalid_argument";
+        case ErrorCode::kDeadlineExceeded: return "deadline_exceeded";
+        case ErrorCode::kNotFound: return "not_found";
+        case ErrorCode::kAlreadyExists: return "already_exists";
+        case ErrorCode::kFailedPrecondition: return "failed_precondition";
+        case ErrorCode::kAborted: return "aborted";
+        case ErrorCode::kInternal: return "internal";
+        case ErrorCode::kUnavailable: return "unavailable";
+    }
+    return "unknown";
+}
+
+}  // namespace sagaflow

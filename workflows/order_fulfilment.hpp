@@ -1,0 +1,20 @@
+// order_fulfilment: reserve inventory, charge payment, create the shipment; each
+// undone by its compensation when a later step fails for good.
+#pragma once
+
+#include "sagaflow/workflow/workflow.hpp"
+
+namespace sagaflow::workflows {
+
+inline constexpr const char* kOrderFulfilment = "order_fulfilment";
+
+/// Version 1 of the order workflow:
+///   reserve_inventory (queue inventory, undo release_inventory)
+///   charge_payment    (queue payment,   undo refund_payment)
+///   create_shipment   (queue logistics, undo cancel_shipment)
+[[nodiscard]] Workflow OrderFulfilment();
+
+/// Adds every workflow in this folder to `registry`.
+void RegisterAll(WorkflowRegistry& registry);
+
+}  // namespace sagaflow::workflows
