@@ -1,0 +1,62 @@
+// A command as it leaves the engine, and the sink it leaves through.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "sagaflow/core/clock.hpp"
+#include "sagaflow/core/ids.hpp"
+#include "sagaflow/core/saga_types.hpp"
+#include "saga_store.hpp"
+
+namespace sagaflow::engine {
+
+/// Everything a worker needs to run one step action. Built from one outbox row alone,
+/// so recovery needs no other table.
+struct Command {
+    MsgId msg_id;
+    SagaId saga_id;
+    TraceId trace_id;
+    std::string workflow;
+    int workflow_version = 0;
+    std::string step;    ///< The step's name, in both phases.
+    int step_index = 0;
+    Phase phase = Phase::kForward;
+    std::string action;  ///< The step name (forward) or its compensation's name.
+    std::string queue;
+    int attempt = 1;
+    std::optional<BusinessKey> business_key;
+    nlohmann::json input;
+    nlohmann::json context;
+    Timestamp deadline{};  ///< When the engine stops waiting for this attempt.
+};
+
+/// The outbox row's payload: the command's fields that are not columns of the row.
+[[nodiscard]] nlohmann::json CommandPayload(const SagaRecord& saga, const std::string& step);
+
+/// "step 'reserve_inventory'" or "compensation 'release_inventory'", for messages.
+[[nodiscard]] std::string CommandLabel(const CommandRecord& record);
+
+/// Rebuilds a command from its outbox row. Throws `Error(kInternal)` on a corrupt payload.
+[[nodiscard]] Command CommandFromRecord(const CommandRecord& record);
+
+/// Where the engine sends commands: the dispatcher (ZeroMQ) in sagad, a fake in tests.
+/// Called on the engine's thread; must not call back into the engine.
+class CommandSink {
+public:
+    virtual ~CommandSink() = default;
+    /// Hands a command over for delivery. Returns false when it cannot be taken now
+    /// (no worker with free capacity); the engine offers it again later.
+    [[nodiscard]] virtual bool Send(const Command& command) = 0;
+};
+
+/// A worker's answer to a command.
+struct Reply {
+    MsgId msg_id;
+    ReplyOutcome outcome = ReplyOutcome::kOk;
+    nlohmann::json output = nlohmann::json::object();  ///< With kOk.
+    std::string reason;                                ///< With kFail and kRetry.
+};
+
+}  // namespace sagaflow::engine

@@ -1,0 +1,163 @@
+// The saga engine: runs every saga of the registered workflows against a `SagaStore`,
+// sending commands through a `CommandSink`.
+//
+// Each operation is one store transaction holding the state change, its outbox rows
+// and its history events (DESIGN §4, T1 and T3). Replies and deadlines are applied in
+// batches: one transaction serves every item of a batch. Sending and deadline tracking
+// happen after commit and in memory; `Recover()` rebuilds them from the outbox.
+//
+// Not thread-safe: one thread (the daemon's engine loop) owns an engine.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <queue>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "command.hpp"
+#include "lifecycle.hpp"
+#include "sagaflow/core/clock.hpp"
+#include "sagaflow/core/error.hpp"
+#include "sagaflow/workflow/workflow.hpp"
+#include "saga_store.hpp"
+
+namespace sagaflow::engine {
+
+struct EngineOptions {
+    /// Seed for backoff jitter; 0 draws one from the OS.
+    std::uint64_t seed = 0;
+    /// How often one unit of work is retried on kAborted / kUnavailable.
+    int max_tx_attempts = 5;
+    /// When the sink refuses a command, how long until it is offered again.
+    Duration resend_when_refused = std::chrono::milliseconds(100);
+    /// Most items one transaction applies; larger batches are split.
+    int max_batch = 512;
+};
+
+struct StartRequest {
+    std::string workflow;
+    std::optional<int> version;  ///< Latest when unset.
+    nlohmann::json input = nlohmann::json::object();
+    std::optional<BusinessKey> business_key;
+};
+
+struct StartResult {
+    SagaId saga_id;
+    bool created = false;  ///< False when the business key named an existing saga.
+};
+
+/// A saga with its step attempts and history, for inspection.
+struct SagaView {
+    SagaRecord saga;
+    std::vector<AttemptRecord> attempts;
+    std::vector<HistoryEvent> history;
+};
+
+class Engine {
+public:
+    Engine(const WorkflowRegistry& registry, SagaStore& store, CommandSink& sink,
+           const Clock& clock, EngineOptions options = {});
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    /// Starts a saga, or returns the existing one for the same (workflow, business key).
+    /// Errors: kNotFound (unknown workflow or version), kInvalidArgument (input is not
+    /// a JSON object); nothing is written then.
+    [[nodiscard]] Result<StartResult> Start(const StartRequest& request);
+    /// As above with the input as JSON text; malformed JSON is kInvalidArgument.
+    [[nodiscard]] Result<StartResult> Start(std::string_view workflow, std::string_view input_json,
+                                            std::optional<BusinessKey> key = std::nullopt);
+
+    /// Applies a worker's reply. Idempotent. Ok when applied; kFailedPrecondition when
+    /// the saga does not await this msg id (a duplicate or late reply: the saga is left
+    /// as it was, and the reply is recorded in its history); kNotFound for an unknown
+    /// msg id (nothing written).
+    Status ApplyReply(const Reply& reply);
+    /// The same for many replies in one transaction; one status per reply, in order.
+    std::vector<Status> ApplyReplies(std::span<const Reply> replies);
+
+    /// Starts compensation of a running or completed saga. kNotFound for an unknown
+    /// saga, kFailedPrecondition in any other state.
+    Status Compensate(const SagaId& id, const std::string& reason);
+    /// Re-runs the compensation that failed, for a failed saga; kFailedPrecondition else.
+    Status Retry(const SagaId& id);
+
+    /// Sends the commands that are due and handles every passed deadline.
+    /// Returns how many commands it sent or timed out.
+    int Tick();
+    /// Loads every pending outbox command (on start-up, or after a commit in doubt) so it
+    /// is offered again and its deadline armed. Returns how many it loaded.
+    int Recover();
+    /// When `Tick()` next has work, if ever.
+    [[nodiscard]] std::optional<Timestamp> NextWakeup();
+    /// Commands tracked in memory (waiting to be sent or awaiting a reply).
+    [[nodiscard]] std::size_t tracked() const { return tracked_.size(); }
+
+    [[nodiscard]] Result<SagaView> Describe(const SagaId& id);
+
+private:
+    enum class Stage { kWaitingToSend, kInFlight };
+    struct Tracked {
+        CommandRecord record;
+        Stage stage = Stage::kWaitingToSend;
+        Timestamp due{};
+        std::optional<Timestamp> sent_at;
+        std::uint64_t generation = 0;
+    };
+    struct Timer {
+        Timestamp due;
+        MsgId msg_id;
+        std::uint64_t generation;
+        bool operator>(const Timer& o) const { return due > o.due; }
+    };
+    /// What a transaction leaves for after its commit: commands to track or forget.
+    struct AfterCommit {
+        std::vector<CommandRecord> track;
+        std::vector<MsgId> forget;
+    };
+    /// Runs `fn` in a transaction and commits, retrying retryable failures; then applies
+    /// what it left for after the commit. `fn` must be safe to run again.
+    void RunTx(const std::function<void(StoreTx&, AfterCommit&)>& fn);
+    const Workflow* WorkflowOf(const SagaRecord& saga) const;
+    const std::vector<StepShape>& ShapesOf(const Workflow& wf);
+    bool Transition(StoreTx& tx, SagaRecord& saga, LifecycleEvent event, int attempt,
+                    std::optional<CommandRecord> awaited, const std::string& reason,
+                    const std::vector<HistoryEvent>& prelude, AfterCommit& after);
+    /// Compensate and Retry: one operator event on one saga, refused outside `allowed`.
+    Status Operate(const SagaId& id, LifecycleEvent event, HistoryEvent requested,
+                   const std::string& reason, const std::string& allowed);
+    std::vector<HistoryEvent> SentEvents(const CommandRecord& command) const;
+    Status ApplyOneReply(StoreTx& tx, const Reply& reply, AfterCommit& after);
+    void ApplyDeadline(StoreTx& tx, const MsgId& id, int attempt, AfterCommit& after);
+    void Track(const CommandRecord& record);
+    void Arm(Tracked& t, Timestamp due);
+    void Apply(const AfterCommit& after);
+    HistoryEvent Event(const SagaRecord& saga, std::string kind) const;
+    HistoryEvent Event(const CommandRecord& command, std::string kind) const;
+    Duration TimeoutOf(const Command& command) const;
+    double NextUnitRandom();
+
+    const WorkflowRegistry& registry_;
+    SagaStore& store_;
+    CommandSink& sink_;
+    const Clock& clock_;
+    EngineOptions options_;
+    std::mt19937_64 rng_;
+    std::map<const Workflow*, std::vector<StepShape>> shapes_;
+    std::unordered_map<MsgId, Tracked> tracked_;
+    std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+    std::uint64_t next_generation_ = 1;
+    bool resync_ = false;
+};
+
+}  // namespace sagaflow::engine

@@ -1,0 +1,139 @@
+// The engine's in-memory half: which commands are due to be sent, which are in flight
+// and when their deadlines pass. All of it can be rebuilt from the outbox (`Recover`).
+#include <limits>
+
+#include "engine.hpp"
+
+namespace sagaflow::engine {
+
+void Engine::Arm(Tracked& t, Timestamp due) {
+    t.due = due;
+    t.generation = next_generation_++;
+    timers_.push(Timer{due, t.record.msg_id, t.generation});
+}
+
+void Engine::Track(const CommandRecord& record) {
+    Tracked& t = tracked_[record.msg_id];
+    std::optional<Timestamp> sent_at = t.sent_at;
+    t = Tracked{};
+    t.record = record;
+    t.sent_at = sent_at;  // kept for the history's "sent" event of a resent command
+    Arm(t, std::max(record.not_before, clock_.Now()));
+}
+
+void Engine::Apply(const AfterCommit& after) {
+    for (const MsgId& id : after.forget) tracked_.erase(id);
+    for (const CommandRecord& c : after.track) Track(c);
+}
+
+Duration Engine::TimeoutOf(const Command& c) const {
+    const Workflow* wf = registry_.Find(c.workflow, c.workflow_version);
+    if (wf == nullptr || c.step_index < 0 ||
+        static_cast<std::size_t>(c.step_index) >= wf->step_count()) {
+        return std::chrono::seconds(30);
+    }
+    const StepDef& step = wf->step(static_cast<std::size_t>(c.step_index));
+    if (c.phase == Phase::kCompensate && step.compensation) return step.compensation->timeout;
+    return step.timeout;
+}
+
+int Engine::Tick() {
+    if (resync_) {
+        resync_ = false;
+        Recover();
+    }
+    const Timestamp now = clock_.Now();
+    std::vector<std::pair<MsgId, int>> expired;
+    int sent = 0;
+    while (!timers_.empty() && timers_.top().due <= now) {
+        const Timer timer = timers_.top();
+        timers_.pop();
+        auto it = tracked_.find(timer.msg_id);
+        if (it == tracked_.end() || it->second.generation != timer.generation) continue;
+        Tracked& t = it->second;
+        if (t.stage == Stage::kInFlight) {
+            expired.emplace_back(timer.msg_id, t.record.attempt);
+            continue;
+        }
+        Command command = CommandFromRecord(t.record);
+        command.deadline = now + TimeoutOf(command);
+        if (sink_.Send(command)) {
+            t.stage = Stage::kInFlight;
+            t.sent_at = now;
+            Arm(t, command.deadline);
+            ++sent;
+        } else {
+            Arm(t, now + options_.resend_when_refused);
+        }
+    }
+
+    const auto batch = static_cast<std::size_t>(options_.max_batch);
+    for (std::size_t begin = 0; begin < expired.size(); begin += batch) {
+        const std::size_t end = std::min(expired.size(), begin + batch);
+        try {
+            RunTx([&](StoreTx& tx, AfterCommit& after) {
+                for (std::size_t i = begin; i < end; ++i) {
+                    ApplyDeadline(tx, expired[i].first, expired[i].second, after);
+                }
+            });
+        } catch (...) {
+            // Keep the deadlines: they fire again once the store answers.
+            for (std::size_t i = begin; i < expired.size(); ++i) {
+                auto it = tracked_.find(expired[i].first);
+                if (it != tracked_.end()) Arm(it->second, now + options_.resend_when_refused);
+            }
+            throw;
+        }
+    }
+    return sent + static_cast<int>(expired.size());
+}
+
+void Engine::ApplyDeadline(StoreTx& tx, const MsgId& id, int attempt, AfterCommit& after) {
+    auto command = tx.GetCommand(id);
+    if (!command || command->state != CommandState::kPending || command->attempt != attempt) {
+        return;  // a reply won the race, or this attempt was already handled
+    }
+    auto saga = tx.GetSaga(command->saga_id);
+    if (!saga || saga->awaiting != id) return;
+
+    std::vector<HistoryEvent> prelude = SentEvents(*command);
+    prelude.push_back(Event(*command, "timed_out"));
+    tx.InsertAttempt(AttemptRecord{saga->id, command->step_index, command->phase, id,
+                                   command->attempt, "timeout", "no reply by the deadline",
+                                   clock_.Now()});
+    const std::string reason = CommandLabel(*command) + " got no reply after " +
+                               std::to_string(command->attempt) + " attempts";
+    const LifecycleEvent event = command->phase == Phase::kForward
+                                     ? LifecycleEvent::kStepTimedOut
+                                     : LifecycleEvent::kCompensationTimedOut;
+    Transition(tx, *saga, event, command->attempt, command, reason, prelude, after);
+}
+
+int Engine::Recover() {
+    std::vector<CommandRecord> pending;
+    RunTx([&](StoreTx& tx, AfterCommit&) {
+        pending = tx.PendingCommands(std::numeric_limits<int>::max());
+    });
+    int loaded = 0;
+    for (const CommandRecord& c : pending) {
+        auto it = tracked_.find(c.msg_id);
+        if (it != tracked_.end() && it->second.record.attempt == c.attempt) continue;
+        Track(c);
+        ++loaded;
+    }
+    return loaded;
+}
+
+std::optional<Timestamp> Engine::NextWakeup() {
+    if (resync_) return clock_.Now();
+    // Drop timers whose command was answered or re-armed since.
+    while (!timers_.empty()) {
+        const Timer& top = timers_.top();
+        auto it = tracked_.find(top.msg_id);
+        if (it != tracked_.end() && it->second.generation == top.generation) return top.due;
+        timers_.pop();
+    }
+    return std::nullopt;
+}
+
+}  // namespace sagaflow::engine

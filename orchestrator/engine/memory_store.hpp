@@ -1,0 +1,40 @@
+// An in-memory SagaStore for unit tests of pure logic. Transactions are serialised by a
+// mutex and staged on a copy, so rollback and read-your-writes behave like the database.
+// Never a stand-in where durability is claimed.
+#pragma once
+
+#include <map>
+#include <mutex>
+
+#include "sagaflow/core/error.hpp"
+#include "saga_store.hpp"
+
+namespace sagaflow::engine {
+
+class MemorySagaStore final : public SagaStore {
+public:
+    [[nodiscard]] std::unique_ptr<StoreTx> Begin() override;
+
+    /// Knob for fault tests: the next `n` commits throw `Error(code)` and roll back.
+    void FailNextCommits(int n, ErrorCode code);
+
+    /// Everything the store holds; copyable, so a transaction can stage on a copy.
+    struct Data {
+        std::map<SagaId, SagaRecord> sagas;
+        std::map<MsgId, CommandRecord> commands;
+        std::vector<AttemptRecord> attempts;
+        std::vector<HistoryEvent> history;
+        std::int64_t next_seq = 1;
+    };
+
+private:
+    class Tx;
+    friend class Tx;
+
+    std::mutex mu_;
+    Data data_;
+    int fail_commits_ = 0;
+    ErrorCode fail_code_ = ErrorCode::kUnavailable;
+};
+
+}  // namespace sagaflow::engine
