@@ -1,0 +1,88 @@
+// RAII over libpq: a connection, a result, a transaction. Text-format parameters
+// ($1, $2, ...) only; statements that run often are prepared once per connection.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "sagaflow/core/error.hpp"
+
+namespace sagaflow::pg {
+
+using Param = std::optional<std::string>;  ///< nullopt is SQL NULL.
+using Params = std::vector<Param>;
+
+/// A named SQL statement, prepared on first use on each connection.
+struct Statement {
+    const char* name;
+    const char* sql;
+};
+
+/// An owned PGresult. Cells are read as text.
+class Result {
+public:
+    explicit Result(PGresult* r) : r_(r, &PQclear) {}
+
+    [[nodiscard]] int rows() const { return PQntuples(r_.get()); }
+    [[nodiscard]] bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+    [[nodiscard]] std::string_view View(int row, int col) const;
+    [[nodiscard]] std::string Text(int row, int col) const { return std::string(View(row, col)); }
+    [[nodiscard]] std::int64_t Int(int row, int col) const;
+    [[nodiscard]] std::optional<std::string> OptText(int row, int col) const;
+    /// Rows changed by an INSERT/UPDATE/DELETE.
+    [[nodiscard]] std::int64_t affected() const;
+
+private:
+    std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
+};
+
+/// One connection. Not thread-safe. Failures throw `Error` with the mapped code.
+class Connection {
+public:
+    /// Connects, and when `schema` is non-empty sets the search_path to it.
+    /// Throws `Error(kUnavailable)` when the server cannot be reached.
+    explicit Connection(const std::string& dsn, const std::string& schema = {});
+
+    /// Runs one or more statements without parameters (migrations, SET, BEGIN).
+    Result Exec(const std::string& sql);
+    Result Exec(const std::string& sql, const Params& params);
+    Result Exec(const Statement& statement, const Params& params);
+
+    /// False once the server has gone away; such a connection is thrown away.
+    [[nodiscard]] bool healthy() const;
+    [[nodiscard]] std::string QuoteIdentifier(std::string_view name) const;
+    [[nodiscard]] PGconn* raw() const { return conn_.get(); }
+
+private:
+    Result Check(PGresult* r, std::string_view what);
+
+    std::unique_ptr<PGconn, void (*)(PGconn*)> conn_;
+    std::unordered_set<std::string> prepared_;
+};
+
+/// BEGIN on construction; ROLLBACK on destruction unless committed.
+class Transaction {
+public:
+    explicit Transaction(Connection& c);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+    /// Commits. A connection lost during COMMIT leaves the outcome unknown: that throws
+    /// `Error(kUnavailable)` saying "in doubt"; the caller re-reads, never blindly re-runs.
+    void Commit();
+    [[nodiscard]] Connection& conn() { return c_; }
+
+private:
+    Connection& c_;
+    bool done_ = false;
+};
+
+}  // namespace sagaflow::pg
