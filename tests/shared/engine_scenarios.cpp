@@ -1,0 +1,387 @@
+#include "engine_scenarios.hpp"
+
+#include <algorithm>
+
+#include "order_fulfilment.hpp"
+
+namespace sagaflow::testing {
+
+using engine::Engine;
+using engine::EngineOptions;
+using engine::Reply;
+using engine::SagaRecord;
+
+EngineScenario::EngineScenario() {
+    workflows::RegisterAll(registry_);
+    // A step that always times out quickly, for deadline scenarios.
+    RetryPolicy three;
+    three.max_attempts = 3;
+    three.initial_backoff = std::chrono::milliseconds(100);
+    three.jitter = 0;
+    registry_.Add(WorkflowBuilder("two_step", 1)
+                      .Step("first", "q").CompensateWith("undo_first").Retry(three)
+                      .CompensationRetry(three).Timeout(std::chrono::seconds(1))
+                      .Step("second", "q").CompensateWith("undo_second").Retry(three)
+                      .Timeout(std::chrono::seconds(1))
+                      .Build());
+}
+
+void EngineScenario::SetUp() {
+    env_ = GetParam().make();
+    Restart();
+}
+
+void EngineScenario::Restart() {
+    engine_.reset();
+    store_.reset();
+    store_ = env_->Open();
+    EngineOptions options;
+    options.seed = 42;
+    engine_ = std::make_unique<Engine>(registry_, *store_, worker_, clock_, options);
+    engine_->Recover();
+}
+
+int EngineScenario::RunUntilQuiet(int max_rounds) {
+    for (int round = 1; round <= max_rounds; ++round) {
+        const int moved = engine_->Tick() + worker_.Pump(*engine_);
+        if (moved > 0) continue;
+        const auto next = engine_->NextWakeup();
+        if (!next) return round;
+        clock_.Set(std::max(*next, clock_.Now()));
+    }
+    ADD_FAILURE() << "engine still busy after " << max_rounds << " rounds";
+    return max_rounds;
+}
+
+SagaId EngineScenario::StartOrder(const std::string& key) {
+    std::optional<BusinessKey> k;
+    if (!key.empty()) k = BusinessKey(key);
+    auto r = engine_->Start(workflows::kOrderFulfilment, R"({"order_id":"o-1","amount":25})", k);
+    EXPECT_TRUE(r.ok()) << r.status().message;
+    return r->saga_id;
+}
+
+SagaRecord EngineScenario::Saga(const SagaId& id) {
+    auto view = engine_->Describe(id);
+    EXPECT_TRUE(view.ok()) << view.status().message;
+    return view->saga;
+}
+
+std::vector<std::string> EngineScenario::HistoryKinds(const SagaId& id) {
+    std::vector<std::string> kinds;
+    const auto view = engine_->Describe(id);  // a named Result: the range must not dangle
+    for (const auto& e : view->history) kinds.push_back(e.kind);
+    return kinds;
+}
+
+int EngineScenario::PendingCount() {
+    auto tx = store_->Begin();
+    return static_cast<int>(tx->PendingCommands(1000).size());
+}
+
+namespace {
+
+using V = std::vector<std::string>;
+
+TEST_P(EngineScenario, HappyPathRunsThreeStepsInOrderAndCompletes) {
+    const SagaId id = StartOrder();
+    RunUntilQuiet();
+    const SagaRecord s = Saga(id);
+    EXPECT_EQ(s.status, SagaStatus::kCompleted);
+    EXPECT_EQ(worker_.RunOrder(id), (V{"reserve_inventory", "charge_payment", "create_shipment"}));
+    for (int step = 0; step < 3; ++step) EXPECT_EQ(worker_.effects(id, step, Phase::kForward), 1);
+    EXPECT_EQ(s.context["charge_payment"], (nlohmann::json{{"done", "charge_payment"}}));
+    EXPECT_FALSE(s.awaiting);
+    EXPECT_EQ(PendingCount(), 0);
+}
+
+void ExpectFailureAt(EngineScenario& t, FakeWorker& worker, const std::string& action,
+                     const V& expected_order, const SagaRecord& s, const SagaId& id) {
+    EXPECT_EQ(s.status, SagaStatus::kCompensated);
+    EXPECT_EQ(worker.RunOrder(id), expected_order);
+    EXPECT_NE(s.failure_reason.find(action), std::string::npos) << s.failure_reason;
+    (void)t;
+}
+
+TEST_P(EngineScenario, FailureAtFirstStepCompensatesNothing) {
+    worker_.FailWith("reserve_inventory", "out of stock");
+    const SagaId id = StartOrder();
+    RunUntilQuiet();
+    ExpectFailureAt(*this, worker_, "reserve_inventory", V{}, Saga(id), id);
+    EXPECT_NE(Saga(id).failure_reason.find("out of stock"), std::string::npos);
+}
+
+TEST_P(EngineScenario, FailureAtSecondStepCompensatesTheFirst) {
+    worker_.FailWith("charge_payment", "declined");
+    const SagaId id = StartOrder();
+    RunUntilQuiet();
+    ExpectFailureAt(*this, worker_, "charge_payment", V{"reserve_inventory", "release_inventory"},
+                    Saga(id), id);
+}
+
+TEST_P(EngineScenario, FailureAtThirdStepCompensatesSecondThenFirst) {
+    worker_.FailWith("create_shipment", "undeliverable region");
+    const SagaId id = StartOrder();
+    RunUntilQuiet();
+    ExpectFailureAt(*this, worker_, "create_shipment",
+                    V{"reserve_inventory", "charge_payment", "refund_payment", "release_inventory"},
+                    Saga(id), id);
+    EXPECT_EQ(worker_.effects(id, 2, Phase::kCompensate), 0) << "a failed step is not undone";
+}
+
+TEST_P(EngineScenario, ExhaustedCompensationFailsWithReasonThenRetryCompensates) {
+    worker_.FailWith("create_shipment", "undeliverable region");
+    worker_.RetryTimes("refund_payment", -1);  // payment service down
+    const SagaId id = StartOrder();
+    RunUntilQuiet();
+    SagaRecord s = Saga(id);
+    EXPECT_EQ(s.status, SagaStatus::kFailed);
+    EXPECT_EQ(s.position, 1);
+    EXPECT_NE(s.failure_reason.find("refund_payment"), std::string::npos) << s.failure_reason;
+    EXPECT_NE(s.failure_reason.find("10 attempts"), std::string::npos) << s.failure_reason;
+    EXPECT_EQ(worker_.effects(id, 0, Phase::kCompensate), 0) << "stopped at the failed step";
+
+    worker_.RetryTimes("refund_payment", 0);  // the operator fixed payment
+    ASSERT_TRUE(engine_->Retry(id).ok());
+    RunUntilQuiet();
+    s = Saga(id);
+    EXPECT_EQ(s.status, SagaStatus::kCompensated);
+    EXPECT_EQ(worker_.effects(id, 1, Phase::kCompensate), 1);
+    EXPECT_EQ(worker_.effects(id, 0, Phase::kCompensate), 1);
+}
+
+TEST_P(EngineScenario, DuplicateReplyIsIgnoredAndRecorded) {
+    const SagaId id = StartOrder();
+    engine_->Tick();
+    auto replies = worker_.RunQueued();
+    ASSERT_EQ(replies.size(), 1u);
+    ASSERT_TRUE(engine_->ApplyReply(replies[0]).ok());
+    const std::int64_t version = Saga(id).version;
+    const Status dup = engine_->ApplyReply(replies[0]);
+    EXPECT_EQ(dup.code, ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(Saga(id).version, version) << "the saga itself is untouched";
+    const V kinds = HistoryKinds(id);
+    EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "reply_ignored"), 1);
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
+}
+
+TEST_P(EngineScenario, LateReplyAfterCompletionChangesNothing) {
+    const SagaId id = StartOrder();
+    engine_->Tick();
+    auto first = worker_.RunQueued();
+    ASSERT_EQ(engine_->ApplyReplies(first).front().code, ErrorCode::kOk);
+    RunUntilQuiet();
+    ASSERT_EQ(Saga(id).status, SagaStatus::kCompleted);
+    Reply late = first[0];
+    late.outcome = ReplyOutcome::kFail;
+    late.reason = "late disagreement";
+    EXPECT_EQ(engine_->ApplyReply(late).code, ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
+    EXPECT_EQ(HistoryKinds(id).back(), "reply_ignored");
+}
+
+TEST_P(EngineScenario, SameBusinessKeyTwiceGivesOneSaga) {
+    auto a = engine_->Start(workflows::kOrderFulfilment, R"({"order_id":"o-9"})",
+                            BusinessKey("order-9"));
+    auto b = engine_->Start(workflows::kOrderFulfilment, R"({"order_id":"o-9"})",
+                            BusinessKey("order-9"));
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->saga_id, b->saga_id);
+    EXPECT_TRUE(a->created);
+    EXPECT_FALSE(b->created);
+    RunUntilQuiet();
+    EXPECT_EQ(worker_.effects(a->saga_id, 0, Phase::kForward), 1);
+    auto tx = store_->Begin();
+    EXPECT_EQ(tx->ListSagas({}).size(), 1u);
+}
+
+TEST_P(EngineScenario, ManualCompensateOfRunningSagaUndoesTheStepInFlightOnceItSucceeds) {
+    const SagaId id = StartOrder();
+    engine_->Tick();  // reserve_inventory is in flight
+    ASSERT_EQ(worker_.queued().size(), 1u);
+    ASSERT_TRUE(engine_->Compensate(id, "customer cancelled").ok());
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompensating);
+    RunUntilQuiet();  // the worker finishes reserve_inventory, then gets its undo
+    const SagaRecord s = Saga(id);
+    EXPECT_EQ(s.status, SagaStatus::kCompensated);
+    EXPECT_EQ(worker_.RunOrder(id), (V{"reserve_inventory", "release_inventory"}));
+    EXPECT_NE(s.failure_reason.find("customer cancelled"), std::string::npos);
+}
+
+TEST_P(EngineScenario, ManualCompensateOfRunningSagaSkipsAnInFlightStepThatFails) {
+    worker_.FailWith("charge_payment", "declined");
+    const SagaId id = StartOrder();
+    engine_->Tick();
+    worker_.Pump(*engine_);  // reserve done; charge queued
+    engine_->Tick();         // charge in flight
+    ASSERT_TRUE(engine_->Compensate(id, "fraud check").ok());
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompensated);
+    EXPECT_EQ(worker_.RunOrder(id), (V{"reserve_inventory", "release_inventory"}));
+}
+
+TEST_P(EngineScenario, ManualCompensateOfCompletedSagaUndoesEveryStepInReverse) {
+    const SagaId id = StartOrder();
+    RunUntilQuiet();
+    ASSERT_EQ(Saga(id).status, SagaStatus::kCompleted);
+    ASSERT_TRUE(engine_->Compensate(id, "goods returned").ok());
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompensated);
+    EXPECT_EQ(worker_.RunOrder(id),
+              (V{"reserve_inventory", "charge_payment", "create_shipment", "cancel_shipment",
+                 "refund_payment", "release_inventory"}));
+}
+
+TEST_P(EngineScenario, CompensateIsRefusedOnceCompensated) {
+    worker_.FailWith("reserve_inventory", "out of stock");
+    const SagaId id = StartOrder();
+    RunUntilQuiet();
+    const std::int64_t version = Saga(id).version;
+    const Status s = engine_->Compensate(id, "again");
+    EXPECT_EQ(s.code, ErrorCode::kFailedPrecondition);
+    EXPECT_NE(s.message.find("compensated"), std::string::npos) << s.message;
+    EXPECT_EQ(Saga(id).version, version);
+}
+
+TEST_P(EngineScenario, RetryIsRefusedUnlessFailed) {
+    const SagaId id = StartOrder();
+    EXPECT_EQ(engine_->Retry(id).code, ErrorCode::kFailedPrecondition);
+    RunUntilQuiet();
+    EXPECT_EQ(engine_->Retry(id).code, ErrorCode::kFailedPrecondition);
+}
+
+TEST_P(EngineScenario, NewEngineContinuesWithoutRepeatingAcknowledgedCommands) {
+    const SagaId id = StartOrder();
+    engine_->Tick();
+    worker_.Pump(*engine_);  // reserve_inventory acknowledged; charge_payment queued
+    Restart();               // the old engine is gone, as after a crash
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
+    int reserve_sent = 0;
+    for (const auto& c : worker_.received()) reserve_sent += c.action == "reserve_inventory";
+    EXPECT_EQ(reserve_sent, 1) << "an acknowledged command is never sent again";
+    EXPECT_EQ(worker_.effects(id, 1, Phase::kForward), 1);
+}
+
+TEST_P(EngineScenario, NewEngineResendsTheUnacknowledgedCommandWithItsMsgId) {
+    const SagaId id = StartOrder();
+    engine_->Tick();
+    ASSERT_EQ(worker_.queued().size(), 1u);
+    const MsgId in_flight = worker_.queued().front().msg_id;
+    worker_.RunQueued();  // the worker did it, but its reply is lost with the crash
+    Restart();
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
+    ASSERT_GE(worker_.received().size(), 2u);
+    EXPECT_EQ(worker_.received()[1].msg_id, in_flight);
+    EXPECT_EQ(worker_.effects(id, 0, Phase::kForward), 1) << "the inbox answered the resend";
+}
+
+TEST_P(EngineScenario, LostCommandIsResentWithTheSameMsgIdAfterItsDeadline) {
+    worker_.DropNext(1);
+    const SagaId id = StartOrder();
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
+    ASSERT_GE(worker_.received().size(), 2u);
+    EXPECT_EQ(worker_.received()[0].msg_id, worker_.received()[1].msg_id);
+    EXPECT_EQ(worker_.received()[1].attempt, 2);
+    EXPECT_EQ(worker_.effects(id, 0, Phase::kForward), 1);
+    const V kinds = HistoryKinds(id);
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), "timed_out"), kinds.end());
+}
+
+TEST_P(EngineScenario, TransientFailuresAreRetriedThenSucceed) {
+    worker_.RetryTimes("charge_payment", 2);
+    const SagaId id = StartOrder();
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
+    auto view = engine_->Describe(id);
+    int charge_attempts = 0;
+    for (const auto& a : view->attempts) charge_attempts += a.step_index == 1;
+    EXPECT_EQ(charge_attempts, 3);
+    EXPECT_EQ(worker_.effects(id, 1, Phase::kForward), 1);
+}
+
+TEST_P(EngineScenario, StepThatNeverAnswersIsCompensatedItselfAfterItsAttempts) {
+    auto r = engine_->Start("two_step", "{}");
+    ASSERT_TRUE(r.ok());
+    engine_->Tick();
+    worker_.Pump(*engine_);  // first ok; second queued
+    worker_.DropNext(3);     // every attempt of second is lost
+    RunUntilQuiet();
+    const SagaRecord s = Saga(r->saga_id);
+    EXPECT_EQ(s.status, SagaStatus::kCompensated);
+    // The outcome of `second` is unknown, so its undo is sent too (the worker's inbox
+    // answers it as done-nothing if it never ran), then `first`'s.
+    EXPECT_EQ(worker_.RunOrder(r->saga_id), (V{"first", "undo_second", "undo_first"}));
+    EXPECT_NE(s.failure_reason.find("no reply after 3 attempts"), std::string::npos);
+}
+
+TEST_P(EngineScenario, UnknownWorkflowIsNotFoundAndWritesNothing) {
+    auto r = engine_->Start("no_such_flow", "{}");
+    EXPECT_EQ(r.code(), ErrorCode::kNotFound);
+    auto tx = store_->Begin();
+    EXPECT_TRUE(tx->ListSagas({}).empty());
+    EXPECT_EQ(engine_->tracked(), 0u);
+}
+
+TEST_P(EngineScenario, MalformedJsonInputIsInvalidAndWritesNothing) {
+    for (const char* bad : {"{", "", "{\"a\":}", "[1,2", "nul"}) {
+        auto r = engine_->Start(workflows::kOrderFulfilment, bad);
+        EXPECT_EQ(r.code(), ErrorCode::kInvalidArgument) << bad;
+    }
+    EXPECT_EQ(engine_->Start(workflows::kOrderFulfilment, "[1,2]").code(),
+              ErrorCode::kInvalidArgument)
+        << "input must be an object";
+    auto tx = store_->Begin();
+    EXPECT_TRUE(tx->ListSagas({}).empty());
+}
+
+TEST_P(EngineScenario, UnknownSagaIdIsNotFound) {
+    const SagaId nobody(NewUuid());
+    EXPECT_EQ(engine_->Compensate(nobody, "x").code, ErrorCode::kNotFound);
+    EXPECT_EQ(engine_->Retry(nobody).code, ErrorCode::kNotFound);
+    EXPECT_EQ(engine_->Describe(nobody).code(), ErrorCode::kNotFound);
+}
+
+TEST_P(EngineScenario, ReplyForAnUnknownMsgIdIsNotFoundAndWritesNothing) {
+    const SagaId id = StartOrder();
+    const std::size_t history = HistoryKinds(id).size();
+    Reply stray{MsgId(NewUuid()), ReplyOutcome::kOk, {}, ""};
+    EXPECT_EQ(engine_->ApplyReply(stray).code, ErrorCode::kNotFound);
+    EXPECT_EQ(HistoryKinds(id).size(), history);
+}
+
+TEST_P(EngineScenario, ManySagasAdvanceTogetherInOneBatch) {
+    std::vector<SagaId> ids;
+    for (int i = 0; i < 40; ++i) ids.push_back(StartOrder("batch-" + std::to_string(i)));
+    engine_->Tick();
+    EXPECT_EQ(worker_.queued().size(), 40u);
+    RunUntilQuiet();
+    for (const SagaId& id : ids) EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
+    for (const auto& [key, n] : worker_.all_effects()) EXPECT_EQ(n, 1);
+}
+
+TEST_P(EngineScenario, RefusedCommandIsOfferedAgainLater) {
+    worker_.SetRefusing(true);
+    const SagaId id = StartOrder();
+    EXPECT_EQ(engine_->Tick(), 0);
+    EXPECT_TRUE(worker_.received().empty());
+    worker_.SetRefusing(false);
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
+}
+
+TEST_P(EngineScenario, HistoryTracesEveryHop) {
+    worker_.FailWith("charge_payment", "declined");
+    const SagaId id = StartOrder();
+    RunUntilQuiet();
+    const V expected{"started",   "queued",       "sent",   "replied", "queued",
+                     "sent",      "replied",      "compensating", "queued", "sent",
+                     "replied",   "compensated"};
+    EXPECT_EQ(HistoryKinds(id), expected);
+}
+
+}  // namespace
+}  // namespace sagaflow::testing

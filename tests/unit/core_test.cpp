@@ -1,0 +1,89 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "sagaflow/core/error.hpp"
+#include "sagaflow/core/ids.hpp"
+#include "sagaflow/core/saga_types.hpp"
+
+namespace sagaflow {
+namespace {
+
+TEST(Ids, NewUuidIsCanonicalVersion4AndUnique) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) {
+        const std::string u = NewUuid();
+        ASSERT_TRUE(IsUuid(u)) << u;
+        EXPECT_EQ(u[14], '4');
+        EXPECT_NE(std::string("89ab").find(u[19]), std::string::npos);
+        seen.insert(u);
+    }
+    EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(Ids, ParseAcceptsOnlyUuidsAndLowerCases) {
+    EXPECT_EQ(ParseUuidId<SagaId>("0E8B2A1C-1111-4222-8333-444455556666")->str(),
+              "0e8b2a1c-1111-4222-8333-444455556666");
+    for (const char* bad : {"", "x", "0e8b2a1c111142228333444455556666",
+                            "0e8b2a1c-1111-4222-8333-44445555666g",
+                            "'; DROP TABLE sagas; --0000000000000"}) {
+        EXPECT_FALSE(ParseUuidId<SagaId>(bad)) << bad;
+    }
+}
+
+TEST(Errors, CodesHaveStableNamesAndRetryMeaning) {
+    EXPECT_EQ(ToString(ErrorCode::kNotFound), "not_found");
+    EXPECT_EQ(ToString(ErrorCode::kFailedPrecondition), "failed_precondition");
+    EXPECT_EQ(static_cast<int>(ErrorCode::kUnavailable), 14);
+    EXPECT_TRUE(IsRetryable(ErrorCode::kAborted));
+    EXPECT_TRUE(IsRetryable(ErrorCode::kUnavailable));
+    EXPECT_FALSE(IsRetryable(ErrorCode::kInvalidArgument));
+    EXPECT_FALSE(IsRetryable(ErrorCode::kInternal));
+}
+
+TEST(Errors, ResultCarriesAValueOrAStatus) {
+    Result<int> good = 7;
+    EXPECT_TRUE(good.ok());
+    EXPECT_EQ(*good, 7);
+    Result<int> bad = Status{ErrorCode::kNotFound, "nope"};
+    EXPECT_FALSE(bad.ok());
+    EXPECT_EQ(bad.code(), ErrorCode::kNotFound);
+    try {
+        (void)bad.value();
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+        EXPECT_STREQ(e.what(), "nope");
+    }
+    Result<int> misuse = Status{};
+    EXPECT_EQ(misuse.code(), ErrorCode::kInternal) << "an ok Status is no error to carry";
+}
+
+// The stored codes are a contract with every database ever written: never renumber.
+TEST(SagaTypes, StoredStateCodesArePinned) {
+    EXPECT_EQ(static_cast<int>(SagaStatus::kRunning), 1);
+    EXPECT_EQ(static_cast<int>(SagaStatus::kCompensating), 2);
+    EXPECT_EQ(static_cast<int>(SagaStatus::kCompleted), 3);
+    EXPECT_EQ(static_cast<int>(SagaStatus::kCompensated), 4);
+    EXPECT_EQ(static_cast<int>(SagaStatus::kFailed), 5);
+    EXPECT_EQ(static_cast<int>(Phase::kForward), 1);
+    EXPECT_EQ(static_cast<int>(Phase::kCompensate), 2);
+    for (int code = 1; code <= 5; ++code) {
+        const auto s = SagaStatusFromCode(code);
+        ASSERT_TRUE(s);
+        EXPECT_EQ(ParseSagaStatus(ToString(*s)), s);
+    }
+    EXPECT_FALSE(SagaStatusFromCode(0));
+    EXPECT_FALSE(SagaStatusFromCode(6));
+    EXPECT_FALSE(ParseSagaStatus("RUNNING"));
+}
+
+TEST(SagaTypes, OnlyCompletedAndCompensatedAreTerminal) {
+    EXPECT_TRUE(IsTerminal(SagaStatus::kCompleted));
+    EXPECT_TRUE(IsTerminal(SagaStatus::kCompensated));
+    EXPECT_FALSE(IsTerminal(SagaStatus::kFailed));
+    EXPECT_FALSE(IsTerminal(SagaStatus::kRunning));
+}
+
+}  // namespace
+}  // namespace sagaflow
