@@ -1,0 +1,131 @@
+#include "socket.hpp"
+
+#include <zmq.hpp>
+
+#include "sagaflow/core/error.hpp"
+
+namespace sagaflow::transport {
+
+struct Context::Impl {
+    zmq::context_t ctx;
+};
+
+Context::Context() : impl_(std::make_unique<Impl>()) {}
+Context::~Context() = default;
+
+struct Socket::Impl {
+    Impl(zmq::context_t& ctx, zmq::socket_type type) : sock(ctx, type) {}
+    zmq::socket_t sock;
+    SocketKind kind;
+};
+
+namespace {
+
+zmq::socket_type TypeOf(SocketKind k) {
+    switch (k) {
+        case SocketKind::kRouter: return zmq::socket_type::router;
+        case SocketKind::kDealer: return zmq::socket_type::dealer;
+        case SocketKind::kPull: return zmq::socket_type::pull;
+        case SocketKind::kPush: return zmq::socket_type::push;
+    }
+    return zmq::socket_type::dealer;
+}
+
+// The one translation of zmq errno into our vocabulary.
+[[noreturn]] void Rethrow(const zmq::error_t& e, const std::string& what) {
+    const ErrorCode code = (e.num() == EADDRINUSE || e.num() == EAGAIN) ? ErrorCode::kUnavailable
+                           : (e.num() == ETERM)                         ? ErrorCode::kUnavailable
+                                                                        : ErrorCode::kInvalidArgument;
+    throw Error(code, what + ": " + e.what());
+}
+
+}  // namespace
+
+Socket::Socket(Context& ctx, SocketKind kind, const SocketOptions& o)
+    : impl_(std::make_unique<Impl>(ctx.impl_->ctx, TypeOf(kind))) {
+    impl_->kind = kind;
+    auto& s = impl_->sock;
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::maxmsgsize, o.max_message_bytes);
+    s.set(zmq::sockopt::sndhwm, o.send_high_water);
+    if (kind == SocketKind::kRouter) s.set(zmq::sockopt::router_mandatory, 1);
+    if (!o.routing_id.empty()) s.set(zmq::sockopt::routing_id, o.routing_id);
+    s.set(zmq::sockopt::reconnect_ivl, o.reconnect_ms);
+    s.set(zmq::sockopt::reconnect_ivl_max, o.reconnect_max_ms);
+}
+
+Socket::~Socket() = default;
+Socket::Socket(Socket&&) noexcept = default;
+Socket& Socket::operator=(Socket&&) noexcept = default;
+
+std::string Socket::Bind(const std::string& endpoint) {
+    try {
+        impl_->sock.bind(endpoint);
+        return impl_->sock.get(zmq::sockopt::last_endpoint);
+    } catch (const zmq::error_t& e) {
+        Rethrow(e, "cannot bind " + endpoint);
+    }
+}
+
+void Socket::Connect(const std::string& endpoint) {
+    try {
+        impl_->sock.connect(endpoint);
+    } catch (const zmq::error_t& e) {
+        Rethrow(e, "cannot connect to " + endpoint);
+    }
+}
+
+bool Socket::Send(const std::string& body, const std::string& peer) {
+    try {
+        if (impl_->kind == SocketKind::kRouter) {
+            if (!impl_->sock.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+                return false;
+            }
+        }
+        return impl_->sock.send(zmq::buffer(body), zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t& e) {
+        if (e.num() == EHOSTUNREACH) return false;  // the peer is gone
+        Rethrow(e, "send failed");
+    }
+}
+
+std::optional<Received> Socket::TryReceive() {
+    Received r;
+    bool first = true;
+    try {
+        while (true) {
+            zmq::message_t part;
+            if (!impl_->sock.recv(part, zmq::recv_flags::dontwait)) {
+                if (first) return std::nullopt;
+                break;  // cannot happen: the parts of a message arrive together
+            }
+            if (first && impl_->kind == SocketKind::kRouter) {
+                r.peer = part.to_string();
+            } else {
+                r.frames.push_back(part.to_string());
+            }
+            first = false;
+            if (!part.more()) break;
+        }
+    } catch (const zmq::error_t& e) {
+        Rethrow(e, "receive failed");
+    }
+    return r;
+}
+
+std::vector<bool> Poll(const std::vector<Socket*>& sockets, std::chrono::milliseconds timeout) {
+    std::vector<zmq::pollitem_t> items;
+    items.reserve(sockets.size());
+    for (Socket* s : sockets) items.push_back({s->impl_->sock.handle(), 0, ZMQ_POLLIN, 0});
+    try {
+        zmq::poll(items, timeout);
+    } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) Rethrow(e, "poll failed");
+    }
+    std::vector<bool> ready;
+    ready.reserve(items.size());
+    for (const auto& i : items) ready.push_back((i.revents & ZMQ_POLLIN) != 0);
+    return ready;
+}
+
+}  // namespace sagaflow::transport
