@@ -1,8 +1,9 @@
 # Writes a C++ source holding every migration as a raw string literal.
-# Inputs: DIR (folder of .sql files), FILES (list of names NNNN_name.sql), OUT.
+# Inputs: DIR (folder of .sql files), FILES (list of names NNNN_name.sql), FUNC (the
+# accessor's name), OUT.
 set(body "// Generated from sql/migrations by cmake/EmbedMigrations.cmake. Do not edit.\n")
 string(APPEND body "#include \"migrations_data.hpp\"\n\nnamespace sagaflow::pg {\n\n")
-string(APPEND body "const std::vector<Migration>& EmbeddedMigrations() {\n")
+string(APPEND body "const std::vector<Migration>& ${FUNC}() {\n")
 string(APPEND body "    static const std::vector<Migration> kAll{\n")
 foreach(f IN LISTS FILES)
     if(NOT f MATCHES "^([0-9][0-9][0-9][0-9])_([a-z0-9_]+)\\.sql$")

@@ -38,6 +38,8 @@ Connection::Connection(const std::string& dsn, const std::string& schema)
         const std::string why = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
         throw Error(ErrorCode::kUnavailable, "cannot connect to PostgreSQL: " + why);
     }
+    // Server notices ("relation already exists, skipping") are not errors; keep them off stderr.
+    PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);
     if (!schema.empty()) Exec("SET search_path TO " + QuoteIdentifier(schema));
 }
 

@@ -31,6 +31,7 @@ public:
     explicit Result(PGresult* r) : r_(r, &PQclear) {}
 
     [[nodiscard]] int rows() const { return PQntuples(r_.get()); }
+    [[nodiscard]] int columns() const { return PQnfields(r_.get()); }
     [[nodiscard]] bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
     [[nodiscard]] std::string_view View(int row, int col) const;
     [[nodiscard]] std::string Text(int row, int col) const { return std::string(View(row, col)); }

@@ -18,6 +18,10 @@ struct MigrateResult {
 /// than this binary, touching nothing.
 MigrateResult Migrate(Connection& conn);
 
+/// The same for the worker SDK's own tables (the inbox), recorded in
+/// `sagaflow_worker_migrations` of the worker's database.
+MigrateResult MigrateWorker(Connection& conn);
+
 /// The newest migration this binary knows.
 [[nodiscard]] int LatestMigrationVersion();
 

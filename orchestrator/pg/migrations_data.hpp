@@ -11,7 +11,9 @@ struct Migration {
     const char* sql;
 };
 
-/// Every migration, ascending by version.
+/// Every orchestrator migration (sql/migrations), ascending by version.
 const std::vector<Migration>& EmbeddedMigrations();
+/// Every worker SDK migration (sql/worker), ascending by version.
+const std::vector<Migration>& EmbeddedWorkerMigrations();
 
 }  // namespace sagaflow::pg
