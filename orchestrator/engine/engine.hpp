@@ -98,6 +98,9 @@ public:
     /// Loads every pending outbox command (on start-up, or after a commit in doubt) so it
     /// is offered again and its deadline armed. Returns how many it loaded.
     int Recover();
+    /// Offers again, at the next `Tick()`, every command the sink refused for want of
+    /// capacity. The dispatcher's loop calls it when capacity frees up.
+    void OfferRefusedNow();
     /// When `Tick()` next has work, if ever.
     [[nodiscard]] std::optional<Timestamp> NextWakeup();
     /// Commands tracked in memory (waiting to be sent or awaiting a reply).
@@ -158,6 +161,7 @@ private:
     std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
     std::uint64_t next_generation_ = 1;
     bool resync_ = false;
+    std::vector<MsgId> refused_;
 };
 
 }  // namespace sagaflow::engine

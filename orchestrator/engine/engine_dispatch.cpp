@@ -64,6 +64,7 @@ int Engine::Tick() {
             ++sent;
         } else {
             Arm(t, now + options_.resend_when_refused);
+            refused_.push_back(timer.msg_id);
         }
     }
 
@@ -122,6 +123,15 @@ int Engine::Recover() {
         ++loaded;
     }
     return loaded;
+}
+
+void Engine::OfferRefusedNow() {
+    const Timestamp now = clock_.Now();
+    for (const MsgId& id : refused_) {
+        auto it = tracked_.find(id);
+        if (it != tracked_.end() && it->second.stage == Stage::kWaitingToSend) Arm(it->second, now);
+    }
+    refused_.clear();
 }
 
 std::optional<Timestamp> Engine::NextWakeup() {
