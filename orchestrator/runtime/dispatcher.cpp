@@ -1,0 +1,146 @@
+#include "dispatcher.hpp"
+
+#include <algorithm>
+
+namespace sagaflow::runtime {
+
+using protocol::Envelope;
+using protocol::Kind;
+
+Dispatcher::Dispatcher(transport::Socket& router, std::set<std::string> known_queues,
+                       const Clock& clock, DispatcherOptions options)
+    : router_(router), known_queues_(std::move(known_queues)), clock_(clock), options_(options) {}
+
+bool Dispatcher::Send(const engine::Command& c) {
+    // A resend means the engine gave up on the earlier delivery: free its slot first, or
+    // lost commands would hold every slot and their own resends would be refused.
+    if (auto it = in_flight_.find(c.msg_id.str()); it != in_flight_.end()) {
+        if (auto w = workers_.find(it->second); w != workers_.end() && w->second.in_flight > 0) {
+            --w->second.in_flight;
+        }
+        in_flight_.erase(it);
+    }
+    WorkerInfo* best = nullptr;
+    for (auto& [peer, w] : workers_) {
+        if (w.in_flight >= w.capacity) continue;
+        if (std::find(w.queues.begin(), w.queues.end(), c.queue) == w.queues.end()) continue;
+        if (best == nullptr || w.in_flight * best->capacity < best->in_flight * w.capacity) {
+            best = &w;  // least loaded relative to capacity
+        }
+    }
+    if (best == nullptr) return false;
+
+    Envelope e;
+    e.kind = Kind::kCommand;
+    e.msg_id = c.msg_id.str();
+    e.saga_id = c.saga_id.str();
+    e.trace_id = c.trace_id.str();
+    e.workflow = c.workflow;
+    e.workflow_version = c.workflow_version;
+    e.step = c.step;
+    e.step_index = c.step_index;
+    e.action = c.action;
+    e.queue = c.queue;
+    e.phase = c.phase;
+    e.attempt = c.attempt;
+    if (c.business_key) e.business_key = c.business_key->str();
+    e.deadline_us = c.deadline.time_since_epoch().count();
+    e.payload = {{"input", c.input}, {"context", c.context}};
+    if (!router_.Send(protocol::EncodeEnvelope(e), best->id)) {
+        const std::string gone = best->id;
+        workers_.erase(gone);  // unroutable: it is gone
+        ++counters_.workers_gone;
+        return false;
+    }
+    in_flight_[e.msg_id] = best->id;
+    ++best->in_flight;
+    ++counters_.commands_sent;
+    return true;
+}
+
+void Dispatcher::Register(const std::string& peer, const Envelope& e) {
+    WorkerInfo& w = workers_[peer];
+    if (w.id.empty() || w.capacity != e.capacity) capacity_freed_ = true;
+    w.id = peer;
+    w.capacity = e.capacity;
+    w.last_seen = clock_.Now();
+    w.queues.clear();
+    for (const std::string& q : e.queues) {
+        if (known_queues_.contains(q)) {
+            w.queues.push_back(q);
+        } else if (e.kind == Kind::kHello) {
+            ++counters_.unknown_queue_claims;  // counted once per hello, not per heartbeat
+        }
+    }
+}
+
+std::optional<IncomingReply> Dispatcher::OnMessage(const transport::Received& m) {
+    if (m.frames.size() != 1) {
+        ++counters_.malformed_frames;
+        return std::nullopt;
+    }
+    if (m.frames[0].size() > options_.max_frame_bytes) {
+        ++counters_.oversized_frames;
+        return std::nullopt;
+    }
+    auto decoded = protocol::DecodeEnvelope(m.frames[0], options_.max_frame_bytes);
+    if (!decoded.ok()) {
+        ++(decoded.code() == ErrorCode::kFailedPrecondition ? counters_.bad_version
+                                                            : counters_.malformed_frames);
+        return std::nullopt;
+    }
+    const Envelope& e = *decoded;
+    switch (e.kind) {
+        case Kind::kHello:
+        case Kind::kHeartbeat:
+            Register(m.peer, e);
+            return std::nullopt;
+        case Kind::kReply: {
+            ++counters_.replies_received;
+            if (auto w = workers_.find(m.peer); w != workers_.end()) w->second.last_seen = clock_.Now();
+            if (auto it = in_flight_.find(e.msg_id); it != in_flight_.end() && it->second == m.peer) {
+                if (auto w = workers_.find(m.peer); w != workers_.end() && w->second.in_flight > 0) {
+                    --w->second.in_flight;
+                    capacity_freed_ = true;
+                }
+                in_flight_.erase(it);
+            }
+            return IncomingReply{m.peer, engine::Reply{MsgId(e.msg_id), e.outcome, e.output, e.reason}};
+        }
+        case Kind::kCommand:
+        case Kind::kAck:
+            ++counters_.unexpected_kind;
+            return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+void Dispatcher::Ack(const IncomingReply& r, ErrorCode applied) {
+    if (applied == ErrorCode::kNotFound) ++counters_.unknown_msg_replies;
+    if (applied == ErrorCode::kFailedPrecondition) ++counters_.ignored_replies;
+    Envelope ack;
+    ack.kind = Kind::kAck;
+    ack.msg_id = r.reply.msg_id.str();
+    (void)router_.Send(protocol::EncodeEnvelope(ack), r.peer);  // lost: the worker resends
+}
+
+void Dispatcher::ExpireSilentWorkers() {
+    const Timestamp cutoff = clock_.Now() - options_.heartbeat_timeout;
+    for (auto it = workers_.begin(); it != workers_.end();) {
+        if (it->second.last_seen < cutoff) {
+            ++counters_.workers_gone;
+            it = workers_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    std::erase_if(in_flight_, [&](const auto& kv) { return !workers_.contains(kv.second); });
+}
+
+std::vector<WorkerInfo> Dispatcher::Workers() const {
+    std::vector<WorkerInfo> out;
+    for (const auto& [peer, w] : workers_) out.push_back(w);
+    return out;
+}
+
+}  // namespace sagaflow::runtime

@@ -1,0 +1,73 @@
+// One orchestrator node: the engine, the dispatcher and the ROUTER socket, driven by one
+// loop thread (DESIGN §3). Other threads hand work in through `Submit`, which the loop
+// runs between polls; nothing else touches the engine or the socket.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dispatcher.hpp"
+#include "engine.hpp"
+#include "socket.hpp"
+
+namespace sagaflow::runtime {
+
+struct NodeOptions {
+    std::string worker_endpoint = "tcp://127.0.0.1:5555";
+    DispatcherOptions dispatcher;
+    engine::EngineOptions engine;
+    int max_replies_per_batch = 512;
+};
+
+class Node {
+public:
+    Node(const WorkflowRegistry& registry, engine::SagaStore& store, const Clock& clock,
+         NodeOptions options);
+    ~Node();  ///< Stops the loop.
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    /// Binds the worker socket, recovers pending commands and starts the loop thread.
+    /// Returns the bound endpoint (port read back for tcp://host:*).
+    std::string Start();
+    /// Stops the loop and joins it. Idempotent.
+    void Stop();
+
+    /// Runs `fn` on the loop thread with the engine and waits for it. Thread-safe.
+    template <class R>
+    R Submit(std::function<R(engine::Engine&, Dispatcher&)> fn) {
+        auto task = std::make_shared<std::packaged_task<R()>>(
+            [this, fn = std::move(fn)] { return fn(*engine_, *dispatcher_); });
+        auto result = task->get_future();
+        Post([task] { (*task)(); });
+        return result.get();
+    }
+
+private:
+    void Post(std::function<void()> task);
+    void Loop();
+    void DrainReplies();
+
+    const WorkflowRegistry& registry_;
+    engine::SagaStore& store_;
+    const Clock& clock_;
+    NodeOptions options_;
+    transport::Context ctx_;
+    std::unique_ptr<transport::Socket> router_;
+    std::unique_ptr<transport::Socket> wake_pull_;
+    std::unique_ptr<transport::Socket> wake_push_;  // guarded by mu_
+    std::unique_ptr<Dispatcher> dispatcher_;
+    std::unique_ptr<engine::Engine> engine_;
+    std::mutex mu_;
+    std::vector<std::function<void()>> tasks_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+}  // namespace sagaflow::runtime
