@@ -1,0 +1,145 @@
+// The worker SDK: a service that runs step handlers for sagad.
+//
+//     sagaflow::worker::WorkerOptions o;
+//     o.endpoint = "tcp://127.0.0.1:5555";
+//     o.worker_id = "inventory-1";
+//     o.dsn = "host=/run/postgresql dbname=shop";
+//     sagaflow::worker::Worker w(o);
+//     w.Register("inventory", [](sagaflow::worker::StepContext& ctx) {
+//         if (ctx.action() == "reserve_inventory") {
+//             ctx.tx().Exec("UPDATE stock SET n = n - 1 WHERE sku = $1", {ctx.input()["sku"]});
+//             return sagaflow::worker::StepResult::Ok({{"reserved", 1}});
+//         }
+//         ...
+//     });
+//     w.Run();  // until Stop()
+//
+// Each command runs in one transaction of the worker's database that also writes the
+// inbox row keyed by the command's msg id, with the reply. A command seen before gets
+// the stored reply and the handler does not run again (DESIGN §4, T2). A handler's
+// `Fail` is a business failure: its writes are rolled back, the failure is stored. A
+// thrown exception is transient: everything is rolled back and sagad retries.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sagaflow/core/clock.hpp"
+#include "sagaflow/core/saga_types.hpp"
+
+namespace sagaflow::worker {
+
+using SqlParam = std::optional<std::string>;  ///< nullopt is SQL NULL.
+using SqlRow = std::vector<std::optional<std::string>>;
+
+/// The handler's view of its transaction. Not thread-safe; valid during the handler.
+class StepTransaction {
+public:
+    virtual ~StepTransaction() = default;
+    /// Runs one statement with $n parameters and returns its rows as text.
+    /// Throws `sagaflow::Error` on failure (the SDK turns that into a retry).
+    virtual std::vector<SqlRow> Exec(const std::string& sql, const std::vector<SqlParam>& params = {}) = 0;
+    /// Rows changed by the last Exec.
+    [[nodiscard]] virtual std::int64_t affected() const = 0;
+};
+
+/// Everything a handler knows about the command it runs.
+class StepContext {
+public:
+    virtual ~StepContext() = default;
+    [[nodiscard]] virtual const std::string& saga_id() const = 0;
+    [[nodiscard]] virtual const std::string& workflow() const = 0;
+    [[nodiscard]] virtual const std::string& step() const = 0;
+    [[nodiscard]] virtual int step_index() const = 0;
+    [[nodiscard]] virtual const std::string& action() const = 0;  ///< step or compensation name
+    [[nodiscard]] virtual Phase phase() const = 0;
+    [[nodiscard]] virtual int attempt() const = 0;
+    [[nodiscard]] virtual const std::optional<std::string>& business_key() const = 0;
+    [[nodiscard]] virtual const std::string& trace_id() const = 0;
+    [[nodiscard]] virtual const std::string& msg_id() const = 0;
+    [[nodiscard]] virtual Timestamp deadline() const = 0;
+    [[nodiscard]] virtual const nlohmann::json& input() const = 0;
+    /// Outputs of the steps that completed before, by step name.
+    [[nodiscard]] virtual const nlohmann::json& context() const = 0;
+    /// The transaction the inbox row is written in: put the business writes here.
+    virtual StepTransaction& tx() = 0;
+};
+
+/// What a handler returns.
+struct StepResult {
+    bool ok = true;
+    nlohmann::json output = nlohmann::json::object();
+    std::string reason;
+
+    static StepResult Ok(nlohmann::json output = nlohmann::json::object()) {
+        return {true, std::move(output), {}};
+    }
+    /// A business failure: final, never retried; the handler's writes are rolled back.
+    static StepResult Fail(std::string reason) { return {false, nlohmann::json::object(), std::move(reason)}; }
+};
+
+using Handler = std::function<StepResult(StepContext&)>;
+
+struct HandlerOptions {
+    /// False: the handler is naturally idempotent and runs without the inbox (no dedup,
+    /// no guards, no stored reply). Say so explicitly; the default is the inbox.
+    bool use_inbox = true;
+};
+
+struct WorkerOptions {
+    std::string endpoint = "tcp://127.0.0.1:5555";  ///< sagad's worker socket
+    std::string worker_id;                          ///< unique among workers
+    std::string dsn;                                ///< the worker's business database
+    std::string schema;                             ///< optional search_path
+    int capacity = 4;  ///< commands sagad may have in flight here (what hello announces)
+    int threads = 0;   ///< handler threads, each with a connection; 0: min(capacity, 4)
+    std::chrono::milliseconds heartbeat_interval{1000};
+    std::chrono::milliseconds reply_resend_interval{1000};  ///< until sagad acknowledges
+    std::size_t max_frame_bytes = 1 << 20;
+    /// Commands one transaction may carry (worker batching): a handler thread takes every
+    /// command already waiting, up to this many, runs each under its own savepoint and
+    /// commits once. It never waits for a batch to fill. 1 turns batching off.
+    int max_batch = 32;
+};
+
+/// Counters, for tests and metrics.
+struct WorkerStats {
+    std::uint64_t commands = 0;          ///< received
+    std::uint64_t handler_runs = 0;
+    std::uint64_t inbox_hits = 0;        ///< answered from the inbox without running
+    std::uint64_t compensations_without_forward = 0;
+    std::uint64_t forwards_after_compensation = 0;
+    std::uint64_t retries = 0;           ///< handler threw / database error
+    std::uint64_t malformed_frames = 0;
+    std::uint64_t replies_resent = 0;
+    std::uint64_t transactions = 0;      ///< committed; with batching, fewer than commands
+};
+
+class Worker {
+public:
+    explicit Worker(WorkerOptions options);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    /// Serves `queue` with `handler` (which branches on `ctx.action()`). Call before Run.
+    void Register(const std::string& queue, Handler handler, HandlerOptions options = {});
+    /// Connects (retrying with backoff), serves until Stop(), then finishes the commands
+    /// in flight and returns. Throws `Error` only for bad options.
+    void Run();
+    /// Graceful stop: take no more commands, finish those in flight. Thread-safe.
+    void Stop();
+    [[nodiscard]] WorkerStats stats() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sagaflow::worker

@@ -1,0 +1,249 @@
+// The worker: one thread owns the DEALER socket and its poll loop; `capacity` handler
+// threads each own a database connection and hand their replies back through an
+// inproc PUSH/PULL pair that the loop polls.
+#include "sagaflow/worker/worker.hpp"
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <algorithm>
+
+#include "inbox.hpp"
+#include "migrate.hpp"
+#include "socket.hpp"
+
+namespace sagaflow::worker {
+
+using protocol::Envelope;
+using protocol::Kind;
+using Clock = std::chrono::steady_clock;
+
+struct Worker::Impl {
+    explicit Impl(WorkerOptions o) : options(std::move(o)) {}
+
+    WorkerOptions options;
+    std::map<std::string, std::pair<Handler, HandlerOptions>> handlers;
+    AtomicStats stats;
+    std::atomic<bool> stopping{false};
+
+    transport::Context ctx;
+    std::string results_endpoint;
+
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Envelope> jobs;
+    bool no_more_jobs = false;
+
+    void HandlerThread();
+    std::vector<Envelope> Answer(pg::Connection* conn, const std::vector<Envelope>& batch);
+    std::unique_ptr<pg::Connection> Connect(std::chrono::milliseconds& backoff);
+    void Loop();
+};
+
+std::unique_ptr<pg::Connection> Worker::Impl::Connect(std::chrono::milliseconds& backoff) {
+    try {
+        auto c = std::make_unique<pg::Connection>(options.dsn, options.schema);
+        backoff = std::chrono::milliseconds(50);
+        return c;
+    } catch (const Error& e) {
+        std::fprintf(stderr, "sagaflow worker %s: database unavailable (%s); retrying\n",
+                     options.worker_id.c_str(), e.what());
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, backoff, [&] { return no_more_jobs; });
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+        return nullptr;
+    }
+}
+
+std::vector<Envelope> Worker::Impl::Answer(pg::Connection* conn, const std::vector<Envelope>& batch) {
+    std::vector<Envelope> replies;
+    for (const Envelope& cmd : batch) {
+        Envelope reply;
+        reply.kind = Kind::kReply;
+        reply.msg_id = cmd.msg_id;
+        reply.saga_id = cmd.saga_id;
+        reply.trace_id = cmd.trace_id;
+        replies.push_back(std::move(reply));
+    }
+    try {
+        if (conn == nullptr) throw Error(ErrorCode::kUnavailable, "worker database unavailable");
+        pg::Transaction tx(*conn);
+        std::vector<Outcome> outcomes;
+        for (const Envelope& cmd : batch) {
+            const auto& [handler, handler_options] = handlers.at(cmd.queue);
+            outcomes.push_back(Execute(*conn, cmd, handler, handler_options, stats));
+        }
+        tx.Commit();  // one commit serves the whole batch; nothing is sent before it
+        ++stats.transactions;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            replies[i].outcome = outcomes[i].outcome;
+            replies[i].output = outcomes[i].output;
+            replies[i].reason = outcomes[i].reason;
+        }
+    } catch (const std::exception& e) {
+        // Nothing committed (or in doubt): every command is retried; the inbox makes a
+        // resend of a command that did commit answer from storage.
+        for (auto& r : replies) {
+            ++stats.retries;
+            r.outcome = ReplyOutcome::kRetry;
+            r.reason = e.what();
+        }
+    }
+    return replies;
+}
+
+void Worker::Impl::HandlerThread() {
+    transport::Socket out(ctx, transport::SocketKind::kPush);
+    out.Connect(results_endpoint);
+    std::unique_ptr<pg::Connection> conn;
+    auto backoff = std::chrono::milliseconds(50);
+    while (true) {
+        std::vector<Envelope> batch;
+        {
+            std::unique_lock lock(mu);
+            cv.wait(lock, [&] { return no_more_jobs || !jobs.empty(); });
+            if (jobs.empty()) return;
+            // Take what is already waiting, never wait for more: batching adds no latency.
+            while (!jobs.empty() && static_cast<int>(batch.size()) < options.max_batch) {
+                batch.push_back(std::move(jobs.front()));
+                jobs.pop_front();
+            }
+        }
+        if (!conn || !conn->healthy()) conn = Connect(backoff);
+        for (const Envelope& reply : Answer(conn.get(), batch)) {
+            while (!out.Send(protocol::EncodeEnvelope(reply))) {
+                std::this_thread::yield();  // inproc queue full: the loop is draining it
+            }
+        }
+    }
+}
+
+void Worker::Impl::Loop() {
+    transport::SocketOptions so;
+    so.routing_id = options.worker_id;
+    so.max_message_bytes = static_cast<std::int64_t>(options.max_frame_bytes) * 2;
+    transport::Socket dealer(ctx, transport::SocketKind::kDealer, so);
+    dealer.Connect(options.endpoint);
+    transport::Socket results(ctx, transport::SocketKind::kPull);
+    results_endpoint = "inproc://sagaflow-worker-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+    results.Bind(results_endpoint);
+
+    std::vector<std::thread> threads;
+    const int thread_count = options.threads > 0 ? options.threads : std::min(options.capacity, 4);
+    for (int i = 0; i < thread_count; ++i) threads.emplace_back([this] { HandlerThread(); });
+
+    Envelope hello;
+    hello.kind = Kind::kHello;
+    hello.worker_id = options.worker_id;
+    hello.capacity = options.capacity;
+    for (const auto& [queue, h] : handlers) hello.queues.push_back(queue);
+    (void)dealer.Send(protocol::EncodeEnvelope(hello));
+
+    struct Unacked {
+        std::string bytes;
+        Clock::time_point sent;
+    };
+    std::map<std::string, Unacked> unacked;
+    int in_flight = 0;
+    auto next_heartbeat = Clock::now() + options.heartbeat_interval;
+
+    while (!stopping || in_flight > 0) {
+        const auto ready = transport::Poll({&dealer, &results}, std::chrono::milliseconds(50));
+        if (ready[0]) {
+            while (auto m = dealer.TryReceive()) {
+                if (m->frames.size() != 1) {
+                    ++stats.malformed_frames;
+                    continue;
+                }
+                auto e = protocol::DecodeEnvelope(m->frames[0], options.max_frame_bytes);
+                if (!e.ok()) {
+                    ++stats.malformed_frames;
+                    continue;
+                }
+                if (e->kind == Kind::kAck) {
+                    unacked.erase(e->msg_id);
+                } else if (e->kind == Kind::kCommand && !stopping && handlers.contains(e->queue)) {
+                    ++stats.commands;
+                    ++in_flight;
+                    std::lock_guard lock(mu);
+                    jobs.push_back(std::move(*e));
+                    cv.notify_one();
+                } else if (e->kind != Kind::kCommand) {
+                    ++stats.malformed_frames;  // sagad sends only commands and acks
+                }
+                // A command while stopping, or for a queue we do not serve, is not taken:
+                // its deadline passes and sagad sends it elsewhere.
+            }
+        }
+        if (ready[1]) {
+            while (auto m = results.TryReceive()) {
+                --in_flight;
+                auto e = protocol::DecodeEnvelope(m->frames.at(0), std::string::npos);
+                (void)dealer.Send(m->frames[0]);
+                if (e.ok() && e->outcome != ReplyOutcome::kRetry) {
+                    unacked[e->msg_id] = {m->frames[0], Clock::now()};
+                }
+            }
+        }
+        const auto now = Clock::now();
+        if (now >= next_heartbeat) {
+            Envelope hb = hello;
+            hb.kind = Kind::kHeartbeat;
+            hb.in_flight = in_flight;
+            (void)dealer.Send(protocol::EncodeEnvelope(hb));
+            next_heartbeat = now + options.heartbeat_interval;
+        }
+        for (auto& [id, u] : unacked) {
+            if (now - u.sent >= options.reply_resend_interval) {
+                (void)dealer.Send(u.bytes);
+                u.sent = now;
+                ++stats.replies_resent;
+            }
+        }
+    }
+    {
+        std::lock_guard lock(mu);
+        no_more_jobs = true;
+    }
+    cv.notify_all();
+    for (auto& t : threads) t.join();
+}
+
+Worker::Worker(WorkerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Worker::~Worker() = default;
+
+void Worker::Register(const std::string& queue, Handler handler, HandlerOptions options) {
+    if (queue.empty() || !handler) throw Error(ErrorCode::kInvalidArgument, "Register needs a queue and a handler");
+    impl_->handlers[queue] = {std::move(handler), options};
+}
+
+void Worker::Run() {
+    const WorkerOptions& o = impl_->options;
+    if (o.worker_id.empty() || o.capacity < 1 || impl_->handlers.empty()) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "a worker needs a worker_id, capacity >= 1 and at least one handler");
+    }
+    // The inbox table, once, before any command: retried while the database is down.
+    auto backoff = std::chrono::milliseconds(50);
+    while (!impl_->stopping) {
+        if (auto conn = impl_->Connect(backoff)) {
+            pg::MigrateWorker(*conn);
+            break;
+        }
+    }
+    impl_->Loop();
+}
+
+void Worker::Stop() { impl_->stopping = true; }
+
+WorkerStats Worker::stats() const {
+    const AtomicStats& s = impl_->stats;
+    return {s.commands,         s.handler_runs, s.inbox_hits,
+            s.compensations_without_forward, s.forwards_after_compensation,
+            s.retries,          s.malformed_frames, s.replies_resent, s.transactions};
+}
+
+}  // namespace sagaflow::worker
