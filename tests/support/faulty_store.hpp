@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "sagaflow/core/error.hpp"
+#include "forwarding_tx.hpp"
 #include "saga_store.hpp"
 
 namespace sagaflow::testing {
@@ -30,55 +31,35 @@ private:
     ErrorCode code_ = ErrorCode::kInternal;
 };
 
-class FaultyStore::Tx final : public engine::StoreTx {
+class FaultyStore::Tx final : public ForwardingTx {
 public:
     Tx(FaultyStore& owner, std::unique_ptr<engine::StoreTx> inner)
-        : owner_(owner), inner_(std::move(inner)) {}
+        : ForwardingTx(std::move(inner)), owner_(owner) {}
 
-    std::optional<engine::SagaRecord> GetSaga(const SagaId& id) override { return inner_->GetSaga(id); }
-    std::optional<SagaId> FindByBusinessKey(const std::string& w, const BusinessKey& k) override {
-        return inner_->FindByBusinessKey(w, k);
-    }
-    std::optional<engine::CommandRecord> GetCommand(const MsgId& id) override {
-        return inner_->GetCommand(id);
-    }
-    std::vector<engine::SagaRecord> ListSagas(const engine::SagaFilter& f) override {
-        return inner_->ListSagas(f);
-    }
-    std::vector<engine::CommandRecord> PendingCommands(int limit) override {
-        return inner_->PendingCommands(limit);
-    }
-    std::vector<engine::AttemptRecord> Attempts(const SagaId& id) override {
-        return inner_->Attempts(id);
-    }
-    std::vector<engine::HistoryEvent> History(const SagaId& id) override {
-        return inner_->History(id);
-    }
     bool InsertSaga(const engine::SagaRecord& s) override {
         Write();
-        return inner_->InsertSaga(s);
+        return ForwardingTx::InsertSaga(s);
     }
     void UpdateSaga(const engine::SagaRecord& s, std::int64_t v) override {
         Write();
-        inner_->UpdateSaga(s, v);
+        ForwardingTx::UpdateSaga(s, v);
     }
     void InsertCommand(const engine::CommandRecord& c) override {
         Write();
-        inner_->InsertCommand(c);
+        ForwardingTx::InsertCommand(c);
     }
     void UpdateCommand(const engine::CommandRecord& c) override {
         Write();
-        inner_->UpdateCommand(c);
+        ForwardingTx::UpdateCommand(c);
     }
     void InsertAttempt(const engine::AttemptRecord& a) override {
         Write();
-        inner_->InsertAttempt(a);
+        ForwardingTx::InsertAttempt(a);
     }
     void AppendHistory(const engine::HistoryEvent& e) override {
         Write();
-        inner_->AppendHistory(e);
+        ForwardingTx::AppendHistory(e);
     }
-    void Commit() override { inner_->Commit(); }
 
 private:
     void Write() {
@@ -88,7 +69,6 @@ private:
         }
     }
     FaultyStore& owner_;
-    std::unique_ptr<engine::StoreTx> inner_;
 };
 
 inline std::unique_ptr<engine::StoreTx> FaultyStore::Begin() {

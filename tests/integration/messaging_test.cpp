@@ -1,0 +1,382 @@
+// Steps as reliable messages over real ZeroMQ sockets to real workers, with PostgreSQL on
+// both sides. Faults come from the fault proxy on the socket path, never from sleeping.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include "fault_proxy.hpp"
+#include "messaging_fixture.hpp"
+#include "socket.hpp"
+
+namespace sagaflow::testing {
+namespace {
+
+using nlohmann::json;
+const std::vector<std::string> kAllQueues{"inventory", "payment", "logistics"};
+
+json Plain(int) { return json::object(); }
+
+TEST_F(MessagingTest, ThreeStepSagasRunThroughRealWorkers) {
+    const std::string endpoint = StartNode();
+    ThreadWorker w(endpoint, "w1", worker_db_, kAllQueues);
+    auto ids = StartSagas(2, [](int i) { return i == 0 ? json::object() : json{{"fail", "create_shipment"}}; });
+    WaitTerminal(ids);
+    EXPECT_EQ(StatusOf(ids[0]), SagaStatus::kCompleted);
+    EXPECT_EQ(StatusOf(ids[1]), SagaStatus::kCompensated);
+    EXPECT_EQ(Effects("saga_id = '" + ids[0].str() + "'"), 3);
+    // Saga 2: reserve, charge, then their undos; the failed shipment wrote nothing.
+    EXPECT_EQ(Effects("saga_id = '" + ids[1].str() + "'"), 4);
+    EXPECT_EQ(MaxEffectsPerKey(), 1);
+}
+
+TEST_F(MessagingTest, DroppedCommandIsResentAndRunsOnce) {
+    tools::FaultProxy proxy(StartNode(), {});
+    proxy.DropNextCommands(1);
+    ThreadWorker w(proxy.Start(), "w1", worker_db_, kAllQueues);
+    auto ids = StartSagas(1, Plain);
+    WaitTerminal(ids);
+    EXPECT_EQ(StatusOf(ids[0]), SagaStatus::kCompleted);
+    EXPECT_EQ(proxy.counters().dropped, 1u);
+    EXPECT_EQ(Effects(), 3);
+    EXPECT_EQ(MaxEffectsPerKey(), 1);
+}
+
+TEST_F(MessagingTest, DuplicatedCommandRunsOnce) {
+    tools::FaultProxy proxy(StartNode(), {});
+    proxy.DuplicateNextCommands(3);
+    ThreadWorker w(proxy.Start(), "w1", worker_db_, kAllQueues);
+    auto ids = StartSagas(1, Plain);
+    WaitTerminal(ids);
+    EXPECT_EQ(proxy.counters().duplicated, 3u);
+    EXPECT_EQ(Effects(), 3);
+    EXPECT_EQ(MaxEffectsPerKey(), 1);
+    const auto s = w.worker().stats();
+    EXPECT_GE(s.inbox_hits + s.retries, 1u)
+        << "each copy was answered from the inbox, or refused while the first ran";
+}
+
+TEST_F(MessagingTest, DroppedReplyIsAnsweredFromTheInboxOnResend) {
+    tools::FaultProxy proxy(StartNode(), {});
+    proxy.DropNextReplies(1);
+    ThreadWorker w(proxy.Start(), "w1", worker_db_, kAllQueues);
+    auto ids = StartSagas(1, Plain);
+    WaitTerminal(ids);
+    EXPECT_EQ(StatusOf(ids[0]), SagaStatus::kCompleted);
+    EXPECT_EQ(Effects(), 3);
+    EXPECT_EQ(MaxEffectsPerKey(), 1);
+    const auto s = w.worker().stats();
+    EXPECT_GE(s.inbox_hits + s.replies_resent, 1u) << "either the worker resent its reply or "
+                                                      "sagad resent the command";
+}
+
+TEST_F(MessagingTest, SecondWorkerTakesOverFromOneThatDies) {
+    tools::FaultProxy proxy(StartNode(), {});
+    const std::string front = proxy.Start();
+    ThreadWorker a(front, "a", worker_db_, kAllQueues);
+    proxy.CutOff("a");  // a is unreachable from now on: to sagad it has died
+    ThreadWorker b(front, "b", worker_db_, kAllQueues);
+    auto ids = StartSagas(5, Plain);
+    WaitTerminal(ids);
+    for (const auto& id : ids) EXPECT_EQ(StatusOf(id), SagaStatus::kCompleted);
+    EXPECT_EQ(Effects(), 15);
+    EXPECT_EQ(MaxEffectsPerKey(), 1);
+}
+
+TEST_F(MessagingTest, LossyNetworkBothWaysKeepsEveryEffectExactlyOnce) {
+    tools::FaultOptions faults;
+    faults.drop_to_worker = 0.10;
+    faults.dup_to_worker = 0.10;
+    faults.drop_to_sagad = 0.10;
+    faults.dup_to_sagad = 0.10;
+    faults.seed = 20261122;
+    tools::FaultProxy proxy(StartNode(), faults);
+    const std::string front = proxy.Start();
+    ThreadWorker w1(front, "w1", worker_db_, kAllQueues, 8);
+    ThreadWorker w2(front, "w2", worker_db_, kAllQueues, 8);
+    constexpr int kSagas = 500;
+    // One in five fails at its last step, so compensations cross the lossy path too.
+    auto ids = StartSagas(kSagas, [](int i) {
+        return i % 5 == 0 ? json{{"fail", "create_shipment"}} : json::object();
+    });
+    WaitTerminal(ids, std::chrono::seconds(240));
+    auto c = orchestrator_db_.Connect();
+    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 3").Int(0, 0), 400);
+    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 4").Int(0, 0), 100);
+    // Exactly one business effect per (saga, step, phase) that should have one:
+    // 400 x 3 forward + 100 x (2 forward + 2 compensations).
+    EXPECT_EQ(Effects(), 400 * 3 + 100 * 4);
+    EXPECT_EQ(MaxEffectsPerKey(), 1);
+    // Business rows against inbox rows that ran a handler successfully.
+    auto inbox = worker_db_.Connect()->Exec(
+        "SELECT count(*) FROM sagaflow_inbox WHERE outcome = 'ok'"
+        " AND NOT (reply->'output' ? 'compensated')");
+    EXPECT_EQ(inbox.Int(0, 0), Effects());
+    EXPECT_GT(proxy.counters().dropped, 50u);
+    EXPECT_GT(proxy.counters().duplicated, 50u);
+    std::cout << "[ figure ] lossy run: " << kSagas << " sagas, " << proxy.counters().dropped
+              << " messages dropped, " << proxy.counters().duplicated << " duplicated, "
+              << MaxEffectsPerKey() << " max effects per (saga, step, phase)\n";
+}
+
+TEST_F(MessagingTest, GarbageOnTheRouterIsCountedAndServiceGoesOn) {
+    const std::string endpoint = StartNode();
+    transport::Context ctx;
+    transport::SocketOptions o;
+    o.routing_id = "vandal";
+    transport::Socket vandal(ctx, transport::SocketKind::kDealer, o);
+    vandal.Connect(endpoint);
+    std::mt19937 rng(7);
+    std::string random_bytes(4096, '\0');
+    for (char& ch : random_bytes) ch = static_cast<char>(rng());
+    const std::vector<std::string> garbage{
+        random_bytes,
+        "",
+        std::string(10 << 20, 'x'),  // 10 MiB
+        R"({"v":2,"kind":"hello","worker_id":"x","queues":[],"capacity":1})",
+        R"({"v":1,"kind":"reply"})",
+        R"({"v":1,"kind":"reply","msg_id":"not-a-uuid","saga_id":"","trace_id":"","outcome":"ok"})",
+        R"({"v":1,"kind":"teleport"})",
+        R"({"v":1,"kind":"hello","worker_id":"v","queues":["no_such_queue"],"capacity":1})",
+        R"({"v":1,"kind":"reply","msg_id":"00000000-0000-4000-8000-000000000000","saga_id":"",)"
+        R"("trace_id":"","outcome":"ok"})",
+        "[1,2,3]",
+    };
+    for (const auto& g : garbage) ASSERT_TRUE(vandal.Send(g));
+    ThreadWorker w(endpoint, "honest", worker_db_, kAllQueues);
+    auto ids = StartSagas(3, Plain);
+    WaitTerminal(ids);
+    for (const auto& id : ids) EXPECT_EQ(StatusOf(id), SagaStatus::kCompleted);
+    const runtime::DispatchCounters c = Counters();
+    EXPECT_EQ(c.bad_version, 1u);
+    EXPECT_EQ(c.oversized_frames, 1u);
+    EXPECT_EQ(c.malformed_frames, 6u);  // random, empty, 2 bad replies, bad kind, array
+    EXPECT_EQ(c.unknown_queue_claims, 1u);
+    EXPECT_EQ(c.unknown_msg_replies, 1u);
+}
+
+// A stand-in sagad: the test owns the ROUTER and speaks to one worker directly.
+class DirectWorkerTest : public MessagingTest {
+protected:
+    DirectWorkerTest() : router_(ctx_, transport::SocketKind::kRouter) {
+        endpoint_ = router_.Bind("tcp://127.0.0.1:*");
+    }
+
+    protocol::Envelope Command(const std::string& msg_id, Phase phase, int step_index = 0) {
+        protocol::Envelope e;
+        e.kind = protocol::Kind::kCommand;
+        e.msg_id = msg_id;
+        e.saga_id = saga_;
+        e.trace_id = "t";
+        e.workflow = "fast_order";
+        e.workflow_version = 1;
+        e.step = "reserve_inventory";
+        e.step_index = step_index;
+        e.action = phase == Phase::kForward ? "reserve_inventory" : "release_inventory";
+        e.queue = "inventory";
+        e.phase = phase;
+        e.attempt = 1;
+        e.payload = {{"input", json::object()}, {"context", json::object()}};
+        return e;
+    }
+
+    // Sends `cmd` to the worker and waits (bounded) for its reply.
+    protocol::Envelope RoundTrip(const protocol::Envelope& cmd) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (peer_.empty() || !router_.Send(protocol::EncodeEnvelope(cmd), peer_)) {
+                if (auto m = Receive()) peer_ = m->peer;
+                continue;
+            }
+            while (std::chrono::steady_clock::now() < deadline) {
+                auto m = Receive();
+                if (!m) continue;
+                auto e = protocol::DecodeEnvelope(m->frames.at(0));
+                if (e.ok() && e->kind == protocol::Kind::kReply && e->msg_id == cmd.msg_id) {
+                    protocol::Envelope ack;
+                    ack.kind = protocol::Kind::kAck;
+                    ack.msg_id = cmd.msg_id;
+                    (void)router_.Send(protocol::EncodeEnvelope(ack), peer_);
+                    return *e;
+                }
+            }
+        }
+        ADD_FAILURE() << "no reply to " << cmd.msg_id;
+        return {};
+    }
+
+    std::optional<transport::Received> Receive() {
+        if (!transport::Poll({&router_}, std::chrono::milliseconds(100))[0]) return std::nullopt;
+        return router_.TryReceive();
+    }
+
+    transport::Context ctx_;
+    transport::Socket router_;
+    std::string endpoint_;
+    std::string peer_;
+    std::string saga_ = NewUuid();
+};
+
+TEST_F(DirectWorkerTest, CompensationBeforeItsForwardActionIsDoneNothingAndTheForwardIsRefused) {
+    ThreadWorker w(endpoint_, "inv", worker_db_, {"inventory"});
+    const auto undo = RoundTrip(Command(NewUuid(), Phase::kCompensate));
+    EXPECT_EQ(undo.outcome, ReplyOutcome::kOk);
+    EXPECT_EQ(undo.output, (json{{"compensated", false}}));
+    const auto late_forward = RoundTrip(Command(NewUuid(), Phase::kForward));
+    EXPECT_EQ(late_forward.outcome, ReplyOutcome::kFail);
+    EXPECT_NE(late_forward.reason.find("compensated before it ran"), std::string::npos);
+    EXPECT_EQ(Effects(), 0) << "neither ran its handler";
+    EXPECT_EQ(w.worker().stats().compensations_without_forward, 1u);
+    EXPECT_EQ(w.worker().stats().forwards_after_compensation, 1u);
+}
+
+TEST_F(DirectWorkerTest, TheSameCommandTwiceRunsTheHandlerOnceAndRepliesTheSame) {
+    ThreadWorker w(endpoint_, "inv", worker_db_, {"inventory"});
+    const auto cmd = Command(NewUuid(), Phase::kForward);
+    const auto first = RoundTrip(cmd);
+    const auto second = RoundTrip(cmd);
+    EXPECT_EQ(first.outcome, ReplyOutcome::kOk);
+    EXPECT_EQ(second.output, first.output);
+    EXPECT_EQ(Effects(), 1);
+    EXPECT_EQ(w.worker().stats().handler_runs, 1u);
+}
+
+TEST_F(DirectWorkerTest, AHandlerThatOptsOutOfTheInboxRunsEveryTime) {
+    worker::WorkerOptions o;
+    o.endpoint = endpoint_;
+    o.worker_id = "idem";
+    o.dsn = worker_db_.dsn();
+    o.schema = worker_db_.name();
+    o.heartbeat_interval = std::chrono::milliseconds(100);
+    worker::Worker w(o);
+    std::atomic<int> runs{0};
+    w.Register("inventory", [&](worker::StepContext&) {
+        ++runs;
+        return worker::StepResult::Ok();
+    }, worker::HandlerOptions{.use_inbox = false});
+    std::thread t([&] { w.Run(); });
+    const auto cmd = Command(NewUuid(), Phase::kForward);
+    RoundTrip(cmd);
+    RoundTrip(cmd);
+    w.Stop();
+    t.join();
+    EXPECT_EQ(runs, 2);
+    EXPECT_EQ(worker_db_.Connect()->Exec("SELECT count(*) FROM sagaflow_inbox").Int(0, 0), 0);
+}
+
+TEST_F(DirectWorkerTest, AThrowingHandlerAnswersRetryAndLeavesNoTrace) {
+    worker::WorkerOptions o;
+    o.endpoint = endpoint_;
+    o.worker_id = "flaky";
+    o.dsn = worker_db_.dsn();
+    o.schema = worker_db_.name();
+    o.heartbeat_interval = std::chrono::milliseconds(100);
+    worker::Worker w(o);
+    std::atomic<int> runs{0};
+    w.Register("inventory", [&](worker::StepContext& ctx) {
+        ctx.tx().Exec("INSERT INTO effects (action) VALUES ('half done')");
+        if (++runs == 1) throw std::runtime_error("database hiccup");
+        return worker::StepResult::Ok();
+    });
+    std::thread t([&] { w.Run(); });
+    const auto cmd = Command(NewUuid(), Phase::kForward);
+    const auto first = RoundTrip(cmd);
+    EXPECT_EQ(first.outcome, ReplyOutcome::kRetry);
+    EXPECT_NE(first.reason.find("database hiccup"), std::string::npos);
+    EXPECT_EQ(Effects(), 0) << "the throw rolled the write back";
+    EXPECT_EQ(RoundTrip(cmd).outcome, ReplyOutcome::kOk) << "a retry is not stored";
+    w.Stop();
+    t.join();
+    EXPECT_EQ(Effects(), 1);
+}
+
+}  // namespace
+}  // namespace sagaflow::testing
+
+namespace sagaflow::testing {
+namespace {
+
+pid_t Spawn(const std::vector<std::string>& args) {
+    // Built before fork: the child of a threaded process may only exec.
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+TEST_F(MessagingTest, WorkerKilledInsideItsHandlerRunsTheStepOnceAfterRestart) {
+    const std::string endpoint = StartNode();
+    const std::string marker = std::filesystem::temp_directory_path() / ("sagaflow-crash-" + NewUuid());
+    const std::vector<std::string> args{SAGAFLOW_TEST_WORKER, "--endpoint", endpoint, "--id", "proc",
+                                        "--dsn", worker_db_.dsn(), "--schema", worker_db_.name(),
+                                        "--crash-marker", marker};
+    pid_t pid = Spawn(args);
+    auto ids = StartSagas(1, Plain);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);  // it dies by its own SIGKILL inside the handler
+    ASSERT_TRUE(WIFSIGNALED(status));
+    EXPECT_EQ(WTERMSIG(status), SIGKILL);
+    ASSERT_TRUE(std::filesystem::exists(marker));
+    EXPECT_EQ(Effects(), 0) << "the killed transaction left nothing";
+    pid = Spawn(args);  // restarted; the marker stays, so it does not crash again
+    WaitTerminal(ids);
+    kill(pid, SIGTERM);
+    waitpid(pid, &status, 0);
+    std::filesystem::remove(marker);
+    EXPECT_EQ(StatusOf(ids[0]), SagaStatus::kCompleted);
+    EXPECT_EQ(Effects(), 3);
+    EXPECT_EQ(MaxEffectsPerKey(), 1);
+}
+
+}  // namespace
+}  // namespace sagaflow::testing
+
+namespace sagaflow::testing {
+namespace {
+
+// Figures for the notes, not a timed assertion: commits per step on each side, with the
+// worker committing one command per transaction and then many.
+TEST_F(MessagingTest, WorkerBatchingSharesOneCommitAmongCommands) {
+    const std::string endpoint = StartNode();
+    constexpr int kSagas = 200;
+    struct Figures {
+        double worker_commits_per_step;
+        double orchestrator_commits_per_step;
+    };
+    auto run = [&](int max_batch, const std::string& id) {
+        const std::int64_t orch_before = OrchestratorCommits();
+        ThreadWorker w(endpoint, id, worker_db_, kAllQueues, 64, max_batch);  // 2 threads
+        auto ids = StartSagas(kSagas, Plain);
+        WaitTerminal(ids);
+        const double steps = 3.0 * kSagas;
+        w.Stop();
+        const auto s = w.worker().stats();
+        EXPECT_EQ(s.handler_runs, static_cast<std::uint64_t>(steps));
+        return Figures{static_cast<double>(s.transactions) / steps,
+                       static_cast<double>(OrchestratorCommits() - orch_before) / steps};
+    };
+    const Figures single = run(1, "single");
+    // A fresh set of sagas for the batching worker: wait on all 400 now.
+    const Figures batched = run(64, "batched");
+    EXPECT_DOUBLE_EQ(single.worker_commits_per_step, 1.0);
+    EXPECT_LE(batched.worker_commits_per_step, 1.0);
+    EXPECT_EQ(MaxEffectsPerKey(), 1);
+    std::cout << "[ figure ] commits per step, " << kSagas
+              << " sagas x 3 steps, worker capacity 64 on 2 threads:\n"
+              << "[ figure ]   without worker batching: worker " << single.worker_commits_per_step
+              << ", orchestrator " << single.orchestrator_commits_per_step << "\n"
+              << "[ figure ]   with worker batching (max 64): worker "
+              << batched.worker_commits_per_step << ", orchestrator "
+              << batched.orchestrator_commits_per_step << "\n";
+}
+
+}  // namespace
+}  // namespace sagaflow::testing
