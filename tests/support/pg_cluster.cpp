@@ -31,26 +31,6 @@ void OnFatalSignal(int sig) {
     raise(sig);
 }
 
-std::string ReadFile(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::string FindBindir() {
-    if (const char* env = std::getenv("SAGAFLOW_PG_BINDIR")) return env;
-    if (FILE* p = popen("pg_config --bindir 2>/dev/null", "r")) {
-        char buf[512] = {};
-        const bool got = fgets(buf, sizeof buf, p) != nullptr;
-        pclose(p);
-        std::string s = got ? buf : "";
-        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-        if (!s.empty() && std::filesystem::exists(s + "/initdb")) return s;
-    }
-    return "/usr/lib/postgresql/15/bin";
-}
-
 }  // namespace
 
 PgCluster::PgCluster() {
@@ -58,21 +38,13 @@ PgCluster::PgCluster() {
         dsn_ = env;
         return;
     }
-    bindir_ = FindBindir();
     char templ[] = "/tmp/sagaflow-pg-XXXXXX";
     if (mkdtemp(templ) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = templ;
-    if (geteuid() == 0) {
-        const passwd* pw = getpwnam("postgres");
-        if (pw == nullptr) throw std::runtime_error("running as root needs a 'postgres' user");
-        if (chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
-            throw std::runtime_error("chown of " + dir_ + " failed");
-        }
-        as_user_ = "runuser -u postgres -- ";
-    }
-    Run(bindir_ + "/initdb -D " + dir_ + "/data -A trust -U postgres --no-sync -E UTF8 --locale=C");
+    // fsync off: the cluster is thrown away; crash tests kill processes, not the OS.
+    cluster_ = std::make_unique<pg::EmbeddedCluster>(pg::EmbeddedOptions{dir_, false, 200});
     Start();
-    dsn_ = "host=" + dir_ + " port=5432 user=postgres dbname=postgres connect_timeout=5";
+    dsn_ = cluster_->dsn();
 }
 
 PgCluster::~PgCluster() {
@@ -86,32 +58,19 @@ PgCluster::~PgCluster() {
     std::filesystem::remove_all(dir_, ec);
 }
 
-void PgCluster::Run(const std::string& command) const {
-    const std::string log = dir_ + "/setup.log";
-    const std::string full = as_user_ + command + " >>" + log + " 2>&1";
-    if (std::system(full.c_str()) != 0) {
-        throw std::runtime_error("command failed: " + command + "\n" + ReadFile(log));
-    }
-}
-
 void PgCluster::Start() {
-    if (dir_.empty()) return;
-    // fsync off: the cluster is thrown away; crash tests kill processes, not the OS.
-    Run(bindir_ + "/pg_ctl -D " + dir_ + "/data -l " + dir_ + "/server.log -w -t 60 -o \"-k " +
-        dir_ + " -c listen_addresses='' -c fsync=off -c max_connections=200\" start");
-    std::istringstream pidfile(ReadFile(dir_ + "/data/postmaster.pid"));
-    pid_t pid = 0;
-    pidfile >> pid;
-    g_postmaster = pid;
+    if (!cluster_) return;
+    cluster_->Start();
+    g_postmaster = cluster_->postmaster_pid();
     for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT}) {
         signal(sig, OnFatalSignal);
     }
 }
 
 void PgCluster::Stop() {
-    if (dir_.empty()) return;
+    if (!cluster_) return;
     g_postmaster = 0;
-    Run(bindir_ + "/pg_ctl -D " + dir_ + "/data -m immediate -w stop");
+    cluster_->Stop(/*fast=*/false);
 }
 
 void PgEnvironment::SetUp() { g_cluster = std::make_unique<PgCluster>(); }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "connection.hpp"
+#include "embedded_cluster.hpp"
 
 namespace sagaflow::testing {
 
@@ -27,12 +28,9 @@ public:
     void Start();
 
 private:
-    void Run(const std::string& command) const;
-
     std::string dsn_;
-    std::string dir_;     ///< Empty when adopted from the environment.
-    std::string bindir_;
-    std::string as_user_; ///< Prefix that runs a command as postgres, when root.
+    std::string dir_;  ///< Empty when adopted from the environment.
+    std::unique_ptr<pg::EmbeddedCluster> cluster_;
 };
 
 /// The GoogleTest environment owning the one cluster of a test binary.
