@@ -357,6 +357,12 @@ Status Engine::Retry(const SagaId& id) {
                    "only failed sagas can be retried");
 }
 
+std::vector<SagaRecord> Engine::List(const SagaFilter& filter) {
+    std::vector<SagaRecord> out;
+    RunTx([&](StoreTx& tx, AfterCommit&) { out = tx.ListSagas(filter); });
+    return out;
+}
+
 Result<SagaView> Engine::Describe(const SagaId& id) {
     std::optional<SagaView> view;
     RunTx([&](StoreTx& tx, AfterCommit&) {

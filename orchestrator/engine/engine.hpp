@@ -107,6 +107,8 @@ public:
     [[nodiscard]] std::size_t tracked() const { return tracked_.size(); }
 
     [[nodiscard]] Result<SagaView> Describe(const SagaId& id);
+    /// Sagas matching `filter`, newest first.
+    [[nodiscard]] std::vector<SagaRecord> List(const SagaFilter& filter);
 
 private:
     enum class Stage { kWaitingToSend, kInFlight };

@@ -27,6 +27,8 @@ zmq::socket_type TypeOf(SocketKind k) {
         case SocketKind::kDealer: return zmq::socket_type::dealer;
         case SocketKind::kPull: return zmq::socket_type::pull;
         case SocketKind::kPush: return zmq::socket_type::push;
+        case SocketKind::kReq: return zmq::socket_type::req;
+        case SocketKind::kRep: return zmq::socket_type::rep;
     }
     return zmq::socket_type::dealer;
 }

@@ -25,7 +25,7 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-enum class SocketKind { kRouter, kDealer, kPull, kPush };
+enum class SocketKind { kRouter, kDealer, kPull, kPush, kReq, kRep };
 
 /// One received message. A ROUTER gets the peer's routing id first; everything after it
 /// is `frames`. A well-formed message between sagad and a worker has exactly one frame.
