@@ -1,0 +1,291 @@
+#include "admin.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <sstream>
+
+#include "socket.hpp"
+
+namespace sagaflow::sagad {
+namespace {
+
+using nlohmann::json;
+
+std::string Iso(Timestamp t) {
+    const auto us = t.time_since_epoch().count();
+    const std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    char out[48];
+    std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>((us % 1'000'000) / 1000));
+    return out;
+}
+
+json Error(ErrorCode code, const std::string& message) {
+    return {{"v", kAdminVersion}, {"ok", false}, {"error", {{"code", ToString(code)}, {"message", message}}}};
+}
+
+json Ok(json result) { return {{"v", kAdminVersion}, {"ok", true}, {"result", std::move(result)}}; }
+
+// Request fields, with the caller told exactly what is wrong.
+std::string Field(const json& req, const char* key) {
+    if (!req.contains(key) || !req.at(key).is_string()) {
+        throw sagaflow::Error(ErrorCode::kInvalidArgument, std::string("'") + key + "' must be a string");
+    }
+    return req.at(key).get<std::string>();
+}
+
+SagaId IdField(const json& req) {
+    auto id = ParseUuidId<SagaId>(Field(req, "id"));
+    if (!id) throw sagaflow::Error(ErrorCode::kInvalidArgument, "'" + Field(req, "id") + "' is not a saga id");
+    return *id;
+}
+
+json SagaSummary(const engine::SagaRecord& s, const Workflow* wf) {
+    json step = nullptr;
+    if (wf != nullptr && s.position >= 0 && static_cast<std::size_t>(s.position) < wf->step_count()) {
+        step = wf->step(static_cast<std::size_t>(s.position)).name;
+    }
+    return {{"id", s.id.str()},
+            {"workflow", s.workflow},
+            {"version", s.workflow_version},
+            {"status", ToString(s.status)},
+            {"step", step},
+            {"business_key", s.business_key ? json(s.business_key->str()) : json(nullptr)},
+            {"reason", s.failure_reason},
+            {"trace_id", s.trace_id.str()},
+            {"created_at", Iso(s.created_at)},
+            {"updated_at", Iso(s.updated_at)}};
+}
+
+}  // namespace
+
+AdminHandler::AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, Logger log)
+    : registry_(registry), node_(node), log_(std::move(log)) {}
+
+std::string AdminHandler::Handle(const std::string& request) {
+    if (request.size() > (1u << 20)) return Error(ErrorCode::kInvalidArgument, "request over 1 MiB").dump();
+    const json req = json::parse(request, nullptr, /*allow_exceptions=*/false);
+    if (req.is_discarded() || !req.is_object()) return Error(ErrorCode::kInvalidArgument, "request is not a JSON object").dump();
+    if (!req.contains("v") || req.at("v") != kAdminVersion) {
+        return Error(ErrorCode::kFailedPrecondition, "unsupported admin API version (this sagad speaks v1)").dump();
+    }
+    try {
+        return Dispatch(req).dump();
+    } catch (const sagaflow::Error& e) {
+        return Error(e.code(), e.what()).dump();
+    } catch (const std::exception& e) {
+        return Error(ErrorCode::kInternal, e.what()).dump();
+    }
+}
+
+json AdminHandler::Dispatch(const json& req) {
+    const std::string op = Field(req, "op");
+    if (op == "workflows") {
+        json out = json::array();
+        for (const Workflow* wf : registry_.All()) {
+            json steps = json::array();
+            for (const StepDef& s : wf->steps()) {
+                steps.push_back({{"name", s.name},
+                                 {"queue", s.queue},
+                                 {"compensation", s.compensation ? json(s.compensation->action) : json(nullptr)},
+                                 {"max_attempts", s.retry.max_attempts},
+                                 {"timeout_ms", s.timeout.count()}});
+            }
+            out.push_back({{"name", wf->name()}, {"version", wf->version()}, {"steps", steps}});
+        }
+        return Ok(out);
+    }
+    if (op == "start") {
+        engine::StartRequest start;
+        start.workflow = Field(req, "workflow");
+        if (!req.contains("input") || !req.at("input").is_object()) {
+            throw sagaflow::Error(ErrorCode::kInvalidArgument, "'input' must be a JSON object");
+        }
+        start.input = req.at("input");
+        if (req.contains("key") && !req.at("key").is_null()) start.business_key = BusinessKey(Field(req, "key"));
+        auto r = node_.Submit<Result<engine::StartResult>>(
+            [&](engine::Engine& e, runtime::Dispatcher&) { return e.Start(start); });
+        if (!r.ok()) return Error(r.code(), r.status().message);
+        log_("saga_started", {{"saga_id", r->saga_id.str()}, {"workflow", start.workflow}, {"created", r->created}});
+        return Ok({{"saga_id", r->saga_id.str()}, {"created", r->created}});
+    }
+    if (op == "list") {
+        engine::SagaFilter f;
+        if (req.contains("status") && !req.at("status").is_null()) {
+            auto st = ParseSagaStatus(Field(req, "status"));
+            if (!st) throw sagaflow::Error(ErrorCode::kInvalidArgument, "unknown status '" + Field(req, "status") + "'");
+            f.status = st;
+        }
+        if (req.contains("workflow") && !req.at("workflow").is_null()) f.workflow = Field(req, "workflow");
+        if (req.contains("limit")) {
+            if (!req.at("limit").is_number_integer() || req.at("limit").get<int>() < 1) {
+                throw sagaflow::Error(ErrorCode::kInvalidArgument, "'limit' must be a positive integer");
+            }
+            f.limit = std::min(req.at("limit").get<int>(), 100000);
+        }
+        auto sagas = node_.Submit<std::vector<engine::SagaRecord>>(
+            [&](engine::Engine& e, runtime::Dispatcher&) { return e.List(f); });
+        json out = json::array();
+        for (const auto& s : sagas) out.push_back(SagaSummary(s, registry_.Find(s.workflow, s.workflow_version)));
+        return Ok(out);
+    }
+    if (op == "show" || op == "graph") {
+        std::optional<engine::SagaView> view;
+        if (op == "show" || (req.contains("id") && !req.at("id").is_null())) {
+            const SagaId id = IdField(req);
+            auto r = node_.Submit<Result<engine::SagaView>>(
+                [&](engine::Engine& e, runtime::Dispatcher&) { return e.Describe(id); });
+            if (!r.ok()) return Error(r.code(), r.status().message);
+            view = *r;
+        }
+        if (op == "graph") {
+            const std::string name = Field(req, "workflow");
+            const Workflow* wf = view ? registry_.Find(view->saga.workflow, view->saga.workflow_version)
+                                      : registry_.Latest(name);
+            if (wf == nullptr || wf->name() != name) {
+                return Error(ErrorCode::kNotFound, "unknown workflow '" + name + "'" +
+                                                       (view ? " for that saga" : ""));
+            }
+            return Ok({{"dot", WorkflowDot(*wf, view ? &*view : nullptr)}});
+        }
+        const Workflow* wf = registry_.Find(view->saga.workflow, view->saga.workflow_version);
+        json saga = SagaSummary(view->saga, wf);
+        saga["input"] = view->saga.input;
+        saga["context"] = view->saga.context;
+        json attempts = json::array();
+        for (const auto& a : view->attempts) {
+            attempts.push_back({{"step_index", a.step_index},
+                                {"step", wf ? json(wf->step(static_cast<std::size_t>(a.step_index)).name) : json(nullptr)},
+                                {"phase", ToString(a.phase)},
+                                {"attempt", a.attempt},
+                                {"outcome", a.outcome},
+                                {"detail", a.detail},
+                                {"msg_id", a.msg_id.str()},
+                                {"at", Iso(a.finished_at)}});
+        }
+        json history = json::array();
+        for (const auto& h : view->history) {
+            history.push_back({{"seq", h.seq},
+                               {"at", Iso(h.at)},
+                               {"kind", h.kind},
+                               {"step_index", h.step_index},
+                               {"phase", h.phase ? json(ToString(*h.phase)) : json(nullptr)},
+                               {"attempt", h.attempt},
+                               {"msg_id", h.msg_id ? json(h.msg_id->str()) : json(nullptr)},
+                               {"detail", h.detail}});
+        }
+        return Ok({{"saga", saga}, {"attempts", attempts}, {"history", history}});
+    }
+    if (op == "compensate" || op == "retry") {
+        const SagaId id = IdField(req);
+        const std::string reason = req.contains("reason") && req.at("reason").is_string() ? Field(req, "reason") : "";
+        const Status st = node_.Submit<Status>([&](engine::Engine& e, runtime::Dispatcher&) {
+            return op == "compensate" ? e.Compensate(id, reason) : e.Retry(id);
+        });
+        if (!st.ok()) return Error(st.code, st.message);
+        log_(op == "compensate" ? "saga_compensation_requested" : "saga_retry_requested",
+             {{"saga_id", id.str()}, {"reason", reason}});
+        return Ok({{"saga_id", id.str()}});
+    }
+    if (op == "workers") {
+        auto workers = node_.Submit<std::vector<runtime::WorkerInfo>>(
+            [](engine::Engine&, runtime::Dispatcher& d) { return d.Workers(); });
+        json out = json::array();
+        for (const auto& w : workers) {
+            out.push_back({{"id", w.id}, {"queues", w.queues}, {"capacity", w.capacity},
+                           {"in_flight", w.in_flight}, {"last_heartbeat", Iso(w.last_seen)}});
+        }
+        return Ok(out);
+    }
+    return Error(ErrorCode::kInvalidArgument, "unknown op '" + op + "'");
+}
+
+std::string WorkflowDot(const Workflow& wf, const engine::SagaView* view) {
+    // What happened to each (step, phase): ok, fail, or in flight.
+    std::map<std::pair<int, Phase>, std::string> seen;
+    if (view != nullptr) {
+        for (const auto& a : view->attempts) {
+            auto& s = seen[{a.step_index, a.phase}];
+            if (s != "ok") s = a.outcome;
+        }
+        const auto& saga = view->saga;
+        if (saga.awaiting && saga.position >= 0) {
+            const Phase p = saga.status == SagaStatus::kRunning ? Phase::kForward : Phase::kCompensate;
+            auto& s = seen[{saga.position, p}];
+            if (s.empty()) s = "in_flight";
+        }
+    }
+    auto style = [&](int i, Phase p) -> std::string {
+        auto it = seen.find({i, p});
+        if (it == seen.end()) return "";
+        if (it->second == "ok") return p == Phase::kForward ? ", style=filled, fillcolor=palegreen" : ", style=filled, fillcolor=lightblue";
+        if (it->second == "in_flight") return ", penwidth=3";
+        return ", style=filled, fillcolor=salmon";
+    };
+    std::ostringstream o;
+    o << "digraph \"" << wf.name() << " v" << wf.version() << "\" {\n  rankdir=LR;\n  node [shape=box];\n";
+    if (view != nullptr) o << "  label=\"saga " << view->saga.id.str() << ": " << ToString(view->saga.status) << "\";\n";
+    o << "  start [shape=circle, label=\"\"];\n  done [shape=doublecircle, label=\"completed\"];\n"
+         "  undone [shape=doublecircle, label=\"compensated\"];\n";
+    const int n = static_cast<int>(wf.step_count());
+    for (int i = 0; i < n; ++i) {
+        const StepDef& s = wf.step(static_cast<std::size_t>(i));
+        o << "  s" << i << " [label=\"" << s.name << "\\n(" << s.queue << ")\"" << style(i, Phase::kForward) << "];\n";
+        if (s.compensation) {
+            o << "  c" << i << " [label=\"" << s.compensation->action << "\", shape=box, style=dashed"
+              << style(i, Phase::kCompensate) << "];\n";
+        }
+    }
+    o << "  start -> s0;\n";
+    for (int i = 0; i < n; ++i) {
+        o << "  s" << i << " -> " << (i + 1 < n ? "s" + std::to_string(i + 1) : std::string("done")) << ";\n";
+        // On failure of step i, the undo walks back from the nearest compensated step before it.
+        int k = i - 1;
+        while (k >= 0 && !wf.step(static_cast<std::size_t>(k)).compensation) --k;
+        o << "  s" << i << " -> " << (k >= 0 ? "c" + std::to_string(k) : std::string("undone"))
+          << " [style=dotted, label=\"fail\"];\n";
+        if (wf.step(static_cast<std::size_t>(i)).compensation) {
+            int j = i - 1;
+            while (j >= 0 && !wf.step(static_cast<std::size_t>(j)).compensation) --j;
+            o << "  c" << i << " -> " << (j >= 0 ? "c" + std::to_string(j) : std::string("undone"))
+              << " [style=dashed];\n";
+        }
+    }
+    o << "}\n";
+    return o.str();
+}
+
+AdminServer::AdminServer(AdminHandler& handler, std::string endpoint)
+    : handler_(handler), endpoint_(std::move(endpoint)) {}
+
+AdminServer::~AdminServer() { Stop(); }
+
+std::string AdminServer::Start() {
+    // Bound here so a taken port fails start-up, then served from the thread.
+    ctx_ = std::make_unique<transport::Context>();
+    rep_ = std::make_unique<transport::Socket>(*ctx_, transport::SocketKind::kRep);
+    const std::string bound = rep_->Bind(endpoint_);
+    thread_ = std::thread([this] {
+        while (!stop_) {
+            if (!transport::Poll({rep_.get()}, std::chrono::milliseconds(100))[0]) continue;
+            auto m = rep_->TryReceive();
+            if (!m) continue;
+            const std::string request = m->frames.size() == 1 ? m->frames[0] : std::string();
+            (void)rep_->Send(handler_.Handle(request));
+        }
+    });
+    return bound;
+}
+
+void AdminServer::Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    rep_.reset();
+    ctx_.reset();
+}
+
+}  // namespace sagaflow::sagad

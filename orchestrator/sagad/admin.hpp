@@ -1,0 +1,61 @@
+// The admin API between sagad and sagactl: ZeroMQ REQ/REP carrying versioned JSON.
+//
+//   request  {"v":1, "op":"show", "id":"..."}
+//   reply    {"v":1, "ok":true, "result":{...}}
+//          | {"v":1, "ok":false, "error":{"code":"not_found", "message":"..."}}
+//
+// ops: workflows, start, list, show, compensate, retry, workers, graph.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "node.hpp"
+#include "sagaflow/workflow/workflow.hpp"
+
+namespace sagaflow::sagad {
+
+inline constexpr int kAdminVersion = 1;
+
+/// One request in, one reply out. Never throws: bad requests become error replies.
+/// `log` hears about every state-changing operation (op, saga id, trace id).
+class AdminHandler {
+public:
+    using Logger = std::function<void(const std::string& event, const nlohmann::json& fields)>;
+    AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, Logger log);
+    [[nodiscard]] std::string Handle(const std::string& request);
+
+private:
+    nlohmann::json Dispatch(const nlohmann::json& req);
+
+    const WorkflowRegistry& registry_;
+    runtime::Node& node_;
+    Logger log_;
+};
+
+/// Serves an `AdminHandler` on a REP socket from its own thread.
+class AdminServer {
+public:
+    AdminServer(AdminHandler& handler, std::string endpoint);
+    ~AdminServer();
+    /// Binds (throws `Error` if it cannot) and starts serving; returns the bound endpoint.
+    std::string Start();
+    void Stop();
+
+private:
+    AdminHandler& handler_;
+    std::string endpoint_;
+    std::unique_ptr<transport::Context> ctx_;  // declared first: outlives the socket
+    std::unique_ptr<transport::Socket> rep_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+/// Graphviz DOT of a workflow's steps and compensations; with `view`, the saga's path
+/// is marked (green done, red failed, blue compensated, bold in flight).
+[[nodiscard]] std::string WorkflowDot(const Workflow& wf, const engine::SagaView* view);
+
+}  // namespace sagaflow::sagad

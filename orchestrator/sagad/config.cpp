@@ -1,0 +1,158 @@
+#include "config.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace sagaflow::sagad {
+namespace {
+
+struct Setting {
+    const char* key;  ///< JSON key; the flag is --key with '_' as '-'
+    const char* env;
+    const char* help;
+    std::function<Status(Config&, const std::string&)> set;
+};
+
+Status Positive(int& out, const std::string& v, const char* key) {
+    try {
+        std::size_t used = 0;
+        const int n = std::stoi(v, &used);
+        if (used != v.size() || n <= 0) throw std::invalid_argument(v);
+        out = n;
+        return {};
+    } catch (const std::exception&) {
+        return {ErrorCode::kInvalidArgument, std::string(key) + " must be a positive integer, got '" + v + "'"};
+    }
+}
+
+Status OneOf(std::string& out, const std::string& v, const char* key, std::vector<std::string> allowed) {
+    for (const auto& a : allowed) {
+        if (a == v) {
+            out = v;
+            return {};
+        }
+    }
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    return {ErrorCode::kInvalidArgument, std::string(key) + " must be one of " + list + ", got '" + v + "'"};
+}
+
+Status Endpoint(std::string& out, const std::string& v, const char* key) {
+    if (v.rfind("tcp://", 0) != 0 && v.rfind("ipc://", 0) != 0) {
+        return {ErrorCode::kInvalidArgument, std::string(key) + " must start with tcp:// or ipc://, got '" + v + "'"};
+    }
+    out = v;
+    return {};
+}
+
+const std::vector<Setting>& Settings() {
+    static const std::vector<Setting> kAll{
+        {"dsn", "SAGAD_DSN", "PostgreSQL connection string; empty runs the embedded cluster",
+         [](Config& c, const std::string& v) { c.dsn = v; return Status{}; }},
+        {"data_dir", "SAGAD_DATA_DIR", "directory of the embedded cluster (default ./sagaflow-data)",
+         [](Config& c, const std::string& v) {
+             if (v.empty()) return Status{ErrorCode::kInvalidArgument, "data_dir must not be empty"};
+             c.data_dir = v;
+             return Status{};
+         }},
+        {"worker_endpoint", "SAGAD_WORKER_ENDPOINT", "ZeroMQ endpoint workers connect to (default tcp://127.0.0.1:5555)",
+         [](Config& c, const std::string& v) { return Endpoint(c.worker_endpoint, v, "worker_endpoint"); }},
+        {"admin_endpoint", "SAGAD_ADMIN_ENDPOINT", "ZeroMQ endpoint of the admin API for sagactl (default tcp://127.0.0.1:5556)",
+         [](Config& c, const std::string& v) { return Endpoint(c.admin_endpoint, v, "admin_endpoint"); }},
+        {"log_level", "SAGAD_LOG_LEVEL", "debug, info, warn or error (default info)",
+         [](Config& c, const std::string& v) { return OneOf(c.log_level, v, "log_level", {"debug", "info", "warn", "error"}); }},
+        {"log_format", "SAGAD_LOG_FORMAT", "text or json: one line per event (default text)",
+         [](Config& c, const std::string& v) { return OneOf(c.log_format, v, "log_format", {"text", "json"}); }},
+        {"heartbeat_timeout_ms", "SAGAD_HEARTBEAT_TIMEOUT_MS", "a worker silent this long is gone (default 5000)",
+         [](Config& c, const std::string& v) { return Positive(c.heartbeat_timeout_ms, v, "heartbeat_timeout_ms"); }},
+        {"shutdown_timeout_ms", "SAGAD_SHUTDOWN_TIMEOUT_MS", "longest a graceful stop may take (default 10000)",
+         [](Config& c, const std::string& v) { return Positive(c.shutdown_timeout_ms, v, "shutdown_timeout_ms"); }},
+    };
+    return kAll;
+}
+
+std::string FlagOf(const char* key) {
+    std::string f = std::string("--") + key;
+    for (char& ch : f) ch = ch == '_' ? '-' : ch;
+    return f;
+}
+
+}  // namespace
+
+std::string HelpText() {
+    std::ostringstream o;
+    o << "usage: sagad [run|migrate] [--config FILE] [--setting VALUE ...]\n\n"
+         "  run       serve sagas (default): migrate, recover, accept workers and sagactl\n"
+         "  migrate   apply the schema migrations and exit\n\n"
+         "Settings (flag, environment variable, JSON config key); flags win over the\n"
+         "environment, which wins over the config file (--config FILE or SAGAD_CONFIG):\n\n";
+    for (const auto& s : Settings()) {
+        o << "  " << FlagOf(s.key) << " VALUE\n      " << s.env << ", \"" << s.key << "\": " << s.help << "\n";
+    }
+    o << "\nSignals: SIGTERM or SIGINT stops taking work, flushes and exits 0; a second one exits at once.\n";
+    return o.str();
+}
+
+Result<Config> LoadConfig(const std::vector<std::string>& args) {
+    Config c;
+    std::vector<std::pair<std::string, std::string>> flags;
+    std::string config_file = std::getenv("SAGAD_CONFIG") ? std::getenv("SAGAD_CONFIG") : "";
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--help" || a == "-h") {
+            c.help = true;
+            return c;
+        }
+        if (i == 0 && (a == "run" || a == "migrate")) {
+            c.command = a;
+            continue;
+        }
+        if (a.rfind("--", 0) != 0) return Status{ErrorCode::kInvalidArgument, "unexpected argument '" + a + "'"};
+        std::string name = a, value;
+        if (auto eq = a.find('='); eq != std::string::npos) {
+            name = a.substr(0, eq);
+            value = a.substr(eq + 1);
+        } else if (i + 1 < args.size()) {
+            value = args[++i];
+        } else {
+            return Status{ErrorCode::kInvalidArgument, a + " needs a value"};
+        }
+        if (name == "--config") {
+            config_file = value;
+        } else {
+            flags.emplace_back(name, value);
+        }
+    }
+    if (!config_file.empty()) {
+        std::ifstream in(config_file);
+        if (!in) return Status{ErrorCode::kInvalidArgument, "cannot read config file " + config_file};
+        const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+        if (j.is_discarded() || !j.is_object()) {
+            return Status{ErrorCode::kInvalidArgument, "config file " + config_file + " is not a JSON object"};
+        }
+        for (const auto& [key, value] : j.items()) {
+            const Setting* s = nullptr;
+            for (const auto& candidate : Settings()) s = key == candidate.key ? &candidate : s;
+            if (s == nullptr) return Status{ErrorCode::kInvalidArgument, "unknown setting '" + key + "' in " + config_file};
+            const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+            if (Status st = s->set(c, text); !st.ok()) return Status{st.code, config_file + ": " + st.message};
+        }
+    }
+    for (const auto& s : Settings()) {
+        if (const char* v = std::getenv(s.env)) {
+            if (Status st = s.set(c, v); !st.ok()) return Status{st.code, std::string(s.env) + ": " + st.message};
+        }
+    }
+    for (const auto& [name, value] : flags) {
+        const Setting* s = nullptr;
+        for (const auto& candidate : Settings()) s = name == FlagOf(candidate.key) ? &candidate : s;
+        if (s == nullptr) return Status{ErrorCode::kInvalidArgument, "unknown option " + name + " (see sagad --help)"};
+        if (Status st = s->set(c, value); !st.ok()) return st;
+    }
+    return c;
+}
+
+}  // namespace sagaflow::sagad

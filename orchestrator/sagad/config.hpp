@@ -1,0 +1,33 @@
+// sagad's settings: defaults < JSON config file < environment < flags.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sagaflow/core/error.hpp"
+
+namespace sagaflow::sagad {
+
+struct Config {
+    std::string command = "run";  ///< "run" or "migrate"
+    std::string dsn;              ///< empty: the embedded cluster under data_dir
+    std::string data_dir = "./sagaflow-data";
+    std::string worker_endpoint = "tcp://127.0.0.1:5555";
+    std::string admin_endpoint = "tcp://127.0.0.1:5556";
+    std::string log_level = "info";   ///< debug, info, warn, error
+    std::string log_format = "text";  ///< text, json
+    int heartbeat_timeout_ms = 5000;
+    int shutdown_timeout_ms = 10000;
+    bool help = false;
+};
+
+/// The --help text: every setting, its flag, environment variable and default.
+[[nodiscard]] std::string HelpText();
+
+/// Parses flags (argv), environment (`getenv`) and the file named by --config or
+/// SAGAD_CONFIG. kInvalidArgument with a message naming the bad setting.
+[[nodiscard]] Result<Config> LoadConfig(const std::vector<std::string>& args);
+
+}  // namespace sagaflow::sagad
