@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Every sagactl command against a real sagad and the sample workers, error paths
+# included, with their documented exit codes (0 ok, 1 sagad error, 2 usage, 3 unreachable).
+# Usage: sagactl_test.sh BUILD_DIR
+set -uo pipefail
+bin=${1:?build dir}
+sagad=$bin/orchestrator/sagad/sagad
+ctl=$bin/orchestrator/sagactl/sagactl
+dir=$(mktemp -d /tmp/sagaflow-e2e-XXXXXX)
+chmod 755 "$dir"
+admin="ipc://$dir/admin.sock"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+passed=0; failed=0
+ok() { echo "  ok    $1"; passed=$((passed + 1)); }
+bad() { echo "  FAIL  $1"; failed=$((failed + 1)); }
+# expect NAME EXIT-CODE PATTERN -- command...: runs it, checks exit code and output.
+expect() {
+  local name=$1 code=$2 pattern=$3; shift 4
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" = "$code" ] && grep -qE -- "$pattern" <<<"$out"; then ok "$name"; else bad "$name (exit $rc): $(head -c 300 <<<"$out")"; fi
+}
+wait_for() {
+  local until=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -lt "$until" ] || return 1; sleep 0.2; done
+}
+c() { "$ctl" --endpoint "$admin" "$@"; }
+
+echo "== sagad settings"
+expect "sagad --help documents every setting" 0 "SAGAD_SHUTDOWN_TIMEOUT_MS" -- "$sagad" --help
+expect "sagad rejects a bad setting" 2 "log_format must be one of" -- "$sagad" --log-format yaml --data-dir "$dir/never"
+echo '{"dsn": "", "wrokers": 1}' > "$dir/bad.json"
+expect "sagad rejects an unknown config key" 2 "unknown setting 'wrokers'" -- "$sagad" --config "$dir/bad.json" --data-dir "$dir/never"
+expect "sagad rejects an unknown flag" 2 "unknown option --colour" -- "$sagad" --colour red
+[ ! -e "$dir/never" ] && ok "bad settings start nothing" || bad "bad settings created $dir/never"
+
+echo "== sagactl without sagad"
+expect "unreachable sagad exits 3" 3 "cannot reach sagad" -- "$ctl" --endpoint "ipc://$dir/nobody.sock" --timeout-ms 300 workflows
+
+"$sagad" --data-dir "$dir/data" --worker-endpoint "ipc://$dir/w.sock" --admin-endpoint "$admin" --log-format json 2>"$dir/sagad.log" &
+pids+=($!)
+wait_for 60 c workflows || { echo "sagad did not start"; cat "$dir/sagad.log"; exit 1; }
+grep -q '"event":"sagad_ready"' "$dir/sagad.log" && ok "sagad logs JSON lines" || bad "no JSON ready line"
+dsn="host=$dir/data/pg port=5432 user=postgres dbname=postgres"
+for s in inventory payment logistics; do
+  "$bin/samples/order-$s" --dsn "$dsn" --endpoint "ipc://$dir/w.sock" 2>"$dir/$s.log" & pids+=($!)
+done
+wait_for 30 bash -c "[ \$('$ctl' --endpoint '$admin' --json workers | grep -c '\"id\"') -ge 3 ]"
+export PGOPTIONS="-c client_min_messages=warning"
+psql "$dsn" -qAtX -c "INSERT INTO inventory.products VALUES ('sku', 100);
+  INSERT INTO payment.accounts VALUES ('c', 100000); INSERT INTO logistics.regions VALUES ('north', true);"
+
+echo "== commands"
+expect "workflows lists order_fulfilment with its steps" 0 "order_fulfilment +1 +charge_payment +payment +refund_payment" -- c workflows
+expect "workflows --json" 0 '"name": "order_fulfilment"' -- c --json workflows
+order='{"order_id":"o-1","customer":"c","items":[{"sku":"sku","qty":1}],"amount":10,"region":"north"}'
+id=$(c start order_fulfilment --input "$order" --key o-1)
+[[ "$id" =~ ^[0-9a-f-]{36}$ ]] && ok "start prints the saga id" || bad "start printed '$id'"
+expect "the same key gives the same id" 0 "^$id\$" -- c start order_fulfilment --input "$order" --key o-1
+echo "$order" | sed 's/o-1/o-2/' > "$dir/order.json"
+id2=$(c start order_fulfilment --input "@$dir/order.json" --key o-2)
+[ -n "$id2" ] && [ "$id2" != "$id" ] && ok "start --input @file" || bad "start @file gave '$id2'"
+wait_for 30 bash -c "'$ctl' --endpoint '$admin' list --status completed | grep -q $id2"
+first_listed=$(c list | sed -n 2p | awk '{print $1}')
+[ "$first_listed" = "$id2" ] && ok "list shows sagas newest first" || bad "list's first row is '$first_listed', not $id2"
+expect "list --status filters" 0 "completed" -- c list --status completed --limit 5
+expect "list --json" 0 '"status": "completed"' -- c --json list --workflow order_fulfilment
+expect "show gives status, attempts and the history trace" 0 "status +completed" -- c show "$id"
+expect "show's history has the sent hop" 0 " sent +forward" -- c show "$id"
+expect "show's history has the replied hop" 0 " replied +forward .*outcome=ok" -- c show "$id"
+expect "workers lists the three services" 0 "payment-1 +payment +32" -- c workers
+expect "graph prints DOT" 0 "^  s0 -> s1;" -- c graph order_fulfilment
+expect "graph --saga marks the path" 0 "palegreen" -- c graph order_fulfilment --saga "$id"
+expect "compensate a completed saga" 0 "compensate accepted" -- c compensate "$id" --reason "returned"
+wait_for 30 bash -c "'$ctl' --endpoint '$admin' show $id | grep -q 'status *compensated'"
+expect "the saga ends compensated, reason recorded" 0 "reason +manual compensation: returned" -- c show "$id"
+
+echo "== errors"
+expect "compensate refuses a compensated saga" 1 "failed_precondition: .*only running and completed" -- c compensate "$id"
+expect "retry refuses a saga that is not failed" 1 "failed_precondition" -- c retry "$id2"
+expect "show of an unknown id" 1 "not_found" -- c show 00000000-0000-4000-8000-000000000000
+expect "start of an unknown workflow" 1 "not_found: unknown workflow 'nope'" -- c start nope --input '{}'
+expect "errors as JSON with --json" 1 '"code":"not_found"' -- c --json show 00000000-0000-4000-8000-000000000000
+expect "malformed JSON input is a usage error" 2 "not valid JSON" -- c start order_fulfilment --input '{"a":'
+expect "input that is not an object" 2 "must be a JSON object" -- c start order_fulfilment --input '[1]'
+expect "an id that is not a UUID" 2 "is not a saga id" -- c show "'; DROP TABLE sagas; --"
+expect "an unknown command" 2 "unknown command 'frobnicate'" -- c frobnicate
+expect "a missing argument" 2 "missing ID" -- c show
+expect "a bad --limit" 2 "--limit must be a positive integer" -- c list --limit -4
+expect "graph of an unknown workflow" 1 "not_found" -- c graph nope
+expect "SQL-shaped keys are data" 0 "^[0-9a-f-]{36}$" -- c start order_fulfilment --input "$order" --key "x'); DROP TABLE sagas; --"
+psql "$dsn" -qAtX -c "SELECT count(*) FROM sagas" | grep -qE '^[0-9]+$' && ok "the sagas table is still there" || bad "sagas table gone"
+
+echo "== graceful stop"
+kill -TERM "${pids[0]}"; wait "${pids[0]}"; rc=$?
+[ "$rc" = 0 ] && ok "sagad exits 0 on SIGTERM" || bad "sagad exited $rc on SIGTERM"
+pids=("${pids[@]:1}")
+expect "sagactl after sagad stopped exits 3" 3 "cannot reach sagad" -- c --timeout-ms 300 workers
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
