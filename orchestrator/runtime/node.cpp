@@ -60,19 +60,22 @@ void Node::DrainReplies() {
     std::vector<engine::Reply> replies;
     replies.reserve(incoming.size());
     for (const auto& r : incoming) replies.push_back(r.reply);
-    try {
-        const auto statuses = engine_->ApplyReplies(replies);
-        for (std::size_t i = 0; i < incoming.size(); ++i) dispatcher_->Ack(incoming[i], statuses[i].code);
-    } catch (const Error& e) {
-        // Not acknowledged: the workers resend and the batch is tried again.
-        std::fprintf(stderr, "sagaflow: applying %zu replies failed: %s\n", replies.size(), e.what());
-    }
+    // A failure propagates to the loop, unacknowledged: the workers resend these replies.
+    const auto statuses = engine_->ApplyReplies(replies);
+    for (std::size_t i = 0; i < incoming.size(); ++i) dispatcher_->Ack(incoming[i], statuses[i].code);
 }
 
 void Node::Loop() {
+    // While the store fails, back off (50 ms doubling to 5 s) instead of spinning; replies
+    // wait unacknowledged in the socket, and workers resend them anyway.
+    std::chrono::milliseconds backoff{0};
+    auto next_try = std::chrono::steady_clock::now();
     while (!stop_) {
         auto timeout = std::chrono::milliseconds(100);
-        if (auto next = engine_->NextWakeup()) {
+        if (backoff.count() > 0) {
+            timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::max(next_try - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero()));
+        } else if (auto next = engine_->NextWakeup()) {
             const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.Now());
             timeout = std::clamp(until + std::chrono::milliseconds(1), std::chrono::milliseconds(0), timeout);
         }
@@ -87,14 +90,21 @@ void Node::Loop() {
             }
             for (auto& t : tasks) t();
         }
+        dispatcher_->ExpireSilentWorkers();
+        if (std::chrono::steady_clock::now() < next_try) continue;
         try {
             DrainReplies();
             if (dispatcher_->TakeCapacityFreed()) engine_->OfferRefusedNow();
             engine_->Tick();
+            if (backoff.count() > 0) std::fprintf(stderr, "sagaflow: store is back; resuming\n");
+            backoff = std::chrono::milliseconds(0);
         } catch (const Error& e) {
-            std::fprintf(stderr, "sagaflow: engine loop: %s\n", e.what());
+            if (backoff.count() == 0) {
+                std::fprintf(stderr, "sagaflow: store unavailable, retrying with backoff: %s\n", e.what());
+            }
+            backoff = std::clamp(backoff * 2, std::chrono::milliseconds(50), std::chrono::milliseconds(5000));
+            next_try = std::chrono::steady_clock::now() + backoff;
         }
-        dispatcher_->ExpireSilentWorkers();
     }
 }
 
