@@ -380,3 +380,30 @@ TEST_F(MessagingTest, WorkerBatchingSharesOneCommitAmongCommands) {
 
 }  // namespace
 }  // namespace sagaflow::testing
+
+namespace sagaflow::testing {
+namespace {
+
+// PostgreSQL dies mid-run (as `pg_ctl stop -m immediate` does) and comes back: sagad's
+// store and the workers reconnect on their own, and every effect still happens once.
+TEST_F(MessagingTest, DatabaseRestartMidRunLosesAndDuplicatesNothing) {
+    const std::string endpoint = StartNode();
+    ThreadWorker w(endpoint, "w1", worker_db_, kAllQueues, 16);
+    auto first = StartSagas(100, [](int i) { return i % 4 == 0 ? json{{"fail", "charge_payment"}} : json::object(); });
+    // Wait until the run is well under way, then crash the database.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (Effects() < 30 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // poll interval
+    }
+    PgEnvironment::cluster().Stop();
+    PgEnvironment::cluster().Start();
+    WaitTerminal(first, std::chrono::seconds(120));
+    auto c = orchestrator_db_.Connect();
+    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 3").Int(0, 0), 75);
+    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 4").Int(0, 0), 25);
+    EXPECT_EQ(Effects(), 75 * 3 + 25 * 2);  // reserve + release for the declined ones
+    EXPECT_EQ(MaxEffectsPerKey(), 1);
+}
+
+}  // namespace
+}  // namespace sagaflow::testing
