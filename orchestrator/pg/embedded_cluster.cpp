@@ -77,6 +77,13 @@ void EmbeddedCluster::Start() {
         Run(bindir_ + "/initdb -D " + data + " -A trust -U postgres -E UTF8 --locale=C" +
             (options_.durable ? "" : " --no-sync"));
     }
+    // A sagad killed with SIGKILL leaves its server running: adopt it rather than fail.
+    const std::string status = as_user_ + bindir_ + "/pg_ctl -D " + data + " status >/dev/null 2>&1";
+    if (std::filesystem::exists(data + "/postmaster.pid") && std::system(status.c_str()) == 0) {
+        std::istringstream pidfile(ReadFile(data + "/postmaster.pid"));
+        pidfile >> pid_;
+        return;
+    }
     std::string settings = "-k " + options_.dir + " -c listen_addresses='' -c max_connections=" +
                            std::to_string(options_.max_connections);
     if (!options_.durable) settings += " -c fsync=off";

@@ -22,7 +22,9 @@ public:
     EmbeddedCluster& operator=(const EmbeddedCluster&) = delete;
 
     /// initdb if the directory has no cluster yet, then starts it (waiting until it
-    /// accepts connections). Throws `Error(kUnavailable)` with the server's log on failure.
+    /// accepts connections). A server already running on the directory (left by a
+    /// process that was killed) is adopted. Throws `Error(kUnavailable)` with the
+    /// server's log on failure.
     void Start();
     /// Stops it: `fast` shuts down cleanly, otherwise `immediate` (as a crash would).
     void Stop(bool fast = true);
