@@ -208,6 +208,17 @@ protected:
         return {};
     }
 
+    // Options for a worker of this test's own, connected to the stand-in sagad.
+    worker::WorkerOptions WorkerNamed(const std::string& id) {
+        worker::WorkerOptions o;
+        o.endpoint = endpoint_;
+        o.worker_id = id;
+        o.dsn = worker_db_.dsn();
+        o.schema = worker_db_.name();
+        o.heartbeat_interval = std::chrono::milliseconds(100);
+        return o;
+    }
+
     std::optional<transport::Received> Receive() {
         if (!transport::Poll({&router_}, std::chrono::milliseconds(100))[0]) return std::nullopt;
         return router_.TryReceive();
@@ -245,13 +256,7 @@ TEST_F(DirectWorkerTest, TheSameCommandTwiceRunsTheHandlerOnceAndRepliesTheSame)
 }
 
 TEST_F(DirectWorkerTest, AHandlerThatOptsOutOfTheInboxRunsEveryTime) {
-    worker::WorkerOptions o;
-    o.endpoint = endpoint_;
-    o.worker_id = "idem";
-    o.dsn = worker_db_.dsn();
-    o.schema = worker_db_.name();
-    o.heartbeat_interval = std::chrono::milliseconds(100);
-    worker::Worker w(o);
+    worker::Worker w(WorkerNamed("idem"));
     std::atomic<int> runs{0};
     w.Register("inventory", [&](worker::StepContext&) {
         ++runs;
@@ -268,13 +273,7 @@ TEST_F(DirectWorkerTest, AHandlerThatOptsOutOfTheInboxRunsEveryTime) {
 }
 
 TEST_F(DirectWorkerTest, AThrowingHandlerAnswersRetryAndLeavesNoTrace) {
-    worker::WorkerOptions o;
-    o.endpoint = endpoint_;
-    o.worker_id = "flaky";
-    o.dsn = worker_db_.dsn();
-    o.schema = worker_db_.name();
-    o.heartbeat_interval = std::chrono::milliseconds(100);
-    worker::Worker w(o);
+    worker::Worker w(WorkerNamed("flaky"));
     std::atomic<int> runs{0};
     w.Register("inventory", [&](worker::StepContext& ctx) {
         ctx.tx().Exec("INSERT INTO effects (action) VALUES ('half done')");
