@@ -292,12 +292,6 @@ TEST_F(DirectWorkerTest, AThrowingHandlerAnswersRetryAndLeavesNoTrace) {
     EXPECT_EQ(Effects(), 1);
 }
 
-}  // namespace
-}  // namespace sagaflow::testing
-
-namespace sagaflow::testing {
-namespace {
-
 pid_t Spawn(const std::vector<std::string>& args) {
     // Built before fork: the child of a threaded process may only exec.
     std::vector<char*> argv;
@@ -335,12 +329,6 @@ TEST_F(MessagingTest, WorkerKilledInsideItsHandlerRunsTheStepOnceAfterRestart) {
     EXPECT_EQ(MaxEffectsPerKey(), 1);
 }
 
-}  // namespace
-}  // namespace sagaflow::testing
-
-namespace sagaflow::testing {
-namespace {
-
 // Figures for the notes, not a timed assertion: commits per step on each side, with the
 // worker committing one command per transaction and then many.
 TEST_F(MessagingTest, WorkerBatchingSharesOneCommitAmongCommands) {
@@ -363,8 +351,7 @@ TEST_F(MessagingTest, WorkerBatchingSharesOneCommitAmongCommands) {
                        static_cast<double>(OrchestratorCommits() - orch_before) / steps};
     };
     const Figures single = run(1, "single");
-    // A fresh set of sagas for the batching worker: wait on all 400 now.
-    const Figures batched = run(64, "batched");
+    const Figures batched = run(64, "batched");  // a fresh set of sagas
     EXPECT_DOUBLE_EQ(single.worker_commits_per_step, 1.0);
     EXPECT_LE(batched.worker_commits_per_step, 1.0);
     EXPECT_EQ(MaxEffectsPerKey(), 1);
@@ -376,12 +363,6 @@ TEST_F(MessagingTest, WorkerBatchingSharesOneCommitAmongCommands) {
               << batched.worker_commits_per_step << ", orchestrator "
               << batched.orchestrator_commits_per_step << "\n";
 }
-
-}  // namespace
-}  // namespace sagaflow::testing
-
-namespace sagaflow::testing {
-namespace {
 
 // PostgreSQL dies mid-run (as `pg_ctl stop -m immediate` does) and comes back: sagad's
 // store and the workers reconnect on their own, and every effect still happens once.
