@@ -104,14 +104,19 @@ struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
             m.walk->effects.push_back({Effect::Kind::kResend, m.walk->position, P});
         }
     };
-    // The current step may have had an effect (it succeeded, or its outcome is unknown).
+    // The current step may have had an effect: it succeeded, or its outcome is unknown.
+    // A `retry` answer is unknown too: it says this attempt did not commit, not that no
+    // other copy of the command (same msg id, e.g. on a worker that hangs past its
+    // deadline and still holds the step's lock) will. Undoing it is always safe: the
+    // inbox answers a compensation of a forward action that never ran as done-nothing.
     struct CompensateCurrent {
         template <class E, class M, class S, class T>
         void operator()(const E&, M& m, S&, T&) const {
             m.walk->CompensateFrom(m.walk->position);
         }
     };
-    // The current step had no effect (it failed, or it was a compensation that finished).
+    // The current step had no effect: it answered `fail` (final, its writes rolled back),
+    // or it was a compensation that finished.
     struct CompensatePrevious {
         template <class E, class M, class S, class T>
         void operator()(const E&, M& m, S&, T&) const {
@@ -190,7 +195,7 @@ struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
         Row < Running      , StepOk              , Running      , SendNext                      , none                    >,
         Row < Running      , none                , Completed    , none                          , AllStepsDone            >,
         Row < Running      , StepRetry           , Running      , Resend<Phase::kForward>       , ForwardLeft             >,
-        Row < Running      , StepRetry           , Compensating , CompensatePrevious            , ForwardSpent            >,
+        Row < Running      , StepRetry           , Compensating , CompensateCurrent             , ForwardSpent            >,
         Row < Running      , StepTimedOut        , Running      , Resend<Phase::kForward>       , ForwardLeft             >,
         Row < Running      , StepTimedOut        , Compensating , CompensateCurrent             , ForwardSpent            >,
         Row < Running      , StepFailed          , Compensating , CompensatePrevious            , none                    >,
@@ -199,7 +204,7 @@ struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
         //   +-------------+---------------------+--------------+-------------------------------+-------------------------+
         Row < Compensating , StepOk              , Compensating , CompensateCurrent             , none                    >,
         Row < Compensating , StepFailed          , Compensating , CompensatePrevious            , none                    >,
-        Row < Compensating , StepRetry           , Compensating , CompensatePrevious            , none                    >,
+        Row < Compensating , StepRetry           , Compensating , CompensateCurrent             , none                    >,
         Row < Compensating , StepTimedOut        , Compensating , CompensateCurrent             , none                    >,
         Row < Compensating , CompensationOk      , Compensating , CompensatePrevious            , none                    >,
         Row < Compensating , CompensationRetry   , Compensating , Resend<Phase::kCompensate>    , CompensationLeft        >,

@@ -60,9 +60,10 @@ TEST(Lifecycle, TransientFailuresResendUntilTheAttemptsRunOut) {
     Decision d = From(SagaStatus::kRunning, 1, E::kStepRetry, 2);
     EXPECT_EQ(d.point.status, SagaStatus::kRunning);
     EXPECT_EQ(d.effects, (std::vector<Effect>{{K::kResend, 1, Phase::kForward}}));
-    d = From(SagaStatus::kRunning, 1, E::kStepRetry, 3);
+    d = From(SagaStatus::kRunning, 2, E::kStepRetry, 3);
     EXPECT_EQ(d.point.status, SagaStatus::kCompensating);
-    EXPECT_EQ(d.effects, (std::vector<Effect>{{K::kSend, 0, Phase::kCompensate}}));
+    EXPECT_EQ(d.effects, (std::vector<Effect>{{K::kSend, 2, Phase::kCompensate}}))
+        << "a retry answer does not rule out another copy committing (a hung worker): undo it too";
 }
 
 TEST(Lifecycle, TimedOutStepIsItselfCompensatedWhenItsAttemptsRunOut) {
@@ -107,8 +108,8 @@ TEST(Lifecycle, ManualCompensateOfRunningSagaWaitsForTheStepInFlight) {
     d = From(SagaStatus::kCompensating, 2, E::kStepFailed);
     EXPECT_EQ(d.effects, (std::vector<Effect>{{K::kSend, 0, Phase::kCompensate}}));
     d = From(SagaStatus::kCompensating, 2, E::kStepRetry);
-    EXPECT_EQ(d.effects, (std::vector<Effect>{{K::kSend, 0, Phase::kCompensate}}))
-        << "no more forward attempts once compensating";
+    EXPECT_EQ(d.effects, (std::vector<Effect>{{K::kSend, 2, Phase::kCompensate}}))
+        << "no more forward attempts once compensating; its outcome is unknown, so undo it";
 }
 
 TEST(Lifecycle, ManualCompensateOfCompletedSagaUndoesFromTheLastStep) {
