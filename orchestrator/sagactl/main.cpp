@@ -28,6 +28,7 @@ const char* kUsageText =
     "  compensate ID [--reason TEXT]               undo a running or completed saga\n"
     "  retry ID                                    re-run the compensation that failed\n"
     "  workers                                     connected workers\n"
+    "  stats                                       sagad's counters: admin requests, worker-socket frames\n"
     "  graph WORKFLOW [--saga ID]                  Graphviz DOT, the saga's path marked\n"
     "\n"
     "  --endpoint  sagad's admin endpoint (default tcp://127.0.0.1:5556, or SAGACTL_ENDPOINT)\n"
@@ -181,6 +182,12 @@ void PrintHuman(const std::string& command, const json& result) {
             rows.push_back({Cell(w["id"]), queues, Cell(w["capacity"]), Cell(w["in_flight"]), Cell(w["last_heartbeat"])});
         }
         Table({"WORKER", "QUEUES", "CAPACITY", "IN_FLIGHT", "LAST_HEARTBEAT"}, rows);
+    } else if (command == "stats") {
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& [group, counters] : result.items()) {
+            for (const auto& [name, value] : counters.items()) rows.push_back({group, name, Cell(value)});
+        }
+        Table({"GROUP", "COUNTER", "VALUE"}, rows);
     } else if (command == "graph") {
         std::cout << result["dot"].get<std::string>();
     }
@@ -188,7 +195,7 @@ void PrintHuman(const std::string& command, const json& result) {
 
 json BuildRequest(const std::string& command, Args& args) {
     json req{{"v", 1}, {"op", command}};
-    if (command == "workflows" || command == "workers") {
+    if (command == "workflows" || command == "workers" || command == "stats") {
     } else if (command == "start") {
         req["workflow"] = args.Positional("WORKFLOW");
         auto input = args.Option("--input");

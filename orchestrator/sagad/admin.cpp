@@ -66,12 +66,18 @@ json SagaSummary(const engine::SagaRecord& s, const Workflow* wf) {
 AdminHandler::AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, Logger log)
     : registry_(registry), node_(node), log_(std::move(log)) {}
 
+std::string AdminHandler::Refuse(ErrorCode code, const std::string& message) {
+    ++bad_requests_;
+    return Error(code, message).dump();
+}
+
 std::string AdminHandler::Handle(const std::string& request) {
-    if (request.size() > (1u << 20)) return Error(ErrorCode::kInvalidArgument, "request over 1 MiB").dump();
+    ++requests_;
+    if (request.size() > (1u << 20)) return Refuse(ErrorCode::kInvalidArgument, "request over 1 MiB");
     const json req = json::parse(request, nullptr, /*allow_exceptions=*/false);
-    if (req.is_discarded() || !req.is_object()) return Error(ErrorCode::kInvalidArgument, "request is not a JSON object").dump();
+    if (req.is_discarded() || !req.is_object()) return Refuse(ErrorCode::kInvalidArgument, "request is not a JSON object");
     if (!req.contains("v") || req.at("v") != kAdminVersion) {
-        return Error(ErrorCode::kFailedPrecondition, "unsupported admin API version (this sagad speaks v1)").dump();
+        return Refuse(ErrorCode::kFailedPrecondition, "unsupported admin API version (this sagad speaks v1)");
     }
     try {
         return Dispatch(req).dump();
@@ -200,6 +206,22 @@ json AdminHandler::Dispatch(const json& req) {
                            {"in_flight", w.in_flight}, {"last_heartbeat", Iso(w.last_seen)}});
         }
         return Ok(out);
+    }
+    if (op == "stats") {
+        const auto d = node_.Submit<runtime::DispatchCounters>(
+            [](engine::Engine&, runtime::Dispatcher& disp) { return disp.counters(); });
+        return Ok({{"admin", {{"requests", requests_.load()}, {"bad_requests", bad_requests_.load()}}},
+                   {"workers",
+                    {{"commands_sent", d.commands_sent},
+                     {"replies_received", d.replies_received},
+                     {"malformed_frames", d.malformed_frames},
+                     {"oversized_frames", d.oversized_frames},
+                     {"bad_version", d.bad_version},
+                     {"unexpected_kind", d.unexpected_kind},
+                     {"unknown_queue_claims", d.unknown_queue_claims},
+                     {"unknown_msg_replies", d.unknown_msg_replies},
+                     {"ignored_replies", d.ignored_replies},
+                     {"workers_gone", d.workers_gone}}}});
     }
     return Error(ErrorCode::kInvalidArgument, "unknown op '" + op + "'");
 }

@@ -4,7 +4,7 @@
 //   reply    {"v":1, "ok":true, "result":{...}}
 //          | {"v":1, "ok":false, "error":{"code":"not_found", "message":"..."}}
 //
-// ops: workflows, start, list, show, compensate, retry, workers, graph.
+// ops: workflows, start, list, show, compensate, retry, workers, graph, stats.
 #pragma once
 
 #include <atomic>
@@ -28,12 +28,20 @@ public:
     AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, Logger log);
     [[nodiscard]] std::string Handle(const std::string& request);
 
+    /// Requests handled, and those refused before dispatch (oversized, not a JSON object,
+    /// wrong version, more than one frame): what `stats` reports.
+    [[nodiscard]] std::uint64_t requests() const { return requests_; }
+    [[nodiscard]] std::uint64_t bad_requests() const { return bad_requests_; }
+
 private:
     nlohmann::json Dispatch(const nlohmann::json& req);
+    std::string Refuse(ErrorCode code, const std::string& message);
 
     const WorkflowRegistry& registry_;
     runtime::Node& node_;
     Logger log_;
+    std::atomic<std::uint64_t> requests_{0};
+    std::atomic<std::uint64_t> bad_requests_{0};
 };
 
 /// Serves an `AdminHandler` on a REP socket from its own thread.

@@ -75,6 +75,8 @@ expect "show gives status, attempts and the history trace" 0 "status +completed"
 expect "show's history has the sent hop" 0 " sent +forward" -- c show "$id"
 expect "show's history has the replied hop" 0 " replied +forward .*outcome=ok" -- c show "$id"
 expect "workers lists the three services" 0 "payment-1 +payment +32" -- c workers
+expect "stats counts admin requests and worker-socket frames" 0 "admin +bad_requests +[0-9]+" -- c stats
+expect "stats --json carries the dispatcher counters" 0 "\"malformed_frames\": *[0-9]+" -- c --json stats
 expect "graph prints DOT" 0 "^  s0 -> s1;" -- c graph order_fulfilment
 expect "graph --saga marks the path" 0 "palegreen" -- c graph order_fulfilment --saga "$id"
 expect "compensate a completed saga" 0 "compensate accepted" -- c compensate "$id" --reason "returned"
