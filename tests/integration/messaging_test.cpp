@@ -122,6 +122,31 @@ TEST_F(MessagingTest, LossyNetworkBothWaysKeepsEveryEffectExactlyOnce) {
               << MaxEffectsPerKey() << " max effects per (saga, step, phase)\n";
 }
 
+TEST_F(MessagingTest, DelayedAndReorderedMessagesKeepEveryEffectExactlyOnce) {
+    tools::FaultOptions faults;
+    faults.delay = 0.2;
+    faults.max_delay = std::chrono::milliseconds(40);
+    faults.reorder = 0.2;
+    faults.dup_to_worker = 0.05;
+    faults.dup_to_sagad = 0.05;
+    faults.seed = 5;
+    tools::FaultProxy proxy(StartNode(), faults);
+    const std::string front = proxy.Start();
+    ThreadWorker w1(front, "w1", worker_db_, kAllQueues, 8);
+    ThreadWorker w2(front, "w2", worker_db_, kAllQueues, 8);
+    auto ids = StartSagas(150, [](int i) {
+        return i % 5 == 0 ? json{{"fail", "create_shipment"}} : json::object();
+    });
+    WaitTerminal(ids, std::chrono::seconds(120));
+    auto c = orchestrator_db_.Connect();
+    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 3").Int(0, 0), 120);
+    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 4").Int(0, 0), 30);
+    EXPECT_EQ(Effects(), 120 * 3 + 30 * 4);
+    EXPECT_EQ(MaxEffectsPerKey(), 1);
+    EXPECT_GT(proxy.counters().delayed, 50u);
+    EXPECT_GT(proxy.counters().reordered, 50u);
+}
+
 TEST_F(MessagingTest, GarbageOnTheRouterIsCountedAndServiceGoesOn) {
     const std::string endpoint = StartNode();
     transport::Context ctx;

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <random>
+#include <vector>
 
 #include "sagaflow/protocol/envelope.hpp"
 #include "socket.hpp"
@@ -11,11 +12,24 @@ namespace sagaflow::tools {
 using transport::Socket;
 using transport::SocketKind;
 
+using Clock = std::chrono::steady_clock;
+
+// A message held back: until `due` (delay), or until the next message to the same peer
+// in the same direction has gone (reorder; `due` is then the 50 ms bound).
+struct FaultProxy::Held {
+    Clock::time_point due;
+    bool to_sagad;
+    std::string peer;
+    std::string frame;
+    bool until_next;
+};
+
 struct FaultProxy::Impl {
     transport::Context ctx;
     std::unique_ptr<Socket> front;
     std::map<std::string, std::unique_ptr<Socket>> backs;  // by worker routing id
     std::mt19937_64 rng;
+    std::vector<Held> held;
 };
 
 FaultProxy::FaultProxy(std::string sagad_endpoint, FaultOptions options)
@@ -62,7 +76,8 @@ void FaultProxy::Loop() {
             sockets.push_back(s.get());
             peers.push_back(peer);
         }
-        const auto ready = transport::Poll(sockets, std::chrono::milliseconds(20));
+        const auto ready = transport::Poll(sockets, impl_->held.empty() ? std::chrono::milliseconds(20)
+                                                                           : std::chrono::milliseconds(1));
         for (std::size_t i = 0; i < sockets.size(); ++i) {
             if (!ready[i]) continue;
             while (auto m = sockets[i]->TryReceive()) {
@@ -80,6 +95,7 @@ void FaultProxy::Loop() {
                     continue;
                 }
                 int copies = 1;
+                bool faultable = false;
                 {
                     auto e = protocol::DecodeEnvelope(m->frames[0], std::string::npos);
                     const bool command = e.ok() && e->kind == protocol::Kind::kCommand;
@@ -87,6 +103,7 @@ void FaultProxy::Loop() {
                     const bool ack = e.ok() && e->kind == protocol::Kind::kAck;
                     counters_.commands += command;
                     counters_.replies += reply;
+                    faultable = command || reply || ack;
                     if (command && Take(drop_commands_)) {
                         copies = 0;
                     } else if (command && Take(dup_commands_)) {
@@ -102,21 +119,65 @@ void FaultProxy::Loop() {
                 }
                 if (copies == 0) ++counters_.dropped;
                 if (copies == 2) ++counters_.duplicated;
-                if (to_sagad) {
-                    auto& back = impl_->backs[peer];
-                    if (!back) {
-                        transport::SocketOptions o;
-                        o.routing_id = peer;
-                        back = std::make_unique<Socket>(impl_->ctx, SocketKind::kDealer, o);
-                        back->Connect(sagad_endpoint_);
+                for (int c = 0; c < copies; ++c) {
+                    const double roll = faultable ? unit(impl_->rng) : 1.0;
+                    if (roll < options_.reorder) {
+                        ++counters_.reordered;
+                        impl_->held.push_back({Clock::now() + std::chrono::milliseconds(50), to_sagad, peer,
+                                               m->frames[0], true});
+                    } else if (roll < options_.reorder + options_.delay && options_.max_delay.count() > 0) {
+                        ++counters_.delayed;
+                        std::uniform_int_distribution<long> ms(1, static_cast<long>(options_.max_delay.count()));
+                        impl_->held.push_back({Clock::now() + std::chrono::milliseconds(ms(impl_->rng)), to_sagad,
+                                               peer, m->frames[0], false});
+                    } else {
+                        Deliver(to_sagad, peer, m->frames[0]);
+                        // Whatever was held for reordering behind this peer goes now, after it.
+                        for (auto it = impl_->held.begin(); it != impl_->held.end();) {
+                            if (it->until_next && it->to_sagad == to_sagad && it->peer == peer) {
+                                Held h = std::move(*it);
+                                it = impl_->held.erase(it);
+                                Deliver(h.to_sagad, h.peer, h.frame);
+                            } else {
+                                ++it;
+                            }
+                        }
                     }
-                    for (int c = 0; c < copies; ++c) (void)back->Send(m->frames[0]);
-                } else {
-                    for (int c = 0; c < copies; ++c) (void)impl_->front->Send(m->frames[0], peer);
                 }
             }
         }
+        ReleaseDue(false);
     }
+    ReleaseDue(true);
+}
+
+void FaultProxy::Deliver(bool to_sagad, const std::string& peer, const std::string& frame) {
+    if (to_sagad) {
+        auto& back = impl_->backs[peer];
+        if (!back) {
+            transport::SocketOptions o;
+            o.routing_id = peer;
+            back = std::make_unique<Socket>(impl_->ctx, SocketKind::kDealer, o);
+            back->Connect(sagad_endpoint_);
+        }
+        (void)back->Send(frame);
+    } else {
+        (void)impl_->front->Send(frame, peer);
+    }
+}
+
+void FaultProxy::ReleaseDue(bool all) {
+    const auto now = Clock::now();
+    std::vector<Held> due;
+    for (auto it = impl_->held.begin(); it != impl_->held.end();) {
+        if (all || it->due <= now) {
+            due.push_back(std::move(*it));
+            it = impl_->held.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (const Held& h : due) Deliver(h.to_sagad, h.peer, h.frame);
 }
 
 }  // namespace sagaflow::tools

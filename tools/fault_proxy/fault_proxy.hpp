@@ -1,11 +1,12 @@
-// A ZeroMQ proxy between workers and sagad that loses, duplicates and cuts messages on
-// purpose. Workers connect to its ROUTER; for each worker it opens a DEALER to sagad
+// A ZeroMQ proxy between workers and sagad that loses, duplicates, delays, reorders and
+// cuts messages on purpose. Workers connect to its ROUTER; for each worker it opens a DEALER to sagad
 // under the worker's routing id, so sagad sees the worker as if directly connected.
 // Faults apply to commands, replies and acks; hellos and heartbeats pass untouched
 // unless a worker is cut off entirely.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -20,11 +21,16 @@ struct FaultOptions {
     double dup_to_worker = 0;   ///< probability it is delivered twice
     double drop_to_sagad = 0;   ///< probability a reply is lost
     double dup_to_sagad = 0;    ///< probability it is delivered twice
+    double delay = 0;           ///< probability a message (either way) is held back...
+    std::chrono::milliseconds max_delay{0};  ///< ...for a uniform 1..max_delay ms
+    /// Probability a message (either way) is held until the next one to the same peer
+    /// has gone past it (at most 50 ms): the two arrive swapped.
+    double reorder = 0;
     std::uint64_t seed = 1;
 };
 
 struct FaultCounters {
-    std::atomic<std::uint64_t> commands{0}, replies{0}, dropped{0}, duplicated{0};
+    std::atomic<std::uint64_t> commands{0}, replies{0}, dropped{0}, duplicated{0}, delayed{0}, reordered{0};
 };
 
 class FaultProxy {
@@ -48,7 +54,10 @@ public:
 
 private:
     struct Impl;
+    struct Held;
     void Loop();
+    void Deliver(bool to_sagad, const std::string& peer, const std::string& frame);
+    void ReleaseDue(bool all);
 
     std::string sagad_endpoint_;
     FaultOptions options_;
