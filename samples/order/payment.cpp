@@ -1,5 +1,6 @@
 // The payment service: accounts with balances. charge_payment debits and records a
-// charge, failing for good on insufficient funds; refund_payment credits it back.
+// charge, failing for good on insufficient funds; refund_payment credits it back, failing
+// for good while the account's refunds are blocked.
 #include "service.hpp"
 
 using sagaflow::worker::StepContext;
@@ -12,6 +13,9 @@ CREATE SCHEMA IF NOT EXISTS payment;
 CREATE TABLE IF NOT EXISTS payment.accounts (
     customer text PRIMARY KEY,
     balance  bigint NOT NULL CHECK (balance >= 0));
+-- An account whose refunds are blocked (say, closed at the bank): a refund to it fails
+-- for good until someone unblocks it; then `sagactl retry` finishes the compensation.
+ALTER TABLE payment.accounts ADD COLUMN IF NOT EXISTS refunds_blocked boolean NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS payment.charges (
     order_id text PRIMARY KEY,
     saga_id  uuid NOT NULL,
@@ -37,7 +41,9 @@ StepResult Refund(StepContext& ctx) {
         "UPDATE payment.charges SET refunded = true WHERE order_id = $1 AND NOT refunded RETURNING customer, amount",
         {ctx.input().at("order_id").get<std::string>()});
     if (rows.empty()) return StepResult::Ok({{"refunded", false}});
-    ctx.tx().Exec("UPDATE payment.accounts SET balance = balance + $2::bigint WHERE customer = $1", {rows[0][0], rows[0][1]});
+    ctx.tx().Exec("UPDATE payment.accounts SET balance = balance + $2::bigint WHERE customer = $1 AND NOT refunds_blocked",
+                  {rows[0][0], rows[0][1]});
+    if (ctx.tx().affected() == 0) return StepResult::Fail("refund refused: refunds to account " + *rows[0][0] + " are blocked");
     return StepResult::Ok({{"refunded", true}});
 }
 
