@@ -47,7 +47,7 @@ Socket::Socket(Context& ctx, SocketKind kind, const SocketOptions& o)
     : impl_(std::make_unique<Impl>(ctx.impl_->ctx, TypeOf(kind))) {
     impl_->kind = kind;
     auto& s = impl_->sock;
-    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::linger, o.linger_ms);
     s.set(zmq::sockopt::maxmsgsize, o.max_message_bytes);
     s.set(zmq::sockopt::sndhwm, o.send_high_water);
     if (kind == SocketKind::kRouter) s.set(zmq::sockopt::router_mandatory, 1);
@@ -77,14 +77,21 @@ void Socket::Connect(const std::string& endpoint) {
     }
 }
 
-bool Socket::Send(const std::string& body, const std::string& peer) {
+bool Socket::Send(const std::string& body, const std::string& peer) { return SendParts({body}, peer); }
+
+bool Socket::SendParts(const std::vector<std::string>& parts, const std::string& peer) {
     try {
         if (impl_->kind == SocketKind::kRouter) {
             if (!impl_->sock.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
                 return false;
             }
         }
-        return impl_->sock.send(zmq::buffer(body), zmq::send_flags::dontwait).has_value();
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            const auto flags = i + 1 < parts.size() ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
+                                                    : zmq::send_flags::dontwait;
+            if (!impl_->sock.send(zmq::buffer(parts[i]), flags)) return false;
+        }
+        return true;
     } catch (const zmq::error_t& e) {
         if (e.num() == EHOSTUNREACH) return false;  // the peer is gone
         Rethrow(e, "send failed");

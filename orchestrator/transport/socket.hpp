@@ -40,6 +40,7 @@ struct SocketOptions {
     int reconnect_ms = 100;                    ///< DEALER reconnect backoff start...
     int reconnect_max_ms = 5000;               ///< ...and cap.
     int send_high_water = 10000;
+    int linger_ms = 0;  ///< how long closing waits for queued messages to go out
 };
 
 class Socket {
@@ -57,6 +58,9 @@ public:
     /// Sends without blocking. For a ROUTER, `peer` names the destination. Returns false
     /// when the peer is unknown or its queue is full (the message is not sent).
     bool Send(const std::string& body, const std::string& peer = {});
+    /// Sends one message of several frames (`Send` is the one-frame case). Between
+    /// sagad and its peers only tests and the vandal tool send more than one.
+    bool SendParts(const std::vector<std::string>& parts, const std::string& peer = {});
     /// Receives one whole message if one is waiting.
     std::optional<Received> TryReceive();
 
