@@ -1,0 +1,128 @@
+# Shared by scripts/demo and scripts/faults: the order sample's data, its order mix, and
+# the business invariants. Source it after defining: dsn, sagactl (a function), and
+# optionally failures=0.
+# shellcheck shell=bash
+
+export PGOPTIONS="-c client_min_messages=warning"
+sql() { psql "$dsn" -v ON_ERROR_STOP=1 -qAtX -c "$1"; }
+
+# Waits until "$@" succeeds, at most $1 seconds.
+wait_for() {
+  local limit=$1; shift
+  local until=$(( $(date +%s) + limit ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$until" ] || { echo "timed out waiting for: $*" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+# Products, accounts and regions, and a snapshot of stock and money to check against.
+seed_order_data() {
+  sql "
+INSERT INTO inventory.products VALUES ('sku-book', 100000), ('sku-pen', 100000), ('sku-lamp', 100000), ('sku-rare', 3)
+  ON CONFLICT (sku) DO UPDATE SET stock = excluded.stock;
+INSERT INTO payment.accounts SELECT 'c-' || g, 1000000 FROM generate_series(1, 20) g
+  ON CONFLICT (customer) DO UPDATE SET balance = excluded.balance;
+INSERT INTO payment.accounts VALUES ('c-broke', 5) ON CONFLICT (customer) DO UPDATE SET balance = 5;
+INSERT INTO payment.accounts VALUES ('c-blocked', 1000000, true)
+  ON CONFLICT (customer) DO UPDATE SET balance = 1000000, refunds_blocked = true;
+INSERT INTO logistics.regions VALUES ('north', true), ('south', true), ('east', true), ('west', true), ('atlantis', false)
+  ON CONFLICT (name) DO NOTHING;
+CREATE SCHEMA IF NOT EXISTS demo;
+DROP TABLE IF EXISTS demo.initial_stock, demo.initial_money;
+CREATE TABLE demo.initial_stock AS SELECT sku, stock FROM inventory.products;
+CREATE TABLE demo.initial_money AS SELECT sum(balance) AS total FROM payment.accounts;"
+}
+
+# The input of order i. One in ten is out of stock, declined or undeliverable each. With
+# faults=1 also: one in fifty is charged to an account whose refunds are blocked and is
+# undeliverable (its compensation fails for good: the saga ends failed until someone
+# unblocks the account and retries), and one in twenty-five has a SQL-shaped order id.
+order_input() {
+  local i=$1 faults=${2:-0} regions=(north south east west)
+  local sku=sku-book customer="c-$(( i % 20 + 1 ))" region=${regions[$(( i % 4 ))]} qty=$(( i % 3 + 1 ))
+  local id="order-$i"
+  case $(( i % 10 )) in
+    7) sku=sku-rare; qty=2 ;;       # the first one gets the stock, the rest are out of stock
+    8) customer=c-broke ;;          # declined
+    9) region=atlantis ;;           # undeliverable
+  esac
+  if [ "$faults" = 1 ]; then
+    [ $(( i % 50 )) = 13 ] && { customer=c-blocked; region=atlantis; }
+    [ $(( i % 25 )) = 11 ] && id="order-$i'); DROP TABLE inventory.products; --"
+  fi
+  echo "{\"order_id\":\"$id\",\"customer\":\"$customer\",\"items\":[{\"sku\":\"$sku\",\"qty\":$qty},{\"sku\":\"sku-pen\",\"qty\":1}],\"amount\":$(( 1000 + i )),\"region\":\"$region\"}"
+}
+
+# Starts order i, retrying while sagad is away (killed on purpose): the business key
+# makes a retry return the saga the first try created.
+start_order() {
+  local i=$1 faults=${2:-0} tries=0 input
+  input=$(order_input "$i" "$faults")
+  until sagactl --timeout-ms 2000 start order_fulfilment --input "$input" --key "$(jq_field "$input")" >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 600 ] || { echo "could not start order $i" >&2; return 1; }
+    sleep 0.1
+  done
+}
+jq_field() { sed -E 's/^\{"order_id":"([^"]*)".*/\1/' <<<"$1"; }
+
+check() {  # check NAME SQL-returning-0-when-ok
+  local got; got=$(sql "$2")
+  if [ "$got" = 0 ]; then echo "  ok    $1"; else echo "  FAIL  $1 ($got)"; failures=$((failures + 1)); fi
+}
+
+# The business invariants of the order sample.
+order_invariants() {
+  check "every saga is terminal" "SELECT count(*) FROM sagas WHERE state_code NOT IN (3, 4)"
+  check "stock is conserved: initial = current + reserved by completed orders" "
+    SELECT count(*) FROM demo.initial_stock i JOIN inventory.products p USING (sku)
+    WHERE i.stock <> p.stock + coalesce((SELECT sum((it->>'qty')::int) FROM inventory.reservations r
+                                         JOIN sagas s ON s.id = r.saga_id AND s.state_code = 3,
+                                         jsonb_array_elements(r.items) it WHERE it->>'sku' = p.sku), 0)"
+  check "only completed orders hold reservations" "
+    SELECT count(*) FROM inventory.reservations r JOIN sagas s ON s.id = r.saga_id
+    WHERE (NOT r.released) <> (s.state_code = 3)"
+  check "money is conserved: initial = balances + charges of completed orders" "
+    SELECT count(*) FROM demo.initial_money m
+    WHERE m.total <> (SELECT sum(balance) FROM payment.accounts)
+                   + (SELECT coalesce(sum(c.amount), 0) FROM payment.charges c JOIN sagas s ON s.id = c.saga_id
+                      WHERE NOT c.refunded AND s.state_code = 3)
+       OR EXISTS (SELECT 1 FROM payment.charges c JOIN sagas s ON s.id = c.saga_id
+                  WHERE (NOT c.refunded) <> (s.state_code = 3))"
+  check "no compensated order has a shipment" "
+    SELECT count(*) FROM logistics.shipments sh JOIN sagas s ON s.id = sh.saga_id
+    WHERE s.state_code = 4 AND sh.status = 'created'"
+  check "every completed order has exactly one shipment" "
+    SELECT count(*) FROM sagas s WHERE s.state_code = 3
+      AND (SELECT count(*) FROM logistics.shipments sh WHERE sh.saga_id = s.id AND sh.status = 'created') <> 1"
+  check "every path was taken (ok, out of stock, declined, undeliverable)" "
+    SELECT 4 - count(DISTINCT CASE WHEN state_code = 3 THEN 'ok'
+                                   WHEN failure_reason LIKE '%out of stock%' THEN 'stock'
+                                   WHEN failure_reason LIKE '%declined%' THEN 'declined'
+                                   WHEN failure_reason LIKE '%undeliverable%' THEN 'region' END)
+    FROM sagas"
+}
+
+# Every handler run that committed, from the services' effects ledgers.
+effects_sql="(SELECT saga_id, step_index, phase FROM inventory.effects
+              UNION ALL SELECT saga_id, step_index, phase FROM payment.effects
+              UNION ALL SELECT saga_id, step_index, phase FROM logistics.effects)"
+# (saga, step, phase) with more than one committed handler run.
+duplicated_sql="SELECT count(*) FROM (SELECT 1 FROM $effects_sql e GROUP BY saga_id, step_index, phase HAVING count(*) > 1) d"
+# Effects that should exist and do not: a step of a completed saga that never committed,
+# or a committed step of a compensated saga that was never undone.
+lost_sql="SELECT (SELECT count(*) FROM sagas s, generate_series(0, 2) st WHERE s.state_code = 3
+                   AND NOT EXISTS (SELECT 1 FROM $effects_sql e WHERE e.saga_id = s.id AND e.step_index = st AND e.phase = 1))
+              + (SELECT count(*) FROM sagas s JOIN $effects_sql f ON f.saga_id = s.id AND f.phase = 1
+                 WHERE s.state_code = 4 AND NOT EXISTS
+                   (SELECT 1 FROM $effects_sql e WHERE e.saga_id = s.id AND e.step_index = f.step_index AND e.phase = 2))"
+# Undos that ran with nothing to undo (the inbox answers those without the handler).
+undo_without_forward_sql="SELECT count(*) FROM $effects_sql c WHERE c.phase = 2 AND NOT EXISTS
+  (SELECT 1 FROM $effects_sql f WHERE f.saga_id = c.saga_id AND f.step_index = c.step_index AND f.phase = 1)"
+
+ledger_invariants() {
+  check "no effect duplicated: each (saga, step, phase) committed at most once" "$duplicated_sql"
+  check "no effect lost: completed sagas did every step, compensated ones undid every done step" "$lost_sql"
+  check "no undo ran for a step that never ran" "$undo_without_forward_sql"
+}
