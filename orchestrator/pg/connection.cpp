@@ -43,7 +43,7 @@ Connection::Connection(const std::string& dsn, const std::string& schema)
     if (!schema.empty()) Exec("SET search_path TO " + QuoteIdentifier(schema));
 }
 
-bool Connection::healthy() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+bool Connection::healthy() const { return !broken_ && PQstatus(conn_.get()) == CONNECTION_OK; }
 
 std::string Connection::QuoteIdentifier(std::string_view name) const {
     char* quoted = PQescapeIdentifier(conn_.get(), name.data(), name.size());
@@ -59,6 +59,7 @@ Result Connection::Check(PGresult* raw, std::string_view what) {
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return r;
     const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
     const std::string message = raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn_.get());
+    if (state == nullptr) broken_ = true;  // the server never answered: the link is gone
     const ErrorCode code = healthy() ? CodeForSqlState(state ? state : "") : ErrorCode::kUnavailable;
     throw Error(code, std::string(what) + ": " + message);
 }

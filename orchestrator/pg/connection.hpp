@@ -56,7 +56,9 @@ public:
     Result Exec(const std::string& sql, const Params& params);
     Result Exec(const Statement& statement, const Params& params);
 
-    /// False once the server has gone away; such a connection is thrown away.
+    /// False once the server has gone away, or a statement failed without a SQLSTATE
+    /// (libpq's own errors: a lost connection, which after a failed write PQstatus may
+    /// not show yet). Such a connection is thrown away.
     [[nodiscard]] bool healthy() const;
     [[nodiscard]] std::string QuoteIdentifier(std::string_view name) const;
     [[nodiscard]] PGconn* raw() const { return conn_.get(); }
@@ -66,6 +68,7 @@ private:
 
     std::unique_ptr<PGconn, void (*)(PGconn*)> conn_;
     std::unordered_set<std::string> prepared_;
+    bool broken_ = false;
 };
 
 /// BEGIN on construction; ROLLBACK on destruction unless committed.

@@ -113,7 +113,17 @@ void Worker::Impl::HandlerThread() {
             }
         }
         if (!conn || !conn->healthy()) conn = Connect(backoff);
-        for (const Envelope& reply : Answer(conn.get(), batch)) {
+        auto replies = Answer(conn.get(), batch);
+        if (conn && !conn->healthy()) {
+            // The connection died under the batch (a database restart kills every idle
+            // connection; each thread finds out on its next use). That says nothing about
+            // the commands, so they get one more try on a fresh connection instead of
+            // spending one of their attempts; the inbox makes the rerun safe even if the
+            // lost COMMIT went through.
+            conn = Connect(backoff);
+            replies = Answer(conn.get(), batch);
+        }
+        for (const Envelope& reply : replies) {
             while (!out.Send(protocol::EncodeEnvelope(reply))) {
                 std::this_thread::yield();  // inproc queue full: the loop is draining it
             }
