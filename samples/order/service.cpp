@@ -142,7 +142,11 @@ int RunService(int argc, char** argv, const std::string& name, const std::string
     for (int attempt = 1;; ++attempt) {
         PGconn* c = PQconnectdb(o.dsn.c_str());
         if (PQstatus(c) == CONNECTION_OK) {
-            PGresult* r = PQexec(c, (schema_sql + LedgerSql(name)).c_str());
+            // One statement string is one transaction: the lock serialises instances
+            // that start together (concurrent CREATE SCHEMA IF NOT EXISTS can collide).
+            const std::string ddl = "SELECT pg_advisory_xact_lock(hashtext('sagaflow sample schema'));" +
+                                    schema_sql + LedgerSql(name);
+            PGresult* r = PQexec(c, ddl.c_str());
             const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
             if (!ok) std::fprintf(stderr, "%s: schema: %s", argv[0], PQerrorMessage(c));
             PQclear(r);
