@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <random>
 
@@ -145,6 +146,46 @@ TEST_F(MessagingTest, DelayedAndReorderedMessagesKeepEveryEffectExactlyOnce) {
     EXPECT_EQ(MaxEffectsPerKey(), 1);
     EXPECT_GT(proxy.counters().delayed, 50u);
     EXPECT_GT(proxy.counters().reordered, 50u);
+}
+
+TEST_F(MessagingTest, WorkerHungPastItsDeadlineIsOvertakenAndItsLateReplyIgnored) {
+    const std::string endpoint = StartNode();
+    std::atomic<bool> hanging{false}, release{false};
+    // "slow" holds create_shipment, effect written and uncommitted, until the test lets go.
+    ThreadWorker slow(endpoint, "slow", worker_db_, kAllQueues, 4, 32, [&](worker::StepContext& ctx) {
+        if (ctx.action() != "create_shipment") return;
+        hanging = true;
+        const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (!release && std::chrono::steady_clock::now() < limit) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the hang itself
+        }
+    });
+    auto ids = StartSagas(1, Plain);
+    auto wait_until = [](const std::function<bool()>& done, std::chrono::seconds limit) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (!done() && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));  // poll interval
+        }
+        return done();
+    };
+    ASSERT_TRUE(wait_until([&] { return hanging.load(); }, std::chrono::seconds(30)));
+    ThreadWorker fast(endpoint, "fast", worker_db_, kAllQueues);
+    // Past the deadline the command is resent; the copies find the step busy until its
+    // attempts run out, and the saga moves on to compensate it.
+    ASSERT_TRUE(wait_until([&] { return StatusOf(ids[0]) == SagaStatus::kCompensating; }, std::chrono::seconds(60)));
+    EXPECT_GE(fast.worker().stats().commands, 1u) << "the resend went to the other worker";
+    release = true;  // the hung transaction commits now, and its reply arrives late
+    WaitTerminal(ids);
+    EXPECT_EQ(StatusOf(ids[0]), SagaStatus::kCompensated);
+    EXPECT_EQ(Effects("action = 'create_shipment'"), 1) << "the hung copy's effect, committed late";
+    EXPECT_EQ(Effects("action = 'cancel_shipment'"), 1) << "and undone, because its outcome was unknown";
+    EXPECT_EQ(MaxEffectsPerKey(), 1);
+    auto c = orchestrator_db_.Connect();
+    EXPECT_GE(c->Exec("SELECT count(*) FROM saga_history WHERE kind = 'reply_ignored' AND saga_id = '" +
+                      ids[0].str() + "'")
+                  .Int(0, 0),
+              1)
+        << "the late reply was recorded and ignored";
 }
 
 TEST_F(MessagingTest, GarbageOnTheRouterIsCountedAndServiceGoesOn) {

@@ -35,7 +35,7 @@ Workflow FastOrder() {
 
 ThreadWorker::ThreadWorker(const std::string& endpoint, const std::string& id,
                            const FreshSchema& db, std::vector<std::string> queues, int capacity,
-                           int max_batch) {
+                           int max_batch, Hook hook) {
     worker::WorkerOptions o;
     o.endpoint = endpoint;
     o.worker_id = id;
@@ -48,13 +48,14 @@ ThreadWorker::ThreadWorker(const std::string& endpoint, const std::string& id,
     o.reply_resend_interval = std::chrono::milliseconds(300);
     worker_ = std::make_unique<worker::Worker>(o);
     for (const std::string& q : queues) {
-        worker_->Register(q, [](StepContext& ctx) {
+        worker_->Register(q, [hook](StepContext& ctx) {
             if (ctx.input().value("fail", "") == ctx.action()) {
                 return StepResult::Fail(ctx.action() + " refused by the test");
             }
             ctx.tx().Exec(kInsertEffect, {ctx.saga_id(), std::to_string(ctx.step_index()),
                                           std::to_string(static_cast<int>(ctx.phase())),
                                           ctx.action(), ctx.msg_id()});
+            if (hook) hook(ctx);
             return StepResult::Ok({{"by", ctx.action()}});
         });
     }

@@ -22,8 +22,10 @@ namespace sagaflow::testing {
 /// that action fail for good.
 class ThreadWorker {
 public:
+    /// Runs inside the handler after its effect is written, before commit (a hang, say).
+    using Hook = std::function<void(worker::StepContext&)>;
     ThreadWorker(const std::string& endpoint, const std::string& id, const FreshSchema& db,
-                 std::vector<std::string> queues, int capacity = 4, int max_batch = 32);
+                 std::vector<std::string> queues, int capacity = 4, int max_batch = 32, Hook hook = {});
     ~ThreadWorker();
     void Stop();
     worker::Worker& worker() { return *worker_; }
