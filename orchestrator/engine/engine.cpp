@@ -208,48 +208,55 @@ Result<StartResult> Engine::Start(std::string_view workflow, std::string_view in
     return Start(req);
 }
 
-Result<StartResult> Engine::Start(const StartRequest& req) {
-    const Workflow* wf = req.version ? registry_.Find(req.workflow, *req.version)
-                                     : registry_.Latest(req.workflow);
-    if (wf == nullptr) {
-        std::string what = "unknown workflow '" + req.workflow + "'";
-        if (req.version) what += " v" + std::to_string(*req.version);
-        return Status{ErrorCode::kNotFound, what};
-    }
-    if (!req.input.is_object()) {
-        return Status{ErrorCode::kInvalidArgument, "saga input must be a JSON object"};
-    }
-    if (req.business_key &&
-        (req.business_key->empty() || req.business_key->str().size() > kMaxBusinessKeyBytes)) {
-        return Status{ErrorCode::kInvalidArgument, "business key must be 1 to 256 bytes"};
-    }
+Result<StartResult> Engine::Start(const StartRequest& req) { return StartMany({req}).front(); }
 
-    // Chosen once, outside the retry loop: a rerun after a commit in doubt finds it.
-    const SagaId id(NewUuid());
-    StartResult result;
+std::vector<Result<StartResult>> Engine::StartMany(const std::vector<StartRequest>& requests) {
+    std::vector<Result<StartResult>> results;
+    std::vector<const Workflow*> workflows;
+    std::vector<SagaId> ids;  // chosen once, outside the retry loop: a rerun after a commit in doubt finds them
+    for (const StartRequest& req : requests) {
+        const Workflow* wf = req.version ? registry_.Find(req.workflow, *req.version)
+                                         : registry_.Latest(req.workflow);
+        workflows.push_back(wf);
+        ids.emplace_back(NewUuid());
+        if (wf == nullptr) {
+            std::string what = "unknown workflow '" + req.workflow + "'";
+            if (req.version) what += " v" + std::to_string(*req.version);
+            results.emplace_back(Status{ErrorCode::kNotFound, what});
+        } else if (!req.input.is_object()) {
+            results.emplace_back(Status{ErrorCode::kInvalidArgument, "saga input must be a JSON object"});
+        } else if (req.business_key &&
+                   (req.business_key->empty() || req.business_key->str().size() > kMaxBusinessKeyBytes)) {
+            results.emplace_back(Status{ErrorCode::kInvalidArgument, "business key must be 1 to 256 bytes"});
+        } else {
+            results.emplace_back(StartResult{ids.back(), true});
+        }
+    }
     RunTx([&](StoreTx& tx, AfterCommit& after) {
-        if (tx.GetSaga(id)) {
-            result = {id, true};
-            return;
-        }
-        if (req.business_key) {
-            if (auto existing = tx.FindByBusinessKey(wf->name(), *req.business_key)) {
-                result = {*existing, false};
-                return;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            if (!results[i].ok()) continue;
+            const StartRequest& req = requests[i];
+            const SagaId& id = ids[i];
+            if (tx.GetSaga(id)) continue;  // a rerun: this one committed already
+            if (req.business_key) {
+                if (auto existing = tx.FindByBusinessKey(workflows[i]->name(), *req.business_key)) {
+                    results[i] = StartResult{*existing, false};
+                    continue;
+                }
             }
+            SagaRecord saga;
+            saga.id = id;
+            saga.workflow = workflows[i]->name();
+            saga.workflow_version = workflows[i]->version();
+            saga.input = req.input;
+            saga.business_key = req.business_key;
+            saga.trace_id = TraceId(NewUuid());
+            saga.created_at = clock_.Now();
+            Transition(tx, saga, LifecycleEvent::kBegin, 0, std::nullopt, {}, {}, after);
+            results[i] = StartResult{id, true};
         }
-        SagaRecord saga;
-        saga.id = id;
-        saga.workflow = wf->name();
-        saga.workflow_version = wf->version();
-        saga.input = req.input;
-        saga.business_key = req.business_key;
-        saga.trace_id = TraceId(NewUuid());
-        saga.created_at = clock_.Now();
-        Transition(tx, saga, LifecycleEvent::kBegin, 0, std::nullopt, {}, {}, after);
-        result = {id, true};
     });
-    return result;
+    return results;
 }
 
 Status Engine::ApplyReply(const Reply& reply) {

@@ -74,6 +74,9 @@ public:
     /// Errors: kNotFound (unknown workflow or version), kInvalidArgument (input is not
     /// a JSON object); nothing is written then.
     [[nodiscard]] Result<StartResult> Start(const StartRequest& request);
+    /// Starts many sagas in one transaction (one commit for all); each request is
+    /// answered as `Start` would answer it alone.
+    [[nodiscard]] std::vector<Result<StartResult>> StartMany(const std::vector<StartRequest>& requests);
     /// As above with the input as JSON text; malformed JSON is kInvalidArgument.
     [[nodiscard]] Result<StartResult> Start(std::string_view workflow, std::string_view input_json,
                                             std::optional<BusinessKey> key = std::nullopt);

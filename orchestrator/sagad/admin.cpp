@@ -119,6 +119,38 @@ json AdminHandler::Dispatch(const json& req) {
         log_("saga_started", {{"saga_id", r->saga_id.str()}, {"workflow", start.workflow}, {"created", r->created}});
         return Ok({{"saga_id", r->saga_id.str()}, {"created", r->created}});
     }
+    if (op == "start_batch") {
+        // Many starts, one commit: for clients that start sagas in bulk (and the benchmark).
+        if (!req.contains("sagas") || !req.at("sagas").is_array() || req.at("sagas").empty() ||
+            req.at("sagas").size() > kMaxStartBatch) {
+            throw sagaflow::Error(ErrorCode::kInvalidArgument,
+                                  "'sagas' must be an array of 1 to " + std::to_string(kMaxStartBatch) + " starts");
+        }
+        std::vector<engine::StartRequest> starts;
+        for (const json& one : req.at("sagas")) {
+            if (!one.is_object()) throw sagaflow::Error(ErrorCode::kInvalidArgument, "each start must be an object");
+            engine::StartRequest start;
+            start.workflow = Field(one, "workflow");
+            if (!one.contains("input") || !one.at("input").is_object()) {
+                throw sagaflow::Error(ErrorCode::kInvalidArgument, "'input' must be a JSON object");
+            }
+            start.input = one.at("input");
+            if (one.contains("key") && !one.at("key").is_null()) start.business_key = BusinessKey(Field(one, "key"));
+            starts.push_back(std::move(start));
+        }
+        auto results = node_.Submit<std::vector<Result<engine::StartResult>>>(
+            [&](engine::Engine& e, runtime::Dispatcher&) { return e.StartMany(starts); });
+        json out = json::array();
+        for (const auto& r : results) {
+            if (r.ok()) {
+                out.push_back({{"saga_id", r->saga_id.str()}, {"created", r->created}});
+            } else {
+                out.push_back({{"error", {{"code", ToString(r.code())}, {"message", r.status().message}}}});
+            }
+        }
+        log_("sagas_started", {{"count", starts.size()}});
+        return Ok(out);
+    }
     if (op == "list") {
         engine::SagaFilter f;
         if (req.contains("status") && !req.at("status").is_null()) {

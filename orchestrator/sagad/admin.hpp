@@ -4,7 +4,7 @@
 //   reply    {"v":1, "ok":true, "result":{...}}
 //          | {"v":1, "ok":false, "error":{"code":"not_found", "message":"..."}}
 //
-// ops: workflows, start, list, show, compensate, retry, workers, graph, stats.
+// ops: workflows, start, start_batch, list, show, compensate, retry, workers, graph, stats.
 #pragma once
 
 #include <atomic>
@@ -19,6 +19,7 @@
 namespace sagaflow::sagad {
 
 inline constexpr int kAdminVersion = 1;
+inline constexpr std::size_t kMaxStartBatch = 1000;  ///< starts in one start_batch request
 
 /// One request in, one reply out. Never throws: bad requests become error replies.
 /// `log` hears about every state-changing operation (op, saga id, trace id).

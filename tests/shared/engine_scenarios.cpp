@@ -244,6 +244,27 @@ TEST_P(EngineScenario, CompensateIsRefusedOnceCompensated) {
     EXPECT_EQ(Saga(id).version, version);
 }
 
+TEST_P(EngineScenario, StartManyAnswersEachStartAsAloneInOneTransaction) {
+    std::vector<engine::StartRequest> starts(4);
+    starts[0].workflow = starts[1].workflow = starts[3].workflow = std::string(workflows::kOrderFulfilment);
+    starts[2].workflow = "no_such_workflow";
+    for (auto& s : starts) s.input = nlohmann::json::object();
+    starts[0].business_key = starts[1].business_key = BusinessKey("order-7");
+    const auto results = engine_->StartMany(starts);
+    ASSERT_EQ(results.size(), 4u);
+    ASSERT_TRUE(results[0].ok());
+    EXPECT_TRUE(results[0]->created);
+    ASSERT_TRUE(results[1].ok());
+    EXPECT_FALSE(results[1]->created) << "the same business key in one batch is one saga";
+    EXPECT_EQ(results[1]->saga_id, results[0]->saga_id);
+    EXPECT_EQ(results[2].code(), ErrorCode::kNotFound);
+    ASSERT_TRUE(results[3].ok());
+    EXPECT_NE(results[3]->saga_id, results[0]->saga_id);
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(results[0]->saga_id).status, SagaStatus::kCompleted);
+    EXPECT_EQ(Saga(results[3]->saga_id).status, SagaStatus::kCompleted);
+}
+
 TEST_P(EngineScenario, RetryIsRefusedUnlessFailed) {
     const SagaId id = StartOrder();
     EXPECT_EQ(engine_->Retry(id).code, ErrorCode::kFailedPrecondition);
