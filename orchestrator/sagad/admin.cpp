@@ -44,6 +44,18 @@ SagaId IdField(const json& req) {
     return *id;
 }
 
+// {"workflow": ..., "input": {...}, "key": ...}: one start, of `start` or `start_batch`.
+engine::StartRequest StartFrom(const json& req) {
+    engine::StartRequest start;
+    start.workflow = Field(req, "workflow");
+    if (!req.contains("input") || !req.at("input").is_object()) {
+        throw sagaflow::Error(ErrorCode::kInvalidArgument, "'input' must be a JSON object");
+    }
+    start.input = req.at("input");
+    if (req.contains("key") && !req.at("key").is_null()) start.business_key = BusinessKey(Field(req, "key"));
+    return start;
+}
+
 json SagaSummary(const engine::SagaRecord& s, const Workflow* wf) {
     json step = nullptr;
     if (wf != nullptr && s.position >= 0 && static_cast<std::size_t>(s.position) < wf->step_count()) {
@@ -106,13 +118,7 @@ json AdminHandler::Dispatch(const json& req) {
         return Ok(out);
     }
     if (op == "start") {
-        engine::StartRequest start;
-        start.workflow = Field(req, "workflow");
-        if (!req.contains("input") || !req.at("input").is_object()) {
-            throw sagaflow::Error(ErrorCode::kInvalidArgument, "'input' must be a JSON object");
-        }
-        start.input = req.at("input");
-        if (req.contains("key") && !req.at("key").is_null()) start.business_key = BusinessKey(Field(req, "key"));
+        const engine::StartRequest start = StartFrom(req);
         auto r = node_.Submit<Result<engine::StartResult>>(
             [&](engine::Engine& e, runtime::Dispatcher&) { return e.Start(start); });
         if (!r.ok()) return Error(r.code(), r.status().message);
@@ -129,14 +135,7 @@ json AdminHandler::Dispatch(const json& req) {
         std::vector<engine::StartRequest> starts;
         for (const json& one : req.at("sagas")) {
             if (!one.is_object()) throw sagaflow::Error(ErrorCode::kInvalidArgument, "each start must be an object");
-            engine::StartRequest start;
-            start.workflow = Field(one, "workflow");
-            if (!one.contains("input") || !one.at("input").is_object()) {
-                throw sagaflow::Error(ErrorCode::kInvalidArgument, "'input' must be a JSON object");
-            }
-            start.input = one.at("input");
-            if (one.contains("key") && !one.at("key").is_null()) start.business_key = BusinessKey(Field(one, "key"));
-            starts.push_back(std::move(start));
+            starts.push_back(StartFrom(one));
         }
         auto results = node_.Submit<std::vector<Result<engine::StartResult>>>(
             [&](engine::Engine& e, runtime::Dispatcher&) { return e.StartMany(starts); });
