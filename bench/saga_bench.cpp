@@ -1,0 +1,501 @@
+// saga-bench: sagas per second and latency against a running bench-sagad and
+// bench-workers, beside the database's own commit limit (pgbench), in one run.
+//
+//   saga-bench --admin E --dsn DSN --pgdata DIR [--suite smoke|full|soak] [--seconds S]
+//              [--sagad-pid P] [--worker-pids P,P] [--pg-bin DIR] [--json FILE]
+//
+// Latency is start to terminal as the engine stamps it (created_at to the updated_at of
+// the terminal transition): it leaves out the start request's hop and the last commit.
+// Database figures are deltas of pg_stat_database, pg_stat_wal and the WAL position over
+// the run; writing transactions are the commit records pg_waldump finds in that WAL.
+// bench/run starts everything and calls this; see docs/benchmarks.md.
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "connection.hpp"
+#include "socket.hpp"
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+    std::string admin, dsn, pgdata, pg_bin = "/usr/lib/postgresql/15/bin", suite = "full", json_file;
+    double seconds = 10;
+    int sagad_pid = 0;
+    std::vector<int> worker_pids;
+};
+
+// ---- processes ----------------------------------------------------------------------
+
+double CpuSeconds(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(in)), {});
+    const auto close = s.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream rest(s.substr(close + 2));
+    std::string f;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && rest >> f; ++i) {
+        if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
+    }
+    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+int ParentOf(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(in)), {});
+    const auto close = s.rfind(')');
+    if (close == std::string::npos) return -1;
+    std::istringstream rest(s.substr(close + 2));
+    std::string state;
+    int ppid = -1;
+    rest >> state >> ppid;
+    return ppid;
+}
+
+// The postmaster and every process it started (backends, WAL writer, checkpointer...).
+double PostgresCpuSeconds(const std::string& pgdata) {
+    std::ifstream pidfile(pgdata + "/postmaster.pid");
+    int pm = 0;
+    if (!(pidfile >> pm)) return 0;
+    double total = CpuSeconds(pm);
+    if (DIR* d = opendir("/proc")) {
+        while (dirent* e = readdir(d)) {
+            const int pid = std::atoi(e->d_name);
+            if (pid > 0 && ParentOf(pid) == pm) total += CpuSeconds(pid);
+        }
+        closedir(d);
+    }
+    return total;
+}
+
+long RssKib(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+    }
+    return 0;
+}
+
+std::string Run(const std::string& command) {
+    std::string out;
+    if (FILE* p = popen(command.c_str(), "r")) {
+        char buf[4096];
+        while (std::fgets(buf, sizeof buf, p)) out += buf;
+        pclose(p);
+    }
+    return out;
+}
+
+// ---- the database's view ------------------------------------------------------------
+
+struct Snapshot {
+    std::int64_t xact_commit = 0, wal_sync = 0, wal_bytes = 0;
+    std::string lsn;
+    double cpu_sagad = 0, cpu_workers = 0, cpu_postgres = 0;
+    Clock::time_point at;
+};
+
+class Database {
+public:
+    explicit Database(const Options& o) : o_(o), conn_(o.dsn) {}
+
+    Snapshot Take() {
+        // Backends flush their statistics at most once a second while busy and within a
+        // second of going idle; give them that second, then read.
+        conn_.Exec("SELECT pg_stat_force_next_flush()");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // PostgreSQL's stats flush interval
+        conn_.Exec("SELECT pg_stat_clear_snapshot()");
+        auto r = conn_.Exec(
+            "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),"
+            " (SELECT wal_sync FROM pg_stat_wal), pg_current_wal_lsn()::text,"
+            " (SELECT pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint");
+        own_xacts_ += 3;
+        Snapshot s;
+        s.xact_commit = r.Int(0, 0);
+        s.wal_sync = r.Int(0, 1);
+        s.lsn = r.Text(0, 2);
+        s.wal_bytes = r.Int(0, 3);
+        s.cpu_sagad = o_.sagad_pid ? CpuSeconds(o_.sagad_pid) : 0;
+        for (int p : o_.worker_pids) s.cpu_workers += CpuSeconds(p);
+        s.cpu_postgres = PostgresCpuSeconds(o_.pgdata);
+        s.at = Clock::now();
+        return s;
+    }
+
+    // Top-level transactions that wrote: one commit record each in the WAL between the two.
+    std::int64_t CommitRecords(const std::string& from, const std::string& to) {
+        const std::string out = Run(o_.pg_bin + "/pg_waldump --stats=record -p '" + o_.pgdata + "/pg_wal' -s " + from +
+                                    " -e " + to + " 2>/dev/null");
+        std::istringstream in(out);
+        std::string line;
+        while (std::getline(in, line)) {
+            std::istringstream words(line);
+            std::string name;
+            std::int64_t n = 0;
+            if (words >> name >> n && name == "Transaction/COMMIT") return n;
+        }
+        return -1;  // pg_waldump not readable here
+    }
+
+    // Terminal sagas among `ids`: id, state code, engine latency in microseconds.
+    std::vector<std::tuple<std::string, int, std::int64_t>> Terminal(const std::vector<std::string>& ids) {
+        std::string array = "{";
+        for (std::size_t i = 0; i < ids.size(); ++i) array += (i ? "," : "") + ids[i];
+        array += "}";
+        auto r = conn_.Exec(
+            "SELECT id::text, state_code, (extract(epoch FROM updated_at - created_at) * 1e6)::bigint"
+            " FROM sagas WHERE id = ANY($1::uuid[]) AND state_code IN (3, 4, 5)",
+            {array});
+        ++own_xacts_;
+        std::vector<std::tuple<std::string, int, std::int64_t>> out;
+        for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.Text(i, 0), static_cast<int>(r.Int(i, 1)), r.Int(i, 2));
+        return out;
+    }
+
+    std::int64_t own_xacts() const { return own_xacts_; }
+    sagaflow::pg::Connection& conn() { return conn_; }
+
+private:
+    const Options& o_;
+    sagaflow::pg::Connection conn_;
+    std::int64_t own_xacts_ = 0;
+};
+
+// ---- sagad's admin API --------------------------------------------------------------
+
+class Admin {
+public:
+    explicit Admin(const std::string& endpoint) : req_(ctx_, sagaflow::transport::SocketKind::kReq) {
+        req_.Connect(endpoint);
+    }
+    json Call(const json& request) {
+        if (!req_.Send(request.dump()) || !sagaflow::transport::Poll({&req_}, std::chrono::seconds(30))[0]) {
+            throw std::runtime_error("sagad did not answer within 30 s");
+        }
+        auto m = req_.TryReceive();
+        json reply = json::parse(m->frames.at(0));
+        if (!reply.value("ok", false)) throw std::runtime_error("sagad: " + reply.dump());
+        return reply.at("result");
+    }
+
+private:
+    sagaflow::transport::Context ctx_;
+    sagaflow::transport::Socket req_;
+};
+
+// ---- one measured run ---------------------------------------------------------------
+
+struct Spec {
+    std::string name;      // W1 ... W4
+    int steps = 3;
+    double fail_share = 0;  // share of sagas whose last step fails for good
+    std::string mode = "closed";
+    int concurrency = 1;   // closed loop
+    double rate = 0;       // open loop, sagas/s
+    double seconds = 10;
+};
+
+double Percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())) - 1));
+    return v[i];
+}
+
+json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std::mt19937_64& rng) {
+    const std::string workflow = "bench_" + std::to_string(spec.steps);
+    std::bernoulli_distribution fails(spec.fail_share);
+    std::unordered_map<std::string, Clock::time_point> in_flight;
+    std::vector<double> latency_ms;
+    std::vector<double> p99_per_minute;
+    std::vector<long> rss_samples;
+    std::int64_t started = 0, completed = 0, compensated = 0, failed = 0;
+    std::int64_t failing_started = 0;
+
+    auto start_some = [&](std::int64_t n) {
+        json sagas = json::array();
+        for (std::int64_t i = 0; i < n; ++i) {
+            const bool fail = fails(rng);
+            failing_started += fail;
+            sagas.push_back({{"workflow", workflow},
+                             {"input", fail ? json{{"fail_at", spec.steps - 1}} : json::object()}});
+        }
+        const auto now = Clock::now();
+        for (const json& r : admin.Call({{"v", 1}, {"op", "start_batch"}, {"sagas", sagas}})) {
+            in_flight.emplace(r.at("saga_id").get<std::string>(), now);
+        }
+        started += n;
+    };
+
+    const Snapshot before = db.Take();
+    const std::int64_t own_before = db.own_xacts();
+    const auto t0 = Clock::now();
+    const auto t_end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(spec.seconds));
+    auto next_minute = t0 + std::chrono::minutes(1);
+    std::size_t minute_begin = 0;
+    Clock::time_point last_done = t0;
+    while (true) {
+        const auto now = Clock::now();
+        if (now < t_end) {
+            std::int64_t want = 0;
+            if (spec.mode == "closed") {
+                want = spec.concurrency - static_cast<std::int64_t>(in_flight.size());
+            } else {
+                const double due = spec.rate * std::chrono::duration<double>(now - t0).count();
+                want = static_cast<std::int64_t>(due) - started;
+                if (in_flight.size() > 200000) throw std::runtime_error("over 200,000 sagas in flight: overload");
+            }
+            if (want > 0) start_some(std::min<std::int64_t>(want, 1000));
+        } else if (in_flight.empty()) {
+            break;
+        } else if (now > t_end + std::chrono::seconds(120)) {
+            throw std::runtime_error(std::to_string(in_flight.size()) + " sagas still running 120 s after the last start");
+        }
+        std::vector<std::string> ids;
+        ids.reserve(in_flight.size());
+        for (const auto& [id, _] : in_flight) ids.push_back(id);
+        std::size_t done = 0;
+        for (std::size_t i = 0; i < ids.size(); i += 1000) {
+            std::vector<std::string> chunk(ids.begin() + static_cast<long>(i),
+                                           ids.begin() + static_cast<long>(std::min(ids.size(), i + 1000)));
+            for (const auto& [id, state, us] : db.Terminal(chunk)) {
+                in_flight.erase(id);
+                latency_ms.push_back(static_cast<double>(us) / 1000.0);
+                completed += state == 3;
+                compensated += state == 4;
+                failed += state == 5;
+                ++done;
+            }
+        }
+        if (done > 0) last_done = Clock::now();
+        if (Clock::now() >= next_minute) {  // soak: p99 and sagad's RSS once a minute
+            p99_per_minute.push_back(Percentile({latency_ms.begin() + static_cast<long>(minute_begin), latency_ms.end()}, 0.99));
+            minute_begin = latency_ms.size();
+            if (o.sagad_pid) rss_samples.push_back(RssKib(o.sagad_pid));
+            next_minute += std::chrono::minutes(1);
+        }
+        if (done == 0) {
+            // Poll often when few are in flight (latency runs), less when many (throughput runs).
+            std::this_thread::sleep_for(in_flight.size() <= 4 ? std::chrono::microseconds(200) : std::chrono::milliseconds(2));
+        }
+    }
+    const double elapsed = std::chrono::duration<double>(last_done - t0).count();
+    const Snapshot after = db.Take();
+    const std::int64_t own = db.own_xacts() - own_before;
+    const std::int64_t sagas = completed + compensated + failed;
+    const double n = static_cast<double>(std::max<std::int64_t>(sagas, 1));
+    const std::int64_t commit_records = db.CommitRecords(before.lsn, after.lsn);
+    // Step executions: forward steps run, plus compensations (a failing saga runs
+    // steps-1 forward steps that commit, the failing one, and steps-1 compensations).
+    const double steps_run = static_cast<double>(sagas - failing_started) * spec.steps +
+                             static_cast<double>(failing_started) * (2.0 * spec.steps - 1);
+    json r{{"workload", spec.name},
+           {"steps", spec.steps},
+           {"fail_share", spec.fail_share},
+           {"mode", spec.mode},
+           {"in_flight", spec.mode == "closed" ? json(spec.concurrency) : json(nullptr)},
+           {"rate", spec.mode == "open" ? json(spec.rate) : json(nullptr)},
+           {"sagas", sagas},
+           {"completed", completed},
+           {"compensated", compensated},
+           {"failed", failed},
+           {"seconds", elapsed},
+           {"sagas_per_s", static_cast<double>(sagas) / elapsed},
+           {"steps_per_s", steps_run / elapsed},
+           {"latency_ms",
+            {{"p50", Percentile(latency_ms, 0.50)},
+             {"p95", Percentile(latency_ms, 0.95)},
+             {"p99", Percentile(latency_ms, 0.99)},
+             {"max", Percentile(latency_ms, 1.0)}}},
+           {"commits_per_saga", static_cast<double>(after.xact_commit - before.xact_commit - own) / n},
+           {"writing_tx_per_saga", commit_records >= 0 ? json(static_cast<double>(commit_records) / n) : json(nullptr)},
+           {"writing_tx_per_step", commit_records >= 0 ? json(static_cast<double>(commit_records) / steps_run) : json(nullptr)},
+           {"wal_flushes_per_saga", static_cast<double>(after.wal_sync - before.wal_sync) / n},
+           {"wal_bytes_per_saga", static_cast<double>(after.wal_bytes - before.wal_bytes) / n},
+           {"cpu_ms_per_saga",
+            {{"sagad", (after.cpu_sagad - before.cpu_sagad) * 1000 / n},
+             {"workers", (after.cpu_workers - before.cpu_workers) * 1000 / n},
+             {"postgres", (after.cpu_postgres - before.cpu_postgres) * 1000 / n}}}};
+    if (!p99_per_minute.empty()) r["p99_ms_per_minute"] = p99_per_minute;
+    if (!rss_samples.empty()) r["sagad_rss_kib_per_minute"] = rss_samples;
+    return r;
+}
+
+// ---- calibration --------------------------------------------------------------------
+
+json Pgbench(const Options& o, int clients, double seconds) {
+    const std::string script = "/tmp/saga-bench-calibration.sql";
+    std::ofstream(script) << "INSERT INTO bench_calibration (v) VALUES (1);\n";
+    const std::string out = Run(o.pg_bin + "/pgbench -n -f " + script + " -c " + std::to_string(clients) + " -j " +
+                                std::to_string(std::min(clients, 2)) + " -T " + std::to_string(static_cast<int>(seconds)) +
+                                " '" + o.dsn + "' 2>&1");
+    double tps = 0, latency = 0;
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("tps = ", 0) == 0) tps = std::atof(line.c_str() + 6);
+        if (line.rfind("latency average = ", 0) == 0) latency = std::atof(line.c_str() + 18);
+    }
+    if (tps <= 0) throw std::runtime_error("pgbench failed: " + out);
+    return {{"clients", clients}, {"tps", tps}, {"latency_ms", latency}};
+}
+
+// ---- report -------------------------------------------------------------------------
+
+void PrintTable(const json& runs) {
+    std::printf("%-4s %-6s %5s %7s %6s %9s %9s %7s %7s %7s %8s %7s %6s %6s %6s %8s %6s %6s %6s\n", "wl", "mode", "steps",
+                "load", "sagas", "sagas/s", "steps/s", "p50ms", "p95ms", "p99ms", "maxms", "commit", "wtx", "wtx/st",
+                "flush", "walB", "cpuD", "cpuW", "cpuPG");
+    for (const json& r : runs) {
+        const std::string load = r["mode"] == "closed" ? std::to_string(r["in_flight"].get<int>())
+                                                       : std::to_string(static_cast<int>(r["rate"].get<double>())) + "/s";
+        const auto& l = r["latency_ms"];
+        const auto& c = r["cpu_ms_per_saga"];
+        std::printf("%-4s %-6s %5d %7s %6lld %9.0f %9.0f %7.2f %7.2f %7.2f %8.1f %7.2f %6.2f %6.2f %6.2f %8.0f %6.3f %6.3f %6.3f\n",
+                    r["workload"].get<std::string>().c_str(), r["mode"].get<std::string>().c_str(), r["steps"].get<int>(),
+                    load.c_str(), static_cast<long long>(r["sagas"].get<std::int64_t>()), r["sagas_per_s"].get<double>(),
+                    r["steps_per_s"].get<double>(), l["p50"].get<double>(), l["p95"].get<double>(),
+                    l["p99"].get<double>(), l["max"].get<double>(), r["commits_per_saga"].get<double>(),
+                    r["writing_tx_per_saga"].is_null() ? -1.0 : r["writing_tx_per_saga"].get<double>(),
+                    r["writing_tx_per_step"].is_null() ? -1.0 : r["writing_tx_per_step"].get<double>(),
+                    r["wal_flushes_per_saga"].get<double>(), r["wal_bytes_per_saga"].get<double>(),
+                    c["sagad"].get<double>(), c["workers"].get<double>(), c["postgres"].get<double>());
+    }
+}
+
+const json* Find(const json& runs, const std::string& wl, int in_flight, int steps = 3) {
+    for (const json& r : runs) {
+        if (r["workload"] == wl && r["mode"] == "closed" && r["in_flight"] == in_flight && r["steps"] == steps) return &r;
+    }
+    return nullptr;
+}
+
+json Targets(const json& runs, const json& calibration) {
+    json out = json::array();
+    const double tps64 = calibration.at("clients_64").at("tps").get<double>();
+    const double lat1 = calibration.at("clients_1").at("latency_ms").get<double>();
+    auto add = [&](const std::string& what, double got, double limit, bool at_least) {
+        out.push_back({{"target", what}, {"measured", got}, {"bound", limit},
+                       {"met", at_least ? got >= limit : got <= limit}});
+    };
+    if (const json* r = Find(runs, "W1", 64)) {
+        add("W1 64 in flight: sagas/s >= 0.175 x pgbench 64-client TPS", (*r)["sagas_per_s"].get<double>(), 0.175 * tps64, true);
+        if (!(*r)["writing_tx_per_step"].is_null()) {
+            add("W1 64 in flight: writing transactions per step <= 1.5", (*r)["writing_tx_per_step"].get<double>(), 1.5, false);
+        }
+    }
+    if (const json* r = Find(runs, "W1", 1)) {
+        add("W1 1 in flight: p50 <= 12 x pgbench 1-client latency (ms)", (*r)["latency_ms"]["p50"].get<double>(), 12 * lat1, false);
+        add("W1 1 in flight: p99 <= 30 x pgbench 1-client latency (ms)", (*r)["latency_ms"]["p99"].get<double>(), 30 * lat1, false);
+    }
+    if (const json* r = Find(runs, "W2", 64)) {
+        add("W2 64 in flight: sagas/s >= 0.13 x pgbench 64-client TPS", (*r)["sagas_per_s"].get<double>(), 0.13 * tps64, true);
+    }
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string k = argv[i];
+        if (k == "--help" || i + 1 >= argc) {
+            std::fprintf(k == "--help" ? stdout : stderr,
+                         "usage: saga-bench --admin E --dsn DSN --pgdata DIR [--suite smoke|full|soak] [--seconds S]\n"
+                         "                  [--sagad-pid P] [--worker-pids P,P] [--pg-bin DIR] [--json FILE]\n");
+            return k == "--help" ? 0 : 2;
+        }
+        const std::string v = argv[++i];
+        if (k == "--admin") o.admin = v;
+        else if (k == "--dsn") o.dsn = v;
+        else if (k == "--pgdata") o.pgdata = v;
+        else if (k == "--pg-bin") o.pg_bin = v;
+        else if (k == "--suite") o.suite = v;
+        else if (k == "--seconds") o.seconds = std::atof(v.c_str());
+        else if (k == "--json") o.json_file = v;
+        else if (k == "--sagad-pid") o.sagad_pid = std::atoi(v.c_str());
+        else if (k == "--worker-pids") {
+            std::istringstream in(v);
+            std::string p;
+            while (std::getline(in, p, ',')) o.worker_pids.push_back(std::atoi(p.c_str()));
+        } else {
+            std::fprintf(stderr, "saga-bench: unknown option %s\n", k.c_str());
+            return 2;
+        }
+    }
+    if (o.admin.empty() || o.dsn.empty() || o.pgdata.empty() || o.seconds <= 0 ||
+        (o.suite != "smoke" && o.suite != "full" && o.suite != "soak")) {
+        std::fprintf(stderr, "saga-bench: --admin, --dsn and --pgdata are required; --suite is smoke, full or soak\n");
+        return 2;
+    }
+    try {
+        Admin admin(o.admin);
+        Database db(o);
+        db.conn().Exec("CREATE TABLE IF NOT EXISTS bench_calibration (id bigserial PRIMARY KEY, v int NOT NULL)");
+        std::mt19937_64 rng(42);
+        json report{{"suite", o.suite}, {"runs", json::array()}};
+        auto run = [&](const Spec& s) {
+            std::fprintf(stderr, "saga-bench: %s %s steps=%d %s ...\n", s.name.c_str(), s.mode.c_str(), s.steps,
+                         s.mode == "closed" ? ("in flight " + std::to_string(s.concurrency)).c_str()
+                                            : ("rate " + std::to_string(static_cast<int>(s.rate)) + "/s").c_str());
+            report["runs"].push_back(Measure(s, admin, db, o, rng));
+            return report["runs"].back();
+        };
+        const double secs = o.seconds;
+        if (o.suite == "smoke") {
+            run({"W1", 3, 0, "closed", 4, 0, secs});
+        } else if (o.suite == "full") {
+            report["calibration"] = {{"clients_1", Pgbench(o, 1, secs)}, {"clients_64", Pgbench(o, 64, secs)}};
+            for (int c : {1, 16, 64, 256}) run({"W1", 3, 0, "closed", c, 0, secs});
+            for (int c : {1, 16, 64, 256}) run({"W2", 3, 1.0, "closed", c, 0, secs});
+            const json w3 = run({"W3", 3, 0.05, "closed", 64, 0, secs});
+            for (int steps : {1, 3, 10}) run({"W4", steps, 0, "closed", 64, 0, secs});
+            run({"W3", 3, 0.05, "open", 0, 0.5 * w3["sagas_per_s"].get<double>(), secs});
+            report["targets"] = Targets(report["runs"], report["calibration"]);
+        } else {  // soak: W3 open loop at half the measured maximum
+            const json w3 = run({"W3", 3, 0.05, "closed", 64, 0, 10});
+            run({"W3", 3, 0.05, "open", 0, 0.5 * w3["sagas_per_s"].get<double>(), secs});
+        }
+        std::printf("saga-bench (%s suite); per saga: commit = all commits, wtx = writing transactions,\n"
+                    "flush = WAL flushes, walB = WAL bytes, cpuD/cpuW/cpuPG = CPU ms in sagad/workers/PostgreSQL\n\n",
+                    o.suite.c_str());
+        PrintTable(report["runs"]);
+        if (report.contains("calibration")) {
+            const auto& c = report["calibration"];
+            std::printf("\npgbench single-row INSERT, same server: 1 client %.0f TPS (%.3f ms avg), 64 clients %.0f TPS\n",
+                        c["clients_1"]["tps"].get<double>(), c["clients_1"]["latency_ms"].get<double>(),
+                        c["clients_64"]["tps"].get<double>());
+        }
+        if (report.contains("targets")) {
+            std::printf("\n");
+            for (const json& t : report["targets"]) {
+                std::printf("  %-6s %-62s measured %9.2f  bound %9.2f\n", t["met"].get<bool>() ? "met" : "MISSED",
+                            t["target"].get<std::string>().c_str(), t["measured"].get<double>(), t["bound"].get<double>());
+            }
+        }
+        if (!o.json_file.empty()) std::ofstream(o.json_file) << report.dump(2) << "\n";
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "saga-bench: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
