@@ -37,6 +37,9 @@ using Clock = std::chrono::steady_clock;
 struct Options {
     std::string admin, dsn, pgdata, pg_bin = "/usr/lib/postgresql/15/bin", suite = "full", json_file;
     double seconds = 10;
+    std::string workload = "W1";  // --suite one
+    int in_flight = 64, steps = 3;
+    double rate = 0;  // --suite one: open loop at this rate when > 0
     int sagad_pid = 0;
     std::vector<int> worker_pids;
 };
@@ -420,8 +423,9 @@ int main(int argc, char** argv) {
         const std::string k = argv[i];
         if (k == "--help" || i + 1 >= argc) {
             std::fprintf(k == "--help" ? stdout : stderr,
-                         "usage: saga-bench --admin E --dsn DSN --pgdata DIR [--suite smoke|full|soak] [--seconds S]\n"
-                         "                  [--sagad-pid P] [--worker-pids P,P] [--pg-bin DIR] [--json FILE]\n");
+                         "usage: saga-bench --admin E --dsn DSN --pgdata DIR [--suite smoke|full|soak|one] [--seconds S]\n"
+                         "                  [--sagad-pid P] [--worker-pids P,P] [--pg-bin DIR] [--json FILE]\n"
+                         "  --suite one: [--workload W1|W2|W3] [--steps 1|3|10] [--in-flight N] [--rate R (open loop)]\n");
             return k == "--help" ? 0 : 2;
         }
         const std::string v = argv[++i];
@@ -432,6 +436,10 @@ int main(int argc, char** argv) {
         else if (k == "--suite") o.suite = v;
         else if (k == "--seconds") o.seconds = std::atof(v.c_str());
         else if (k == "--json") o.json_file = v;
+        else if (k == "--workload") o.workload = v;
+        else if (k == "--in-flight") o.in_flight = std::atoi(v.c_str());
+        else if (k == "--steps") o.steps = std::atoi(v.c_str());
+        else if (k == "--rate") o.rate = std::atof(v.c_str());
         else if (k == "--sagad-pid") o.sagad_pid = std::atoi(v.c_str());
         else if (k == "--worker-pids") {
             std::istringstream in(v);
@@ -443,8 +451,12 @@ int main(int argc, char** argv) {
         }
     }
     if (o.admin.empty() || o.dsn.empty() || o.pgdata.empty() || o.seconds <= 0 ||
-        (o.suite != "smoke" && o.suite != "full" && o.suite != "soak")) {
-        std::fprintf(stderr, "saga-bench: --admin, --dsn and --pgdata are required; --suite is smoke, full or soak\n");
+        (o.suite != "smoke" && o.suite != "full" && o.suite != "soak" && o.suite != "one") ||
+        (o.workload != "W1" && o.workload != "W2" && o.workload != "W3") || o.in_flight < 1 ||
+        (o.steps != 1 && o.steps != 3 && o.steps != 10)) {
+        std::fprintf(stderr,
+                     "saga-bench: --admin, --dsn and --pgdata are required; --suite is smoke, full, soak or one;\n"
+                     "--workload W1|W2|W3, --steps 1|3|10, --in-flight >= 1\n");
         return 2;
     }
     try {
@@ -463,6 +475,9 @@ int main(int argc, char** argv) {
         const double secs = o.seconds;
         if (o.suite == "smoke") {
             run({"W1", 3, 0, "closed", 4, 0, secs});
+        } else if (o.suite == "one") {
+            const double share = o.workload == "W1" ? 0 : o.workload == "W2" ? 1.0 : 0.05;
+            run({o.workload, o.steps, share, o.rate > 0 ? "open" : "closed", o.in_flight, o.rate, secs});
         } else if (o.suite == "full") {
             report["calibration"] = {{"clients_1", Pgbench(o, 1, secs)}, {"clients_64", Pgbench(o, 64, secs)}};
             for (int c : {1, 16, 64, 256}) run({"W1", 3, 0, "closed", c, 0, secs});

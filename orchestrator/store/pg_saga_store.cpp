@@ -64,11 +64,18 @@ constexpr Statement kUpdateCommand{
     "sf_update_command",
     "UPDATE saga_outbox SET attempt = $3::int, not_before = " SF_TS(4) ", state = $5::smallint"
     " WHERE saga_id = $1::uuid AND msg_id = $2::uuid"};
-constexpr Statement kInsertAttempt{
-    "sf_insert_attempt",
+// Attempts and history rows are append-only and never read back by the transaction that
+// writes them, so a transaction collects them and writes each kind with one multi-row
+// INSERT just before COMMIT (one round trip per batch instead of one per row).
+constexpr Statement kInsertAttempts{
+    "sf_insert_attempts",
     "INSERT INTO saga_step_attempts (saga_id, step_index, phase, msg_id, attempt, outcome,"
     " detail, finished_at)"
-    " VALUES ($1::uuid, $2::int, $3::smallint, $4::uuid, $5::int, $6, $7, " SF_TS(8) ")"};
+    " SELECT x.saga_id, x.step_index, x.phase, x.msg_id, x.attempt, x.outcome, x.detail,"
+    " 'epoch'::timestamptz + x.finished_us * interval '1 microsecond'"
+    " FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (saga_id uuid, step_index int, phase smallint,"
+    " msg_id uuid, attempt int, outcome text, detail text, finished_us bigint)) WITH ORDINALITY"
+    " AS x(saga_id, step_index, phase, msg_id, attempt, outcome, detail, finished_us, n) ORDER BY x.n"};
 constexpr Statement kAttempts{
     "sf_attempts",
     "SELECT saga_id, step_index, phase, msg_id, attempt, outcome, detail, " SF_US("finished_at")
@@ -76,7 +83,11 @@ constexpr Statement kAttempts{
 constexpr Statement kAppendHistory{
     "sf_append_history",
     "INSERT INTO saga_history (saga_id, at, kind, step_index, phase, attempt, msg_id, detail)"
-    " VALUES ($1::uuid, " SF_TS(2) ", $3, $4::int, $5::smallint, $6::int, $7::uuid, $8::jsonb)"};
+    " SELECT x.saga_id, 'epoch'::timestamptz + x.at_us * interval '1 microsecond', x.kind, x.step_index,"
+    " x.phase, x.attempt, x.msg_id, x.detail"
+    " FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (saga_id uuid, at_us bigint, kind text,"
+    " step_index int, phase smallint, attempt int, msg_id uuid, detail jsonb)) WITH ORDINALITY"
+    " AS x(saga_id, at_us, kind, step_index, phase, attempt, msg_id, detail, n) ORDER BY x.n"};
 constexpr Statement kHistory{
     "sf_history",
     "SELECT saga_id, seq, " SF_US("at") ", kind, step_index, phase, attempt, msg_id, detail::text"
@@ -135,6 +146,7 @@ public:
     }
 
     std::vector<AttemptRecord> Attempts(const SagaId& id) override {
+        Flush();
         auto r = conn_->Exec(kAttempts, {id.str()});
         std::vector<AttemptRecord> out;
         for (int i = 0; i < r.rows(); ++i) out.push_back(AttemptFromRow(r, i));
@@ -142,6 +154,7 @@ public:
     }
 
     std::vector<HistoryEvent> History(const SagaId& id) override {
+        Flush();
         auto r = conn_->Exec(kHistory, {id.str()});
         std::vector<HistoryEvent> out;
         for (int i = 0; i < r.rows(); ++i) out.push_back(HistoryFromRow(r, i));
@@ -187,22 +200,42 @@ public:
     }
 
     void InsertAttempt(const AttemptRecord& a) override {
-        conn_->Exec(kInsertAttempt,
-                    {a.saga_id.str(), std::to_string(a.step_index),
-                     std::to_string(static_cast<int>(a.phase)), a.msg_id.str(),
-                     std::to_string(a.attempt), a.outcome, a.detail, Micros(a.finished_at)});
+        attempts_.push_back({{"saga_id", a.saga_id.str()},
+                             {"step_index", a.step_index},
+                             {"phase", static_cast<int>(a.phase)},
+                             {"msg_id", a.msg_id.str()},
+                             {"attempt", a.attempt},
+                             {"outcome", a.outcome},
+                             {"detail", a.detail},
+                             {"finished_us", a.finished_at.time_since_epoch().count()}});
     }
 
     void AppendHistory(const HistoryEvent& e) override {
-        conn_->Exec(kAppendHistory,
-                    {e.saga_id.str(), Micros(e.at), e.kind, std::to_string(e.step_index),
-                     e.phase ? pg::Param(std::to_string(static_cast<int>(*e.phase))) : std::nullopt,
-                     std::to_string(e.attempt), OptId(e.msg_id), e.detail.dump()});
+        history_.push_back({{"saga_id", e.saga_id.str()},
+                            {"at_us", e.at.time_since_epoch().count()},
+                            {"kind", e.kind},
+                            {"step_index", e.step_index},
+                            {"phase", e.phase ? nlohmann::json(static_cast<int>(*e.phase)) : nlohmann::json(nullptr)},
+                            {"attempt", e.attempt},
+                            {"msg_id", e.msg_id ? nlohmann::json(e.msg_id->str()) : nlohmann::json(nullptr)},
+                            {"detail", e.detail}});
     }
 
-    void Commit() override { tx_->Commit(); }
+    void Commit() override {
+        Flush();
+        tx_->Commit();
+    }
 
 private:
+    void Flush() {
+        if (!attempts_.empty()) conn_->Exec(kInsertAttempts, {attempts_.dump()});
+        if (!history_.empty()) conn_->Exec(kAppendHistory, {history_.dump()});
+        attempts_ = nlohmann::json::array();
+        history_ = nlohmann::json::array();
+    }
+
+    nlohmann::json attempts_ = nlohmann::json::array();
+    nlohmann::json history_ = nlohmann::json::array();
     PgSagaStore& store_;
     std::unique_ptr<pg::Connection> conn_;
     std::unique_ptr<pg::Transaction> tx_;
