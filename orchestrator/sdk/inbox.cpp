@@ -6,25 +6,24 @@ namespace {
 using nlohmann::json;
 
 // One saga step at a time on this database: a forward action and its compensation (or
-// two copies of one command) must see each other's inbox rows. Never waited for: a
-// batch holding other steps' locks would deadlock with another batch.
-constexpr pg::Statement kLockStep{"sfw_lock_step",
-                                  "SELECT pg_try_advisory_xact_lock(hashtext($1), $2::int)"};
-constexpr pg::Statement kClaim{
-    "sfw_claim",
-    "INSERT INTO sagaflow_inbox (msg_id, saga_id, step_index, phase, action, outcome, reply)"
-    " VALUES ($1::uuid, $2::uuid, $3::int, $4::smallint, $5, 'running', '{}')"
+// two copies of one command) must see each other's inbox rows. The lock is tried, never
+// waited for (a batch holding other steps' locks would deadlock with another batch), and
+// taken in the same statement that claims the command: one round trip for both.
+constexpr pg::Statement kLockAndClaim{
+    "sfw_lock_and_claim",
+    "WITH lock AS (SELECT pg_try_advisory_xact_lock(hashtext($2::uuid::text), $3::int) AS got)"
+    " INSERT INTO sagaflow_inbox (msg_id, saga_id, step_index, phase, action, outcome, reply)"
+    " SELECT $1::uuid, $2::uuid, $3::int, $4::smallint, $5, $6, $7::jsonb FROM lock WHERE lock.got"
     " ON CONFLICT (msg_id) DO NOTHING"};
+constexpr pg::Statement kLockStep{"sfw_lock_step",
+                                  "SELECT pg_try_advisory_xact_lock(hashtext($1::uuid::text), $2::int)"};
 constexpr pg::Statement kStoredReply{"sfw_stored_reply",
                                      "SELECT reply::text FROM sagaflow_inbox WHERE msg_id = $1::uuid"};
-constexpr pg::Statement kDoneBefore{
-    "sfw_done_before",
-    "SELECT reply::text FROM sagaflow_inbox WHERE saga_id = $1::uuid AND step_index = $2::int"
-    " AND phase = $3::smallint AND outcome = 'ok' AND msg_id <> $4::uuid LIMIT 1"};
-constexpr pg::Statement kSeen{
-    "sfw_seen",
-    "SELECT outcome FROM sagaflow_inbox WHERE saga_id = $1::uuid AND step_index = $2::int"
-    " AND phase = $3::smallint AND msg_id <> $4::uuid"};
+// Everything seen before for this step under other msg ids, both phases.
+constexpr pg::Statement kPrior{
+    "sfw_prior",
+    "SELECT phase, outcome, reply::text FROM sagaflow_inbox WHERE saga_id = $1::uuid AND step_index = $2::int"
+    " AND msg_id <> $3::uuid"};
 constexpr pg::Statement kStore{
     "sfw_store",
     "UPDATE sagaflow_inbox SET outcome = $2, reply = $3::jsonb WHERE msg_id = $1::uuid"};
@@ -102,56 +101,72 @@ Outcome Run(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& 
     const std::string step = std::to_string(cmd.step_index);
     const std::string phase = std::to_string(static_cast<int>(cmd.phase));
     auto finish = [&](const Outcome& o) {
-        if (options.use_inbox) {
-            conn.Exec(kStore, {cmd.msg_id, std::string(ToString(o.outcome)), ToJson(o).dump()});
-        }
+        conn.Exec(kStore, {cmd.msg_id, std::string(ToString(o.outcome)), ToJson(o).dump()});
         return o;
     };
 
-    if (options.use_inbox) {
+    if (!options.use_inbox) {
+        Tx step_tx(conn);
+        Context ctx(cmd, step_tx);
+        ++stats.handler_runs;
+        StepResult r = handler(ctx);
+        if (r.ok) return {ReplyOutcome::kOk, std::move(r.output), {}};
+        conn.Exec("ROLLBACK TO SAVEPOINT sagaflow_command");  // a business failure writes nothing
+        return {ReplyOutcome::kFail, json::object(), std::move(r.reason)};
+    }
+    const auto claim = [&](const char* outcome, const std::string& reply) {
+        return conn.Exec(kLockAndClaim, {cmd.msg_id, cmd.saga_id, step, phase, cmd.action, std::string(outcome), reply})
+                   .affected() == 1;
+    };
+    if (!claim("running", "{}")) {
         if (conn.Exec(kLockStep, {cmd.saga_id, step}).View(0, 0) != "t") {
             // Another transaction runs this step now; its outcome lands in the inbox, and
             // sagad's resend of this command is answered from there.
             throw Error(ErrorCode::kAborted, "busy: another transaction is running this step");
         }
-        if (conn.Exec(kClaim, {cmd.msg_id, cmd.saga_id, step, phase, cmd.action}).affected() == 0) {
+        ++stats.inbox_hits;  // claimed before: answer as then
+        return FromJson(conn.Exec(kStoredReply, {cmd.msg_id}).Text(0, 0));
+    }
+    const std::string this_phase = phase;
+    const std::string other_phase = cmd.phase == Phase::kForward ? "2" : "1";
+    auto prior = conn.Exec(kPrior, {cmd.saga_id, step, cmd.msg_id});
+    bool other_seen = false, forward_done = false;
+    for (int i = 0; i < prior.rows(); ++i) {
+        const bool ok = prior.View(i, 1) == "ok";
+        if (prior.View(i, 0) == this_phase && ok) {
+            // Done before under another msg id (a manual retry): answer as then.
             ++stats.inbox_hits;
-            return FromJson(conn.Exec(kStoredReply, {cmd.msg_id}).Text(0, 0));
+            return finish(FromJson(prior.Text(i, 2)));
         }
-        // Done before under another msg id (a manual retry): answer as then.
-        auto before = conn.Exec(kDoneBefore, {cmd.saga_id, step, phase, cmd.msg_id});
-        if (before.rows() > 0) {
-            ++stats.inbox_hits;
-            return finish(FromJson(before.Text(0, 0)));
-        }
-        const std::string other_phase = cmd.phase == Phase::kForward ? "2" : "1";
-        auto other = conn.Exec(kSeen, {cmd.saga_id, step, other_phase, cmd.msg_id});
-        if (cmd.phase == Phase::kForward && other.rows() > 0) {
-            // Its compensation came first: running it now would leave an effect no one undoes.
-            ++stats.forwards_after_compensation;
-            return finish({ReplyOutcome::kFail, json::object(),
-                           "refused: the step was compensated before it ran"});
-        }
-        bool forward_done = false;
-        for (int i = 0; i < other.rows(); ++i) forward_done |= other.View(i, 0) == "ok";
-        if (cmd.phase == Phase::kCompensate && !forward_done) {
-            ++stats.compensations_without_forward;
-            return finish({ReplyOutcome::kOk, {{"compensated", false}},
-                           "nothing to undo: the forward action never ran here"});
+        if (prior.View(i, 0) == other_phase) {
+            other_seen = true;
+            forward_done |= ok;
         }
     }
+    if (cmd.phase == Phase::kForward && other_seen) {
+        // Its compensation came first: running it now would leave an effect no one undoes.
+        ++stats.forwards_after_compensation;
+        return finish({ReplyOutcome::kFail, json::object(), "refused: the step was compensated before it ran"});
+    }
+    if (cmd.phase == Phase::kCompensate && !forward_done) {
+        ++stats.compensations_without_forward;
+        return finish({ReplyOutcome::kOk, {{"compensated", false}},
+                       "nothing to undo: the forward action never ran here"});
+    }
 
-    conn.Exec("SAVEPOINT sagaflow_handler");
     Tx step_tx(conn);
     Context ctx(cmd, step_tx);
     ++stats.handler_runs;
     StepResult r = handler(ctx);
-    if (r.ok) {
-        conn.Exec("RELEASE SAVEPOINT sagaflow_handler");
-        return finish({ReplyOutcome::kOk, std::move(r.output), {}});
+    if (r.ok) return finish({ReplyOutcome::kOk, std::move(r.output), {}});
+    // A business failure writes nothing: undo the handler's writes (and the claim), then
+    // store the failure in the claim's place, under the lock again.
+    conn.Exec("ROLLBACK TO SAVEPOINT sagaflow_command");
+    const Outcome failed{ReplyOutcome::kFail, json::object(), std::move(r.reason)};
+    if (!claim("fail", ToJson(failed).dump())) {
+        throw Error(ErrorCode::kAborted, "busy: another transaction took this step during the handler");
     }
-    conn.Exec("ROLLBACK TO SAVEPOINT sagaflow_handler");  // a business failure writes nothing
-    return finish({ReplyOutcome::kFail, json::object(), std::move(r.reason)});
+    return failed;
 }
 
 }  // namespace
