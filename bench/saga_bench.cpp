@@ -272,6 +272,7 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
         } else if (now > t_end + std::chrono::seconds(120)) {
             throw std::runtime_error(std::to_string(in_flight.size()) + " sagas still running 120 s after the last start");
         }
+        const auto poll_started = Clock::now();
         std::vector<std::string> ids;
         ids.reserve(in_flight.size());
         for (const auto& [id, _] : in_flight) ids.push_back(id);
@@ -295,10 +296,10 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
             if (o.sagad_pid) rss_samples.push_back(RssKib(o.sagad_pid));
             next_minute += std::chrono::minutes(1);
         }
-        if (done == 0) {
-            // Poll often when few are in flight (latency runs), less when many (throughput runs).
-            std::this_thread::sleep_for(in_flight.size() <= 4 ? std::chrono::microseconds(200) : std::chrono::milliseconds(2));
-        }
+        // Poll every 0.2 ms when few are in flight (latency runs), every 2 ms when many
+        // (throughput runs: each poll costs the database about 0.4 ms at 64 in flight).
+        const auto period = in_flight.size() <= 4 ? std::chrono::microseconds(200) : std::chrono::microseconds(2000);
+        std::this_thread::sleep_until(poll_started + period);
     }
     const double elapsed = std::chrono::duration<double>(last_done - t0).count();
     const Snapshot after = db.Take();
