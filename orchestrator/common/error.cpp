@@ -9,6 +9,7 @@ std::string_view ToString(ErrorCode code) noexcept {
         case ErrorCode::kDeadlineExceeded: return "deadline_exceeded";
         case ErrorCode::kNotFound: return "not_found";
         case ErrorCode::kAlreadyExists: return "already_exists";
+        case ErrorCode::kResourceExhausted: return "resource_exhausted";
         case ErrorCode::kFailedPrecondition: return "failed_precondition";
         case ErrorCode::kAborted: return "aborted";
         case ErrorCode::kInternal: return "internal";

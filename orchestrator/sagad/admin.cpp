@@ -44,6 +44,11 @@ SagaId IdField(const json& req) {
     return *id;
 }
 
+Status Busy(std::size_t max_running) {
+    return {ErrorCode::kResourceExhausted, "too many sagas in flight (max_running_sagas " +
+                                               std::to_string(max_running) + "); retry later"};
+}
+
 // {"workflow": ..., "input": {...}, "key": ...}: one start, of `start` or `start_batch`.
 engine::StartRequest StartFrom(const json& req) {
     engine::StartRequest start;
@@ -75,8 +80,9 @@ json SagaSummary(const engine::SagaRecord& s, const Workflow* wf) {
 
 }  // namespace
 
-AdminHandler::AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, Logger log)
-    : registry_(registry), node_(node), log_(std::move(log)) {}
+AdminHandler::AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, Logger log,
+                           std::size_t max_running)
+    : registry_(registry), node_(node), log_(std::move(log)), max_running_(max_running) {}
 
 std::string AdminHandler::Refuse(ErrorCode code, const std::string& message) {
     ++bad_requests_;
@@ -119,8 +125,10 @@ json AdminHandler::Dispatch(const json& req) {
     }
     if (op == "start") {
         const engine::StartRequest start = StartFrom(req);
-        auto r = node_.Submit<Result<engine::StartResult>>(
-            [&](engine::Engine& e, runtime::Dispatcher&) { return e.Start(start); });
+        auto r = node_.Submit<Result<engine::StartResult>>([&](engine::Engine& e, runtime::Dispatcher&) {
+            if (e.tracked() + 1 > max_running_) return Result<engine::StartResult>(Busy(max_running_));
+            return e.Start(start);
+        });
         if (!r.ok()) return Error(r.code(), r.status().message);
         log_("saga_started", {{"saga_id", r->saga_id.str()}, {"workflow", start.workflow}, {"created", r->created}});
         return Ok({{"saga_id", r->saga_id.str()}, {"created", r->created}});
@@ -138,7 +146,12 @@ json AdminHandler::Dispatch(const json& req) {
             starts.push_back(StartFrom(one));
         }
         auto results = node_.Submit<std::vector<Result<engine::StartResult>>>(
-            [&](engine::Engine& e, runtime::Dispatcher&) { return e.StartMany(starts); });
+            [&](engine::Engine& e, runtime::Dispatcher&) {
+                if (e.tracked() + starts.size() > max_running_) {
+                    return std::vector<Result<engine::StartResult>>(starts.size(), Busy(max_running_));
+                }
+                return e.StartMany(starts);
+            });
         json out = json::array();
         for (const auto& r : results) {
             if (r.ok()) {

@@ -26,7 +26,10 @@ inline constexpr std::size_t kMaxStartBatch = 1000;  ///< starts in one start_ba
 class AdminHandler {
 public:
     using Logger = std::function<void(const std::string& event, const nlohmann::json& fields)>;
-    AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, Logger log);
+    /// `max_running` bounds the sagas in flight (commands the engine tracks): a start that
+    /// would exceed it is refused with resource_exhausted, so memory stays bounded.
+    AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, Logger log,
+                 std::size_t max_running = 100000);
     [[nodiscard]] std::string Handle(const std::string& request);
 
     /// Requests handled, and those refused before dispatch (oversized, not a JSON object,
@@ -41,6 +44,7 @@ private:
     const WorkflowRegistry& registry_;
     runtime::Node& node_;
     Logger log_;
+    std::size_t max_running_;
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> bad_requests_{0};
 };

@@ -135,9 +135,10 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         node_options.dispatcher.heartbeat_timeout = std::chrono::milliseconds(cfg.heartbeat_timeout_ms);
         runtime::Node node(registry, store, clock, node_options);
         const std::string workers_at = node.Start();
-        AdminHandler handler(registry, node, [&](const std::string& event, const nlohmann::json& fields) {
-            log.Write("info", event, fields);
-        });
+        AdminHandler handler(
+            registry, node,
+            [&](const std::string& event, const nlohmann::json& fields) { log.Write("info", event, fields); },
+            static_cast<std::size_t>(cfg.max_running_sagas));
         AdminServer admin(handler, cfg.admin_endpoint);
         const std::string admin_at = admin.Start();
         log.Write("info", "sagad_ready", {{"workers", workers_at}, {"admin", admin_at},

@@ -70,6 +70,9 @@ const std::vector<Setting>& Settings() {
          [](Config& c, const std::string& v) { return Positive(c.heartbeat_timeout_ms, v, "heartbeat_timeout_ms"); }},
         {"shutdown_timeout_ms", "SAGAD_SHUTDOWN_TIMEOUT_MS", "longest a graceful stop may take (default 10000)",
          [](Config& c, const std::string& v) { return Positive(c.shutdown_timeout_ms, v, "shutdown_timeout_ms"); }},
+        {"max_running_sagas", "SAGAD_MAX_RUNNING_SAGAS",
+         "sagas in flight at most; starts beyond are refused with resource_exhausted (default 100000)",
+         [](Config& c, const std::string& v) { return Positive(c.max_running_sagas, v, "max_running_sagas"); }},
     };
     return kAll;
 }

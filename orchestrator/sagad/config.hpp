@@ -20,6 +20,7 @@ struct Config {
     std::string log_format = "text";  ///< text, json
     int heartbeat_timeout_ms = 5000;
     int shutdown_timeout_ms = 10000;
+    int max_running_sagas = 100000;  ///< starts beyond it are refused: resource_exhausted
     bool help = false;
 };
 

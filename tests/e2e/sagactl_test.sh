@@ -105,5 +105,14 @@ kill -TERM "${pids[0]}"; wait "${pids[0]}"; rc=$?
 pids=("${pids[@]:1}")
 expect "sagactl after sagad stopped exits 3" 3 "cannot reach sagad" -- c --timeout-ms 300 workers
 
+echo "== admission limit: --max-running-sagas 1, no workers"
+"$sagad" --data-dir "$dir/data2" --worker-endpoint "ipc://$dir/w2.sock" --admin-endpoint "$admin" \
+  --max-running-sagas 1 2>"$dir/sagad2.log" &
+pids+=($!)
+wait_for 60 c workflows || bad "sagad with a limit did not start"
+expect "the first start is taken" 0 "^[0-9a-f-]{36}$" -- c start order_fulfilment --input "$order" --key limit-1
+expect "a start over the limit is refused" 1 "resource_exhausted" -- c start order_fulfilment --input "$order" --key limit-2
+expect "a bad limit is a usage error" 2 "max_running_sagas" -- "$sagad" --max-running-sagas 0 --data-dir "$dir/never"
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -22,6 +22,7 @@ enum class ErrorCode : int {
     kDeadlineExceeded = 4,    ///< Took too long; retry may succeed.
     kNotFound = 5,            ///< The named thing does not exist.
     kAlreadyExists = 6,       ///< A unique thing exists already.
+    kResourceExhausted = 8,   ///< Over a limit (e.g. running sagas); retry later.
     kFailedPrecondition = 9,  ///< Not allowed in the current state; retry only after a change.
     kAborted = 10,            ///< Concurrency conflict (serialization, version); retry the unit.
     kInternal = 13,           ///< A bug or a broken invariant.
