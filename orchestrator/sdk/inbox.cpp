@@ -105,11 +105,14 @@ Outcome Run(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& 
         return o;
     };
 
-    if (!options.use_inbox) {
+    const auto run_handler = [&] {
         Tx step_tx(conn);
         Context ctx(cmd, step_tx);
         ++stats.handler_runs;
-        StepResult r = handler(ctx);
+        return handler(ctx);
+    };
+    if (!options.use_inbox) {
+        StepResult r = run_handler();
         if (r.ok) return {ReplyOutcome::kOk, std::move(r.output), {}};
         conn.Exec("ROLLBACK TO SAVEPOINT sagaflow_command");  // a business failure writes nothing
         return {ReplyOutcome::kFail, json::object(), std::move(r.reason)};
@@ -127,13 +130,12 @@ Outcome Run(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& 
         ++stats.inbox_hits;  // claimed before: answer as then
         return FromJson(conn.Exec(kStoredReply, {cmd.msg_id}).Text(0, 0));
     }
-    const std::string this_phase = phase;
     const std::string other_phase = cmd.phase == Phase::kForward ? "2" : "1";
     auto prior = conn.Exec(kPrior, {cmd.saga_id, step, cmd.msg_id});
     bool other_seen = false, forward_done = false;
     for (int i = 0; i < prior.rows(); ++i) {
         const bool ok = prior.View(i, 1) == "ok";
-        if (prior.View(i, 0) == this_phase && ok) {
+        if (prior.View(i, 0) == phase && ok) {
             // Done before under another msg id (a manual retry): answer as then.
             ++stats.inbox_hits;
             return finish(FromJson(prior.Text(i, 2)));
@@ -154,10 +156,7 @@ Outcome Run(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& 
                        "nothing to undo: the forward action never ran here"});
     }
 
-    Tx step_tx(conn);
-    Context ctx(cmd, step_tx);
-    ++stats.handler_runs;
-    StepResult r = handler(ctx);
+    StepResult r = run_handler();
     if (r.ok) return finish({ReplyOutcome::kOk, std::move(r.output), {}});
     // A business failure writes nothing: undo the handler's writes (and the claim), then
     // store the failure in the claim's place, under the lock again.
