@@ -270,8 +270,11 @@ std::vector<Status> Engine::ApplyReplies(std::span<const Reply> replies) {
     for (std::size_t begin = 0; begin < replies.size(); begin += batch) {
         const auto chunk = replies.subspan(begin, std::min(batch, replies.size() - begin));
         std::vector<Status> statuses;
+        std::vector<MsgId> ids;
+        for (const Reply& r : chunk) ids.push_back(r.msg_id);
         RunTx([&](StoreTx& tx, AfterCommit& after) {
             statuses.clear();
+            tx.Prefetch(ids);
             for (const Reply& r : chunk) statuses.push_back(ApplyOneReply(tx, r, after));
         });
         out.insert(out.end(), statuses.begin(), statuses.end());

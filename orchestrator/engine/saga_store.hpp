@@ -98,6 +98,9 @@ public:
     [[nodiscard]] virtual std::optional<SagaId> FindByBusinessKey(const std::string& workflow,
                                                                   const BusinessKey& key) = 0;
     [[nodiscard]] virtual std::optional<CommandRecord> GetCommand(const MsgId& id) = 0;
+    /// A hint: these commands (and their sagas) are about to be read. A store may load them
+    /// all at once; reads answer the same either way.
+    virtual void Prefetch(const std::vector<MsgId>& /*commands*/) {}
     [[nodiscard]] virtual std::vector<SagaRecord> ListSagas(const SagaFilter& filter) = 0;
     /// Pending commands, earliest `not_before` first.
     [[nodiscard]] virtual std::vector<CommandRecord> PendingCommands(int limit) = 0;

@@ -2,6 +2,9 @@
 
 #include "pg_rows.hpp"
 
+#include <algorithm>
+#include <unordered_map>
+
 namespace sagaflow::store {
 namespace {
 
@@ -76,6 +79,39 @@ constexpr Statement kInsertAttempts{
     " FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (saga_id uuid, step_index int, phase smallint,"
     " msg_id uuid, attempt int, outcome text, detail text, finished_us bigint)) WITH ORDINALITY"
     " AS x(saga_id, step_index, phase, msg_id, attempt, outcome, detail, finished_us, n) ORDER BY x.n"};
+// A transaction's saga and command writes go the same way: kept (and read back) in
+// memory, then written with one statement per kind before COMMIT. A saga's optimistic
+// version check moves into the batched UPDATE: fewer rows changed than sent is a conflict.
+constexpr Statement kInsertCommands{
+    "sf_insert_commands",
+    "INSERT INTO saga_outbox (saga_id, msg_id, step_index, phase, action, queue, attempt,"
+    " not_before, state, payload, created_at)"
+    " SELECT x.saga_id, x.msg_id, x.step_index, x.phase, x.action, x.queue, x.attempt,"
+    " 'epoch'::timestamptz + x.not_before_us * interval '1 microsecond', x.state, x.payload,"
+    " 'epoch'::timestamptz + x.created_us * interval '1 microsecond'"
+    " FROM jsonb_to_recordset($1::jsonb) AS x(saga_id uuid, msg_id uuid, step_index int, phase smallint,"
+    " action text, queue text, attempt int, not_before_us bigint, state smallint, payload jsonb, created_us bigint)"};
+constexpr Statement kUpdateCommands{
+    "sf_update_commands",
+    "UPDATE saga_outbox o SET attempt = x.attempt,"
+    " not_before = 'epoch'::timestamptz + x.not_before_us * interval '1 microsecond', state = x.state"
+    " FROM jsonb_to_recordset($1::jsonb) AS x(saga_id uuid, msg_id uuid, attempt int, not_before_us bigint,"
+    " state smallint) WHERE o.saga_id = x.saga_id AND o.msg_id = x.msg_id"};
+constexpr Statement kUpdateSagas{
+    "sf_update_sagas",
+    "UPDATE sagas s SET state_code = x.state_code, step_position = x.step_position,"
+    " awaiting_msg_id = x.awaiting, context = x.context, failure_reason = x.failure_reason,"
+    " version = x.version, updated_at = 'epoch'::timestamptz + x.updated_us * interval '1 microsecond'"
+    " FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, state_code smallint, step_position int, awaiting uuid,"
+    " context jsonb, failure_reason text, version bigint, updated_us bigint, expected bigint)"
+    " WHERE s.id = x.id AND s.version = x.expected"};
+// The commands of a batch of replies and their sagas, in two round trips.
+constexpr Statement kPrefetchCommands{
+    "sf_prefetch_commands",
+    "SELECT " SF_COMMAND_COLUMNS " FROM saga_outbox WHERE msg_id = ANY($1::uuid[])"};
+constexpr Statement kPrefetchSagas{
+    "sf_prefetch_sagas",
+    "SELECT " SF_SAGA_COLUMNS " FROM sagas WHERE id = ANY($1::uuid[])"};
 constexpr Statement kAttempts{
     "sf_attempts",
     "SELECT saga_id, step_index, phase, msg_id, attempt, outcome, detail, " SF_US("finished_at")
@@ -111,27 +147,54 @@ public:
     }
 
     std::optional<SagaRecord> GetSaga(const SagaId& id) override {
+        if (auto it = sagas_.find(id.str()); it != sagas_.end()) return it->second;
         auto r = conn_->Exec(kGetSaga, {id.str()});
         if (r.rows() == 0) return std::nullopt;
-        return SagaFromRow(r, 0);
+        return sagas_[id.str()] = SagaFromRow(r, 0);
     }
 
     std::optional<SagaId> FindByBusinessKey(const std::string& workflow,
                                             const BusinessKey& key) override {
+        Flush();
         auto r = conn_->Exec(kFindByKey, {workflow, key.str()});
         if (r.rows() == 0) return std::nullopt;
         return SagaId(r.Text(0, 0));
     }
 
     std::optional<CommandRecord> GetCommand(const MsgId& id) override {
+        if (auto it = commands_.find(id.str()); it != commands_.end()) return it->second;
         auto r = conn_->Exec(kGetCommand, {id.str()});
         if (r.rows() == 0) return std::nullopt;
-        return CommandFromRow(r, 0);
+        return commands_[id.str()] = CommandFromRow(r, 0);
+    }
+
+    void Prefetch(const std::vector<MsgId>& ids) override {
+        if (ids.size() < 2) return;  // one reply: the plain reads are cheaper
+        std::string array = "{";
+        for (const MsgId& id : ids) {
+            if (commands_.count(id.str())) continue;
+            array += (array.size() > 1 ? "," : "") + id.str();
+        }
+        if (array.size() == 1) return;
+        auto r = conn_->Exec(kPrefetchCommands, {array + "}"});
+        std::string sagas = "{";
+        for (int i = 0; i < r.rows(); ++i) {
+            CommandRecord c = CommandFromRow(r, i);
+            if (!sagas_.count(c.saga_id.str())) sagas += (sagas.size() > 1 ? "," : "") + c.saga_id.str();
+            commands_.emplace(c.msg_id.str(), std::move(c));
+        }
+        if (sagas.size() == 1) return;
+        auto s = conn_->Exec(kPrefetchSagas, {sagas + "}"});
+        for (int i = 0; i < s.rows(); ++i) {
+            SagaRecord v = SagaFromRow(s, i);
+            sagas_.emplace(v.id.str(), std::move(v));
+        }
     }
 
     std::vector<SagaRecord> ListSagas(const SagaFilter& f) override {
         Params p{f.status ? pg::Param(std::to_string(static_cast<int>(*f.status))) : std::nullopt,
                  f.workflow, std::to_string(f.limit)};
+        Flush();
         auto r = conn_->Exec(kListSagas, p);
         std::vector<SagaRecord> out;
         for (int i = 0; i < r.rows(); ++i) out.push_back(SagaFromRow(r, i));
@@ -139,6 +202,7 @@ public:
     }
 
     std::vector<CommandRecord> PendingCommands(int limit) override {
+        Flush();
         auto r = conn_->Exec(kPendingCommands, {std::to_string(limit)});
         std::vector<CommandRecord> out;
         for (int i = 0; i < r.rows(); ++i) out.push_back(CommandFromRow(r, i));
@@ -169,34 +233,49 @@ public:
                               s.context.dump(), OptId(s.business_key), s.failure_reason,
                               s.trace_id.str(), std::to_string(s.version), Micros(s.created_at),
                               Micros(s.updated_at)});
-        return r.affected() == 1;
+        if (r.affected() != 1) return false;
+        sagas_[s.id.str()] = s;
+        return true;
     }
 
     void UpdateSaga(const SagaRecord& s, std::int64_t expected_version) override {
-        auto r = conn_->Exec(kUpdateSaga,
-                             {s.id.str(), std::to_string(static_cast<int>(s.status)),
-                              std::to_string(s.position), OptId(s.awaiting), s.context.dump(),
-                              s.failure_reason, std::to_string(s.version), Micros(s.updated_at),
-                              std::to_string(expected_version)});
-        if (r.affected() != 1) {
-            throw Error(ErrorCode::kAborted, "saga " + s.id.str() + " changed concurrently");
+        const std::string id = s.id.str();
+        auto it = sagas_.find(id);
+        if (it == sagas_.end()) {  // never read here: update now, checking the version
+            auto r = conn_->Exec(kUpdateSaga,
+                                 {id, std::to_string(static_cast<int>(s.status)), std::to_string(s.position),
+                                  OptId(s.awaiting), s.context.dump(), s.failure_reason, std::to_string(s.version),
+                                  Micros(s.updated_at), std::to_string(expected_version)});
+            if (r.affected() != 1) throw Error(ErrorCode::kAborted, "saga " + id + " changed concurrently");
+            return;
         }
+        if (it->second.version != expected_version) {
+            throw Error(ErrorCode::kAborted, "saga " + id + " changed concurrently");
+        }
+        if (saga_expected_.emplace(id, expected_version).second) dirty_sagas_.push_back(id);
+        it->second = s;
     }
 
     void InsertCommand(const CommandRecord& c) override {
-        conn_->Exec(kInsertCommand,
-                    {c.saga_id.str(), c.msg_id.str(), std::to_string(c.step_index),
-                     std::to_string(static_cast<int>(c.phase)), c.action, c.queue,
-                     std::to_string(c.attempt), Micros(c.not_before),
-                     std::to_string(static_cast<int>(c.state)), c.payload.dump(),
-                     Micros(c.created_at)});
+        const std::string id = c.msg_id.str();
+        if (!commands_.emplace(id, c).second) throw Error(ErrorCode::kAlreadyExists, "command " + id);
+        new_commands_.push_back(id);
     }
 
     void UpdateCommand(const CommandRecord& c) override {
-        auto r = conn_->Exec(kUpdateCommand,
-                             {c.saga_id.str(), c.msg_id.str(), std::to_string(c.attempt),
-                              Micros(c.not_before), std::to_string(static_cast<int>(c.state))});
-        if (r.affected() != 1) throw Error(ErrorCode::kNotFound, "command " + c.msg_id.str());
+        const std::string id = c.msg_id.str();
+        auto it = commands_.find(id);
+        if (it == commands_.end()) {  // never read here: update now
+            auto r = conn_->Exec(kUpdateCommand, {c.saga_id.str(), id, std::to_string(c.attempt), Micros(c.not_before),
+                                                  std::to_string(static_cast<int>(c.state))});
+            if (r.affected() != 1) throw Error(ErrorCode::kNotFound, "command " + id);
+            return;
+        }
+        it->second = c;
+        if (std::find(new_commands_.begin(), new_commands_.end(), id) == new_commands_.end() &&
+            std::find(dirty_commands_.begin(), dirty_commands_.end(), id) == dirty_commands_.end()) {
+            dirty_commands_.push_back(id);
+        }
     }
 
     void InsertAttempt(const AttemptRecord& a) override {
@@ -228,12 +307,92 @@ public:
 
 private:
     void Flush() {
+        // One row of a kind goes through the plain prepared statement: cheaper than JSON.
+        if (new_commands_.size() == 1) {
+            const CommandRecord& c = commands_.at(new_commands_.front());
+            conn_->Exec(kInsertCommand,
+                        {c.saga_id.str(), c.msg_id.str(), std::to_string(c.step_index),
+                         std::to_string(static_cast<int>(c.phase)), c.action, c.queue, std::to_string(c.attempt),
+                         Micros(c.not_before), std::to_string(static_cast<int>(c.state)), c.payload.dump(),
+                         Micros(c.created_at)});
+            new_commands_.clear();
+        }
+        if (dirty_commands_.size() == 1) {
+            const CommandRecord& c = commands_.at(dirty_commands_.front());
+            if (conn_->Exec(kUpdateCommand, {c.saga_id.str(), c.msg_id.str(), std::to_string(c.attempt),
+                                             Micros(c.not_before), std::to_string(static_cast<int>(c.state))})
+                    .affected() != 1) {
+                throw Error(ErrorCode::kAborted, "an outbox command changed concurrently");
+            }
+            dirty_commands_.clear();
+        }
+        if (dirty_sagas_.size() == 1) {
+            const std::string& id = dirty_sagas_.front();
+            const SagaRecord& v = sagas_.at(id);
+            if (conn_->Exec(kUpdateSaga, {id, std::to_string(static_cast<int>(v.status)), std::to_string(v.position),
+                                          OptId(v.awaiting), v.context.dump(), v.failure_reason,
+                                          std::to_string(v.version), Micros(v.updated_at),
+                                          std::to_string(saga_expected_.at(id))})
+                    .affected() != 1) {
+                throw Error(ErrorCode::kAborted, "saga " + id + " changed concurrently");
+            }
+            dirty_sagas_.clear();
+            saga_expected_.clear();
+        }
+        if (!new_commands_.empty()) {
+            nlohmann::json rows = nlohmann::json::array();
+            for (const auto& id : new_commands_) {
+                const CommandRecord& c = commands_.at(id);
+                rows.push_back({{"saga_id", c.saga_id.str()}, {"msg_id", id}, {"step_index", c.step_index},
+                                {"phase", static_cast<int>(c.phase)}, {"action", c.action}, {"queue", c.queue},
+                                {"attempt", c.attempt}, {"not_before_us", c.not_before.time_since_epoch().count()},
+                                {"state", static_cast<int>(c.state)}, {"payload", c.payload},
+                                {"created_us", c.created_at.time_since_epoch().count()}});
+            }
+            conn_->Exec(kInsertCommands, {rows.dump()});
+            new_commands_.clear();
+        }
+        if (!dirty_commands_.empty()) {
+            nlohmann::json rows = nlohmann::json::array();
+            for (const auto& id : dirty_commands_) {
+                const CommandRecord& c = commands_.at(id);
+                rows.push_back({{"saga_id", c.saga_id.str()}, {"msg_id", id}, {"attempt", c.attempt},
+                                {"not_before_us", c.not_before.time_since_epoch().count()},
+                                {"state", static_cast<int>(c.state)}});
+            }
+            if (conn_->Exec(kUpdateCommands, {rows.dump()}).affected() != static_cast<std::int64_t>(rows.size())) {
+                throw Error(ErrorCode::kAborted, "an outbox command changed concurrently");
+            }
+            dirty_commands_.clear();
+        }
+        if (!dirty_sagas_.empty()) {
+            nlohmann::json rows = nlohmann::json::array();
+            for (const auto& id : dirty_sagas_) {
+                const SagaRecord& v = sagas_.at(id);
+                rows.push_back({{"id", id}, {"state_code", static_cast<int>(v.status)}, {"step_position", v.position},
+                                {"awaiting", v.awaiting ? nlohmann::json(v.awaiting->str()) : nlohmann::json(nullptr)},
+                                {"context", v.context}, {"failure_reason", v.failure_reason}, {"version", v.version},
+                                {"updated_us", v.updated_at.time_since_epoch().count()},
+                                {"expected", saga_expected_.at(id)}});
+            }
+            if (conn_->Exec(kUpdateSagas, {rows.dump()}).affected() != static_cast<std::int64_t>(rows.size())) {
+                throw Error(ErrorCode::kAborted, "a saga changed concurrently");
+            }
+            dirty_sagas_.clear();
+            saga_expected_.clear();
+        }
         if (!attempts_.empty()) conn_->Exec(kInsertAttempts, {attempts_.dump()});
         if (!history_.empty()) conn_->Exec(kAppendHistory, {history_.dump()});
         attempts_ = nlohmann::json::array();
         history_ = nlohmann::json::array();
     }
 
+    // What this transaction read or wrote, latest first-class copy; and what it must write.
+    std::unordered_map<std::string, SagaRecord> sagas_;
+    std::unordered_map<std::string, std::int64_t> saga_expected_;  // version the row must still have
+    std::vector<std::string> dirty_sagas_;
+    std::unordered_map<std::string, CommandRecord> commands_;
+    std::vector<std::string> new_commands_, dirty_commands_;
     nlohmann::json attempts_ = nlohmann::json::array();
     nlohmann::json history_ = nlohmann::json::array();
     PgSagaStore& store_;

@@ -19,6 +19,7 @@ public:
     std::optional<engine::CommandRecord> GetCommand(const MsgId& id) override {
         return inner_->GetCommand(id);
     }
+    void Prefetch(const std::vector<MsgId>& ids) override { inner_->Prefetch(ids); }
     std::vector<engine::SagaRecord> ListSagas(const engine::SagaFilter& f) override {
         return inner_->ListSagas(f);
     }
