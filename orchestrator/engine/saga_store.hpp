@@ -110,7 +110,8 @@ public:
     /// Inserts a saga. Returns false, writing nothing, when its business key is taken.
     [[nodiscard]] virtual bool InsertSaga(const SagaRecord& saga) = 0;
     /// Replaces the saga row if its stored version is `expected_version`; otherwise
-    /// throws `Error(kAborted)` (someone else changed it).
+    /// throws `Error(kAborted)` (someone else changed it), here or, for a store that
+    /// writes a transaction's rows in one go (PgSagaStore), at the latest from Commit.
     virtual void UpdateSaga(const SagaRecord& saga, std::int64_t expected_version) = 0;
     virtual void InsertCommand(const CommandRecord& command) = 0;
     /// Updates attempt, not_before and state of an existing command.

@@ -242,11 +242,7 @@ public:
         const std::string id = s.id.str();
         auto it = sagas_.find(id);
         if (it == sagas_.end()) {  // never read here: update now, checking the version
-            auto r = conn_->Exec(kUpdateSaga,
-                                 {id, std::to_string(static_cast<int>(s.status)), std::to_string(s.position),
-                                  OptId(s.awaiting), s.context.dump(), s.failure_reason, std::to_string(s.version),
-                                  Micros(s.updated_at), std::to_string(expected_version)});
-            if (r.affected() != 1) throw Error(ErrorCode::kAborted, "saga " + id + " changed concurrently");
+            WriteSaga(s, expected_version);
             return;
         }
         if (it->second.version != expected_version) {
@@ -266,9 +262,7 @@ public:
         const std::string id = c.msg_id.str();
         auto it = commands_.find(id);
         if (it == commands_.end()) {  // never read here: update now
-            auto r = conn_->Exec(kUpdateCommand, {c.saga_id.str(), id, std::to_string(c.attempt), Micros(c.not_before),
-                                                  std::to_string(static_cast<int>(c.state))});
-            if (r.affected() != 1) throw Error(ErrorCode::kNotFound, "command " + id);
+            if (!WriteCommand(c)) throw Error(ErrorCode::kNotFound, "command " + id);
             return;
         }
         it->second = c;
@@ -306,6 +300,21 @@ public:
     }
 
 private:
+    // One saga row, if it still has `expected` as its version; else kAborted.
+    void WriteSaga(const SagaRecord& s, std::int64_t expected) {
+        auto r = conn_->Exec(kUpdateSaga, {s.id.str(), std::to_string(static_cast<int>(s.status)),
+                                           std::to_string(s.position), OptId(s.awaiting), s.context.dump(),
+                                           s.failure_reason, std::to_string(s.version), Micros(s.updated_at),
+                                           std::to_string(expected)});
+        if (r.affected() != 1) throw Error(ErrorCode::kAborted, "saga " + s.id.str() + " changed concurrently");
+    }
+    // One outbox row; false if it is not there.
+    bool WriteCommand(const CommandRecord& c) {
+        return conn_->Exec(kUpdateCommand, {c.saga_id.str(), c.msg_id.str(), std::to_string(c.attempt),
+                                            Micros(c.not_before), std::to_string(static_cast<int>(c.state))})
+                   .affected() == 1;
+    }
+
     void Flush() {
         // One row of a kind goes through the plain prepared statement: cheaper than JSON.
         if (new_commands_.size() == 1) {
@@ -318,24 +327,14 @@ private:
             new_commands_.clear();
         }
         if (dirty_commands_.size() == 1) {
-            const CommandRecord& c = commands_.at(dirty_commands_.front());
-            if (conn_->Exec(kUpdateCommand, {c.saga_id.str(), c.msg_id.str(), std::to_string(c.attempt),
-                                             Micros(c.not_before), std::to_string(static_cast<int>(c.state))})
-                    .affected() != 1) {
+            if (!WriteCommand(commands_.at(dirty_commands_.front()))) {
                 throw Error(ErrorCode::kAborted, "an outbox command changed concurrently");
             }
             dirty_commands_.clear();
         }
         if (dirty_sagas_.size() == 1) {
             const std::string& id = dirty_sagas_.front();
-            const SagaRecord& v = sagas_.at(id);
-            if (conn_->Exec(kUpdateSaga, {id, std::to_string(static_cast<int>(v.status)), std::to_string(v.position),
-                                          OptId(v.awaiting), v.context.dump(), v.failure_reason,
-                                          std::to_string(v.version), Micros(v.updated_at),
-                                          std::to_string(saga_expected_.at(id))})
-                    .affected() != 1) {
-                throw Error(ErrorCode::kAborted, "saga " + id + " changed concurrently");
-            }
+            WriteSaga(sagas_.at(id), saga_expected_.at(id));
             dirty_sagas_.clear();
             saga_expected_.clear();
         }
