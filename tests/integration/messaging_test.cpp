@@ -87,7 +87,29 @@ TEST_F(MessagingTest, SecondWorkerTakesOverFromOneThatDies) {
     EXPECT_EQ(MaxEffectsPerKey(), 1);
 }
 
-TEST_F(MessagingTest, LossyNetworkBothWaysKeepsEveryEffectExactlyOnce) {
+// Two workers behind a faulty proxy; `sagas` sagas, one in five failing at its last step
+// so compensations cross the faulty path too. Checks every saga ended as it should with
+// exactly one business effect per (saga, step, phase) that should have one.
+class FaultyPathTest : public MessagingTest {
+protected:
+    void RunOneInFiveFailing(const std::string& front, int sagas, std::chrono::seconds limit) {
+        ThreadWorker w1(front, "w1", worker_db_, kAllQueues, 8);
+        ThreadWorker w2(front, "w2", worker_db_, kAllQueues, 8);
+        auto ids = StartSagas(sagas, [](int i) {
+            return i % 5 == 0 ? json{{"fail", "create_shipment"}} : json::object();
+        });
+        WaitTerminal(ids, limit);
+        const int failing = (sagas + 4) / 5, ok = sagas - failing;
+        auto c = orchestrator_db_.Connect();
+        EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 3").Int(0, 0), ok);
+        EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 4").Int(0, 0), failing);
+        // ok x 3 forward + failing x (2 forward + 2 compensations).
+        EXPECT_EQ(Effects(), ok * 3 + failing * 4);
+        EXPECT_EQ(MaxEffectsPerKey(), 1);
+    }
+};
+
+TEST_F(FaultyPathTest, LossyNetworkBothWaysKeepsEveryEffectExactlyOnce) {
     tools::FaultOptions faults;
     faults.drop_to_worker = 0.10;
     faults.dup_to_worker = 0.10;
@@ -95,22 +117,8 @@ TEST_F(MessagingTest, LossyNetworkBothWaysKeepsEveryEffectExactlyOnce) {
     faults.dup_to_sagad = 0.10;
     faults.seed = 20261122;
     tools::FaultProxy proxy(StartNode(), faults);
-    const std::string front = proxy.Start();
-    ThreadWorker w1(front, "w1", worker_db_, kAllQueues, 8);
-    ThreadWorker w2(front, "w2", worker_db_, kAllQueues, 8);
     constexpr int kSagas = 500;
-    // One in five fails at its last step, so compensations cross the lossy path too.
-    auto ids = StartSagas(kSagas, [](int i) {
-        return i % 5 == 0 ? json{{"fail", "create_shipment"}} : json::object();
-    });
-    WaitTerminal(ids, std::chrono::seconds(240));
-    auto c = orchestrator_db_.Connect();
-    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 3").Int(0, 0), 400);
-    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 4").Int(0, 0), 100);
-    // Exactly one business effect per (saga, step, phase) that should have one:
-    // 400 x 3 forward + 100 x (2 forward + 2 compensations).
-    EXPECT_EQ(Effects(), 400 * 3 + 100 * 4);
-    EXPECT_EQ(MaxEffectsPerKey(), 1);
+    RunOneInFiveFailing(proxy.Start(), kSagas, std::chrono::seconds(240));
     // Business rows against inbox rows that ran a handler successfully.
     auto inbox = worker_db_.Connect()->Exec(
         "SELECT count(*) FROM sagaflow_inbox WHERE outcome = 'ok'"
@@ -123,7 +131,7 @@ TEST_F(MessagingTest, LossyNetworkBothWaysKeepsEveryEffectExactlyOnce) {
               << MaxEffectsPerKey() << " max effects per (saga, step, phase)\n";
 }
 
-TEST_F(MessagingTest, DelayedAndReorderedMessagesKeepEveryEffectExactlyOnce) {
+TEST_F(FaultyPathTest, DelayedAndReorderedMessagesKeepEveryEffectExactlyOnce) {
     tools::FaultOptions faults;
     faults.delay = 0.2;
     faults.max_delay = std::chrono::milliseconds(40);
@@ -132,18 +140,7 @@ TEST_F(MessagingTest, DelayedAndReorderedMessagesKeepEveryEffectExactlyOnce) {
     faults.dup_to_sagad = 0.05;
     faults.seed = 5;
     tools::FaultProxy proxy(StartNode(), faults);
-    const std::string front = proxy.Start();
-    ThreadWorker w1(front, "w1", worker_db_, kAllQueues, 8);
-    ThreadWorker w2(front, "w2", worker_db_, kAllQueues, 8);
-    auto ids = StartSagas(150, [](int i) {
-        return i % 5 == 0 ? json{{"fail", "create_shipment"}} : json::object();
-    });
-    WaitTerminal(ids, std::chrono::seconds(120));
-    auto c = orchestrator_db_.Connect();
-    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 3").Int(0, 0), 120);
-    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas WHERE state_code = 4").Int(0, 0), 30);
-    EXPECT_EQ(Effects(), 120 * 3 + 30 * 4);
-    EXPECT_EQ(MaxEffectsPerKey(), 1);
+    RunOneInFiveFailing(proxy.Start(), 150, std::chrono::seconds(120));
     EXPECT_GT(proxy.counters().delayed, 50u);
     EXPECT_GT(proxy.counters().reordered, 50u);
 }
