@@ -53,15 +53,25 @@ std::string Connection::QuoteIdentifier(std::string_view name) const {
     return out;
 }
 
-Result Connection::Check(PGresult* raw, std::string_view what) {
-    Result r(raw);
+namespace {
+bool Succeeded(const PGresult* raw) {
     const ExecStatusType st = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return r;
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+}
+}  // namespace
+
+void Connection::Fail(PGresult* raw, std::string_view what) {
+    Result r(raw);  // freed on the way out
     const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
     const std::string message = raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn_.get());
     if (state == nullptr) broken_ = true;  // the server never answered: the link is gone
     const ErrorCode code = healthy() ? CodeForSqlState(state ? state : "") : ErrorCode::kUnavailable;
     throw Error(code, std::string(what) + ": " + message);
+}
+
+Result Connection::Check(PGresult* raw, std::string_view what) {
+    if (!Succeeded(raw)) Fail(raw, what);
+    return Result(raw);
 }
 
 Result Connection::Exec(const std::string& sql) {
@@ -96,6 +106,74 @@ Result Connection::Exec(const Statement& st, const Params& params) {
                  st.name);
 }
 
+std::vector<Result> Connection::Pipeline(const std::vector<Query>& queries) {
+    PGconn* c = conn_.get();
+    if (PQenterPipelineMode(c) != 1) Fail(nullptr, "cannot enter pipeline mode");
+    // What each result read back answers: a query, or the PREPARE sent just before it.
+    struct Sent {
+        std::size_t query;
+        bool prepare;
+    };
+    std::vector<Sent> sent;
+    std::unordered_set<std::string> preparing;
+    bool send_failed = false;
+    for (std::size_t i = 0; i < queries.size() && !send_failed; ++i) {
+        const Query& q = queries[i];
+        const auto values = Pointers(q.params);
+        const int n = static_cast<int>(values.size());
+        if (q.statement != nullptr) {
+            if (!prepared_.contains(q.statement->name) && preparing.insert(q.statement->name).second) {
+                send_failed = PQsendPrepare(c, q.statement->name, q.statement->sql, 0, nullptr) != 1;
+                sent.push_back({i, true});
+            }
+            send_failed = send_failed ||
+                          PQsendQueryPrepared(c, q.statement->name, n, values.data(), nullptr, nullptr, 0) != 1;
+        } else {
+            send_failed = PQsendQueryParams(c, q.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0) != 1;
+        }
+        sent.push_back({i, false});
+    }
+    if (send_failed || PQpipelineSync(c) != 1) {
+        broken_ = true;  // a send failed: the link is gone, and the pipeline with it
+        Fail(nullptr, "pipeline send failed");
+    }
+    std::vector<Result> out;
+    out.reserve(queries.size());
+    PGresult* first_error = nullptr;
+    std::string failed_what;
+    for (const Sent& s : sent) {
+        PGresult* raw = PQgetResult(c);
+        if (raw == nullptr) {  // only when the connection is lost
+            broken_ = true;
+            break;
+        }
+        while (PGresult* extra = PQgetResult(c)) PQclear(extra);  // the NULL that ends a query
+        if (Succeeded(raw)) {
+            if (s.prepare) {
+                prepared_.insert(queries[s.query].statement->name);
+                PQclear(raw);
+            } else {
+                out.emplace_back(raw);
+            }
+        } else if (first_error == nullptr && PQresultStatus(raw) != PGRES_PIPELINE_ABORTED) {
+            first_error = raw;
+            const Query& q = queries[s.query];
+            failed_what = q.statement ? q.statement->name : "query failed";
+        } else {
+            PQclear(raw);
+        }
+    }
+    if (!broken_) {
+        PGresult* sync = PQgetResult(c);
+        if (sync == nullptr || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) broken_ = true;
+        PQclear(sync);
+    }
+    if (!broken_ && PQexitPipelineMode(c) != 1) broken_ = true;
+    if (first_error != nullptr) Fail(first_error, failed_what);
+    if (broken_ || out.size() != queries.size()) Fail(nullptr, "pipeline failed");
+    return out;
+}
+
 Transaction::Transaction(Connection& c) : c_(c) { c_.Exec("BEGIN"); }
 
 Transaction::~Transaction() {
@@ -107,15 +185,45 @@ Transaction::~Transaction() {
     }
 }
 
-void Transaction::Commit() {
-    done_ = true;
+Transaction::Transaction(Connection& c, const std::vector<Query>& queries, std::vector<Result>& results)
+    : c_(c) {
+    std::vector<Query> all{Query{nullptr, "BEGIN", {}}};
+    all.insert(all.end(), queries.begin(), queries.end());
     try {
-        c_.Exec("COMMIT");
+        results = c_.Pipeline(all);
+    } catch (const Error&) {
+        // BEGIN may have run and a later query failed: no destructor runs for a
+        // constructor that throws, so end the transaction here.
+        if (c_.healthy()) {
+            try {
+                c_.Exec("ROLLBACK");
+            } catch (const Error&) {
+            }
+        }
+        throw;
+    }
+    results.erase(results.begin());
+}
+
+void Transaction::Commit() { (void)Commit({}); }
+
+std::vector<Result> Transaction::Commit(const std::vector<Query>& queries) {
+    std::vector<Query> all = queries;
+    all.push_back(Query{nullptr, "COMMIT", {}});
+    try {
+        std::vector<Result> results = all.size() == 1 ? std::vector<Result>{} : c_.Pipeline(all);
+        if (all.size() == 1) c_.Exec("COMMIT");
+        done_ = true;
+        if (!results.empty()) results.pop_back();
+        return results;
     } catch (const Error& e) {
         if (!c_.healthy()) {
+            done_ = true;
             throw Error(ErrorCode::kUnavailable,
                         std::string("connection lost during COMMIT; outcome in doubt: ") + e.what());
         }
+        // A statement failed: COMMIT did not run (or ended the transaction itself); the
+        // destructor's ROLLBACK ends it either way.
         throw;
     }
 }

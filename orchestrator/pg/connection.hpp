@@ -44,6 +44,15 @@ private:
     std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
 };
 
+/// One statement of a pipeline: a named statement (prepared on first use) with its
+/// parameters, or `sql` with parameters of its own. A pipeline carries one SQL command
+/// per query: no `;`-separated lists.
+struct Query {
+    const Statement* statement = nullptr;
+    std::string sql;
+    Params params;
+};
+
 /// One connection. Not thread-safe. Failures throw `Error` with the mapped code.
 class Connection {
 public:
@@ -56,6 +65,12 @@ public:
     Result Exec(const std::string& sql, const Params& params);
     Result Exec(const Statement& statement, const Params& params);
 
+    /// Sends `queries` in one round trip (libpq pipeline mode) and returns their results
+    /// in order. They run one after another on the server; the first to fail throws, after
+    /// the pipeline has drained, and those after it do not run. Meant for a few small
+    /// statements (a transaction's head or tail): results are read only after all is sent.
+    std::vector<Result> Pipeline(const std::vector<Query>& queries);
+
     /// False once the server has gone away, or a statement failed without a SQLSTATE
     /// (libpq's own errors: a lost connection, which after a failed write PQstatus may
     /// not show yet). Such a connection is thrown away.
@@ -65,6 +80,7 @@ public:
 
 private:
     Result Check(PGresult* r, std::string_view what);
+    [[noreturn]] void Fail(PGresult* raw, std::string_view what);
 
     std::unique_ptr<PGconn, void (*)(PGconn*)> conn_;
     std::unordered_set<std::string> prepared_;
@@ -75,6 +91,8 @@ private:
 class Transaction {
 public:
     explicit Transaction(Connection& c);
+    /// BEGIN and then `queries`, in one pipeline; their results go to `results`.
+    Transaction(Connection& c, const std::vector<Query>& queries, std::vector<Result>& results);
     ~Transaction();
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
@@ -82,6 +100,9 @@ public:
     /// Commits. A connection lost during COMMIT leaves the outcome unknown: that throws
     /// `Error(kUnavailable)` saying "in doubt"; the caller re-reads, never blindly re-runs.
     void Commit();
+    /// `queries` and then COMMIT, in one pipeline. If one of them fails, nothing commits
+    /// and it throws; a lost connection is "in doubt" as in `Commit()`.
+    std::vector<Result> Commit(const std::vector<Query>& queries);
     [[nodiscard]] Connection& conn() { return c_; }
 
 private:

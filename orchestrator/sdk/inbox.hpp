@@ -4,6 +4,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "connection.hpp"
 #include "sagaflow/protocol/envelope.hpp"
@@ -23,12 +27,18 @@ struct Outcome {
     std::string reason;
 };
 
-/// Runs `command` through the inbox and `handler` inside the caller's open transaction,
-/// under a savepoint of its own: if the handler throws or the database fails, only this
-/// command's writes are rolled back and its outcome is `retry` (never stored). The caller
-/// commits; until then no outcome may be sent. Several commands may share one
-/// transaction (worker batching: one commit serves them all).
-Outcome Execute(pg::Connection& conn, const protocol::Envelope& command, const Handler& handler,
-                const HandlerOptions& options, AtomicStats& stats);
+/// The handler registered for a queue.
+using HandlerLookup = std::function<const std::pair<Handler, HandlerOptions>&(const std::string& queue)>;
+
+/// Runs a batch of commands in one transaction of the worker's database and commits it,
+/// returning the outcomes in the batch's order. Each command goes through the inbox and
+/// its handler under a savepoint of its own: if the handler throws or the database fails,
+/// only that command's writes are rolled back and its outcome is `retry` (never stored).
+/// The common case costs two round trips per batch (BEGIN with every claim and guard
+/// read; the stored outcomes with COMMIT) plus the handlers' own statements.
+/// Throws when the transaction as a whole fails: then none of it committed, or the
+/// outcome is in doubt, and every command is to be retried.
+std::vector<Outcome> ExecuteBatch(pg::Connection& conn, const std::vector<protocol::Envelope>& batch,
+                                  const HandlerLookup& lookup, AtomicStats& stats);
 
 }  // namespace sagaflow::worker

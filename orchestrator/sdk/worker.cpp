@@ -70,14 +70,8 @@ std::vector<Envelope> Worker::Impl::Answer(pg::Connection* conn, const std::vect
     }
     try {
         if (conn == nullptr) throw Error(ErrorCode::kUnavailable, "worker database unavailable");
-        pg::Transaction tx(*conn);
-        std::vector<Outcome> outcomes;
-        for (const Envelope& cmd : batch) {
-            const auto& [handler, handler_options] = handlers.at(cmd.queue);
-            outcomes.push_back(Execute(*conn, cmd, handler, handler_options, stats));
-        }
-        tx.Commit();  // one commit serves the whole batch; nothing is sent before it
-        ++stats.transactions;
+        const auto outcomes = ExecuteBatch(
+            *conn, batch, [this](const std::string& queue) -> const auto& { return handlers.at(queue); }, stats);
         for (std::size_t i = 0; i < batch.size(); ++i) {
             replies[i].outcome = outcomes[i].outcome;
             replies[i].output = outcomes[i].output;
