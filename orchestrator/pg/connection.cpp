@@ -75,6 +75,10 @@ Result Connection::Check(PGresult* raw, std::string_view what) {
 }
 
 Result Connection::Exec(const std::string& sql) {
+    if (begin_pending_) {  // `sql` may hold several statements: no pipeline for it
+        begin_pending_ = false;
+        Exec("BEGIN");
+    }
     return Check(PQexec(conn_.get(), sql.c_str()), "query failed");
 }
 
@@ -88,6 +92,7 @@ std::vector<const char*> Pointers(const Params& params) {
 }  // namespace
 
 Result Connection::Exec(const std::string& sql, const Params& params) {
+    if (begin_pending_) return std::move(Pipeline({Query{nullptr, sql, params}}).front());
     const auto values = Pointers(params);
     return Check(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
                               values.data(), nullptr, nullptr, 0),
@@ -95,6 +100,7 @@ Result Connection::Exec(const std::string& sql, const Params& params) {
 }
 
 Result Connection::Exec(const Statement& st, const Params& params) {
+    if (begin_pending_) return std::move(Pipeline({Query{&st, {}, params}}).front());
     if (!prepared_.contains(st.name)) {
         Check(PQprepare(conn_.get(), st.name, st.sql, 0, nullptr),
               std::string("prepare ") + st.name + " failed");
@@ -107,6 +113,14 @@ Result Connection::Exec(const Statement& st, const Params& params) {
 }
 
 std::vector<Result> Connection::Pipeline(const std::vector<Query>& queries) {
+    if (begin_pending_) {
+        begin_pending_ = false;
+        std::vector<Query> all{Query{nullptr, "BEGIN", {}}};
+        all.insert(all.end(), queries.begin(), queries.end());
+        auto results = Pipeline(all);
+        results.erase(results.begin());
+        return results;
+    }
     PGconn* c = conn_.get();
     if (PQenterPipelineMode(c) != 1) Fail(nullptr, "cannot enter pipeline mode");
     // What each result read back answers: a query, or the PREPARE sent just before it.
@@ -174,23 +188,13 @@ std::vector<Result> Connection::Pipeline(const std::vector<Query>& queries) {
     return out;
 }
 
-Transaction::Transaction(Connection& c) : c_(c) { c_.Exec("BEGIN"); }
-
-Transaction::~Transaction() {
-    if (done_ || !c_.healthy()) return;
-    try {
-        c_.Exec("ROLLBACK");
-    } catch (const Error&) {
-        // The connection is broken; the server rolls back on its own.
-    }
-}
+Transaction::Transaction(Connection& c) : c_(c) { c_.BeginWithNextStatement(); }
 
 Transaction::Transaction(Connection& c, const std::vector<Query>& queries, std::vector<Result>& results)
     : c_(c) {
-    std::vector<Query> all{Query{nullptr, "BEGIN", {}}};
-    all.insert(all.end(), queries.begin(), queries.end());
+    c_.BeginWithNextStatement();
     try {
-        results = c_.Pipeline(all);
+        results = c_.Pipeline(queries);
     } catch (const Error&) {
         // BEGIN may have run and a later query failed: no destructor runs for a
         // constructor that throws, so end the transaction here.
@@ -202,12 +206,29 @@ Transaction::Transaction(Connection& c, const std::vector<Query>& queries, std::
         }
         throw;
     }
-    results.erase(results.begin());
+}
+
+Transaction::~Transaction() {
+    if (c_.begin_pending()) {
+        c_.DropPendingBegin();  // nothing ran: nothing to roll back
+        return;
+    }
+    if (done_ || !c_.healthy()) return;
+    try {
+        c_.Exec("ROLLBACK");
+    } catch (const Error&) {
+        // The connection is broken; the server rolls back on its own.
+    }
 }
 
 void Transaction::Commit() { (void)Commit({}); }
 
 std::vector<Result> Transaction::Commit(const std::vector<Query>& queries) {
+    if (queries.empty() && c_.begin_pending()) {  // nothing ran: nothing to commit
+        c_.DropPendingBegin();
+        done_ = true;
+        return {};
+    }
     std::vector<Query> all = queries;
     all.push_back(Query{nullptr, "COMMIT", {}});
     try {

@@ -78,6 +78,12 @@ public:
     [[nodiscard]] std::string QuoteIdentifier(std::string_view name) const;
     [[nodiscard]] PGconn* raw() const { return conn_.get(); }
 
+    /// BEGIN, sent in the same round trip as the next statement rather than on its own.
+    void BeginWithNextStatement() { begin_pending_ = true; }
+    /// True while a BEGIN waits for its statement: nothing has run in the transaction.
+    [[nodiscard]] bool begin_pending() const { return begin_pending_; }
+    void DropPendingBegin() { begin_pending_ = false; }
+
 private:
     Result Check(PGresult* r, std::string_view what);
     [[noreturn]] void Fail(PGresult* raw, std::string_view what);
@@ -85,9 +91,11 @@ private:
     std::unique_ptr<PGconn, void (*)(PGconn*)> conn_;
     std::unordered_set<std::string> prepared_;
     bool broken_ = false;
+    bool begin_pending_ = false;
 };
 
-/// BEGIN on construction; ROLLBACK on destruction unless committed.
+/// BEGIN on construction (sent with the first statement); ROLLBACK on destruction unless
+/// committed. A transaction in which nothing ran sends neither.
 class Transaction {
 public:
     explicit Transaction(Connection& c);

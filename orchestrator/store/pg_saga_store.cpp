@@ -300,45 +300,53 @@ public:
     }
 
 private:
+    static pg::Query SagaWrite(const SagaRecord& s, std::int64_t expected) {
+        return {&kUpdateSaga,
+                {},
+                {s.id.str(), std::to_string(static_cast<int>(s.status)), std::to_string(s.position),
+                 OptId(s.awaiting), s.context.dump(), s.failure_reason, std::to_string(s.version),
+                 Micros(s.updated_at), std::to_string(expected)}};
+    }
+    static pg::Query CommandWrite(const CommandRecord& c) {
+        return {&kUpdateCommand,
+                {},
+                {c.saga_id.str(), c.msg_id.str(), std::to_string(c.attempt), Micros(c.not_before),
+                 std::to_string(static_cast<int>(c.state))}};
+    }
     // One saga row, if it still has `expected` as its version; else kAborted.
     void WriteSaga(const SagaRecord& s, std::int64_t expected) {
-        auto r = conn_->Exec(kUpdateSaga, {s.id.str(), std::to_string(static_cast<int>(s.status)),
-                                           std::to_string(s.position), OptId(s.awaiting), s.context.dump(),
-                                           s.failure_reason, std::to_string(s.version), Micros(s.updated_at),
-                                           std::to_string(expected)});
-        if (r.affected() != 1) throw Error(ErrorCode::kAborted, "saga " + s.id.str() + " changed concurrently");
+        const pg::Query q = SagaWrite(s, expected);
+        if (conn_->Exec(*q.statement, q.params).affected() != 1) {
+            throw Error(ErrorCode::kAborted, "saga " + s.id.str() + " changed concurrently");
+        }
     }
     // One outbox row; false if it is not there.
     bool WriteCommand(const CommandRecord& c) {
-        return conn_->Exec(kUpdateCommand, {c.saga_id.str(), c.msg_id.str(), std::to_string(c.attempt),
-                                            Micros(c.not_before), std::to_string(static_cast<int>(c.state))})
-                   .affected() == 1;
+        const pg::Query q = CommandWrite(c);
+        return conn_->Exec(*q.statement, q.params).affected() == 1;
     }
 
-    void Flush() {
+    // A deferred write, and how many rows it must change (-1: any number).
+    struct Write {
+        pg::Query query;
+        std::int64_t expect_rows;
+        const char* conflict;
+    };
+
+    std::vector<Write> PendingWrites() {
+        std::vector<Write> out;
         // One row of a kind goes through the plain prepared statement: cheaper than JSON.
         if (new_commands_.size() == 1) {
             const CommandRecord& c = commands_.at(new_commands_.front());
-            conn_->Exec(kInsertCommand,
-                        {c.saga_id.str(), c.msg_id.str(), std::to_string(c.step_index),
-                         std::to_string(static_cast<int>(c.phase)), c.action, c.queue, std::to_string(c.attempt),
-                         Micros(c.not_before), std::to_string(static_cast<int>(c.state)), c.payload.dump(),
-                         Micros(c.created_at)});
-            new_commands_.clear();
-        }
-        if (dirty_commands_.size() == 1) {
-            if (!WriteCommand(commands_.at(dirty_commands_.front()))) {
-                throw Error(ErrorCode::kAborted, "an outbox command changed concurrently");
-            }
-            dirty_commands_.clear();
-        }
-        if (dirty_sagas_.size() == 1) {
-            const std::string& id = dirty_sagas_.front();
-            WriteSaga(sagas_.at(id), saga_expected_.at(id));
-            dirty_sagas_.clear();
-            saga_expected_.clear();
-        }
-        if (!new_commands_.empty()) {
+            out.push_back({{&kInsertCommand,
+                            {},
+                            {c.saga_id.str(), c.msg_id.str(), std::to_string(c.step_index),
+                             std::to_string(static_cast<int>(c.phase)), c.action, c.queue,
+                             std::to_string(c.attempt), Micros(c.not_before),
+                             std::to_string(static_cast<int>(c.state)), c.payload.dump(), Micros(c.created_at)}},
+                           -1,
+                           nullptr});
+        } else if (!new_commands_.empty()) {
             nlohmann::json rows = nlohmann::json::array();
             for (const auto& id : new_commands_) {
                 const CommandRecord& c = commands_.at(id);
@@ -348,10 +356,12 @@ private:
                                 {"state", static_cast<int>(c.state)}, {"payload", c.payload},
                                 {"created_us", c.created_at.time_since_epoch().count()}});
             }
-            conn_->Exec(kInsertCommands, {rows.dump()});
-            new_commands_.clear();
+            out.push_back({{&kInsertCommands, {}, {rows.dump()}}, -1, nullptr});
         }
-        if (!dirty_commands_.empty()) {
+        constexpr const char* kCommandConflict = "an outbox command changed concurrently";
+        if (dirty_commands_.size() == 1) {
+            out.push_back({CommandWrite(commands_.at(dirty_commands_.front())), 1, kCommandConflict});
+        } else if (!dirty_commands_.empty()) {
             nlohmann::json rows = nlohmann::json::array();
             for (const auto& id : dirty_commands_) {
                 const CommandRecord& c = commands_.at(id);
@@ -359,12 +369,14 @@ private:
                                 {"not_before_us", c.not_before.time_since_epoch().count()},
                                 {"state", static_cast<int>(c.state)}});
             }
-            if (conn_->Exec(kUpdateCommands, {rows.dump()}).affected() != static_cast<std::int64_t>(rows.size())) {
-                throw Error(ErrorCode::kAborted, "an outbox command changed concurrently");
-            }
-            dirty_commands_.clear();
+            out.push_back({{&kUpdateCommands, {}, {rows.dump()}}, static_cast<std::int64_t>(rows.size()),
+                           kCommandConflict});
         }
-        if (!dirty_sagas_.empty()) {
+        constexpr const char* kSagaConflict = "a saga changed concurrently";
+        if (dirty_sagas_.size() == 1) {
+            const std::string& id = dirty_sagas_.front();
+            out.push_back({SagaWrite(sagas_.at(id), saga_expected_.at(id)), 1, kSagaConflict});
+        } else if (!dirty_sagas_.empty()) {
             nlohmann::json rows = nlohmann::json::array();
             for (const auto& id : dirty_sagas_) {
                 const SagaRecord& v = sagas_.at(id);
@@ -374,16 +386,31 @@ private:
                                 {"updated_us", v.updated_at.time_since_epoch().count()},
                                 {"expected", saga_expected_.at(id)}});
             }
-            if (conn_->Exec(kUpdateSagas, {rows.dump()}).affected() != static_cast<std::int64_t>(rows.size())) {
-                throw Error(ErrorCode::kAborted, "a saga changed concurrently");
-            }
-            dirty_sagas_.clear();
-            saga_expected_.clear();
+            out.push_back({{&kUpdateSagas, {}, {rows.dump()}}, static_cast<std::int64_t>(rows.size()), kSagaConflict});
         }
-        if (!attempts_.empty()) conn_->Exec(kInsertAttempts, {attempts_.dump()});
-        if (!history_.empty()) conn_->Exec(kAppendHistory, {history_.dump()});
+        if (!attempts_.empty()) out.push_back({{&kInsertAttempts, {}, {attempts_.dump()}}, -1, nullptr});
+        if (!history_.empty()) out.push_back({{&kAppendHistory, {}, {history_.dump()}}, -1, nullptr});
+        new_commands_.clear();
+        dirty_commands_.clear();
+        dirty_sagas_.clear();
+        saga_expected_.clear();
         attempts_ = nlohmann::json::array();
         history_ = nlohmann::json::array();
+        return out;
+    }
+
+    // Everything deferred so far, in one round trip; a row that changed under us aborts.
+    void Flush() {
+        const std::vector<Write> writes = PendingWrites();
+        if (writes.empty()) return;
+        std::vector<pg::Query> queries;
+        for (const Write& w : writes) queries.push_back(w.query);
+        const std::vector<pg::Result> results = conn_->Pipeline(queries);
+        for (std::size_t i = 0; i < writes.size(); ++i) {
+            if (writes[i].expect_rows >= 0 && results[i].affected() != writes[i].expect_rows) {
+                throw Error(ErrorCode::kAborted, writes[i].conflict);
+            }
+        }
     }
 
     // What this transaction read or wrote, latest first-class copy; and what it must write.
