@@ -444,7 +444,15 @@ std::unique_ptr<pg::Connection> PgSagaStore::Acquire() {
             if (conn->healthy()) return conn;
         }
     }
-    return std::make_unique<pg::Connection>(options_.dsn, options_.schema);
+    auto conn = std::make_unique<pg::Connection>(options_.dsn, options_.schema);
+    // Every statement of the store finds its rows by key, through an index. But a
+    // connection keeps its prepared statements' plans, and a plan made while the tables
+    // were small (a fresh database: the first minute of a new install) scans them whole,
+    // or hashes them whole to join a batch, long after they have grown. Sequential scans,
+    // hash joins and merge joins are priced out on these connections only: a batch is
+    // then joined by one index lookup per row, whatever the statistics said at the time.
+    conn->Exec("SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off");
+    return conn;
 }
 
 void PgSagaStore::Release(std::unique_ptr<pg::Connection> conn) {
