@@ -27,7 +27,32 @@ constexpr pg::Statement kPrior{
     "sfw_prior",
     "SELECT phase, outcome, reply::text FROM sagaflow_inbox WHERE saga_id = $1::uuid AND step_index = $2::int"
     " AND msg_id <> $3::uuid"};
-constexpr pg::Statement kUnclaim{"sfw_unclaim", "DELETE FROM sagaflow_inbox WHERE msg_id = $1::uuid"};
+// The quick path (see ExecuteBatch) claims nothing up front: it takes the locks of a
+// whole batch in one statement that reads no table, then reads each step's rows in a
+// statement of its own, whose snapshot therefore sees what the lock's last holder
+// committed, and writes each command's one inbox row, outcome and all, with COMMIT.
+constexpr pg::Statement kLockSteps{
+    "sfw_lock_steps",
+    "SELECT pg_try_advisory_xact_lock(hashtext(u.s::text), u.k)"
+    " FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS u(s, k, n) ORDER BY u.n"};
+// (The second half finds the msg id stored under another step, which only a forged
+// command can carry: it is answered from there, as the careful path answers it.)
+constexpr pg::Statement kStepRows{
+    "sfw_step_rows",
+    "SELECT msg_id = $3::uuid, phase, outcome, reply::text FROM sagaflow_inbox"
+    " WHERE saga_id = $1::uuid AND step_index = $2::int"
+    " UNION ALL SELECT true, phase, outcome, reply::text FROM sagaflow_inbox"
+    " WHERE msg_id = $3::uuid AND (saga_id <> $1::uuid OR step_index <> $2::int)"};
+constexpr pg::Statement kInsertRow{
+    "sfw_insert_row",
+    "INSERT INTO sagaflow_inbox (msg_id, saga_id, step_index, phase, action, outcome, reply)"
+    " VALUES ($1::uuid, $2::uuid, $3::int, $4::smallint, $5, $6, $7::jsonb)"};
+constexpr pg::Statement kInsertRows{
+    "sfw_insert_rows",
+    "INSERT INTO sagaflow_inbox (msg_id, saga_id, step_index, phase, action, outcome, reply)"
+    " SELECT x.msg_id, x.saga_id, x.step_index, x.phase, x.action, x.outcome, x.reply"
+    " FROM jsonb_to_recordset($1::jsonb) AS x(msg_id uuid, saga_id uuid, step_index int, phase smallint,"
+    " action text, outcome text, reply jsonb)"};
 constexpr pg::Statement kStore{
     "sfw_store",
     "UPDATE sagaflow_inbox SET outcome = $2, reply = $3::jsonb WHERE msg_id = $1::uuid"};
@@ -140,22 +165,39 @@ pg::Params StoreParams(const protocol::Envelope& cmd, const Outcome& o) {
     return {cmd.msg_id, std::string(ToString(o.outcome)), ToJson(o).dump()};
 }
 
-/// The guards of a freshly claimed command, from what this step saw before under other
-/// msg ids (`prior`: kPrior's rows). An outcome means: answer this, do not run the handler.
-std::optional<Outcome> Guard(const protocol::Envelope& cmd, const pg::Result& prior, AtomicStats& stats) {
+/// A row this step stored before under another msg id.
+struct PriorRow {
+    std::string phase;
+    bool ok;
+    std::string reply;
+};
+
+/// `r`'s rows from column `col` on: phase, outcome, reply.
+std::vector<PriorRow> PriorRows(const pg::Result& r, int col, bool skip_same) {
+    std::vector<PriorRow> out;
+    for (int i = 0; i < r.rows(); ++i) {
+        if (skip_same && r.View(i, 0) == "t") continue;
+        out.push_back({r.Text(i, col), r.View(i, col + 1) == "ok", r.Text(i, col + 2)});
+    }
+    return out;
+}
+
+/// The guards of a command this transaction holds the step lock for and has not run
+/// before, from what its step stored before under other msg ids. An outcome means:
+/// answer this, do not run the handler.
+std::optional<Outcome> Guard(const protocol::Envelope& cmd, const std::vector<PriorRow>& prior, AtomicStats& stats) {
     const std::string phase = PhaseText(cmd.phase);
     const std::string other_phase = cmd.phase == Phase::kForward ? "2" : "1";
     bool other_seen = false, forward_done = false;
-    for (int i = 0; i < prior.rows(); ++i) {
-        const bool ok = prior.View(i, 1) == "ok";
-        if (prior.View(i, 0) == phase && ok) {
+    for (const PriorRow& row : prior) {
+        if (row.phase == phase && row.ok) {
             // Done before under another msg id (a manual retry): answer as then.
             ++stats.inbox_hits;
-            return FromJson(prior.Text(i, 2));
+            return FromJson(row.reply);
         }
-        if (prior.View(i, 0) == other_phase) {
+        if (row.phase == other_phase) {
             other_seen = true;
-            forward_done |= ok;
+            forward_done |= row.ok;
         }
     }
     if (cmd.phase == Phase::kForward && other_seen) {
@@ -202,7 +244,9 @@ Outcome Run(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& 
         ++stats.inbox_hits;  // claimed before: answer as then
         return FromJson(conn.Exec(kStoredReply, {cmd.msg_id}).Text(0, 0));
     }
-    if (auto early = Guard(cmd, conn.Exec(kPrior, PriorParams(cmd)), stats)) return finish(*early);
+    if (auto early = Guard(cmd, PriorRows(conn.Exec(kPrior, PriorParams(cmd)), 0, false), stats)) {
+        return finish(*early);
+    }
 
     StepResult r = RunHandler(cmd, handler, step_tx, stats);
     if (r.ok) return finish({ReplyOutcome::kOk, std::move(r.output), {}});
@@ -238,11 +282,11 @@ Outcome Execute(pg::Connection& conn, const protocol::Envelope& cmd, const Handl
     }
 }
 
-// The quick path for a command claimed in the batch's first round trip: the claim stays
-// (it sits outside the handler's savepoint, as does the step's lock), the handler's writes
-// sit under a savepoint of their own, set with its first statement.
-Outcome RunClaimed(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& handler,
-                   const pg::Result& prior, AtomicStats& stats) {
+// The quick path for a command whose step lock this transaction holds and that it has not
+// run before: the handler's writes sit under a savepoint of their own, set with its first
+// statement; the outcome is stored by the caller.
+Outcome RunLocked(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& handler,
+                  const std::vector<PriorRow>& prior, AtomicStats& stats) {
     if (auto early = Guard(cmd, prior, stats)) return *early;
     Tx step_tx(conn, true);
     try {
@@ -277,33 +321,60 @@ std::vector<Outcome> ExecuteBatch(pg::Connection& conn, const std::vector<protoc
         const bool alone = per_step[{batch[i].saga_id, batch[i].step_index}] == 1;
         (alone && lookup(batch[i].queue).second.use_inbox ? quick : careful).push_back(i);
     }
-    // First round trip: BEGIN, every quick command's claim (with its step's lock), then
-    // what each step saw before.
+    // First round trip: BEGIN, the quick commands' step locks, then each step's rows.
     std::vector<pg::Query> head;
-    for (std::size_t i : quick) head.push_back({&kLockAndClaim, {}, ClaimParams(batch[i], "running", "{}")});
-    for (std::size_t i : quick) head.push_back({&kPrior, {}, PriorParams(batch[i])});
+    if (!quick.empty()) {
+        std::string sagas = "{", steps = "{";
+        for (std::size_t i : quick) {
+            sagas += (sagas.size() > 1 ? "," : "") + batch[i].saga_id;
+            steps += (steps.size() > 1 ? "," : "") + std::to_string(batch[i].step_index);
+        }
+        head.push_back({&kLockSteps, {}, {sagas + "}", steps + "}"}});
+        for (std::size_t i : quick) head.push_back({&kStepRows, {}, PriorParams(batch[i])});
+    }
     std::vector<pg::Result> heads;
     pg::Transaction tx(conn, head, heads);
 
     std::vector<Outcome> outcomes(batch.size());
-    std::vector<pg::Query> tail;  // stored outcomes, sent with COMMIT
+    json rows = json::array();  // the quick commands' inbox rows, written with COMMIT
     for (std::size_t k = 0; k < quick.size(); ++k) {
         const auto& cmd = batch[quick[k]];
-        if (heads[k].affected() != 1) {
-            careful.push_back(quick[k]);  // claimed before, or its step is busy
+        const pg::Result& step_rows = heads[1 + k];
+        if (heads[0].View(static_cast<int>(k), 0) != "t") {
+            careful.push_back(quick[k]);  // another transaction runs this step now
             continue;
         }
-        Outcome o = RunClaimed(conn, cmd, lookup(cmd.queue).first, heads[quick.size() + k], stats);
-        if (o.outcome == ReplyOutcome::kRetry) {
-            tail.push_back({&kUnclaim, {}, {cmd.msg_id}});  // the next try claims afresh
-        } else {
-            tail.push_back({&kStore, {}, StoreParams(cmd, o)});
+        std::optional<std::string> stored;
+        for (int r = 0; r < step_rows.rows() && !stored; ++r) {
+            if (step_rows.View(r, 0) == "t") stored = step_rows.Text(r, 3);
+        }
+        if (stored) {
+            ++stats.inbox_hits;  // run before: answer as then
+            outcomes[quick[k]] = FromJson(*stored);
+            continue;
+        }
+        Outcome o = RunLocked(conn, cmd, lookup(cmd.queue).first, PriorRows(step_rows, 1, true), stats);
+        if (o.outcome != ReplyOutcome::kRetry) {  // a retry leaves no row: the next try runs afresh
+            rows.push_back({{"msg_id", cmd.msg_id}, {"saga_id", cmd.saga_id}, {"step_index", cmd.step_index},
+                            {"phase", static_cast<int>(cmd.phase)}, {"action", cmd.action},
+                            {"outcome", ToString(o.outcome)}, {"reply", ToJson(o)}});
         }
         outcomes[quick[k]] = std::move(o);
     }
     for (std::size_t i : careful) {
         const auto& [handler, options] = lookup(batch[i].queue);
         outcomes[i] = Execute(conn, batch[i], handler, options, stats);
+    }
+    std::vector<pg::Query> tail;
+    if (rows.size() == 1) {
+        const json& r = rows[0];
+        tail.push_back({&kInsertRow,
+                        {},
+                        {r["msg_id"].get<std::string>(), r["saga_id"].get<std::string>(),
+                         std::to_string(r["step_index"].get<int>()), std::to_string(r["phase"].get<int>()),
+                         r["action"].get<std::string>(), r["outcome"].get<std::string>(), r["reply"].dump()}});
+    } else if (!rows.empty()) {
+        tail.push_back({&kInsertRows, {}, {rows.dump()}});
     }
     tx.Commit(tail);  // one commit serves the whole batch; nothing is sent before it
     ++stats.transactions;
