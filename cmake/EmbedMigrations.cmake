@@ -1,6 +1,7 @@
 # Writes a C++ source holding every migration as a raw string literal.
-# Inputs: DIR (folder of .sql files), FILES (list of names NNNN_name.sql), FUNC (the
-# accessor's name), OUT.
+# Inputs: DIR (folder of .sql files), FILES (names NNNN_name.sql, comma-separated), FUNC
+# (the accessor's name), OUT.
+string(REPLACE "," ";" FILES "${FILES}")
 set(body "// Generated from sql/migrations by cmake/EmbedMigrations.cmake. Do not edit.\n")
 string(APPEND body "#include \"migrations_data.hpp\"\n\nnamespace sagaflow::pg {\n\n")
 string(APPEND body "const std::vector<Migration>& ${FUNC}() {\n")

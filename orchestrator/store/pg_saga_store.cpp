@@ -91,27 +91,45 @@ constexpr Statement kInsertCommands{
     " 'epoch'::timestamptz + x.created_us * interval '1 microsecond'"
     " FROM jsonb_to_recordset($1::jsonb) AS x(saga_id uuid, msg_id uuid, step_index int, phase smallint,"
     " action text, queue text, attempt int, not_before_us bigint, state smallint, payload jsonb, created_us bigint)"};
+// The deferred writes that must change every row they name fail in the database when they
+// do not (sagaflow_expect_rows, migration 0002: SQLSTATE 40001, a concurrent change), so
+// they can travel with COMMIT in one round trip.
+#define SF_EXPECT(want, what) " SELECT sagaflow_expect_rows(count(*), " want ", '" what "') FROM u"
+constexpr Statement kUpdateSagaChecked{
+    "sf_update_saga_checked",
+    "WITH u AS (UPDATE sagas SET state_code = $2::smallint, step_position = $3::int,"
+    " awaiting_msg_id = $4::uuid, context = $5::jsonb, failure_reason = $6,"
+    " version = $7::bigint, updated_at = " SF_TS(8) " WHERE id = $1::uuid AND version = $9::bigint RETURNING 1)"
+    SF_EXPECT("1", "a saga")};
+constexpr Statement kUpdateCommandChecked{
+    "sf_update_command_checked",
+    "WITH u AS (UPDATE saga_outbox SET attempt = $3::int, not_before = " SF_TS(4) ", state = $5::smallint"
+    " WHERE saga_id = $1::uuid AND msg_id = $2::uuid RETURNING 1)" SF_EXPECT("1", "an outbox command")};
 constexpr Statement kUpdateCommands{
     "sf_update_commands",
-    "UPDATE saga_outbox o SET attempt = x.attempt,"
+    "WITH u AS (UPDATE saga_outbox o SET attempt = x.attempt,"
     " not_before = 'epoch'::timestamptz + x.not_before_us * interval '1 microsecond', state = x.state"
     " FROM jsonb_to_recordset($1::jsonb) AS x(saga_id uuid, msg_id uuid, attempt int, not_before_us bigint,"
-    " state smallint) WHERE o.saga_id = x.saga_id AND o.msg_id = x.msg_id"};
+    " state smallint) WHERE o.saga_id = x.saga_id AND o.msg_id = x.msg_id RETURNING 1)"
+    SF_EXPECT("jsonb_array_length($1::jsonb)", "an outbox command")};
 constexpr Statement kUpdateSagas{
     "sf_update_sagas",
-    "UPDATE sagas s SET state_code = x.state_code, step_position = x.step_position,"
+    "WITH u AS (UPDATE sagas s SET state_code = x.state_code, step_position = x.step_position,"
     " awaiting_msg_id = x.awaiting, context = x.context, failure_reason = x.failure_reason,"
     " version = x.version, updated_at = 'epoch'::timestamptz + x.updated_us * interval '1 microsecond'"
     " FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, state_code smallint, step_position int, awaiting uuid,"
     " context jsonb, failure_reason text, version bigint, updated_us bigint, expected bigint)"
-    " WHERE s.id = x.id AND s.version = x.expected"};
-// The commands of a batch of replies and their sagas, in two round trips.
+    " WHERE s.id = x.id AND s.version = x.expected RETURNING 1)"
+    SF_EXPECT("jsonb_array_length($1::jsonb)", "a saga")};
+#undef SF_EXPECT
+// The commands of a batch of replies and their sagas, sent together in one round trip.
 constexpr Statement kPrefetchCommands{
     "sf_prefetch_commands",
     "SELECT " SF_COMMAND_COLUMNS " FROM saga_outbox WHERE msg_id = ANY($1::uuid[])"};
 constexpr Statement kPrefetchSagas{
     "sf_prefetch_sagas",
-    "SELECT " SF_SAGA_COLUMNS " FROM sagas WHERE id = ANY($1::uuid[])"};
+    "SELECT " SF_SAGA_COLUMNS " FROM sagas"
+    " WHERE id IN (SELECT saga_id FROM saga_outbox WHERE msg_id = ANY($1::uuid[]))"};
 constexpr Statement kAttempts{
     "sf_attempts",
     "SELECT saga_id, step_index, phase, msg_id, attempt, outcome, detail, " SF_US("finished_at")
@@ -169,25 +187,22 @@ public:
     }
 
     void Prefetch(const std::vector<MsgId>& ids) override {
-        if (ids.size() < 2) return;  // one reply: the plain reads are cheaper
         std::string array = "{";
         for (const MsgId& id : ids) {
             if (commands_.count(id.str())) continue;
             array += (array.size() > 1 ? "," : "") + id.str();
         }
         if (array.size() == 1) return;
-        auto r = conn_->Exec(kPrefetchCommands, {array + "}"});
-        std::string sagas = "{";
-        for (int i = 0; i < r.rows(); ++i) {
-            CommandRecord c = CommandFromRow(r, i);
-            if (!sagas_.count(c.saga_id.str())) sagas += (sagas.size() > 1 ? "," : "") + c.saga_id.str();
+        array += "}";
+        // The commands and their sagas, in one round trip (with BEGIN, when first).
+        const auto r = conn_->Pipeline({{&kPrefetchCommands, {}, {array}}, {&kPrefetchSagas, {}, {array}}});
+        for (int i = 0; i < r[0].rows(); ++i) {
+            CommandRecord c = CommandFromRow(r[0], i);
             commands_.emplace(c.msg_id.str(), std::move(c));
         }
-        if (sagas.size() == 1) return;
-        auto s = conn_->Exec(kPrefetchSagas, {sagas + "}"});
-        for (int i = 0; i < s.rows(); ++i) {
-            SagaRecord v = SagaFromRow(s, i);
-            sagas_.emplace(v.id.str(), std::move(v));
+        for (int i = 0; i < r[1].rows(); ++i) {
+            SagaRecord v = SagaFromRow(r[1], i);
+            sagas_.emplace(v.id.str(), std::move(v));  // a saga changed here keeps its new state
         }
     }
 
@@ -295,20 +310,19 @@ public:
     }
 
     void Commit() override {
-        Flush();
-        tx_->Commit();
+        tx_->Commit(PendingWrites());  // the writes and COMMIT in one round trip
     }
 
 private:
-    static pg::Query SagaWrite(const SagaRecord& s, std::int64_t expected) {
-        return {&kUpdateSaga,
+    static pg::Query SagaWrite(const SagaRecord& s, std::int64_t expected, const Statement* st = &kUpdateSaga) {
+        return {st,
                 {},
                 {s.id.str(), std::to_string(static_cast<int>(s.status)), std::to_string(s.position),
                  OptId(s.awaiting), s.context.dump(), s.failure_reason, std::to_string(s.version),
                  Micros(s.updated_at), std::to_string(expected)}};
     }
-    static pg::Query CommandWrite(const CommandRecord& c) {
-        return {&kUpdateCommand,
+    static pg::Query CommandWrite(const CommandRecord& c, const Statement* st = &kUpdateCommand) {
+        return {st,
                 {},
                 {c.saga_id.str(), c.msg_id.str(), std::to_string(c.attempt), Micros(c.not_before),
                  std::to_string(static_cast<int>(c.state))}};
@@ -326,26 +340,19 @@ private:
         return conn_->Exec(*q.statement, q.params).affected() == 1;
     }
 
-    // A deferred write, and how many rows it must change (-1: any number).
-    struct Write {
-        pg::Query query;
-        std::int64_t expect_rows;
-        const char* conflict;
-    };
-
-    std::vector<Write> PendingWrites() {
-        std::vector<Write> out;
+    // The deferred writes, as statements; those that must change every row they name
+    // check that in the database.
+    std::vector<pg::Query> PendingWrites() {
+        std::vector<pg::Query> out;
         // One row of a kind goes through the plain prepared statement: cheaper than JSON.
         if (new_commands_.size() == 1) {
             const CommandRecord& c = commands_.at(new_commands_.front());
-            out.push_back({{&kInsertCommand,
-                            {},
-                            {c.saga_id.str(), c.msg_id.str(), std::to_string(c.step_index),
-                             std::to_string(static_cast<int>(c.phase)), c.action, c.queue,
-                             std::to_string(c.attempt), Micros(c.not_before),
-                             std::to_string(static_cast<int>(c.state)), c.payload.dump(), Micros(c.created_at)}},
-                           -1,
-                           nullptr});
+            out.push_back({&kInsertCommand,
+                           {},
+                           {c.saga_id.str(), c.msg_id.str(), std::to_string(c.step_index),
+                            std::to_string(static_cast<int>(c.phase)), c.action, c.queue,
+                            std::to_string(c.attempt), Micros(c.not_before),
+                            std::to_string(static_cast<int>(c.state)), c.payload.dump(), Micros(c.created_at)}});
         } else if (!new_commands_.empty()) {
             nlohmann::json rows = nlohmann::json::array();
             for (const auto& id : new_commands_) {
@@ -356,11 +363,10 @@ private:
                                 {"state", static_cast<int>(c.state)}, {"payload", c.payload},
                                 {"created_us", c.created_at.time_since_epoch().count()}});
             }
-            out.push_back({{&kInsertCommands, {}, {rows.dump()}}, -1, nullptr});
+            out.push_back({&kInsertCommands, {}, {rows.dump()}});
         }
-        constexpr const char* kCommandConflict = "an outbox command changed concurrently";
         if (dirty_commands_.size() == 1) {
-            out.push_back({CommandWrite(commands_.at(dirty_commands_.front())), 1, kCommandConflict});
+            out.push_back(CommandWrite(commands_.at(dirty_commands_.front()), &kUpdateCommandChecked));
         } else if (!dirty_commands_.empty()) {
             nlohmann::json rows = nlohmann::json::array();
             for (const auto& id : dirty_commands_) {
@@ -369,13 +375,11 @@ private:
                                 {"not_before_us", c.not_before.time_since_epoch().count()},
                                 {"state", static_cast<int>(c.state)}});
             }
-            out.push_back({{&kUpdateCommands, {}, {rows.dump()}}, static_cast<std::int64_t>(rows.size()),
-                           kCommandConflict});
+            out.push_back({&kUpdateCommands, {}, {rows.dump()}});
         }
-        constexpr const char* kSagaConflict = "a saga changed concurrently";
         if (dirty_sagas_.size() == 1) {
             const std::string& id = dirty_sagas_.front();
-            out.push_back({SagaWrite(sagas_.at(id), saga_expected_.at(id)), 1, kSagaConflict});
+            out.push_back(SagaWrite(sagas_.at(id), saga_expected_.at(id), &kUpdateSagaChecked));
         } else if (!dirty_sagas_.empty()) {
             nlohmann::json rows = nlohmann::json::array();
             for (const auto& id : dirty_sagas_) {
@@ -386,10 +390,10 @@ private:
                                 {"updated_us", v.updated_at.time_since_epoch().count()},
                                 {"expected", saga_expected_.at(id)}});
             }
-            out.push_back({{&kUpdateSagas, {}, {rows.dump()}}, static_cast<std::int64_t>(rows.size()), kSagaConflict});
+            out.push_back({&kUpdateSagas, {}, {rows.dump()}});
         }
-        if (!attempts_.empty()) out.push_back({{&kInsertAttempts, {}, {attempts_.dump()}}, -1, nullptr});
-        if (!history_.empty()) out.push_back({{&kAppendHistory, {}, {history_.dump()}}, -1, nullptr});
+        if (!attempts_.empty()) out.push_back({&kInsertAttempts, {}, {attempts_.dump()}});
+        if (!history_.empty()) out.push_back({&kAppendHistory, {}, {history_.dump()}});
         new_commands_.clear();
         dirty_commands_.clear();
         dirty_sagas_.clear();
@@ -401,16 +405,8 @@ private:
 
     // Everything deferred so far, in one round trip; a row that changed under us aborts.
     void Flush() {
-        const std::vector<Write> writes = PendingWrites();
-        if (writes.empty()) return;
-        std::vector<pg::Query> queries;
-        for (const Write& w : writes) queries.push_back(w.query);
-        const std::vector<pg::Result> results = conn_->Pipeline(queries);
-        for (std::size_t i = 0; i < writes.size(); ++i) {
-            if (writes[i].expect_rows >= 0 && results[i].affected() != writes[i].expect_rows) {
-                throw Error(ErrorCode::kAborted, writes[i].conflict);
-            }
-        }
+        const std::vector<pg::Query> writes = PendingWrites();
+        if (!writes.empty()) conn_->Pipeline(writes);
     }
 
     // What this transaction read or wrote, latest first-class copy; and what it must write.

@@ -118,6 +118,49 @@ TEST_P(StoreConformance, UpdateWithStaleVersionIsAborted) {
     }
 }
 
+// A transaction read the sagas, another changed one of them and committed first: the
+// first one's writes must not land (one saga, and a batch of two). A store may say so
+// at the update or at Commit.
+TEST_P(StoreConformance, ChangeCommittedSinceTheReadAbortsTheWholeTransaction) {
+    if (!GetParam().concurrent_transactions) GTEST_SKIP() << "this store runs one transaction at a time";
+    for (const int count : {1, 2}) {
+        std::vector<SagaRecord> sagas;
+        {
+            auto tx = store_->Begin();
+            for (int i = 0; i < count; ++i) {
+                sagas.push_back(NewSaga());
+                ASSERT_TRUE(tx->InsertSaga(sagas.back()));
+            }
+            tx->Commit();
+        }
+        auto slow = store_->Begin();
+        for (const auto& s : sagas) ASSERT_TRUE(slow->GetSaga(s.id));
+        {
+            auto fast = store_->Begin();
+            SagaRecord changed = sagas.back();
+            changed.status = SagaStatus::kCompensating;
+            changed.version = 2;
+            fast->UpdateSaga(changed, 1);
+            fast->Commit();
+        }
+        try {
+            for (SagaRecord s : sagas) {
+                s.status = SagaStatus::kCompleted;
+                s.version = 2;
+                slow->UpdateSaga(s, 1);
+            }
+            slow->Commit();
+            FAIL() << "a stale write of " << count << " saga(s) committed";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::kAborted) << e.what();
+        }
+        slow.reset();
+        auto check = store_->Begin();
+        EXPECT_EQ(check->GetSaga(sagas.back().id)->status, SagaStatus::kCompensating);
+        EXPECT_EQ(check->GetSaga(sagas.front().id)->version, count == 1 ? 2 : 1);  // nothing else landed
+    }
+}
+
 TEST_P(StoreConformance, UncommittedTransactionLeavesNoTrace) {
     const SagaRecord s = NewSaga();
     {

@@ -15,7 +15,7 @@ private:
 }  // namespace
 
 StoreKind MemoryStoreKind() {
-    return {"Memory", [] { return std::make_unique<MemoryEnv>(); }};
+    return {"Memory", [] { return std::make_unique<MemoryEnv>(); }, false};
 }
 
 }  // namespace sagaflow::testing

@@ -22,6 +22,9 @@ public:
 struct StoreKind {
     std::string name;
     std::function<std::unique_ptr<StoreEnv>()> make;
+    /// False when a store runs one transaction at a time (the memory store): two open at
+    /// once would wait for each other.
+    bool concurrent_transactions = true;
 };
 
 inline std::ostream& operator<<(std::ostream& os, const StoreKind& k) { return os << k.name; }
