@@ -260,26 +260,38 @@ Outcome Run(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& 
     return failed;
 }
 
-// One command under a savepoint of its own: if the handler throws or the database fails,
-// only this command's writes are rolled back and its outcome is `retry` (never stored).
+// Runs `body`; if it throws and the connection survives, `undo` rolls back the command's
+// writes and the outcome is `retry` (never stored). A lost connection loses the whole
+// transaction: that propagates.
+template <class Body, class Undo>
+Outcome RetryOnThrow(pg::Connection& conn, AtomicStats& stats, Body&& body, Undo&& undo) {
+    std::string why;
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        if (!conn.healthy()) throw;
+        why = e.what();
+    } catch (...) {
+        if (!conn.healthy()) throw;
+        why = "handler threw a non-standard exception";
+    }
+    undo();
+    ++stats.retries;
+    return {ReplyOutcome::kRetry, json::object(), why};
+}
+
+// One command under a savepoint of its own (the careful path).
 Outcome Execute(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& handler,
                 const HandlerOptions& options, AtomicStats& stats) {
     conn.Exec(kSavepoint);
-    try {
-        Outcome o = Run(conn, cmd, handler, options, stats);
-        conn.Exec("RELEASE SAVEPOINT sagaflow_command");
-        return o;
-    } catch (const std::exception& e) {
-        if (!conn.healthy()) throw;  // the whole transaction is lost
-        conn.Exec(kRollbackToSavepoint);
-        ++stats.retries;
-        return {ReplyOutcome::kRetry, json::object(), e.what()};
-    } catch (...) {
-        if (!conn.healthy()) throw;
-        conn.Exec(kRollbackToSavepoint);
-        ++stats.retries;
-        return {ReplyOutcome::kRetry, json::object(), "handler threw a non-standard exception"};
-    }
+    return RetryOnThrow(
+        conn, stats,
+        [&] {
+            Outcome o = Run(conn, cmd, handler, options, stats);
+            conn.Exec("RELEASE SAVEPOINT sagaflow_command");
+            return o;
+        },
+        [&] { conn.Exec(kRollbackToSavepoint); });
 }
 
 // The quick path for a command whose step lock this transaction holds and that it has not
@@ -289,22 +301,15 @@ Outcome RunLocked(pg::Connection& conn, const protocol::Envelope& cmd, const Han
                   const std::vector<PriorRow>& prior, AtomicStats& stats) {
     if (auto early = Guard(cmd, prior, stats)) return *early;
     Tx step_tx(conn, true);
-    try {
-        StepResult r = RunHandler(cmd, handler, step_tx, stats);
-        if (r.ok) return {ReplyOutcome::kOk, std::move(r.output), {}};
-        step_tx.Undo();  // a business failure writes nothing; the failure is stored
-        return {ReplyOutcome::kFail, json::object(), std::move(r.reason)};
-    } catch (const std::exception& e) {
-        if (!conn.healthy()) throw;
-        step_tx.Undo();
-        ++stats.retries;
-        return {ReplyOutcome::kRetry, json::object(), e.what()};
-    } catch (...) {
-        if (!conn.healthy()) throw;
-        step_tx.Undo();
-        ++stats.retries;
-        return {ReplyOutcome::kRetry, json::object(), "handler threw a non-standard exception"};
-    }
+    return RetryOnThrow(
+        conn, stats,
+        [&]() -> Outcome {
+            StepResult r = RunHandler(cmd, handler, step_tx, stats);
+            if (r.ok) return {ReplyOutcome::kOk, std::move(r.output), {}};
+            step_tx.Undo();  // a business failure writes nothing; the failure is stored
+            return {ReplyOutcome::kFail, json::object(), std::move(r.reason)};
+        },
+        [&] { step_tx.Undo(); });
 }
 
 }  // namespace
