@@ -3,7 +3,6 @@
 
 #include "connection.hpp"
 #include "pg_cluster.hpp"
-#include "sagaflow/core/ids.hpp"
 
 namespace sagaflow::testing {
 namespace {
@@ -12,22 +11,11 @@ constexpr pg::Statement kInsert{"pt_insert", "INSERT INTO items (n) VALUES ($1::
 
 class PipelineTest : public ::testing::Test {
 protected:
-    PipelineTest() {
-        name_ = "p_" + NewUuid();
-        std::erase(name_, '-');
-        pg::Connection admin(PgEnvironment::cluster().dsn());
-        admin.Exec("CREATE SCHEMA " + name_);
-        conn_ = std::make_unique<pg::Connection>(PgEnvironment::cluster().dsn(), name_);
-        conn_->Exec("CREATE TABLE items (n int PRIMARY KEY)");
-    }
-    ~PipelineTest() override {
-        pg::Connection admin(PgEnvironment::cluster().dsn());
-        admin.Exec("DROP SCHEMA " + name_ + " CASCADE");
-    }
+    PipelineTest() : conn_(schema_.Connect()) { conn_->Exec("CREATE TABLE items (n int PRIMARY KEY)"); }
     std::int64_t Count() { return conn_->Exec("SELECT count(*) FROM items").Int(0, 0); }
     static pg::Query Insert(int n) { return {&kInsert, {}, {std::to_string(n)}}; }
 
-    std::string name_;
+    FreshSchema schema_;
     std::unique_ptr<pg::Connection> conn_;
 };
 
