@@ -45,12 +45,14 @@ constexpr Statement kInsertSaga{
     " VALUES ($1::uuid, $2, $3::int, $4::smallint, $5::int, $6::uuid, $7::jsonb, $8::jsonb, $9,"
     " $10, $11, $12::bigint, " SF_TS(13) ", " SF_TS(14) ")"
     " ON CONFLICT (workflow, business_key) WHERE business_key IS NOT NULL DO NOTHING"};
-constexpr Statement kUpdateSaga{
-    "sf_update_saga",
-    "UPDATE sagas SET state_code = $2::smallint, step_position = $3::int,"
-    " awaiting_msg_id = $4::uuid, context = $5::jsonb, failure_reason = $6,"
-    " version = $7::bigint, updated_at = " SF_TS(8)
-    " WHERE id = $1::uuid AND version = $9::bigint"};
+#define SF_UPDATE_SAGA                                                                    \
+    "UPDATE sagas SET state_code = $2::smallint, step_position = $3::int,"                  \
+    " awaiting_msg_id = $4::uuid, context = $5::jsonb, failure_reason = $6,"               \
+    " version = $7::bigint, updated_at = " SF_TS(8) " WHERE id = $1::uuid AND version = $9::bigint"
+#define SF_UPDATE_COMMAND                                                                         \
+    "UPDATE saga_outbox SET attempt = $3::int, not_before = " SF_TS(4) ", state = $5::smallint" \
+    " WHERE saga_id = $1::uuid AND msg_id = $2::uuid"
+constexpr Statement kUpdateSaga{"sf_update_saga", SF_UPDATE_SAGA};
 constexpr Statement kGetCommand{"sf_get_command",
                                 "SELECT " SF_COMMAND_COLUMNS " FROM saga_outbox WHERE msg_id = $1::uuid"};
 constexpr Statement kPendingCommands{
@@ -63,10 +65,7 @@ constexpr Statement kInsertCommand{
     " not_before, state, payload, created_at)"
     " VALUES ($1::uuid, $2::uuid, $3::int, $4::smallint, $5, $6, $7::int, " SF_TS(8)
     ", $9::smallint, $10::jsonb, " SF_TS(11) ")"};
-constexpr Statement kUpdateCommand{
-    "sf_update_command",
-    "UPDATE saga_outbox SET attempt = $3::int, not_before = " SF_TS(4) ", state = $5::smallint"
-    " WHERE saga_id = $1::uuid AND msg_id = $2::uuid"};
+constexpr Statement kUpdateCommand{"sf_update_command", SF_UPDATE_COMMAND};
 // Attempts and history rows are append-only and never read back by the transaction that
 // writes them, so a transaction collects them and writes each kind with one multi-row
 // INSERT just before COMMIT (one round trip per batch instead of one per row).
@@ -95,16 +94,10 @@ constexpr Statement kInsertCommands{
 // do not (sagaflow_expect_rows, migration 0002: SQLSTATE 40001, a concurrent change), so
 // they can travel with COMMIT in one round trip.
 #define SF_EXPECT(want, what) " SELECT sagaflow_expect_rows(count(*), " want ", '" what "') FROM u"
-constexpr Statement kUpdateSagaChecked{
-    "sf_update_saga_checked",
-    "WITH u AS (UPDATE sagas SET state_code = $2::smallint, step_position = $3::int,"
-    " awaiting_msg_id = $4::uuid, context = $5::jsonb, failure_reason = $6,"
-    " version = $7::bigint, updated_at = " SF_TS(8) " WHERE id = $1::uuid AND version = $9::bigint RETURNING 1)"
-    SF_EXPECT("1", "a saga")};
+constexpr Statement kUpdateSagaChecked{"sf_update_saga_checked",
+                                       "WITH u AS (" SF_UPDATE_SAGA " RETURNING 1)" SF_EXPECT("1", "a saga")};
 constexpr Statement kUpdateCommandChecked{
-    "sf_update_command_checked",
-    "WITH u AS (UPDATE saga_outbox SET attempt = $3::int, not_before = " SF_TS(4) ", state = $5::smallint"
-    " WHERE saga_id = $1::uuid AND msg_id = $2::uuid RETURNING 1)" SF_EXPECT("1", "an outbox command")};
+    "sf_update_command_checked", "WITH u AS (" SF_UPDATE_COMMAND " RETURNING 1)" SF_EXPECT("1", "an outbox command")};
 constexpr Statement kUpdateCommands{
     "sf_update_commands",
     "WITH u AS (UPDATE saga_outbox o SET attempt = x.attempt,"
@@ -122,6 +115,8 @@ constexpr Statement kUpdateSagas{
     " WHERE s.id = x.id AND s.version = x.expected RETURNING 1)"
     SF_EXPECT("jsonb_array_length($1::jsonb)", "a saga")};
 #undef SF_EXPECT
+#undef SF_UPDATE_SAGA
+#undef SF_UPDATE_COMMAND
 // The commands of a batch of replies and their sagas, sent together in one round trip.
 constexpr Statement kPrefetchCommands{
     "sf_prefetch_commands",
