@@ -173,6 +173,20 @@ public:
         return out;
     }
 
+    // Cumulative counters for the soak's per-minute lines, read without the flush pause
+    // of Take (statistics lag by at most a second, which a minute absorbs).
+    json Counters() {
+        auto r = conn_.Exec(
+            "SELECT (SELECT pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint, (SELECT wal_fpi FROM pg_stat_wal),"
+            " (SELECT blks_read FROM pg_stat_database WHERE datname = current_database()),"
+            " (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter),"
+            " (SELECT buffers_backend FROM pg_stat_bgwriter),"
+            " (SELECT pg_database_size(current_database()))");
+        ++own_xacts_;
+        return {{"wal_bytes", r.Int(0, 0)}, {"wal_fpi", r.Int(0, 1)}, {"blks_read", r.Int(0, 2)},
+                {"checkpoints", r.Int(0, 3)}, {"buffers_backend", r.Int(0, 4)}, {"db_bytes", r.Int(0, 5)}};
+    }
+
     std::int64_t own_xacts() const { return own_xacts_; }
     sagaflow::pg::Connection& conn() { return conn_; }
 
@@ -228,8 +242,7 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
     std::bernoulli_distribution fails(spec.fail_share);
     std::unordered_map<std::string, Clock::time_point> in_flight;
     std::vector<double> latency_ms;
-    std::vector<double> p99_per_minute;
-    std::vector<long> rss_samples;
+    json per_minute = json::array();  // soak diagnostics, one entry a minute
     std::int64_t started = 0, completed = 0, compensated = 0, failed = 0;
     std::int64_t failing_started = 0;
     double fastest_ms = 0;  // the shortest latency seen so far (0 until one is seen)
@@ -256,6 +269,7 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
     const auto t_end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(spec.seconds));
     auto next_minute = t0 + std::chrono::minutes(1);
     std::size_t minute_begin = 0;
+    json counters_before = spec.seconds >= 60 ? db.Counters() : json();
     Clock::time_point last_done = t0;
     while (true) {
         const auto now = Clock::now();
@@ -300,10 +314,30 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
             }
         }
         if (done > 0) last_done = Clock::now();
-        if (Clock::now() >= next_minute) {  // soak: p99 and sagad's RSS once a minute
-            p99_per_minute.push_back(Percentile({latency_ms.begin() + static_cast<long>(minute_begin), latency_ms.end()}, 0.99));
+        if (Clock::now() >= next_minute) {  // soak: latency, sagad's RSS and the database's work once a minute
+            const std::vector<double> minute(latency_ms.begin() + static_cast<long>(minute_begin), latency_ms.end());
             minute_begin = latency_ms.size();
-            if (o.sagad_pid) rss_samples.push_back(RssKib(o.sagad_pid));
+            const json counters = db.Counters();
+            const double k = 1.0 / static_cast<double>(std::max<std::size_t>(minute.size(), 1));
+            auto per_saga = [&](const char* name) {
+                return static_cast<double>(counters[name].get<std::int64_t>() - counters_before[name].get<std::int64_t>()) * k;
+            };
+            json m{{"minute", per_minute.size() + 1},
+                   {"sagas", minute.size()},
+                   {"p50_ms", Percentile(minute, 0.50)},
+                   {"p99_ms", Percentile(minute, 0.99)},
+                   {"max_ms", Percentile(minute, 1.0)},
+                   {"in_flight", in_flight.size()},
+                   {"sagad_rss_kib", o.sagad_pid ? RssKib(o.sagad_pid) : 0},
+                   {"wal_bytes_per_saga", per_saga("wal_bytes")},
+                   {"wal_fpi_per_saga", per_saga("wal_fpi")},
+                   {"blks_read_per_saga", per_saga("blks_read")},
+                   {"buffers_backend", counters["buffers_backend"].get<std::int64_t>() - counters_before["buffers_backend"].get<std::int64_t>()},
+                   {"checkpoints", counters["checkpoints"].get<std::int64_t>() - counters_before["checkpoints"].get<std::int64_t>()},
+                   {"db_mib", counters["db_bytes"].get<std::int64_t>() >> 20}};
+            std::fprintf(stderr, "saga-bench: minute %s\n", m.dump().c_str());
+            per_minute.push_back(std::move(m));
+            counters_before = counters;
             next_minute += std::chrono::minutes(1);
         }
         // Poll every 0.2 ms when few are in flight (latency runs), every 2 ms when many
@@ -348,8 +382,7 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
             {{"sagad", (after.cpu_sagad - before.cpu_sagad) * 1000 / n},
              {"workers", (after.cpu_workers - before.cpu_workers) * 1000 / n},
              {"postgres", (after.cpu_postgres - before.cpu_postgres) * 1000 / n}}}};
-    if (!p99_per_minute.empty()) r["p99_ms_per_minute"] = p99_per_minute;
-    if (!rss_samples.empty()) r["sagad_rss_kib_per_minute"] = rss_samples;
+    if (!per_minute.empty()) r["per_minute"] = per_minute;
     return r;
 }
 
