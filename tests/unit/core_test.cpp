@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <set>
 
 #include "sagaflow/core/error.hpp"
@@ -9,16 +11,24 @@
 namespace sagaflow {
 namespace {
 
-TEST(Ids, NewUuidIsCanonicalVersion4AndUnique) {
+TEST(Ids, NewUuidIsCanonicalVersion7UniqueAndOrderedByTime) {
     std::set<std::string> seen;
+    std::string previous_ms;
     for (int i = 0; i < 1000; ++i) {
         const std::string u = NewUuid();
         ASSERT_TRUE(IsUuid(u)) << u;
-        EXPECT_EQ(u[14], '4');
+        EXPECT_EQ(u[14], '7');
         EXPECT_NE(std::string("89ab").find(u[19]), std::string::npos);
+        // The first 12 hex digits are the millisecond: they never go backwards.
+        const std::string ms = u.substr(0, 8) + u.substr(9, 4);
+        EXPECT_GE(ms, previous_ms) << u;
+        previous_ms = ms;
         seen.insert(u);
     }
     EXPECT_EQ(seen.size(), 1000u);
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    EXPECT_LE(std::abs(std::stoll(previous_ms, nullptr, 16) - now_ms), 60'000);
 }
 
 TEST(Ids, ParseAcceptsOnlyUuidsAndLowerCases) {

@@ -42,7 +42,8 @@ using BusinessKey = StrongId<BusinessKeyTag>;
 /// Trace id that travels with every command of a saga to the workers.
 using TraceId = StrongId<TraceIdTag>;
 
-/// A random RFC 4122 version-4 UUID in canonical lower-case form. Thread-safe.
+/// A time-ordered UUID (RFC 9562 version 7: Unix milliseconds, then 74 random bits) in
+/// canonical lower-case form. Thread-safe.
 [[nodiscard]] std::string NewUuid();
 
 /// True when `text` is a canonical UUID (8-4-4-4-12 hex digits, any case).
