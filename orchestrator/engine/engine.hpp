@@ -9,6 +9,7 @@
 // Not thread-safe: one thread (the daemon's engine loop) owns an engine.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -41,6 +42,9 @@ struct EngineOptions {
     Duration resend_when_refused = std::chrono::milliseconds(100);
     /// Most items one transaction applies; larger batches are split.
     int max_batch = 512;
+    /// Timers of answered commands kept, beyond twice the tracked commands, before they
+    /// are dropped in one pass.
+    std::size_t spare_timers = 1024;
 };
 
 struct StartRequest {
@@ -108,6 +112,9 @@ public:
     [[nodiscard]] std::optional<Timestamp> NextWakeup();
     /// Commands tracked in memory (waiting to be sent or awaiting a reply).
     [[nodiscard]] std::size_t tracked() const { return tracked_.size(); }
+    /// Timers held, live or left behind by an answered command: never more than twice
+    /// `tracked()` plus `EngineOptions::spare_timers`.
+    [[nodiscard]] std::size_t timers() const { return timers_.size(); }
 
     [[nodiscard]] Result<SagaView> Describe(const SagaId& id);
     /// Sagas matching `filter`, newest first.
@@ -127,6 +134,14 @@ private:
         MsgId msg_id;
         std::uint64_t generation;
         bool operator>(const Timer& o) const { return due > o.due; }
+    };
+    /// A min-heap of timers that can drop the ones no longer wanted in one pass.
+    struct TimerQueue : std::priority_queue<Timer, std::vector<Timer>, std::greater<>> {
+        template <class Pred>
+        void DropIf(Pred stale) {
+            std::erase_if(c, stale);
+            std::make_heap(c.begin(), c.end(), comp);
+        }
     };
     /// What a transaction leaves for after its commit: commands to track or forget.
     struct AfterCommit {
@@ -163,7 +178,7 @@ private:
     std::mt19937_64 rng_;
     std::map<const Workflow*, std::vector<StepShape>> shapes_;
     std::unordered_map<MsgId, Tracked> tracked_;
-    std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+    TimerQueue timers_;
     std::uint64_t next_generation_ = 1;
     bool resync_ = false;
     std::vector<MsgId> refused_;

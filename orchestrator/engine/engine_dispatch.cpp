@@ -10,6 +10,15 @@ void Engine::Arm(Tracked& t, Timestamp due) {
     t.due = due;
     t.generation = next_generation_++;
     timers_.push(Timer{due, t.record.msg_id, t.generation});
+    // An answered command leaves its deadline timer behind until it would have fired
+    // (30 s by default): thousands of them under load. Drop them once they outnumber
+    // the live ones, so memory follows the commands in flight, not rate x timeout.
+    if (timers_.size() > 2 * tracked_.size() + options_.spare_timers) {
+        timers_.DropIf([this](const Timer& timer) {
+            auto it = tracked_.find(timer.msg_id);
+            return it == tracked_.end() || it->second.generation != timer.generation;
+        });
+    }
 }
 
 void Engine::Track(const CommandRecord& record) {

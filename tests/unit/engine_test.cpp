@@ -71,6 +71,34 @@ TEST_F(EngineTest, DeadlineIsThePerAttemptTimeout) {
     EXPECT_EQ(worker_.received()[1].deadline, clock_.Now() + seconds(30));
 }
 
+TEST_F(EngineTest, TimersOfAnsweredCommandsDoNotPileUp) {
+    EngineOptions o;
+    o.spare_timers = 16;
+    engine_ = std::make_unique<Engine>(registry_, store_, worker_, clock_, o);
+    // One command stays unanswered throughout; its deadline must survive every clean-up.
+    worker_.DropNext(1);
+    auto stuck = engine_->Start("one", "{}");
+    ASSERT_TRUE(stuck.ok());
+    ASSERT_EQ(engine_->Tick(), 1);
+    std::size_t most = 0;
+    // Many more answered commands than spare timers, each within its 30 s deadline:
+    // without the clean-up their timers would all still be held.
+    for (int i = 0; i < 200; ++i) {
+        ASSERT_TRUE(engine_->Start("one", "{}").ok());
+        ASSERT_EQ(engine_->Tick(), 1);
+        worker_.Pump(*engine_);
+        most = std::max(most, engine_->timers());
+    }
+    EXPECT_EQ(engine_->tracked(), 1u);
+    EXPECT_LE(most, 2 * 2 + o.spare_timers);  // 2 tracked at most: the stuck one and the newest
+    clock_.Advance(seconds(30));
+    EXPECT_EQ(engine_->Tick(), 1);  // the stuck one times out
+    clock_.Advance(seconds(1));
+    EXPECT_EQ(engine_->Tick(), 1);  // and is sent again
+    EXPECT_EQ(worker_.received().back().saga_id, stuck->saga_id);
+    EXPECT_EQ(worker_.received().back().attempt, 2);
+}
+
 TEST_F(EngineTest, TransientCommitFailureIsRetriedAndStartsOneSaga) {
     store_.FailNextCommits(2, ErrorCode::kUnavailable);
     auto r = engine_->Start("one", "{}", BusinessKey("k"));
