@@ -319,9 +319,10 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
             minute_begin = latency_ms.size();
             const json counters = db.Counters();
             const double k = 1.0 / static_cast<double>(std::max<std::size_t>(minute.size(), 1));
-            auto per_saga = [&](const char* name) {
-                return static_cast<double>(counters[name].get<std::int64_t>() - counters_before[name].get<std::int64_t>()) * k;
+            auto delta = [&](const char* name) {
+                return counters[name].get<std::int64_t>() - counters_before[name].get<std::int64_t>();
             };
+            auto per_saga = [&](const char* name) { return static_cast<double>(delta(name)) * k; };
             json m{{"minute", per_minute.size() + 1},
                    {"sagas", minute.size()},
                    {"p50_ms", Percentile(minute, 0.50)},
@@ -332,8 +333,8 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
                    {"wal_bytes_per_saga", per_saga("wal_bytes")},
                    {"wal_fpi_per_saga", per_saga("wal_fpi")},
                    {"blks_read_per_saga", per_saga("blks_read")},
-                   {"buffers_backend", counters["buffers_backend"].get<std::int64_t>() - counters_before["buffers_backend"].get<std::int64_t>()},
-                   {"checkpoints", counters["checkpoints"].get<std::int64_t>() - counters_before["checkpoints"].get<std::int64_t>()},
+                   {"buffers_backend", delta("buffers_backend")},
+                   {"checkpoints", delta("checkpoints")},
                    {"db_mib", counters["db_bytes"].get<std::int64_t>() >> 20}};
             std::fprintf(stderr, "saga-bench: minute %s\n", m.dump().c_str());
             per_minute.push_back(std::move(m));
