@@ -164,6 +164,9 @@ private:
     void ApplyDeadline(StoreTx& tx, const MsgId& id, int attempt, AfterCommit& after);
     void Track(const CommandRecord& record);
     void Arm(Tracked& t, Timestamp due);
+    /// The tracked command whose live timer `timer` is; nullptr when it was answered or
+    /// re-armed since.
+    Tracked* Owner(const Timer& timer);
     void Apply(const AfterCommit& after);
     HistoryEvent Event(const SagaRecord& saga, std::string kind) const;
     HistoryEvent Event(const CommandRecord& command, std::string kind) const;

@@ -6,6 +6,11 @@
 
 namespace sagaflow::engine {
 
+Engine::Tracked* Engine::Owner(const Timer& timer) {
+    auto it = tracked_.find(timer.msg_id);
+    return it != tracked_.end() && it->second.generation == timer.generation ? &it->second : nullptr;
+}
+
 void Engine::Arm(Tracked& t, Timestamp due) {
     t.due = due;
     t.generation = next_generation_++;
@@ -14,10 +19,7 @@ void Engine::Arm(Tracked& t, Timestamp due) {
     // (30 s by default): thousands of them under load. Drop them once they outnumber
     // the live ones, so memory follows the commands in flight, not rate x timeout.
     if (timers_.size() > 2 * tracked_.size() + options_.spare_timers) {
-        timers_.DropIf([this](const Timer& timer) {
-            auto it = tracked_.find(timer.msg_id);
-            return it == tracked_.end() || it->second.generation != timer.generation;
-        });
+        timers_.DropIf([this](const Timer& timer) { return Owner(timer) == nullptr; });
     }
 }
 
@@ -57,9 +59,9 @@ int Engine::Tick() {
     while (!timers_.empty() && timers_.top().due <= now) {
         const Timer timer = timers_.top();
         timers_.pop();
-        auto it = tracked_.find(timer.msg_id);
-        if (it == tracked_.end() || it->second.generation != timer.generation) continue;
-        Tracked& t = it->second;
+        Tracked* owner = Owner(timer);
+        if (owner == nullptr) continue;
+        Tracked& t = *owner;
         if (t.stage == Stage::kInFlight) {
             expired.emplace_back(timer.msg_id, t.record.attempt);
             continue;
@@ -147,9 +149,7 @@ std::optional<Timestamp> Engine::NextWakeup() {
     if (resync_) return clock_.Now();
     // Drop timers whose command was answered or re-armed since.
     while (!timers_.empty()) {
-        const Timer& top = timers_.top();
-        auto it = tracked_.find(top.msg_id);
-        if (it != tracked_.end() && it->second.generation == top.generation) return top.due;
+        if (Owner(timers_.top()) != nullptr) return timers_.top().due;
         timers_.pop();
     }
     return std::nullopt;
