@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "connection.hpp"
+#include "os/process.hpp"
 #include "socket.hpp"
 
 namespace {
@@ -97,14 +98,9 @@ long RssKib(int pid) {
     return 0;
 }
 
-std::string Run(const std::string& command) {
-    std::string out;
-    if (FILE* p = popen(command.c_str(), "r")) {
-        char buf[4096];
-        while (std::fgets(buf, sizeof buf, p)) out += buf;
-        pclose(p);
-    }
-    return out;
+// A tool's stdout, run without a shell; empty when it fails.
+std::string Run(const std::vector<std::string>& argv, const std::string& stderr_to = "/dev/null") {
+    return sagaflow::os::Capture(argv, {stderr_to, "", std::nullopt}).value_or("");
 }
 
 // ---- the database's view ------------------------------------------------------------
@@ -145,8 +141,8 @@ public:
 
     // Top-level transactions that wrote: one commit record each in the WAL between the two.
     std::int64_t CommitRecords(const std::string& from, const std::string& to) {
-        const std::string out = Run(o_.pg_bin + "/pg_waldump --stats=record -p '" + o_.pgdata + "/pg_wal' -s " + from +
-                                    " -e " + to + " 2>/dev/null");
+        const std::string out = Run({o_.pg_bin + "/pg_waldump", "--stats=record", "-p", o_.pgdata + "/pg_wal", "-s", from,
+                                     "-e", to});
         std::istringstream in(out);
         std::string line;
         while (std::getline(in, line)) {
@@ -392,9 +388,9 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
 json Pgbench(const Options& o, int clients, double seconds) {
     const std::string script = "/tmp/saga-bench-calibration.sql";
     std::ofstream(script) << "INSERT INTO bench_calibration (v) VALUES (1);\n";
-    const std::string out = Run(o.pg_bin + "/pgbench -n -f " + script + " -c " + std::to_string(clients) + " -j " +
-                                std::to_string(std::min(clients, 2)) + " -T " + std::to_string(static_cast<int>(seconds)) +
-                                " '" + o.dsn + "' 2>&1");
+    const std::string out = Run({o.pg_bin + "/pgbench", "-n", "-f", script, "-c", std::to_string(clients), "-j",
+                                 std::to_string(std::min(clients, 2)), "-T",
+                                 std::to_string(static_cast<int>(seconds)), o.dsn});
     double tps = 0, latency = 0;
     std::istringstream in(out);
     std::string line;
