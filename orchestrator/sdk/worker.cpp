@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "inbox.hpp"
+#include "sagaflow/log.hpp"
 #include "migrate.hpp"
 #include "socket.hpp"
 
@@ -49,8 +50,8 @@ std::unique_ptr<pg::Connection> Worker::Impl::Connect(std::chrono::milliseconds&
         backoff = std::chrono::milliseconds(50);
         return c;
     } catch (const Error& e) {
-        std::fprintf(stderr, "sagaflow worker %s: database unavailable (%s); retrying\n",
-                     options.worker_id.c_str(), e.what());
+        log::Warn("database_unavailable", {{"worker", options.worker_id}, {"error", e.what()},
+                                           {"retry_in_ms", backoff.count()}});
         std::unique_lock lock(mu);
         cv.wait_for(lock, backoff, [&] { return no_more_jobs; });
         backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
@@ -128,7 +129,7 @@ void Worker::Impl::HandlerThread() {
 void Worker::Impl::Loop() {
     transport::SocketOptions so;
     so.routing_id = options.worker_id;
-    so.max_message_bytes = static_cast<std::int64_t>(options.max_frame_bytes) * 2;
+    so.max_message_bytes = static_cast<std::int64_t>(options.max_frame_bytes);  // dropped unallocated
     transport::Socket dealer(ctx, transport::SocketKind::kDealer, so);
     dealer.Connect(options.endpoint);
     transport::Socket results(ctx, transport::SocketKind::kPull);

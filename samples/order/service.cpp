@@ -3,12 +3,14 @@
 #include <libpq-fe.h>
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
-#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <random>
 #include <thread>
+
+#include "sagaflow/log.hpp"
 
 namespace sample {
 namespace {
@@ -35,11 +37,6 @@ struct FaultKnobs {
     int flaky_compensations = 0;  // a compensation throws (answers retry) on its first N attempts
     std::uint64_t seed = 1;
 };
-
-const char* kUsage =
-    "usage: %s --dsn DSN [--endpoint tcp://127.0.0.1:5555] [--id ID] [--capacity N]\n"
-    "  fault knobs (for scripts/faults; all off by default):\n"
-    "  [--crash-in-handler P] [--hang-every N --hang-ms MS] [--flaky-compensations N] [--seed S]\n";
 
 // Every handler run that commits leaves one row in <service>.effects, in the same
 // transaction: the exactly-once audit the fault suite counts (the business tables'
@@ -70,8 +67,8 @@ sagaflow::worker::Handler WithFaultsAndLedger(sagaflow::worker::Handler inner, c
         ctx.tx().Exec(insert, {ctx.saga_id(), std::to_string(ctx.step_index()),
                                std::to_string(static_cast<int>(ctx.phase())), ctx.action(), ctx.msg_id(), worker_id});
         if (k.hang_every > 0 && ++*runs % k.hang_every == 0) {
-            std::fprintf(stderr, "fault: %s hangs %d ms in %s of saga %s\n", worker_id.c_str(), k.hang_ms,
-                         ctx.action().c_str(), ctx.saga_id().c_str());
+            sagaflow::log::Warn("fault_hang", {{"worker", worker_id}, {"hang_ms", k.hang_ms},
+                                               {"action", ctx.action()}, {"saga_id", ctx.saga_id()}});
             std::this_thread::sleep_for(std::chrono::milliseconds(k.hang_ms));  // the injected fault itself
         }
         double roll = 1.0;
@@ -80,22 +77,12 @@ sagaflow::worker::Handler WithFaultsAndLedger(sagaflow::worker::Handler inner, c
             roll = std::uniform_real_distribution<double>(0.0, 1.0)(rng->second);
         }
         if (roll < k.crash_in_handler) {
-            std::fprintf(stderr, "fault: %s SIGKILLs itself inside %s of saga %s, before commit\n",
-                         worker_id.c_str(), ctx.action().c_str(), ctx.saga_id().c_str());
+            sagaflow::log::Warn("fault_sigkill", {{"worker", worker_id}, {"action", ctx.action()},
+                                                  {"saga_id", ctx.saga_id()}, {"detail", "before commit"}});
             raise(SIGKILL);
         }
         return r;
     };
-}
-
-bool Number(const std::string& text, double& out) {
-    try {
-        std::size_t used = 0;
-        out = std::stod(text, &used);
-        return used == text.size() && out >= 0;
-    } catch (const std::exception&) {
-        return false;
-    }
 }
 
 }  // namespace
@@ -106,38 +93,29 @@ int RunService(int argc, char** argv, const std::string& name, const std::string
     o.worker_id = name + "-1";
     o.capacity = 32;
     FaultKnobs knobs;
-    for (int i = 1; i < argc; ++i) {
-        const std::string k = argv[i];
-        if (k == "--help") {
-            std::printf(kUsage, argv[0]);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "%s: %s needs a value\n", argv[0], k.c_str());
-            return 2;
-        }
-        const std::string v = argv[++i];
-        double n = 0;
-        const bool numeric = Number(v, n);
-        if (k == "--endpoint") o.endpoint = v;
-        else if (k == "--dsn") o.dsn = v;
-        else if (k == "--id") o.worker_id = v;
-        else if (k == "--capacity" && numeric && n >= 1) o.capacity = static_cast<int>(n);
-        else if (k == "--crash-in-handler" && numeric && n <= 1) knobs.crash_in_handler = n;
-        else if (k == "--hang-every" && numeric) knobs.hang_every = static_cast<int>(n);
-        else if (k == "--hang-ms" && numeric) knobs.hang_ms = static_cast<int>(n);
-        else if (k == "--flaky-compensations" && numeric) knobs.flaky_compensations = static_cast<int>(n);
-        else if (k == "--seed" && numeric) knobs.seed = static_cast<std::uint64_t>(n);
-        else {
-            std::fprintf(stderr, "%s: unknown option %s or bad value '%s'\n", argv[0], k.c_str(), v.c_str());
-            std::fprintf(stderr, kUsage, argv[0]);
-            return 2;
-        }
+    std::string log_level = "info", log_format = "text";
+    CLI::App app{"The " + name + " service of the order demo: serves queue '" + queue + "'."};
+    app.add_option("--dsn", o.dsn, "the service's PostgreSQL (with passfile= for the embedded cluster)")->required();
+    app.add_option("--endpoint", o.endpoint, "sagad's worker endpoint")->capture_default_str();
+    app.add_option("--id", o.worker_id, "worker id (its routing id at sagad)")->capture_default_str();
+    app.add_option("--capacity", o.capacity, "commands in flight at most")->check(CLI::Range(1, 100000))->capture_default_str();
+    app.add_option("--log-level", log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
+    app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+    auto* faults = app.add_option_group("fault knobs", "for scripts/faults; all off by default");
+    faults->add_option("--crash-in-handler", knobs.crash_in_handler, "probability of SIGKILL before commit")
+        ->check(CLI::Range(0.0, 1.0));
+    faults->add_option("--hang-every", knobs.hang_every, "every Nth handler run hangs")->check(CLI::NonNegativeNumber);
+    faults->add_option("--hang-ms", knobs.hang_ms, "how long it hangs")->check(CLI::NonNegativeNumber);
+    faults->add_option("--flaky-compensations", knobs.flaky_compensations, "first N compensation attempts fail")
+        ->check(CLI::NonNegativeNumber);
+    faults->add_option("--seed", knobs.seed, "seed of the crash roll");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
     }
-    if (o.dsn.empty()) {
-        std::fprintf(stderr, "%s: --dsn is required\n", argv[0]);
-        return 2;
-    }
+    sagaflow::log::Configure(*sagaflow::log::ParseLevel(log_level), *sagaflow::log::ParseFormat(log_format));
     // The service's own tables, in its own schema; retried while the database starts.
     for (int attempt = 1;; ++attempt) {
         PGconn* c = PQconnectdb(o.dsn.c_str());
@@ -148,13 +126,13 @@ int RunService(int argc, char** argv, const std::string& name, const std::string
                                     schema_sql + LedgerSql(name);
             PGresult* r = PQexec(c, ddl.c_str());
             const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-            if (!ok) std::fprintf(stderr, "%s: schema: %s", argv[0], PQerrorMessage(c));
+            if (!ok) sagaflow::log::Error("schema_failed", {{"service", name}, {"error", PQerrorMessage(c)}});
             PQclear(r);
             PQfinish(c);
             if (!ok) return 1;
             break;
         }
-        std::fprintf(stderr, "%s: database not reachable yet: %s", argv[0], PQerrorMessage(c));
+        sagaflow::log::Warn("database_unavailable", {{"service", name}, {"error", PQerrorMessage(c)}, {"attempt", attempt}});
         PQfinish(c);
         if (attempt == 30) return 1;
         std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));  // start-up backoff
@@ -164,8 +142,7 @@ int RunService(int argc, char** argv, const std::string& name, const std::string
     g_worker = &w;
     signal(SIGTERM, OnSignal);
     signal(SIGINT, OnSignal);
-    std::fprintf(stderr, "%s: serving queue '%s' as %s on %s\n", argv[0], queue.c_str(), o.worker_id.c_str(),
-                 o.endpoint.c_str());
+    sagaflow::log::Info("serving", {{"service", name}, {"queue", queue}, {"worker", o.worker_id}, {"endpoint", o.endpoint}});
     w.Run();
     return 0;
 }
