@@ -18,4 +18,14 @@ std::string_view ToString(ErrorCode code) noexcept {
     return "unknown";
 }
 
+std::optional<ErrorCode> ParseErrorCode(std::string_view name) noexcept {
+    for (ErrorCode c : {ErrorCode::kOk, ErrorCode::kInvalidArgument, ErrorCode::kDeadlineExceeded,
+                        ErrorCode::kNotFound, ErrorCode::kAlreadyExists, ErrorCode::kResourceExhausted,
+                        ErrorCode::kFailedPrecondition, ErrorCode::kAborted, ErrorCode::kInternal,
+                        ErrorCode::kUnavailable}) {
+        if (ToString(c) == name) return c;
+    }
+    return std::nullopt;
+}
+
 }  // namespace sagaflow

@@ -57,6 +57,13 @@ struct Reply {
     ReplyOutcome outcome = ReplyOutcome::kOk;
     nlohmann::json output = nlohmann::json::object();  ///< With kOk.
     std::string reason;                                ///< With kFail and kRetry.
+    /// The saga the worker names. When set, a reply whose command belongs to another saga
+    /// is refused as forged (kInvalidArgument, nothing written).
+    std::optional<SagaId> saga_id;
+    /// From a registered worker that this command is no longer in flight to (it was
+    /// resent elsewhere, or sagad restarted since): recorded as ignored, never applied.
+    /// The command's own delivery answers it, from that worker's inbox.
+    bool late = false;
 };
 
 }  // namespace sagaflow::engine

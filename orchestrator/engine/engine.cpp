@@ -53,13 +53,15 @@ void Engine::RunTx(const std::function<void(StoreTx&, AfterCommit&)>& fn) {
     }
 }
 
+std::string UnregisteredReason(const SagaRecord& saga) {
+    return "saga " + saga.id.str() + " uses workflow '" + saga.workflow + "' v" +
+           std::to_string(saga.workflow_version) +
+           ", which this sagad does not register: it is left untouched until one that does runs";
+}
+
 const Workflow* Engine::WorkflowOf(const SagaRecord& saga) const {
     const Workflow* wf = registry_.Find(saga.workflow, saga.workflow_version);
-    if (wf == nullptr) {
-        throw Error(ErrorCode::kFailedPrecondition,
-                    "saga " + saga.id.str() + " uses workflow '" + saga.workflow + "' v" +
-                        std::to_string(saga.workflow_version) + ", which is not registered");
-    }
+    if (wf == nullptr) throw Error(ErrorCode::kFailedPrecondition, UnregisteredReason(saga));
     return wf;
 }
 
@@ -240,7 +242,16 @@ std::vector<Result<StartResult>> Engine::StartMany(const std::vector<StartReques
             if (tx.GetSaga(id)) continue;  // a rerun: this one committed already
             if (req.business_key) {
                 if (auto existing = tx.FindByBusinessKey(workflows[i]->name(), *req.business_key)) {
-                    results[i] = StartResult{*existing, false};
+                    // As payment APIs treat idempotency keys: the same request gets the same
+                    // saga; another request under a used key is refused, naming the saga.
+                    const auto saga = tx.GetSaga(*existing);
+                    if (saga && saga->input != req.input) {
+                        results[i] = Status{ErrorCode::kAlreadyExists,
+                                            "business key '" + req.business_key->str() + "' already names saga " +
+                                                existing->str() + ", started with a different input"};
+                    } else {
+                        results[i] = StartResult{*existing, false};
+                    }
                     continue;
                 }
             }
@@ -285,17 +296,26 @@ std::vector<Status> Engine::ApplyReplies(std::span<const Reply> replies) {
 Status Engine::ApplyOneReply(StoreTx& tx, const Reply& reply, AfterCommit& after) {
     auto command = tx.GetCommand(reply.msg_id);
     if (!command) return {ErrorCode::kNotFound, "no command with msg id " + reply.msg_id.str()};
+    if (reply.saga_id && *reply.saga_id != command->saga_id) {
+        return {ErrorCode::kInvalidArgument, "reply for msg " + reply.msg_id.str() + " names saga " +
+                                                 reply.saga_id->str() + ", not its command's: forged"};
+    }
     auto saga = tx.GetSaga(command->saga_id);
     if (!saga) return {ErrorCode::kNotFound, "no saga " + command->saga_id.str()};
+    if (registry_.Find(saga->workflow, saga->workflow_version) == nullptr) {
+        // Left untouched: the worker's inbox keeps the outcome for a sagad that has it.
+        return {ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
+    }
 
     HistoryEvent replied = Event(*command, "replied");
     replied.detail["outcome"] = ToString(reply.outcome);
     if (!reply.reason.empty()) replied.detail["reason"] = reply.reason;
 
-    if (command->state != CommandState::kPending || saga->awaiting != command->msg_id) {
+    if (reply.late || command->state != CommandState::kPending || saga->awaiting != command->msg_id) {
         replied.kind = "reply_ignored";
-        replied.detail["why"] =
-            command->state == CommandState::kDone ? "duplicate or late" : "not awaited";
+        replied.detail["why"] = command->state == CommandState::kDone ? "duplicate or late"
+                                : reply.late ? "not from the worker it was last sent to"
+                                             : "not awaited";
         tx.AppendHistory(replied);
         return {ErrorCode::kFailedPrecondition, "saga " + saga->id.str() + " does not await msg " +
                                                     reply.msg_id.str() + " (duplicate or late reply)"};
@@ -339,7 +359,19 @@ Status Engine::Operate(const SagaId& id, LifecycleEvent event, HistoryEvent requ
         }
         const SagaStatus was = saga->status;
         requested.saga_id = id;
-        if (Transition(tx, *saga, event, 0, std::nullopt, reason, {requested}, after)) {
+        std::vector<HistoryEvent> prelude{requested};
+        std::optional<CommandRecord> withdrawn;
+        LifecycleEvent decided = event;
+        if (event == LifecycleEvent::kManualCompensate && saga->status == SagaStatus::kRunning &&
+            saga->awaiting && SurelyUnsent(*saga->awaiting)) {
+            withdrawn = tx.GetCommand(*saga->awaiting);
+            if (withdrawn) {
+                decided = LifecycleEvent::kManualCompensateUnsent;
+                prelude.push_back(Event(*withdrawn, "withdrawn"));
+            }
+        }
+        const std::string why = event == LifecycleEvent::kManualRetry ? CompensationCause(tx, id) : reason;
+        if (Transition(tx, *saga, decided, 0, withdrawn, why, prelude, after)) {
             status = {};
         } else {
             status = {ErrorCode::kFailedPrecondition,
@@ -365,6 +397,19 @@ Status Engine::Retry(const SagaId& id) {
     requested.kind = "retry_requested";
     return Operate(id, LifecycleEvent::kManualRetry, std::move(requested), {},
                    "only failed sagas can be retried");
+}
+
+std::string Engine::CompensationCause(StoreTx& tx, const SagaId& id) {
+    // The history keeps every reason; the saga row shows the one of its current state. A
+    // retried saga compensates again for the reason it first did, not for the failure
+    // the operator just fixed.
+    const auto history = tx.History(id);
+    for (auto it = history.rbegin(); it != history.rend(); ++it) {
+        if (it->kind == ToString(SagaStatus::kCompensating) && it->detail.contains("reason")) {
+            return it->detail["reason"].get<std::string>();
+        }
+    }
+    return {};
 }
 
 std::vector<SagaRecord> Engine::List(const SagaFilter& filter) {

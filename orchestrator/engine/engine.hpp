@@ -66,6 +66,9 @@ struct SagaView {
     std::vector<HistoryEvent> history;
 };
 
+/// Why a saga of a workflow version the registry lacks does not move (for `show`).
+[[nodiscard]] std::string UnregisteredReason(const SagaRecord& saga);
+
 class Engine {
 public:
     Engine(const WorkflowRegistry& registry, SagaStore& store, CommandSink& sink,
@@ -88,13 +91,16 @@ public:
     /// Applies a worker's reply. Idempotent. Ok when applied; kFailedPrecondition when
     /// the saga does not await this msg id (a duplicate or late reply: the saga is left
     /// as it was, and the reply is recorded in its history); kNotFound for an unknown
-    /// msg id (nothing written).
+    /// msg id (nothing written); kInvalidArgument when `reply.saga_id` is not the
+    /// command's saga (forged; nothing written).
     Status ApplyReply(const Reply& reply);
     /// The same for many replies in one transaction; one status per reply, in order.
     std::vector<Status> ApplyReplies(std::span<const Reply> replies);
 
     /// Starts compensation of a running or completed saga. kNotFound for an unknown
-    /// saga, kFailedPrecondition in any other state.
+    /// saga, kFailedPrecondition in any other state. A command the saga awaits that was
+    /// never handed to a worker is withdrawn in the same transaction (it cannot have run);
+    /// one that may have run is awaited, then undone.
     Status Compensate(const SagaId& id, const std::string& reason);
     /// Re-runs the compensation that failed, for a failed saga; kFailedPrecondition else.
     Status Retry(const SagaId& id);
@@ -103,8 +109,13 @@ public:
     /// Returns how many commands it sent or timed out.
     int Tick();
     /// Loads every pending outbox command (on start-up, or after a commit in doubt) so it
-    /// is offered again and its deadline armed. Returns how many it loaded.
+    /// is offered again and its deadline armed. Returns how many it loaded. Commands of
+    /// sagas whose workflow version is not registered are left in the outbox, untouched,
+    /// and counted in `unregistered()`.
     int Recover();
+    /// From the last `Recover`: sagas waiting on a workflow version this registry lacks,
+    /// by "name vN".
+    [[nodiscard]] const std::map<std::string, std::size_t>& unregistered() const { return unregistered_; }
     /// Offers again, at the next `Tick()`, every command the sink refused for want of
     /// capacity. The dispatcher's loop calls it when capacity frees up.
     void OfferRefusedNow();
@@ -127,6 +138,8 @@ private:
         Stage stage = Stage::kWaitingToSend;
         Timestamp due{};
         std::optional<Timestamp> sent_at;
+        /// Loaded from the outbox at start-up: an earlier process may have sent it.
+        bool recovered = false;
         std::uint64_t generation = 0;
     };
     struct Timer {
@@ -160,9 +173,13 @@ private:
     Status Operate(const SagaId& id, LifecycleEvent event, HistoryEvent requested,
                    const std::string& reason, const std::string& allowed);
     std::vector<HistoryEvent> SentEvents(const CommandRecord& command) const;
+    static std::string CompensationCause(StoreTx& tx, const SagaId& id);
     Status ApplyOneReply(StoreTx& tx, const Reply& reply, AfterCommit& after);
     void ApplyDeadline(StoreTx& tx, const MsgId& id, int attempt, AfterCommit& after);
     void Track(const CommandRecord& record);
+    /// True when no worker can have seen this command: this process queued it and never
+    /// handed it over.
+    [[nodiscard]] bool SurelyUnsent(const MsgId& id) const;
     void Arm(Tracked& t, Timestamp due);
     /// The tracked command whose live timer `timer` is; nullptr when it was answered or
     /// re-armed since.
@@ -185,6 +202,7 @@ private:
     std::uint64_t next_generation_ = 1;
     bool resync_ = false;
     std::vector<MsgId> refused_;
+    std::map<std::string, std::size_t> unregistered_;
 };
 
 }  // namespace sagaflow::engine

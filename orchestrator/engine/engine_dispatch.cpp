@@ -1,6 +1,7 @@
 // The engine's in-memory half: which commands are due to be sent, which are in flight
 // and when their deadlines pass. All of it can be rebuilt from the outbox (`Recover`).
 #include <limits>
+#include <set>
 
 #include "engine.hpp"
 
@@ -25,11 +26,19 @@ void Engine::Arm(Tracked& t, Timestamp due) {
 
 void Engine::Track(const CommandRecord& record) {
     Tracked& t = tracked_[record.msg_id];
-    std::optional<Timestamp> sent_at = t.sent_at;
+    const std::optional<Timestamp> sent_at = t.sent_at;
+    const bool recovered = t.recovered;
     t = Tracked{};
     t.record = record;
     t.sent_at = sent_at;  // kept for the history's "sent" event of a resent command
+    t.recovered = recovered;
     Arm(t, std::max(record.not_before, clock_.Now()));
+}
+
+bool Engine::SurelyUnsent(const MsgId& id) const {
+    auto it = tracked_.find(id);
+    return it != tracked_.end() && it->second.stage == Stage::kWaitingToSend && !it->second.sent_at &&
+           !it->second.recovered;
 }
 
 void Engine::Apply(const AfterCommit& after) {
@@ -107,6 +116,10 @@ void Engine::ApplyDeadline(StoreTx& tx, const MsgId& id, int attempt, AfterCommi
     }
     auto saga = tx.GetSaga(command->saga_id);
     if (!saga || saga->awaiting != id) return;
+    if (registry_.Find(saga->workflow, saga->workflow_version) == nullptr) {
+        after.forget.push_back(id);  // left untouched in the outbox, for a sagad that has it
+        return;
+    }
 
     std::vector<HistoryEvent> prelude = SentEvents(*command);
     prelude.push_back(Event(*command, "timed_out"));
@@ -127,12 +140,21 @@ int Engine::Recover() {
         pending = tx.PendingCommands(std::numeric_limits<int>::max());
     });
     int loaded = 0;
+    std::map<std::string, std::set<SagaId>> unregistered;
     for (const CommandRecord& c : pending) {
+        const Command command = CommandFromRecord(c);
+        if (registry_.Find(command.workflow, command.workflow_version) == nullptr) {
+            unregistered[command.workflow + " v" + std::to_string(command.workflow_version)].insert(c.saga_id);
+            continue;
+        }
         auto it = tracked_.find(c.msg_id);
         if (it != tracked_.end() && it->second.record.attempt == c.attempt) continue;
         Track(c);
+        tracked_[c.msg_id].recovered = true;
         ++loaded;
     }
+    unregistered_.clear();
+    for (const auto& [version, sagas] : unregistered) unregistered_[version] = sagas.size();
     return loaded;
 }
 

@@ -62,6 +62,7 @@ struct CompensationFailed {};
 struct CompensationRetry {};
 struct CompensationTimedOut {};
 struct ManualCompensate {};
+struct ManualCompensateUnsent {};
 struct ManualRetry {};
 
 struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
@@ -200,6 +201,7 @@ struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
         Row < Running      , StepTimedOut        , Compensating , CompensateCurrent             , ForwardSpent            >,
         Row < Running      , StepFailed          , Compensating , CompensatePrevious            , none                    >,
         Row < Running      , ManualCompensate    , Compensating , none                          , none                    >,
+        Row < Running      , ManualCompensateUnsent, Compensating, CompensatePrevious           , none                    >,
         Row < Completed    , ManualCompensate    , Compensating , CompensateAll                 , none                    >,
         //   +-------------+---------------------+--------------+-------------------------------+-------------------------+
         Row < Compensating , StepOk              , Compensating , CompensateCurrent             , none                    >,
@@ -254,6 +256,7 @@ void Fire(Machine& m, LifecycleEvent event) {
         case LifecycleEvent::kCompensationRetry: m.process_event(CompensationRetry{}); return;
         case LifecycleEvent::kCompensationTimedOut: m.process_event(CompensationTimedOut{}); return;
         case LifecycleEvent::kManualCompensate: m.process_event(ManualCompensate{}); return;
+        case LifecycleEvent::kManualCompensateUnsent: m.process_event(ManualCompensateUnsent{}); return;
         case LifecycleEvent::kManualRetry: m.process_event(ManualRetry{}); return;
     }
 }

@@ -25,6 +25,8 @@ enum class LifecycleEvent {
     kCompensationRetry,
     kCompensationTimedOut,
     kManualCompensate,      ///< An operator asks to undo (running or completed sagas).
+    kManualCompensateUnsent,  ///< ... of a running saga whose awaited command was never sent:
+                              ///< it is withdrawn, so only the steps before it are undone.
     kManualRetry,           ///< An operator retries the compensation that failed.
 };
 

@@ -2,10 +2,29 @@
 
 #include <algorithm>
 
+#include "sagaflow/log.hpp"
+
 namespace sagaflow::runtime {
 
 using protocol::Envelope;
 using protocol::Kind;
+
+namespace {
+
+// A routing id for a log line: as it is when printable, else hex (libzmq's own are binary).
+std::string Printable(const std::string& peer) {
+    const std::string id = peer.substr(0, 64);
+    if (std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f; })) return id;
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "0x";
+    for (unsigned char c : id) {
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+    return out;
+}
+
+}  // namespace
 
 Dispatcher::Dispatcher(transport::Socket& router, std::set<std::string> known_queues,
                        const Clock& clock, DispatcherOptions options)
@@ -79,10 +98,6 @@ std::optional<IncomingReply> Dispatcher::OnMessage(const transport::Received& m)
         ++counters_.malformed_frames;
         return std::nullopt;
     }
-    if (m.frames[0].size() > options_.max_frame_bytes) {
-        ++counters_.oversized_frames;
-        return std::nullopt;
-    }
     auto decoded = protocol::DecodeEnvelope(m.frames[0], options_.max_frame_bytes);
     if (!decoded.ok()) {
         ++(decoded.code() == ErrorCode::kFailedPrecondition ? counters_.bad_version
@@ -97,15 +112,23 @@ std::optional<IncomingReply> Dispatcher::OnMessage(const transport::Received& m)
             return std::nullopt;
         case Kind::kReply: {
             ++counters_.replies_received;
-            if (auto w = workers_.find(m.peer); w != workers_.end()) w->second.last_seen = clock_.Now();
+            auto w = workers_.find(m.peer);
+            if (w == workers_.end()) {
+                Forged(m.peer, "reply from a peer that is not a registered worker");
+                return std::nullopt;
+            }
+            w->second.last_seen = clock_.Now();
+            bool late = true;
             if (auto it = in_flight_.find(e.msg_id); it != in_flight_.end() && it->second == m.peer) {
-                if (auto w = workers_.find(m.peer); w != workers_.end() && w->second.in_flight > 0) {
+                if (w->second.in_flight > 0) {
                     --w->second.in_flight;
                     capacity_freed_ = true;
                 }
                 in_flight_.erase(it);
+                late = false;
             }
-            return IncomingReply{m.peer, engine::Reply{MsgId(e.msg_id), e.outcome, e.output, e.reason}};
+            return IncomingReply{m.peer, engine::Reply{MsgId(e.msg_id), e.outcome, e.output, e.reason,
+                                                       SagaId(e.saga_id), late}};
         }
         case Kind::kCommand:
         case Kind::kAck:
@@ -115,7 +138,18 @@ std::optional<IncomingReply> Dispatcher::OnMessage(const transport::Received& m)
     return std::nullopt;
 }
 
+void Dispatcher::Forged(const std::string& peer, const std::string& why) {
+    ++counters_.forged_replies;
+    if (forgers_logged_.size() < 1024 && forgers_logged_.insert(peer).second) {
+        log::Warn("forged_reply_dropped", {{"peer", Printable(peer)}, {"why", why}});
+    }
+}
+
 void Dispatcher::Ack(const IncomingReply& r, ErrorCode applied) {
+    if (applied == ErrorCode::kInvalidArgument) {  // it named another saga: no ack to a forger
+        Forged(r.peer, "reply names a saga that is not its command's");
+        return;
+    }
     if (applied == ErrorCode::kNotFound) ++counters_.unknown_msg_replies;
     if (applied == ErrorCode::kFailedPrecondition) ++counters_.ignored_replies;
     Envelope ack;

@@ -22,6 +22,8 @@ namespace sagaflow::runtime {
 
 struct DispatcherOptions {
     Duration heartbeat_timeout = std::chrono::seconds(5);  ///< Silent longer: gone.
+    /// Also the ROUTER's ZMQ_MAXMSGSIZE: libzmq drops a peer that sends more, before
+    /// allocating it.
     std::size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
 };
 
@@ -30,12 +32,12 @@ struct DispatchCounters {
     std::uint64_t commands_sent = 0;
     std::uint64_t replies_received = 0;
     std::uint64_t malformed_frames = 0;   ///< not a well-formed envelope (or wrong frame count)
-    std::uint64_t oversized_frames = 0;   ///< over max_frame_bytes
     std::uint64_t bad_version = 0;        ///< an envelope version we do not speak
     std::uint64_t unexpected_kind = 0;    ///< e.g. a command sent to sagad
     std::uint64_t unknown_queue_claims = 0;
     std::uint64_t unknown_msg_replies = 0;
     std::uint64_t ignored_replies = 0;    ///< duplicate or late
+    std::uint64_t forged_replies = 0;     ///< from a peer that never said hello, or naming another saga
     std::uint64_t workers_gone = 0;
 };
 
@@ -47,7 +49,9 @@ struct WorkerInfo {
     Timestamp last_seen{};
 };
 
-/// A reply as it came off the wire, with who sent it (for the ack).
+/// A reply as it came off the wire, with who sent it (for the ack). Only registered
+/// workers' replies get this far; `reply.late` says it is not from the peer the command
+/// was last sent to.
 struct IncomingReply {
     std::string peer;
     engine::Reply reply;
@@ -76,6 +80,7 @@ public:
 
 private:
     void Register(const std::string& peer, const protocol::Envelope& e);
+    void Forged(const std::string& peer, const std::string& why);
 
     transport::Socket& router_;
     std::set<std::string> known_queues_;
@@ -85,6 +90,7 @@ private:
     std::map<std::string, WorkerInfo> workers_;               // by routing id
     std::unordered_map<std::string, std::string> in_flight_;  // msg id -> routing id
     bool capacity_freed_ = false;
+    std::set<std::string> forgers_logged_;  // each forging peer is logged once (bounded below)
 };
 
 }  // namespace sagaflow::runtime

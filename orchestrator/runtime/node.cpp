@@ -1,7 +1,8 @@
 #include "node.hpp"
 
+#include "sagaflow/log.hpp"
+
 #include <algorithm>
-#include <cstdio>
 #include <set>
 
 namespace sagaflow::runtime {
@@ -12,9 +13,18 @@ Node::Node(const WorkflowRegistry& registry, engine::SagaStore& store, const Clo
 
 Node::~Node() { Stop(); }
 
+std::string Node::Bind() {
+    if (router_) return bound_;
+    transport::SocketOptions router_options;
+    router_options.max_message_bytes = static_cast<std::int64_t>(options_.dispatcher.max_frame_bytes);
+    auto router = std::make_unique<transport::Socket>(ctx_, transport::SocketKind::kRouter, router_options);
+    bound_ = router->Bind(options_.worker_endpoint);
+    router_ = std::move(router);
+    return bound_;
+}
+
 std::string Node::Start() {
-    router_ = std::make_unique<transport::Socket>(ctx_, transport::SocketKind::kRouter);
-    const std::string bound = router_->Bind(options_.worker_endpoint);
+    const std::string bound = Bind();
     const std::string wake = "inproc://sagaflow-node-wake-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
     wake_pull_ = std::make_unique<transport::Socket>(ctx_, transport::SocketKind::kPull);
     wake_pull_->Bind(wake);
@@ -32,6 +42,14 @@ std::string Node::Start() {
     engine_ = std::make_unique<engine::Engine>(registry_, store_, *dispatcher_, clock_,
                                                options_.engine);
     engine_->Recover();
+    if (!engine_->unregistered().empty()) {
+        std::size_t total = 0;
+        for (const auto& [version, n] : engine_->unregistered()) total += n;
+        log::Warn("sagas_of_unregistered_workflows",
+                  {{"sagas", total},
+                   {"by_version", engine_->unregistered()},
+                   {"detail", "left untouched until a sagad that registers these versions runs"}});
+    }
     thread_ = std::thread([this] { Loop(); });
     return bound;
 }
@@ -96,11 +114,15 @@ void Node::Loop() {
             DrainReplies();
             if (dispatcher_->TakeCapacityFreed()) engine_->OfferRefusedNow();
             engine_->Tick();
-            if (backoff.count() > 0) std::fprintf(stderr, "sagaflow: store is back; resuming\n");
+            if (backoff.count() > 0) log::Info("store_back", {{"detail", "resuming"}});
             backoff = std::chrono::milliseconds(0);
-        } catch (const Error& e) {
+        } catch (const std::exception& e) {
+            // Logged once per outage, not once per retry.
             if (backoff.count() == 0) {
-                std::fprintf(stderr, "sagaflow: store unavailable, retrying with backoff: %s\n", e.what());
+                const auto* error = dynamic_cast<const Error*>(&e);
+                log::Warn("store_unavailable", {{"code", ToString(error ? error->code() : ErrorCode::kInternal)},
+                                                {"error", e.what()},
+                                                {"detail", "retrying with backoff"}});
             }
             backoff = std::clamp(backoff * 2, std::chrono::milliseconds(50), std::chrono::milliseconds(5000));
             next_try = std::chrono::steady_clock::now() + backoff;

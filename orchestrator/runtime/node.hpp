@@ -33,8 +33,11 @@ public:
     Node(const Node&) = delete;
     Node& operator=(const Node&) = delete;
 
-    /// Binds the worker socket, recovers pending commands and starts the loop thread.
-    /// Returns the bound endpoint (port read back for tcp://host:*).
+    /// Binds the worker socket (once) and returns the bound endpoint (port read back for
+    /// tcp://host:*). Throws `Error(kUnavailable)` when it is taken.
+    std::string Bind();
+    /// Binds if `Bind` was not called, recovers pending commands and starts the loop
+    /// thread. Returns the bound endpoint.
     std::string Start();
     /// Stops the loop and joins it. Idempotent.
     void Stop();
@@ -60,6 +63,7 @@ private:
     NodeOptions options_;
     transport::Context ctx_;
     std::unique_ptr<transport::Socket> router_;
+    std::string bound_;
     std::unique_ptr<transport::Socket> wake_pull_;
     std::unique_ptr<transport::Socket> wake_push_;  // guarded by mu_
     std::unique_ptr<Dispatcher> dispatcher_;

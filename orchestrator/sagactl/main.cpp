@@ -1,5 +1,8 @@
 // sagactl: a thin client of sagad's admin API. Human tables by default, --json for scripts.
-// Exit codes: 0 ok; 1 an error reported by sagad; 2 usage; 3 cannot reach sagad.
+// Exit codes: 0 ok; 1 a permanent error reported by sagad; 2 usage; 3 retry later (sagad
+// unreachable, or it answered unavailable, aborted, deadline_exceeded or
+// resource_exhausted: the same command may succeed later).
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -9,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "sagaflow/core/error.hpp"
 #include "sagaflow/core/ids.hpp"
 #include "socket.hpp"
 
@@ -16,69 +20,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kOk = 0, kSagadError = 1, kUsage = 2, kUnreachable = 3;
-
-const char* kUsageText =
-    "usage: sagactl [--endpoint E] [--json] [--timeout-ms N] COMMAND [ARGS]\n"
-    "\n"
-    "  workflows                                   definitions, versions and steps\n"
-    "  start WORKFLOW --input JSON|@FILE [--key K] start a saga; prints its id\n"
-    "  list [--status S] [--workflow W] [--limit N] sagas, newest first\n"
-    "  show ID                                     status, step, input, context, attempts, history\n"
-    "  compensate ID [--reason TEXT]               undo a running or completed saga\n"
-    "  retry ID                                    re-run the compensation that failed\n"
-    "  workers                                     connected workers\n"
-    "  stats                                       sagad's counters: admin requests, worker-socket frames\n"
-    "  graph WORKFLOW [--saga ID]                  Graphviz DOT, the saga's path marked\n"
-    "\n"
-    "  --endpoint  sagad's admin endpoint (default tcp://127.0.0.1:5556, or SAGACTL_ENDPOINT)\n"
-    "  --json      machine-readable output\n"
-    "exit codes: 0 ok, 1 sagad reported an error, 2 usage, 3 cannot reach sagad\n";
+constexpr int kOk = 0, kSagadError = 1, kUsage = 2, kRetryLater = 3;
 
 struct Usage {
     std::string message;
-};
-
-class Args {
-public:
-    explicit Args(std::vector<std::string> words) : words_(std::move(words)) {}
-    // Takes "--name VALUE" out of the words; nullopt when absent.
-    std::optional<std::string> Option(const std::string& name) {
-        for (std::size_t i = 0; i < words_.size(); ++i) {
-            if (words_[i] == name) {
-                if (i + 1 >= words_.size()) throw Usage{name + " needs a value"};
-                std::string v = words_[i + 1];
-                words_.erase(words_.begin() + static_cast<long>(i), words_.begin() + static_cast<long>(i) + 2);
-                return v;
-            }
-        }
-        return std::nullopt;
-    }
-    bool Flag(const std::string& name) {
-        for (std::size_t i = 0; i < words_.size(); ++i) {
-            if (words_[i] == name) {
-                words_.erase(words_.begin() + static_cast<long>(i));
-                return true;
-            }
-        }
-        return false;
-    }
-    std::string Positional(const char* what) {
-        for (std::size_t i = 0; i < words_.size(); ++i) {
-            if (words_[i].rfind("--", 0) != 0) {
-                std::string v = words_[i];
-                words_.erase(words_.begin() + static_cast<long>(i));
-                return v;
-            }
-        }
-        throw Usage{std::string("missing ") + what};
-    }
-    void ExpectEmpty() {
-        if (!words_.empty()) throw Usage{"unexpected argument '" + words_.front() + "'"};
-    }
-
-private:
-    std::vector<std::string> words_;
 };
 
 struct Reply {
@@ -94,13 +39,18 @@ Reply Call(const std::string& endpoint, const json& request, int timeout_ms) {
     } catch (const std::exception& e) {
         throw Usage{std::string("bad --endpoint: ") + e.what()};
     }
-    if (!req.Send(request.dump())) return {kUnreachable, {}};
-    if (!sagaflow::transport::Poll({&req}, std::chrono::milliseconds(timeout_ms))[0]) return {kUnreachable, {}};
+    if (!req.Send(request.dump())) return {kRetryLater, {}};
+    if (!sagaflow::transport::Poll({&req}, std::chrono::milliseconds(timeout_ms))[0]) return {kRetryLater, {}};
     auto m = req.TryReceive();
-    if (!m || m->frames.size() != 1) return {kUnreachable, {}};
+    if (!m || m->frames.size() != 1) return {kRetryLater, {}};
     json body = json::parse(m->frames[0], nullptr, false);
-    if (body.is_discarded()) return {kSagadError, {{"ok", false}, {"error", {{"code", "internal"}, {"message", "sagad sent a reply that is not JSON"}}}}};
-    return {body.value("ok", false) ? kOk : kSagadError, body};
+    if (body.is_discarded() || !body.is_object()) {
+        return {kSagadError, {{"ok", false}, {"error", {{"code", "internal"}, {"message", "sagad sent a reply that is not JSON"}}}}};
+    }
+    if (body.value("ok", false)) return {kOk, body};
+    const json& err = body.contains("error") && body["error"].is_object() ? body["error"] : json::object();
+    const auto code = sagaflow::ParseErrorCode(err.value("code", std::string("internal")));
+    return {code && sagaflow::IsRetryLater(*code) ? kRetryLater : kSagadError, body};
 }
 
 std::string Cell(const json& v) {
@@ -153,6 +103,7 @@ void PrintHuman(const std::string& command, const json& result) {
                   << Cell(s["version"]) << "\nstatus    " << Cell(s["status"]) << "\nstep      "
                   << Cell(s["step"]) << "\nkey       " << Cell(s["business_key"]) << "\ntrace     "
                   << Cell(s["trace_id"]) << "\nreason    " << (Cell(s["reason"]).empty() ? "-" : Cell(s["reason"]))
+                  << (s.contains("problem") && !s["problem"].is_null() ? "\nproblem   " + Cell(s["problem"]) : "")
                   << "\ncreated   " << Cell(s["created_at"]) << "\nupdated   " << Cell(s["updated_at"])
                   << "\ninput     " << s["input"].dump() << "\ncontext   " << s["context"].dump() << "\n\nattempts\n";
         std::vector<std::vector<std::string>> rows;
@@ -193,96 +144,131 @@ void PrintHuman(const std::string& command, const json& result) {
     }
 }
 
-json BuildRequest(const std::string& command, Args& args) {
-    json req{{"v", 1}, {"op", command}};
-    if (command == "workflows" || command == "workers" || command == "stats") {
-    } else if (command == "start") {
-        req["workflow"] = args.Positional("WORKFLOW");
-        auto input = args.Option("--input");
-        if (!input) throw Usage{"start needs --input JSON or --input @FILE"};
-        std::string text = *input;
-        if (!text.empty() && text[0] == '@') {
-            std::ifstream in(text.substr(1));
-            if (!in) throw Usage{"cannot read " + text.substr(1)};
-            std::stringstream ss;
-            ss << in.rdbuf();
-            text = ss.str();
-        }
-        req["input"] = json::parse(text, nullptr, false);
-        if (req["input"].is_discarded()) throw Usage{"--input is not valid JSON"};
-        if (!req["input"].is_object()) throw Usage{"--input must be a JSON object"};
-        if (auto key = args.Option("--key")) req["key"] = *key;
-    } else if (command == "list") {
-        if (auto s = args.Option("--status")) req["status"] = *s;
-        if (auto w = args.Option("--workflow")) req["workflow"] = *w;
-        if (auto l = args.Option("--limit")) {
-            try {
-                std::size_t used = 0;
-                const int n = std::stoi(*l, &used);
-                if (used != l->size() || n < 1) throw std::invalid_argument(*l);
-                req["limit"] = n;
-            } catch (const std::exception&) {
-                throw Usage{"--limit must be a positive integer"};
-            }
-        }
-    } else if (command == "show" || command == "compensate" || command == "retry") {
-        req["id"] = args.Positional("ID");
-        if (!sagaflow::IsUuid(req["id"].get<std::string>())) throw Usage{"'" + req["id"].get<std::string>() + "' is not a saga id (a UUID)"};
-        if (command == "compensate") req["reason"] = args.Option("--reason").value_or("manual compensation via sagactl");
-    } else if (command == "graph") {
-        req["workflow"] = args.Positional("WORKFLOW");
-        if (auto id = args.Option("--saga")) req["id"] = *id;
-    } else {
-        throw Usage{"unknown command '" + command + "'"};
-    }
-    args.ExpectEmpty();
-    return req;
+std::string ReadInput(const std::string& text) {
+    if (text.empty() || text[0] != '@') return text;
+    std::ifstream in(text.substr(1));
+    if (!in) throw Usage{"cannot read " + text.substr(1)};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
 }
+
+// Every word is read by CLI11: options in any order, before or after their command.
+struct Cli {
+    CLI::App app{"sagactl: inspect and steer sagas through sagad's admin API", "sagactl"};
+    std::string endpoint = "tcp://127.0.0.1:5556";
+    bool as_json = false;
+    int timeout_ms = 5000;
+    std::string workflow, input, key, status, id, reason = "manual compensation via sagactl";
+    int limit = 0;
+    json request{{"v", 1}};
+
+    Cli() {
+        if (const char* env = std::getenv("SAGACTL_ENDPOINT")) endpoint = env;
+        app.require_subcommand(0, 1);  // none is reported after parsing, with the help
+        app.fallthrough();
+        app.add_option("--endpoint", endpoint, "sagad's admin endpoint (or SAGACTL_ENDPOINT)")->capture_default_str();
+        app.add_flag("--json", as_json, "machine-readable output");
+        app.add_option("--timeout-ms", timeout_ms, "how long to wait for sagad's answer")
+            ->check(CLI::Range(1, 3'600'000))->capture_default_str();
+        app.footer("exit codes: 0 ok, 1 sagad reported a permanent error, 2 usage, 3 retry later "
+                   "(unreachable, unavailable, aborted, deadline_exceeded, resource_exhausted)");
+        app.add_subcommand("workflows", "definitions, versions and steps");
+        auto* start = app.add_subcommand("start", "start a saga; prints its id");
+        start->add_option("workflow", workflow, "the workflow's name")->required();
+        start->add_option("--input", input, "the saga's input: a JSON object, or @FILE")->required();
+        start->add_option("--key", key, "business key: the same key and input give the same saga");
+        auto* list = app.add_subcommand("list", "sagas, newest first");
+        list->add_option("--status", status, "running, compensating, completed, compensated or failed");
+        list->add_option("--workflow", workflow, "only this workflow");
+        list->add_option("--limit", limit, "at most this many (sagad clamps it to its page size)")
+            ->check(CLI::Range(1, 1'000'000'000));
+        for (const char* name : {"show", "compensate", "retry"}) {
+            auto* sub = app.add_subcommand(name, std::string(name) == "show"         ? "status, step, input, context, attempts, history"
+                                                 : std::string(name) == "compensate" ? "undo a running or completed saga"
+                                                                                     : "re-run the compensation that failed");
+            sub->add_option("id", id, "the saga's id (a UUID)")->required();
+            if (std::string(name) == "compensate") sub->add_option("--reason", reason, "why, for the history");
+        }
+        app.add_subcommand("workers", "connected workers");
+        app.add_subcommand("stats", "sagad's counters: admin requests, worker-socket frames");
+        auto* graph = app.add_subcommand("graph", "Graphviz DOT, the saga's path marked");
+        graph->add_option("workflow", workflow, "the workflow's name")->required();
+        graph->add_option("--saga", id, "mark this saga's path");
+    }
+
+    [[nodiscard]] std::string Command() const { return app.get_subcommands().front()->get_name(); }
+
+    // The request for the parsed command; throws Usage for values CLI11 cannot judge.
+    json Request() {
+        const std::string command = Command();
+        request["op"] = command;
+        if (command == "start") {
+            request["workflow"] = workflow;
+            request["input"] = json::parse(ReadInput(input), nullptr, false);
+            if (request["input"].is_discarded()) throw Usage{"--input is not valid JSON"};
+            if (!request["input"].is_object()) throw Usage{"--input must be a JSON object"};
+            if (!key.empty()) request["key"] = key;
+        } else if (command == "list") {
+            if (!status.empty()) request["status"] = status;
+            if (!workflow.empty()) request["workflow"] = workflow;
+            if (limit > 0) request["limit"] = limit;
+        } else if (command == "show" || command == "compensate" || command == "retry") {
+            if (!sagaflow::IsUuid(id)) throw Usage{"'" + id + "' is not a saga id (a UUID)"};
+            request["id"] = id;
+            if (command == "compensate") request["reason"] = reason;
+        } else if (command == "graph") {
+            request["workflow"] = workflow;
+            if (!id.empty()) request["id"] = id;
+        }
+        return request;
+    }
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    Cli cli;
     try {
-        Args args(std::vector<std::string>(argv + 1, argv + argc));
-        if (args.Flag("--help") || args.Flag("-h") || argc == 1) {
-            std::cout << kUsageText;
-            return argc == 1 ? kUsage : kOk;
-        }
-        const bool as_json = args.Flag("--json");
-        const char* env_endpoint = std::getenv("SAGACTL_ENDPOINT");
-        const std::string endpoint = args.Option("--endpoint").value_or(env_endpoint ? env_endpoint : "tcp://127.0.0.1:5556");
-        int timeout_ms = 5000;
-        if (auto t = args.Option("--timeout-ms")) {
-            try {
-                timeout_ms = std::stoi(*t);
-            } catch (const std::exception&) {
-                throw Usage{"--timeout-ms must be a number"};
-            }
-        }
-        const std::string command = args.Positional("COMMAND");
-        const json request = BuildRequest(command, args);
-        const Reply reply = Call(endpoint, request, timeout_ms);
-        if (reply.exit_code == kUnreachable) {
-            std::cerr << "sagactl: cannot reach sagad at " << endpoint << " (no answer in " << timeout_ms << " ms)\n";
-            return kUnreachable;
+        cli.app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = cli.app.exit(e);
+        return rc == 0 ? kOk : kUsage;
+    }
+    if (cli.app.get_subcommands().empty()) {
+        std::cerr << "sagactl: a command is required\n\n" << cli.app.help();
+        return kUsage;
+    }
+    try {
+        const json request = cli.Request();
+        const std::string command = cli.Command();
+        const Reply reply = Call(cli.endpoint, request, cli.timeout_ms);
+        if (reply.body.is_null()) {
+            std::cerr << "sagactl: cannot reach sagad at " << cli.endpoint << " (no answer in " << cli.timeout_ms
+                      << " ms); retry later\n";
+            return kRetryLater;
         }
         if (reply.exit_code != kOk) {
             const json& err = reply.body["error"];
-            if (as_json) {
+            if (cli.as_json) {
                 std::cout << reply.body.dump() << "\n";
             } else {
                 std::cerr << "sagactl: " << Cell(err["code"]) << ": " << Cell(err["message"]) << "\n";
             }
-            return kSagadError;
+            return reply.exit_code;
         }
-        if (as_json) {
+        if (reply.body.value("clamped", false)) {
+            std::cerr << "sagactl: --limit clamped to " << reply.body.value("limit", 0)
+                      << ", the largest page sagad serves\n";
+        }
+        if (cli.as_json) {
             std::cout << reply.body["result"].dump(2) << "\n";
         } else {
             PrintHuman(command, reply.body["result"]);
         }
         return kOk;
     } catch (const Usage& u) {
-        std::cerr << "sagactl: " << u.message << "\n\n" << kUsageText;
+        std::cerr << "sagactl: " << u.message << "\n\n" << cli.app.help();
         return kUsage;
     }
 }

@@ -75,7 +75,8 @@ json SagaSummary(const engine::SagaRecord& s, const Workflow* wf) {
             {"reason", s.failure_reason},
             {"trace_id", s.trace_id.str()},
             {"created_at", Iso(s.created_at)},
-            {"updated_at", Iso(s.updated_at)}};
+            {"updated_at", Iso(s.updated_at)},
+            {"problem", wf == nullptr ? json(engine::UnregisteredReason(s)) : json(nullptr)}};
 }
 
 }  // namespace
@@ -108,6 +109,14 @@ std::string AdminHandler::Handle(const std::string& request) {
 
 json AdminHandler::Dispatch(const json& req) {
     const std::string op = Field(req, "op");
+    if (!active_) {
+        if (op == "stats") {
+            return Ok({{"node", {{"role", "standby"}}},
+                       {"admin", {{"requests", requests_.load()}, {"bad_requests", bad_requests_.load()}}}});
+        }
+        return Error(ErrorCode::kUnavailable,
+                     "this sagad is a standby: another sagad is active on this database; retry later");
+    }
     if (op == "workflows") {
         json out = json::array();
         for (const Workflow* wf : registry_.All()) {
@@ -175,13 +184,19 @@ json AdminHandler::Dispatch(const json& req) {
             if (!req.at("limit").is_number_integer() || req.at("limit").get<int>() < 1) {
                 throw sagaflow::Error(ErrorCode::kInvalidArgument, "'limit' must be a positive integer");
             }
-            f.limit = std::min(req.at("limit").get<int>(), 100000);
+            f.limit = req.at("limit").get<int>();
         }
+        // A page is bounded, so one request cannot hold sagad's memory hostage.
+        const int asked = f.limit;
+        f.limit = std::min(f.limit, static_cast<int>(kMaxListPage));
         auto sagas = node_.Submit<std::vector<engine::SagaRecord>>(
             [&](engine::Engine& e, runtime::Dispatcher&) { return e.List(f); });
         json out = json::array();
         for (const auto& s : sagas) out.push_back(SagaSummary(s, registry_.Find(s.workflow, s.workflow_version)));
-        return Ok(out);
+        json reply = Ok(out);
+        reply["limit"] = f.limit;
+        if (asked > f.limit) reply["clamped"] = true;
+        return reply;
     }
     if (op == "show" || op == "graph") {
         std::optional<engine::SagaView> view;
@@ -254,44 +269,91 @@ json AdminHandler::Dispatch(const json& req) {
     if (op == "stats") {
         const auto d = node_.Submit<runtime::DispatchCounters>(
             [](engine::Engine&, runtime::Dispatcher& disp) { return disp.counters(); });
-        return Ok({{"admin", {{"requests", requests_.load()}, {"bad_requests", bad_requests_.load()}}},
+        return Ok({{"node", {{"role", "active"}}},
+                   {"admin", {{"requests", requests_.load()}, {"bad_requests", bad_requests_.load()}}},
                    {"workers",
                     {{"commands_sent", d.commands_sent},
                      {"replies_received", d.replies_received},
                      {"malformed_frames", d.malformed_frames},
-                     {"oversized_frames", d.oversized_frames},
                      {"bad_version", d.bad_version},
                      {"unexpected_kind", d.unexpected_kind},
                      {"unknown_queue_claims", d.unknown_queue_claims},
                      {"unknown_msg_replies", d.unknown_msg_replies},
                      {"ignored_replies", d.ignored_replies},
+                     {"forged_replies", d.forged_replies},
                      {"workers_gone", d.workers_gone}}}});
     }
     return Error(ErrorCode::kInvalidArgument, "unknown op '" + op + "'");
 }
 
-std::string WorkflowDot(const Workflow& wf, const engine::SagaView* view) {
-    // What happened to each (step, phase): ok, fail, or in flight.
-    std::map<std::pair<int, Phase>, std::string> seen;
-    if (view != nullptr) {
-        for (const auto& a : view->attempts) {
-            auto& s = seen[{a.step_index, a.phase}];
-            if (s != "ok") s = a.outcome;
-        }
-        const auto& saga = view->saga;
-        if (saga.awaiting && saga.position >= 0) {
-            const Phase p = saga.status == SagaStatus::kRunning ? Phase::kForward : Phase::kCompensate;
-            auto& s = seen[{saga.position, p}];
-            if (s.empty()) s = "in_flight";
-        }
+namespace {
+
+// What happened to one (step, phase) of a saga, from its attempts.
+struct NodeTrace {
+    std::string outcome;  ///< "ok", "fail", "in_flight", or the last failed attempt's outcome
+    int retries = 0;
+    int timeouts = 0;
+};
+
+std::map<std::pair<int, Phase>, NodeTrace> Trace(const engine::SagaView& view) {
+    std::map<std::pair<int, Phase>, NodeTrace> seen;
+    for (const auto& a : view.attempts) {
+        NodeTrace& t = seen[{a.step_index, a.phase}];
+        if (a.outcome == "retry") ++t.retries;
+        if (a.outcome == "timeout") ++t.timeouts;
+        if (t.outcome != "ok") t.outcome = a.outcome;
     }
-    auto style = [&](int i, Phase p) -> std::string {
+    const auto& saga = view.saga;
+    if (saga.awaiting && saga.position >= 0) {
+        const Phase p = saga.status == SagaStatus::kRunning ? Phase::kForward : Phase::kCompensate;
+        NodeTrace& t = seen[{saga.position, p}];
+        if (t.outcome != "ok") t.outcome = "in_flight";
+    }
+    return seen;
+}
+
+}  // namespace
+
+std::string WorkflowDot(const Workflow& wf, const engine::SagaView* view) {
+    const auto seen = view != nullptr ? Trace(*view) : std::map<std::pair<int, Phase>, NodeTrace>{};
+    auto trace = [&](int i, Phase p) -> const NodeTrace* {
         auto it = seen.find({i, p});
-        if (it == seen.end()) return "";
-        if (it->second == "ok") return p == Phase::kForward ? ", style=filled, fillcolor=palegreen" : ", style=filled, fillcolor=lightblue";
-        if (it->second == "in_flight") return ", penwidth=3";
-        return ", style=filled, fillcolor=salmon";
+        return it == seen.end() ? nullptr : &it->second;
     };
+    // Node attributes: one style list (dashed for compensations, filled once it ran),
+    // the outcome's colour, and the retries and timeouts it took.
+    auto attrs = [&](int i, Phase p, const std::string& label) {
+        const NodeTrace* t = trace(i, p);
+        std::string text = label;
+        if (t != nullptr && t->retries > 0) text += "\\nretries: " + std::to_string(t->retries);
+        if (t != nullptr && t->timeouts > 0) text += "\\ntimeouts: " + std::to_string(t->timeouts);
+        std::vector<std::string> styles;
+        if (p == Phase::kCompensate) styles.emplace_back("dashed");
+        std::string colour;
+        if (t != nullptr && t->outcome != "in_flight") {
+            styles.emplace_back("filled");
+            colour = t->outcome == "ok" ? (p == Phase::kForward ? "palegreen" : "lightblue") : "salmon";
+        }
+        std::string out = " [label=\"" + text + "\"";
+        if (!styles.empty()) {
+            std::string joined;
+            for (const auto& st : styles) joined += (joined.empty() ? "" : ",") + st;
+            out += ", style=\"" + joined + "\"";
+        }
+        if (!colour.empty()) out += ", fillcolor=" + colour;
+        if (t != nullptr && t->outcome == "in_flight") out += ", penwidth=3";
+        return out + "]";
+    };
+    auto taken = [&](bool yes) { return yes ? std::string(" [color=blue, penwidth=2]") : std::string(); };
+    auto ok = [&](int i, Phase p) {
+        const NodeTrace* t = trace(i, p);
+        return t != nullptr && t->outcome == "ok";
+    };
+    auto failed = [&](int i) {
+        const NodeTrace* t = trace(i, Phase::kForward);
+        return t != nullptr && t->outcome != "ok" && t->outcome != "in_flight";
+    };
+
     std::ostringstream o;
     o << "digraph \"" << wf.name() << " v" << wf.version() << "\" {\n  rankdir=LR;\n  node [shape=box];\n";
     if (view != nullptr) o << "  label=\"saga " << view->saga.id.str() << ": " << ToString(view->saga.status) << "\";\n";
@@ -300,25 +362,24 @@ std::string WorkflowDot(const Workflow& wf, const engine::SagaView* view) {
     const int n = static_cast<int>(wf.step_count());
     for (int i = 0; i < n; ++i) {
         const StepDef& s = wf.step(static_cast<std::size_t>(i));
-        o << "  s" << i << " [label=\"" << s.name << "\\n(" << s.queue << ")\"" << style(i, Phase::kForward) << "];\n";
-        if (s.compensation) {
-            o << "  c" << i << " [label=\"" << s.compensation->action << "\", shape=box, style=dashed"
-              << style(i, Phase::kCompensate) << "];\n";
-        }
+        o << "  s" << i << attrs(i, Phase::kForward, s.name + "\\n(" + s.queue + ")") << ";\n";
+        if (s.compensation) o << "  c" << i << attrs(i, Phase::kCompensate, s.compensation->action) << ";\n";
     }
-    o << "  start -> s0;\n";
-    for (int i = 0; i < n; ++i) {
-        o << "  s" << i << " -> " << (i + 1 < n ? "s" + std::to_string(i + 1) : std::string("done")) << ";\n";
-        // On failure of step i, the undo walks back from the nearest compensated step before it.
+    o << "  start -> s0" << taken(view != nullptr) << ";\n";
+    // The undo walks back from the nearest compensated step before `i`.
+    auto undo_before = [&](int i) {
         int k = i - 1;
         while (k >= 0 && !wf.step(static_cast<std::size_t>(k)).compensation) --k;
-        o << "  s" << i << " -> " << (k >= 0 ? "c" + std::to_string(k) : std::string("undone"))
-          << " [style=dotted, label=\"fail\"];\n";
+        return k >= 0 ? "c" + std::to_string(k) : std::string("undone");
+    };
+    for (int i = 0; i < n; ++i) {
+        o << "  s" << i << " -> " << (i + 1 < n ? "s" + std::to_string(i + 1) : std::string("done"))
+          << taken(ok(i, Phase::kForward)) << ";\n";
+        o << "  s" << i << " -> " << undo_before(i) << " [style=dotted, label=\"fail\""
+          << (failed(i) ? ", color=red, penwidth=2" : "") << "];\n";
         if (wf.step(static_cast<std::size_t>(i)).compensation) {
-            int j = i - 1;
-            while (j >= 0 && !wf.step(static_cast<std::size_t>(j)).compensation) --j;
-            o << "  c" << i << " -> " << (j >= 0 ? "c" + std::to_string(j) : std::string("undone"))
-              << " [style=dashed];\n";
+            o << "  c" << i << " -> " << undo_before(i) << " [style=dashed"
+              << (ok(i, Phase::kCompensate) ? ", color=blue, penwidth=2" : "") << "];\n";
         }
     }
     o << "}\n";
@@ -330,11 +391,17 @@ AdminServer::AdminServer(AdminHandler& handler, std::string endpoint)
 
 AdminServer::~AdminServer() { Stop(); }
 
-std::string AdminServer::Start() {
-    // Bound here so a taken port fails start-up, then served from the thread.
+std::string AdminServer::Bind() {
+    if (rep_) return bound_;
     ctx_ = std::make_unique<transport::Context>();
     rep_ = std::make_unique<transport::Socket>(*ctx_, transport::SocketKind::kRep);
-    const std::string bound = rep_->Bind(endpoint_);
+    bound_ = rep_->Bind(endpoint_);
+    return bound_;
+}
+
+std::string AdminServer::Start() {
+    // Bound first so a taken port fails start-up, then served from the thread.
+    const std::string bound = Bind();
     thread_ = std::thread([this] {
         while (!stop_) {
             if (!transport::Poll({rep_.get()}, std::chrono::milliseconds(100))[0]) continue;

@@ -1,7 +1,8 @@
 // The admin API between sagad and sagactl: ZeroMQ REQ/REP carrying versioned JSON.
 //
 //   request  {"v":1, "op":"show", "id":"..."}
-//   reply    {"v":1, "ok":true, "result":{...}}
+//   reply    {"v":1, "ok":true, "result":{...}}   (list adds "limit", and "clamped":true
+//                                                  when it asked for more than kMaxListPage)
 //          | {"v":1, "ok":false, "error":{"code":"not_found", "message":"..."}}
 //
 // ops: workflows, start, start_batch, list, show, compensate, retry, workers, graph, stats.
@@ -20,6 +21,7 @@ namespace sagaflow::sagad {
 
 inline constexpr int kAdminVersion = 1;
 inline constexpr std::size_t kMaxStartBatch = 1000;  ///< starts in one start_batch request
+inline constexpr std::size_t kMaxListPage = 1000;    ///< sagas in one list reply; more is clamped
 
 /// One request in, one reply out. Never throws: bad requests become error replies.
 /// `log` hears about every state-changing operation (op, saga id, trace id).
@@ -31,6 +33,10 @@ public:
     AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, Logger log,
                  std::size_t max_running = 100000);
     [[nodiscard]] std::string Handle(const std::string& request);
+
+    /// Until called, this sagad is a hot standby: `stats` says so, every other op is
+    /// refused with unavailable (sagactl exits 3: retry later, or ask the active node).
+    void SetActive() { active_ = true; }
 
     /// Requests handled, and those refused before dispatch (oversized, not a JSON object,
     /// wrong version, more than one frame): what `stats` reports.
@@ -47,6 +53,7 @@ private:
     std::size_t max_running_;
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> bad_requests_{0};
+    std::atomic<bool> active_{false};
 };
 
 /// Serves an `AdminHandler` on a REP socket from its own thread.
@@ -54,7 +61,9 @@ class AdminServer {
 public:
     AdminServer(AdminHandler& handler, std::string endpoint);
     ~AdminServer();
-    /// Binds (throws `Error` if it cannot) and starts serving; returns the bound endpoint.
+    /// Binds (once; throws `Error` if it cannot) and returns the bound endpoint.
+    std::string Bind();
+    /// Binds if needed and starts serving; returns the bound endpoint.
     std::string Start();
     void Stop();
 
@@ -63,12 +72,14 @@ private:
     std::string endpoint_;
     std::unique_ptr<transport::Context> ctx_;  // declared first: outlives the socket
     std::unique_ptr<transport::Socket> rep_;
+    std::string bound_;
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };
 
 /// Graphviz DOT of a workflow's steps and compensations; with `view`, the saga's path
-/// is marked (green done, red failed, blue compensated, bold in flight).
+/// is marked: nodes green done, red failed, blue compensated (still dashed), bold in
+/// flight, with their retries and timeouts; the edges it took drawn bold.
 [[nodiscard]] std::string WorkflowDot(const Workflow& wf, const engine::SagaView* view);
 
 }  // namespace sagaflow::sagad

@@ -13,48 +13,21 @@
 #include "admin.hpp"
 #include "config.hpp"
 #include "embedded_cluster.hpp"
-#include "log.hpp"
 #include "migrate.hpp"
 #include "node.hpp"
+#include "leader_lock.hpp"
 #include "pg_saga_store.hpp"
 #include "sagaflow/daemon.hpp"
+#include "sagaflow/log.hpp"
 
 namespace sagaflow {
 namespace sagad {
 
-int Log::Rank(const std::string& level) {
-    if (level == "debug") return 0;
-    if (level == "info") return 1;
-    if (level == "warn") return 2;
-    return 3;
-}
-
-void Log::Write(const std::string& level, const std::string& event, const nlohmann::json& fields) {
-    if (Rank(level) < min_) return;
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t t = std::chrono::system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char ts[32];
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::string line;
-    if (json_) {
-        nlohmann::json j = fields.is_object() ? fields : nlohmann::json::object();
-        j["ts"] = ts;
-        j["level"] = level;
-        j["event"] = event;
-        line = j.dump();
-    } else {
-        line = std::string(ts) + " " + level + " " + event;
-        if (fields.is_object()) {
-            for (const auto& [k, v] : fields.items()) line += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
-        }
-    }
-    std::lock_guard lock(mu_);
-    std::fprintf(stderr, "%s\n", line.c_str());
-}
-
 namespace {
+
+// How often a standby asks for the leader lock: the bound on takeover after the active
+// node's session ends.
+constexpr int kStandbyPollMs = 200;
 
 // Waits for SIGTERM/SIGINT on a thread of its own; the second one exits at once.
 class Signals {
@@ -68,26 +41,73 @@ public:
     void WaitFirst() {
         int sig = 0;
         sigwait(&set_, &sig);
+        ArmSecond();
+    }
+    /// As `WaitFirst`, for at most `timeout`; true when a signal came.
+    bool WaitFirstFor(std::chrono::milliseconds timeout) {
+        const timespec ts{static_cast<time_t>(timeout.count() / 1000),
+                          static_cast<long>(timeout.count() % 1000) * 1'000'000};
+        if (sigtimedwait(&set_, nullptr, &ts) < 0) return false;
+        ArmSecond();
+        return true;
+    }
+
+private:
+    void ArmSecond() {
         std::thread([set = set_] {
             int again = 0;
             sigwait(&set, &again);
-            std::fprintf(stderr, "sagad: second signal, exiting at once\n");
+            log::Warn("second_signal", {{"detail", "exiting at once"}});
             _exit(1);
         }).detach();
     }
 
-private:
     sigset_t set_;
 };
 
-std::unique_ptr<pg::Connection> ConnectWithBackoff(const std::string& dsn, Log& log) {
+// While active: every second, is the leader lock still ours? Another node holding it
+// means this one must stop running sagas at once; the outbox keeps everything.
+class Watchdog {
+public:
+    explicit Watchdog(store::LeaderLock& leader)
+        : thread_([this, &leader] {
+              std::unique_lock lock(mu_);
+              while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+                  lock.unlock();
+                  if (leader.Confirm() == store::LeaderLock::State::kTaken) {
+                      log::Error("leadership_lost",
+                                 {{"detail", "another sagad holds the leader lock; exiting so it runs alone"}});
+                      _exit(1);
+                  }
+                  lock.lock();
+              }
+          }) {}
+    ~Watchdog() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+std::unique_ptr<pg::Connection> ConnectWithBackoff(const std::string& dsn) {
     auto delay = std::chrono::milliseconds(100);
     for (int attempt = 1;; ++attempt) {
         try {
             return std::make_unique<pg::Connection>(dsn);
         } catch (const Error& e) {
             if (attempt >= 20) throw;
-            log.Write("warn", "database_unavailable", {{"error", e.what()}, {"retry_in_ms", delay.count()}});
+            log::Warn("database_unavailable", {{"error", e.what()}, {"retry_in_ms", delay.count()}});
             std::this_thread::sleep_for(delay);  // start-up backoff, not test synchronisation
             delay = std::min(delay * 2, std::chrono::milliseconds(3000));
         }
@@ -110,56 +130,109 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         std::fputs(HelpText().c_str(), stdout);
         return 0;
     }
-    Log log(cfg.log_level, cfg.log_format == "json");
+    if (cfg.version) {
+        std::printf("sagad %s\n", SAGAFLOW_VERSION);
+        return 0;
+    }
+    log::Configure(*log::ParseLevel(cfg.log_level), *log::ParseFormat(cfg.log_format));
     Signals signals;
     try {
         std::unique_ptr<pg::EmbeddedCluster> embedded;
         std::string dsn = cfg.dsn;
         if (dsn.empty()) {
+            // Only the directory for now: initdb waits until the ports are ours.
             embedded = std::make_unique<pg::EmbeddedCluster>(pg::EmbeddedOptions{cfg.data_dir + "/pg", true, 200});
-            embedded->Start();
             dsn = embedded->dsn();
-            log.Write("info", "embedded_postgres_started", {{"dir", cfg.data_dir + "/pg"}, {"dsn", dsn}});
         }
-        {
-            auto conn = ConnectWithBackoff(dsn, log);
-            const auto m = pg::Migrate(*conn);
-            log.Write("info", "migrated", {{"from", m.from_version}, {"to", m.to_version}, {"applied", m.applied}});
-        }
-        if (cfg.command == "migrate") return 0;
-
-        store::PgSagaStore store({dsn, "", 8});
+        store::LeaderLock leader(dsn);
+        store::PgStoreOptions store_options{dsn, "", 8, {}};
+        store_options.on_connect = [&leader] {
+            if (leader.Confirm() != store::LeaderLock::State::kHeld) {
+                throw Error(ErrorCode::kUnavailable, "this sagad does not hold the database's leader lock");
+            }
+        };
+        store::PgSagaStore store(store_options);
         SystemClock clock;
         runtime::NodeOptions node_options;
         node_options.worker_endpoint = cfg.worker_endpoint;
         node_options.dispatcher.heartbeat_timeout = std::chrono::milliseconds(cfg.heartbeat_timeout_ms);
         runtime::Node node(registry, store, clock, node_options);
-        const std::string workers_at = node.Start();
         AdminHandler handler(
-            registry, node,
-            [&](const std::string& event, const nlohmann::json& fields) { log.Write("info", event, fields); },
+            registry, node, [](const std::string& event, const nlohmann::json& fields) { log::Info(event, fields); },
             static_cast<std::size_t>(cfg.max_running_sagas));
         AdminServer admin(handler, cfg.admin_endpoint);
-        const std::string admin_at = admin.Start();
-        log.Write("info", "sagad_ready", {{"workers", workers_at}, {"admin", admin_at},
-                                          {"workflows", registry.All().size()}});
+        std::string workers_at;
+        if (cfg.command == "run") {
+            // Bind first: a second sagad on taken ports stops here, before initdb or
+            // migrations. A taken worker port may be the active node's: a standby binds
+            // it when it takes over.
+            admin.Bind();
+            try {
+                workers_at = node.Bind();
+            } catch (const Error& e) {
+                if (e.code() != ErrorCode::kUnavailable) throw;
+            }
+        }
+        if (embedded) {
+            embedded->Start();
+            if (embedded->tightened()) {
+                log::Warn("embedded_postgres_tightened",
+                          {{"dir", cfg.data_dir + "/pg"},
+                           {"detail", "an earlier release's cluster (trust authentication, open directory) is now "
+                                      "0700 with scram-sha-256; workers connect with passfile=" +
+                                          embedded->password_file()}});
+            }
+            log::Info("embedded_postgres_started",
+                      {{"dir", cfg.data_dir + "/pg"}, {"dsn", dsn}, {"password_file", embedded->password_file()}});
+        }
+        {
+            auto conn = ConnectWithBackoff(dsn);
+            const auto m = pg::Migrate(*conn);
+            log::Info("migrated", {{"from", m.from_version}, {"to", m.to_version}, {"applied", m.applied}});
+        }
+        if (cfg.command == "migrate") return 0;
+
+        const std::string admin_at = admin.Start();  // a standby answers stats
+        if (leader.TryAcquire() != store::LeaderLock::State::kHeld) {
+            log::Info("standby", {{"admin", admin_at},
+                                  {"detail", "another sagad is active on this database; taking over when it stops"}});
+            const auto since = std::chrono::steady_clock::now();
+            while (leader.TryAcquire() != store::LeaderLock::State::kHeld) {
+                if (signals.WaitFirstFor(std::chrono::milliseconds(kStandbyPollMs))) {
+                    admin.Stop();
+                    log::Info("stopped", {{"role", "standby"}});
+                    return 0;
+                }
+            }
+            log::Info("took_over", {{"waited_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      std::chrono::steady_clock::now() - since)
+                                                      .count()}});
+        }
+        workers_at = node.Start();
+        handler.SetActive();
+        Watchdog watchdog(leader);
+        log::Info("sagad_ready", {{"workers", workers_at}, {"admin", admin_at},
+                                  {"workflows", registry.All().size()}, {"role", "active"}});
 
         signals.WaitFirst();
-        log.Write("info", "stopping", {{"timeout_ms", cfg.shutdown_timeout_ms}});
+        log::Info("stopping", {{"timeout_ms", cfg.shutdown_timeout_ms}});
         // Bounded: if the loop does not stop in time, leave anyway (the outbox keeps it all).
         auto stopped = std::async(std::launch::async, [&] {
             admin.Stop();
             node.Stop();
         });
         if (stopped.wait_for(std::chrono::milliseconds(cfg.shutdown_timeout_ms)) != std::future_status::ready) {
-            log.Write("error", "stop_timed_out");
+            log::Error("stop_timed_out");
             _exit(1);
         }
         if (embedded) embedded->Stop(true);
-        log.Write("info", "stopped");
+        log::Info("stopped");
         return 0;
     } catch (const Error& e) {
-        log.Write("error", "cannot_start", {{"code", ToString(e.code())}, {"error", e.what()}});
+        log::Error("cannot_start", {{"code", ToString(e.code())}, {"error", e.what()}});
+        return 1;
+    } catch (const std::exception& e) {
+        log::Error("cannot_start", {{"code", "internal"}, {"error", e.what()}});
         return 1;
     }
 }

@@ -1,6 +1,8 @@
 #include "config.hpp"
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <map>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -87,7 +89,7 @@ std::string FlagOf(const char* key) {
 
 std::string HelpText() {
     std::ostringstream o;
-    o << "usage: sagad [run|migrate] [--config FILE] [--setting VALUE ...]\n\n"
+    o << "usage: sagad [run|migrate] [--config FILE] [--setting VALUE ...] | --help | --version\n\n"
          "  run       serve sagas (default): migrate, recover, accept workers and sagactl\n"
          "  migrate   apply the schema migrations and exit\n\n"
          "Settings (flag, environment variable, JSON config key); flags win over the\n"
@@ -101,33 +103,35 @@ std::string HelpText() {
 
 Result<Config> LoadConfig(const std::vector<std::string>& args) {
     Config c;
-    std::vector<std::pair<std::string, std::string>> flags;
     std::string config_file = std::getenv("SAGAD_CONFIG") ? std::getenv("SAGAD_CONFIG") : "";
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        if (a == "--help" || a == "-h") {
-            c.help = true;
-            return c;
-        }
-        if (i == 0 && (a == "run" || a == "migrate")) {
-            c.command = a;
-            continue;
-        }
-        if (a.rfind("--", 0) != 0) return Status{ErrorCode::kInvalidArgument, "unexpected argument '" + a + "'"};
-        std::string name = a, value;
-        if (auto eq = a.find('='); eq != std::string::npos) {
-            name = a.substr(0, eq);
-            value = a.substr(eq + 1);
-        } else if (i + 1 < args.size()) {
-            value = args[++i];
-        } else {
-            return Status{ErrorCode::kInvalidArgument, a + " needs a value"};
-        }
-        if (name == "--config") {
-            config_file = value;
-        } else {
-            flags.emplace_back(name, value);
-        }
+    // CLI11 reads the words (in any order, --flag VALUE or --flag=VALUE); the settings'
+    // own checks below judge the values, in the order file < environment < flags.
+    CLI::App app{"sagad"};
+    app.set_help_flag();
+    bool help = false, version = false;
+    app.add_flag("-h,--help", help);
+    app.add_flag("--version", version);
+    app.add_option("command", c.command);
+    app.add_option("--config", config_file);
+    std::vector<std::pair<const Setting*, std::string>> flags;
+    std::map<std::string, std::string> given;
+    for (const auto& s : Settings()) app.add_option(FlagOf(s.key), given[s.key]);
+    try {
+        std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back
+        app.parse(reversed);
+    } catch (const CLI::ParseError& e) {
+        return Status{ErrorCode::kInvalidArgument, std::string(e.what()) + " (see sagad --help)"};
+    }
+    if (c.command != "run" && c.command != "migrate") {
+        return Status{ErrorCode::kInvalidArgument, "unexpected argument '" + c.command + "' (see sagad --help)"};
+    }
+    if (help || version) {
+        c.help = help;
+        c.version = version;
+        return c;
+    }
+    for (const auto& s : Settings()) {
+        if (app.count(FlagOf(s.key)) > 0) flags.emplace_back(&s, given[s.key]);
     }
     if (!config_file.empty()) {
         std::ifstream in(config_file);
@@ -149,10 +153,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
             if (Status st = s.set(c, v); !st.ok()) return Status{st.code, std::string(s.env) + ": " + st.message};
         }
     }
-    for (const auto& [name, value] : flags) {
-        const Setting* s = nullptr;
-        for (const auto& candidate : Settings()) s = name == FlagOf(candidate.key) ? &candidate : s;
-        if (s == nullptr) return Status{ErrorCode::kInvalidArgument, "unknown option " + name + " (see sagad --help)"};
+    for (const auto& [s, value] : flags) {
         if (Status st = s->set(c, value); !st.ok()) return st;
     }
     return c;

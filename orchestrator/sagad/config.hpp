@@ -22,6 +22,7 @@ struct Config {
     int shutdown_timeout_ms = 10000;
     int max_running_sagas = 100000;  ///< starts beyond it are refused: resource_exhausted
     bool help = false;
+    bool version = false;  ///< --version: print it and exit 0
 };
 
 /// The --help text: every setting, its flag, environment variable and default.

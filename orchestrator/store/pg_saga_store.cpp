@@ -435,6 +435,7 @@ std::unique_ptr<pg::Connection> PgSagaStore::Acquire() {
             if (conn->healthy()) return conn;
         }
     }
+    if (options_.on_connect) options_.on_connect();
     auto conn = std::make_unique<pg::Connection>(options_.dsn, options_.schema);
     // Every statement of the store finds its rows by key, through an index. But a
     // connection keeps its prepared statements' plans, and a plan made while the tables

@@ -1,6 +1,7 @@
 // SagaStore on PostgreSQL. Each transaction holds one pooled connection.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +16,8 @@ struct PgStoreOptions {
     std::string dsn;
     std::string schema;  ///< Empty: the server's default search_path.
     int max_idle_connections = 4;
+    /// Called before a new connection is used; throwing refuses it (LeaderLock fencing).
+    std::function<void()> on_connect;
 };
 
 /// Thread-safe: transactions on different threads use different connections.

@@ -37,19 +37,22 @@ expect "sagad --help documents every setting" 0 "SAGAD_SHUTDOWN_TIMEOUT_MS" -- "
 expect "sagad rejects a bad setting" 2 "log_format must be one of" -- "$sagad" --log-format yaml --data-dir "$dir/never"
 echo '{"dsn": "", "wrokers": 1}' > "$dir/bad.json"
 expect "sagad rejects an unknown config key" 2 "unknown setting 'wrokers'" -- "$sagad" --config "$dir/bad.json" --data-dir "$dir/never"
-expect "sagad rejects an unknown flag" 2 "unknown option --colour" -- "$sagad" --colour red
+expect "sagad rejects an unknown flag" 2 "not expected: --colour" -- "$sagad" --colour red
+expect "sagad --version is a flag (finding 14)" 0 "^sagad [0-9]+\.[0-9]+" -- "$sagad" --version
 [ ! -e "$dir/never" ] && ok "bad settings start nothing" || bad "bad settings created $dir/never"
 
 echo "== sagactl without sagad"
 expect "unreachable sagad exits 3" 3 "cannot reach sagad" -- "$ctl" --endpoint "ipc://$dir/nobody.sock" --timeout-ms 300 workflows
+expect "--timeout-ms -1 is a usage error, not a hang (finding 14)" 2 "timeout-ms" -- "$ctl" --timeout-ms -1 workflows
+expect "--timeout-ms 5x is a usage error, not 5 (finding 14)" 2 "timeout-ms" -- "$ctl" --timeout-ms 5x workflows
 
 "$sagad" --data-dir "$dir/data" --worker-endpoint "ipc://$dir/w.sock" --admin-endpoint "$admin" --log-format json 2>"$dir/sagad.log" &
 pids+=($!)
 wait_for 60 c workflows || { echo "sagad did not start"; cat "$dir/sagad.log"; exit 1; }
 grep -q '"event":"sagad_ready"' "$dir/sagad.log" && ok "sagad logs JSON lines" || bad "no JSON ready line"
-dsn="host=$dir/data/pg port=5432 user=postgres dbname=postgres"
+dsn="host=$dir/data/pg port=5432 user=postgres dbname=postgres passfile=$dir/data/pg/pgpass"
 for s in inventory payment logistics; do
-  "$bin/samples/order-$s" --dsn "$dsn" --endpoint "ipc://$dir/w.sock" 2>"$dir/$s.log" & pids+=($!)
+  "$bin/samples/order-$s" --dsn "$dsn" --endpoint "ipc://$dir/w.sock" --log-format json 2>"$dir/$s.log" & pids+=($!)
 done
 wait_for 30 bash -c "[ \$('$ctl' --endpoint '$admin' --json workers | grep -c '\"id\"') -ge 3 ]"
 export PGOPTIONS="-c client_min_messages=warning"
@@ -82,6 +85,8 @@ expect "graph --saga marks the path" 0 "palegreen" -- c graph order_fulfilment -
 expect "compensate a completed saga" 0 "compensate accepted" -- c compensate "$id" --reason "returned"
 wait_for 30 bash -c "'$ctl' --endpoint '$admin' show $id | grep -q 'status *compensated'"
 expect "the saga ends compensated, reason recorded" 0 "reason +manual compensation: returned" -- c show "$id"
+expect "graph --saga keeps the dashed border of a compensation that ran (finding 13)" 0 'style="dashed,filled"' -- c graph order_fulfilment --saga "$id"
+expect "graph --saga marks the path taken (finding 13)" 0 's0 -> s1 \[.*penwidth' -- c graph order_fulfilment --saga "$id"
 
 echo "== errors"
 expect "compensate refuses a compensated saga" 1 "failed_precondition: .*only running and completed" -- c compensate "$id"
@@ -92,12 +97,19 @@ expect "errors as JSON with --json" 1 '"code":"not_found"' -- c --json show 0000
 expect "malformed JSON input is a usage error" 2 "not valid JSON" -- c start order_fulfilment --input '{"a":'
 expect "input that is not an object" 2 "must be a JSON object" -- c start order_fulfilment --input '[1]'
 expect "an id that is not a UUID" 2 "is not a saga id" -- c show "'; DROP TABLE sagas; --"
-expect "an unknown command" 2 "unknown command 'frobnicate'" -- c frobnicate
-expect "a missing argument" 2 "missing ID" -- c show
-expect "a bad --limit" 2 "--limit must be a positive integer" -- c list --limit -4
+expect "an unknown command" 2 "not expected: frobnicate" -- c frobnicate
+expect "a missing argument" 2 "id is required" -- c show
+expect "a bad --limit" 2 "--limit: Value -4 not in range" -- c list --limit -4
 expect "graph of an unknown workflow" 1 "not_found" -- c graph nope
+expect "options before the workflow (finding 14)" 0 "^[0-9a-f-]{36}$" -- c start --key order-first --input "$order" order_fulfilment
+expect "the same key with another input is refused, naming the saga (finding 11)" 1 \
+  "already_exists: business key 'o-1' already names saga $id" -- c start order_fulfilment --input '{"order_id":"o-other"}' --key o-1
+expect "list --limit is clamped and says so (finding 5)" 0 "clamped to 1000" -- c list --limit 100000
 expect "SQL-shaped keys are data" 0 "^[0-9a-f-]{36}$" -- c start order_fulfilment --input "$order" --key "x'); DROP TABLE sagas; --"
 psql "$dsn" -qAtX -c "SELECT count(*) FROM sagas" | grep -qE '^[0-9]+$' && ok "the sagas table is still there" || bad "sagas table gone"
+
+echo "== logs (finding 9): every line of sagad's and the workers' logs is one JSON object"
+expect "JSON logs parse line by line" 0 "lines ok" -- "$bin/tests/sagaflow-jsonl-check" "$dir/sagad.log" "$dir/inventory.log" "$dir/payment.log" "$dir/logistics.log"
 
 echo "== graceful stop"
 kill -TERM "${pids[0]}"; wait "${pids[0]}"; rc=$?
@@ -111,7 +123,7 @@ echo "== admission limit: --max-running-sagas 1, no workers"
 pids+=($!)
 wait_for 60 c workflows || bad "sagad with a limit did not start"
 expect "the first start is taken" 0 "^[0-9a-f-]{36}$" -- c start order_fulfilment --input "$order" --key limit-1
-expect "a start over the limit is refused" 1 "resource_exhausted" -- c start order_fulfilment --input "$order" --key limit-2
+expect "a start over the limit is refused, retry later (3)" 3 "resource_exhausted" -- c start order_fulfilment --input "$order" --key limit-2
 expect "a bad limit is a usage error" 2 "max_running_sagas" -- "$sagad" --max-running-sagas 0 --data-dir "$dir/never"
 
 echo "$passed passed, $failed failed"

@@ -16,6 +16,7 @@ namespace {
 struct Fixture {
     Fixture() : node(registry(), store, clock, Options()), handler(registry(), node, [](auto&, auto&) {}) {
         node.Start();
+        handler.SetActive();
     }
     static sagaflow::WorkflowRegistry& registry() {
         static sagaflow::WorkflowRegistry r = [] {

@@ -14,7 +14,7 @@ namespace {
 
 class Atomicity : public ::testing::Test {
 protected:
-    Atomicity() : pg_({schema_.dsn(), schema_.name(), 2}), faulty_(pg_) {
+    Atomicity() : pg_({schema_.dsn(), schema_.name(), 2, {}}), faulty_(pg_) {
         workflows::RegisterAll(registry_);
         engine_ = std::make_unique<engine::Engine>(registry_, faulty_, worker_, clock_);
     }

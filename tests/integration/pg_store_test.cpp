@@ -52,7 +52,7 @@ TEST(PgCommits, ThreeStepHappyPathSagaCommitsFourTimes) {
     auto session_commits = [&](int n) {
         const std::int64_t before = QuietXactCommits(probe, db);
         {
-            store::PgSagaStore pg_store({dsn, "", 1});
+            store::PgSagaStore pg_store({dsn, "", 1, {}});
             (void)pg_store.Begin();  // connects even when n == 0; rolled back
             engine::Engine engine(registry, pg_store, worker, clock);
             for (int i = 0; i < n; ++i) {
@@ -71,7 +71,7 @@ TEST(PgCommits, ThreeStepHappyPathSagaCommitsFourTimes) {
     const std::int64_t baseline = session_commits(0);
     const std::int64_t commits = session_commits(kSagas) - baseline;
     {
-        store::PgSagaStore check({dsn, "", 1});
+        store::PgSagaStore check({dsn, "", 1, {}});
         auto tx = check.Begin();
         for (const SagaId& id : ids) EXPECT_EQ(tx->GetSaga(id)->status, SagaStatus::kCompleted);
     }

@@ -383,7 +383,7 @@ TEST_P(EngineScenario, UnknownSagaIdIsNotFound) {
 TEST_P(EngineScenario, ReplyForAnUnknownMsgIdIsNotFoundAndWritesNothing) {
     const SagaId id = StartOrder();
     const std::size_t history = HistoryKinds(id).size();
-    Reply stray{MsgId(NewUuid()), ReplyOutcome::kOk, {}, ""};
+    Reply stray{MsgId(NewUuid()), ReplyOutcome::kOk, {}, "", std::nullopt, false};
     EXPECT_EQ(engine_->ApplyReply(stray).code, ErrorCode::kNotFound);
     EXPECT_EQ(HistoryKinds(id).size(), history);
 }
@@ -416,6 +416,124 @@ TEST_P(EngineScenario, HistoryTracesEveryHop) {
                      "sent",      "replied",      "compensating", "queued", "sent",
                      "replied",   "compensated"};
     EXPECT_EQ(HistoryKinds(id), expected);
+}
+
+// Hardening finding 6: compensating a saga whose next command was queued but never sent
+// withdraws that command in the same transaction; it never reaches a worker.
+TEST_P(EngineScenario, CompensateWithdrawsACommandThatWasNeverSent) {
+    const SagaId id = StartOrder();
+    engine_->Tick();
+    worker_.Pump(*engine_);  // reserve_inventory done; charge_payment queued
+    worker_.SetRefusing(true);
+    engine_->Tick();  // no worker takes charge_payment: it stays unsent
+    ASSERT_TRUE(engine_->Compensate(id, "customer cancelled").ok());
+    worker_.SetRefusing(false);
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompensated);
+    EXPECT_EQ(worker_.RunOrder(id), (V{"reserve_inventory", "release_inventory"}));
+    for (const auto& c : worker_.received()) EXPECT_NE(c.action, "charge_payment");
+    const V kinds = HistoryKinds(id);
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), "withdrawn"), kinds.end());
+    EXPECT_EQ(PendingCount(), 0);
+}
+
+// ... but after a restart nobody knows whether an earlier process sent it: awaited.
+TEST_P(EngineScenario, CompensateAfterARestartAwaitsACommandThatMayHaveBeenSent) {
+    const SagaId id = StartOrder();
+    worker_.SetRefusing(true);
+    engine_->Tick();
+    Restart();
+    ASSERT_TRUE(engine_->Compensate(id, "customer cancelled").ok());
+    worker_.SetRefusing(false);
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompensated);
+    EXPECT_EQ(worker_.RunOrder(id), (V{"reserve_inventory", "release_inventory"}));
+}
+
+// Hardening finding 1 (engine half): a reply naming another saga than its command's is
+// forged and writes nothing; a late one (not from the worker last sent the command) is
+// recorded and never applied.
+TEST_P(EngineScenario, ForgedAndLateRepliesAreNeverApplied) {
+    const SagaId id = StartOrder();
+    engine_->Tick();
+    ASSERT_EQ(worker_.queued().size(), 1u);
+    const engine::Command sent = worker_.queued().front();
+    const std::size_t history = HistoryKinds(id).size();
+    Reply forged{sent.msg_id, ReplyOutcome::kOk, {{"tracking", "FORGED"}}, "", SagaId(NewUuid()), false};
+    EXPECT_EQ(engine_->ApplyReply(forged).code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(HistoryKinds(id).size(), history);
+    Reply late{sent.msg_id, ReplyOutcome::kOk, {{"tracking", "LATE"}}, "", id, true};
+    EXPECT_EQ(engine_->ApplyReply(late).code, ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(HistoryKinds(id).back(), "reply_ignored");
+    EXPECT_EQ(Saga(id).position, 0);
+    EXPECT_EQ(Saga(id).awaiting, sent.msg_id);
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
+    EXPECT_FALSE(Saga(id).context.dump().find("FORGED") != std::string::npos);
+}
+
+// Hardening finding 11: a business key is an idempotency key. The same key with the
+// same input gives the same saga; with another input it is refused, naming the saga.
+TEST_P(EngineScenario, SameBusinessKeyWithAnotherInputIsRefusedNamingTheSaga) {
+    const SagaId first = StartOrder("o-7");
+    auto again = engine_->Start(workflows::kOrderFulfilment, R"({"order_id":"o-1","amount":25})", BusinessKey("o-7"));
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->saga_id, first);
+    EXPECT_FALSE(again->created);
+    auto other = engine_->Start(workflows::kOrderFulfilment, R"({"order_id":"o-1","amount":99})", BusinessKey("o-7"));
+    ASSERT_FALSE(other.ok());
+    EXPECT_EQ(other.code(), ErrorCode::kAlreadyExists);
+    EXPECT_NE(other.status().message.find(first.str()), std::string::npos) << other.status().message;
+}
+
+// Hardening finding 12: after a retry fixes a failed saga, the saga shows why it
+// compensated, not the failure the retry fixed; the history keeps both.
+TEST_P(EngineScenario, RetriedSagaShowsItsCauseNotTheFixedFailure) {
+    worker_.FailWith("charge_payment", "declined");
+    worker_.FailWith("release_inventory", "warehouse down");
+    const SagaId id = StartOrder();
+    RunUntilQuiet();
+    ASSERT_EQ(Saga(id).status, SagaStatus::kFailed);
+    EXPECT_NE(Saga(id).failure_reason.find("warehouse down"), std::string::npos);
+    worker_.On("release_inventory", [](const engine::Command& c) {
+        return Reply{c.msg_id, ReplyOutcome::kOk, {}, "", c.saga_id, false};
+    });
+    ASSERT_TRUE(engine_->Retry(id).ok());
+    RunUntilQuiet();
+    const SagaRecord s = Saga(id);
+    EXPECT_EQ(s.status, SagaStatus::kCompensated);
+    EXPECT_NE(s.failure_reason.find("declined"), std::string::npos) << s.failure_reason;
+    EXPECT_EQ(s.failure_reason.find("warehouse"), std::string::npos) << s.failure_reason;
+    const auto view = engine_->Describe(id);
+    bool kept = false;
+    for (const auto& e : view->history) kept = kept || e.detail.dump().find("warehouse down") != std::string::npos;
+    EXPECT_TRUE(kept);
+}
+
+// Hardening finding 8: after a redeploy without a workflow version, its sagas are left
+// untouched (not a store outage), counted at recovery, and the rest run as usual.
+TEST_P(EngineScenario, SagasOfAnUnregisteredVersionWaitUntouchedWhileTheRestRun) {
+    auto stranded = engine_->Start("two_step", "{}");
+    ASSERT_TRUE(stranded.ok());
+    engine_->Tick();  // its first command is sent
+    WorkflowRegistry without;
+    workflows::RegisterAll(without);
+    engine_.reset();
+    store_ = env_->Open();
+    EngineOptions options;
+    options.seed = 42;
+    engine_ = std::make_unique<Engine>(without, *store_, worker_, clock_, options);
+    engine_->Recover();
+    EXPECT_EQ(engine_->unregistered(), (std::map<std::string, std::size_t>{{"two_step v1", 1}}));
+    const std::size_t history = HistoryKinds(stranded->saga_id).size();
+    const SagaId order = StartOrder();
+    RunUntilQuiet();  // applies the stranded saga's reply too: refused, not thrown
+    EXPECT_EQ(Saga(order).status, SagaStatus::kCompleted);
+    const SagaRecord s = Saga(stranded->saga_id);
+    EXPECT_EQ(s.status, SagaStatus::kRunning);
+    EXPECT_EQ(s.position, 0);
+    EXPECT_EQ(HistoryKinds(stranded->saga_id).size(), history);
+    EXPECT_NE(engine::UnregisteredReason(s).find("two_step' v1"), std::string::npos);
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ MessagingTest::MessagingTest() {
         "CREATE TABLE effects (saga_id uuid, step_index int, phase smallint, action text,"
         " msg_id uuid)");
     store_ = std::make_unique<store::PgSagaStore>(
-        store::PgStoreOptions{orchestrator_db_.dsn(), orchestrator_db_.name(), 4});
+        store::PgStoreOptions{orchestrator_db_.dsn(), orchestrator_db_.name(), 4, {}});
     counting_ = std::make_unique<CountingStore>(*store_);
 }
 

@@ -10,7 +10,7 @@ class PgEnv final : public StoreEnv {
 public:
     std::shared_ptr<engine::SagaStore> Open() override {
         return std::make_shared<store::PgSagaStore>(
-            store::PgStoreOptions{schema_.dsn(), schema_.name(), 4});
+            store::PgStoreOptions{schema_.dsn(), schema_.name(), 4, {}});
     }
 
 private:

@@ -36,9 +36,10 @@ TEST(SagadConfig, BadSettingsNameThemselves) {
         {{"--log-format", "yaml"}, "log_format"},
         {{"--worker-endpoint", "http://x"}, "worker_endpoint"},
         {{"--heartbeat-timeout-ms", "-5"}, "heartbeat_timeout_ms"},
-        {{"--nope", "1"}, "unknown option --nope"},
-        {{"--dsn"}, "--dsn needs a value"},
-        {{"serve"}, "unexpected argument 'serve'"},
+        {{"--nope", "1"}, "--nope"},
+        {{"--dsn"}, "--dsn"},
+        {{"serve"}, "serve"},
+        {{"--heartbeat-timeout-ms", "5x"}, "heartbeat_timeout_ms"},
         {{"--config", "/no/such/file.json"}, "cannot read config file"},
     };
     for (const auto& [args, expected] : cases) {
@@ -56,6 +57,19 @@ TEST(SagadConfig, HelpDocumentsEverySetting) {
         EXPECT_NE(help.find(s), std::string::npos) << s;
     }
     EXPECT_TRUE(LoadConfig({"--help"})->help);
+}
+
+// Finding 14 of the hardening issue: option order does not matter, and --version is a
+// flag, not a setting that needs a value.
+TEST(SagadConfig, OptionsInAnyOrderAndVersionIsAFlag) {
+    auto c = LoadConfig({"--log-level", "warn", "migrate", "--data-dir=/d"});
+    ASSERT_TRUE(c.ok()) << c.status().message;
+    EXPECT_EQ(c->command, "migrate");
+    EXPECT_EQ(c->log_level, "warn");
+    EXPECT_EQ(c->data_dir, "/d");
+    auto v = LoadConfig({"--version"});
+    ASSERT_TRUE(v.ok()) << v.status().message;
+    EXPECT_TRUE(v->version);
 }
 
 }  // namespace

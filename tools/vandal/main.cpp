@@ -1,14 +1,18 @@
 // sagaflow-vandal: hostile input for sagad's ports while sagas run (scripts/faults).
 //
-//   --worker E   garbage on the worker socket: random bytes, an empty frame, 10 MiB, a
-//                half envelope, a wrong version, missing fields, an unknown kind, three
-//                frames, a reply for a msg id nobody sent. sagad counts each one.
+//   --worker E   garbage on the worker socket: random bytes, an empty frame, a half
+//                envelope, a wrong version, missing fields, an unknown kind, three
+//                frames, a reply from a peer that never said hello. sagad counts each
+//                one. And 10 MiB from another socket, which libzmq drops uncounted.
 //   --admin E    garbage on the admin socket: random bytes, a JSON array, a wrong
 //                version, 2 MiB, half a request, two frames, an unknown op, a SQL-shaped
 //                id. Each must get a well-formed error reply; the first six are counted
 //                as bad requests.
 //   --raw E      half a ZMTP greeting, then random bytes, on a plain stream socket to E
 //                (tcp://host:port or ipc://path); libzmq drops such peers itself.
+//   --forge-reply E --forged MSG SAGA
+//                a well-formed `ok` reply for a real command from a peer that never
+//                said hello: sagad must drop it (forged_replies in stats).
 //
 // Prints what it sent as one JSON line. Exits 1 if an admin request got no reply or a
 // reply that is not a JSON error, 2 on bad usage.
@@ -18,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -49,7 +54,7 @@ struct Tally {
     int raw_connections = 0;
 };
 
-void Worker(const std::string& endpoint, int rounds, std::mt19937_64& rng, Tally& t) {
+void Worker(const std::string& endpoint, int rounds, int big_mib, std::mt19937_64& rng, Tally& t) {
     Context ctx;
     const std::string valid =
         R"({"v":1,"kind":"reply","msg_id":"00000000-0000-4000-8000-000000000000","saga_id":"00000000-0000-4000-8000-000000000001","trace_id":"t","outcome":"ok"})";
@@ -62,7 +67,6 @@ void Worker(const std::string& endpoint, int rounds, std::mt19937_64& rng, Tally
         const std::vector<std::vector<std::string>> garbage{
             {RandomBytes(rng, 4096)},
             {""},
-            {std::string(10 << 20, 'x')},
             {valid.substr(0, valid.size() / 2)},
             {R"({"v":2,"kind":"hello","worker_id":"x","queues":[],"capacity":1})"},
             {R"({"v":1,"kind":"reply"})"},
@@ -73,6 +77,12 @@ void Worker(const std::string& endpoint, int rounds, std::mt19937_64& rng, Tally
         for (const auto& parts : garbage) {
             if (s.SendParts(parts)) ++t.worker_frames;
         }
+        // Over the envelope limit (1 MiB): libzmq drops the connection before allocating it
+        // (ZMQ_MAXMSGSIZE), so it is sent from a socket of its own and not counted.
+        o.routing_id = "vandal-big-" + std::to_string(r);
+        Socket big(ctx, SocketKind::kDealer, o);
+        big.Connect(endpoint);
+        (void)big.Send(std::string(static_cast<std::size_t>(big_mib) << 20, 'x'));
     }
 }
 
@@ -136,41 +146,57 @@ void Raw(const std::string& endpoint, int rounds, std::mt19937_64& rng, Tally& t
     }
 }
 
+// Finding 1 of the hardening issue: a DEALER that never said hello sends a reply for a
+// command it was never given. sagad must drop it and count it as forged.
+bool ForgeReply(const std::string& endpoint, const std::vector<std::string>& ids) {
+    if (ids.size() != 2) {
+        std::fprintf(stderr, "sagaflow-vandal: --forge-reply needs --forged MSG_ID SAGA_ID\n");
+        return false;
+    }
+    Context ctx;
+    sagaflow::transport::SocketOptions o;
+    o.routing_id = "forger";
+    o.linger_ms = 5000;
+    Socket s(ctx, SocketKind::kDealer, o);
+    s.Connect(endpoint);
+    const json reply{{"v", 1},         {"kind", "reply"},   {"msg_id", ids[0]}, {"saga_id", ids[1]},
+                     {"trace_id", ""}, {"outcome", "ok"},   {"output", {{"tracking", "FORGED"}}}};
+    const bool sent = s.Send(reply.dump());
+    std::printf(R"({"forged_replies_sent":%d})" "\n", sent ? 1 : 0);
+    return sent;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string worker, admin, raw;
+    std::string worker, admin, raw, forge;
+    std::vector<std::string> forged;  // msg id, saga id
     int rounds = 1;
     unsigned long long seed = 1;
-    for (int i = 1; i < argc; ++i) {
-        const std::string k = argv[i];
-        if (k == "--help") {
-            std::puts("usage: sagaflow-vandal [--worker E] [--admin E] [--raw E] [--rounds N] [--seed S]");
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "sagaflow-vandal: %s needs a value\n", k.c_str());
-            return 2;
-        }
-        const std::string v = argv[++i];
-        if (k == "--worker") worker = v;
-        else if (k == "--admin") admin = v;
-        else if (k == "--raw") raw = v;
-        else if (k == "--rounds") rounds = std::atoi(v.c_str());
-        else if (k == "--seed") seed = std::strtoull(v.c_str(), nullptr, 10);
-        else {
-            std::fprintf(stderr, "sagaflow-vandal: unknown option %s\n", k.c_str());
-            return 2;
-        }
+    CLI::App app{"sagaflow-vandal: hostile input for sagad's ports"};
+    app.add_option("--worker", worker, "garbage on this worker endpoint");
+    app.add_option("--admin", admin, "garbage on this admin endpoint");
+    app.add_option("--raw", raw, "half greetings and noise on this endpoint's stream socket");
+    app.add_option("--forge-reply", forge, "a reply for a real command, from a peer that never said hello");
+    app.add_option("--forged", forged, "with --forge-reply: MSG_ID SAGA_ID of the reply")->expected(2);
+    app.add_option("--rounds", rounds, "how many times")->check(CLI::Range(1, 1000000));
+    int big_mib = 10;
+    app.add_option("--big-frame-mib", big_mib, "with --worker: the size of the oversized frame")->check(CLI::Range(2, 200));
+    app.add_option("--seed", seed, "random seed");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
     }
-    if (rounds < 1 || (worker.empty() && admin.empty() && raw.empty())) {
-        std::fprintf(stderr, "sagaflow-vandal: give --worker, --admin or --raw, and --rounds >= 1\n");
+    if (!forge.empty()) return ForgeReply(forge, forged) ? 0 : 1;
+    if (worker.empty() && admin.empty() && raw.empty()) {
+        std::fprintf(stderr, "sagaflow-vandal: give --worker, --admin, --raw or --forge-reply\n");
         return 2;
     }
     std::mt19937_64 rng(seed);
     Tally t;
     try {
-        if (!worker.empty()) Worker(worker, rounds, rng, t);
+        if (!worker.empty()) Worker(worker, rounds, big_mib, rng, t);
         if (!admin.empty()) Admin(admin, rounds, rng, t);
         if (!raw.empty()) Raw(raw, rounds, rng, t);
     } catch (const std::exception& e) {

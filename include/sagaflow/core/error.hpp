@@ -38,6 +38,15 @@ enum class ErrorCode : int {
            code == ErrorCode::kDeadlineExceeded;
 }
 
+/// For a client outside the transaction (sagactl, a submitter): the codes after which the
+/// same request may succeed later, `resource_exhausted` (backpressure) included.
+[[nodiscard]] constexpr bool IsRetryLater(ErrorCode code) noexcept {
+    return IsRetryable(code) || code == ErrorCode::kResourceExhausted;
+}
+
+/// The code named by `ToString`'s text; nullopt for any other text.
+[[nodiscard]] std::optional<ErrorCode> ParseErrorCode(std::string_view name) noexcept;
+
 /// A code with a human-readable message.
 struct Status {
     ErrorCode code = ErrorCode::kOk;
