@@ -184,39 +184,39 @@ struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
 
     // clang-format off
     struct transition_table : mpl::vector<
-        //    Start          Event                 Next           Action                          Guard
-        //   +-------------+---------------------+--------------+-------------------------------+-------------------------+
-        Row < Idle         , Restore             , Running      , none                          , RunningCode             >,
-        Row < Idle         , Restore             , Compensating , none                          , CompensatingCode        >,
-        Row < Idle         , Restore             , Completed    , none                          , CompletedCode           >,
-        Row < Idle         , Restore             , Compensated  , none                          , CompensatedCode         >,
-        Row < Idle         , Restore             , Failed       , none                          , FailedCode              >,
-        Row < Idle         , Begin               , Running      , SendFirst                     , none                    >,
-        //   +-------------+---------------------+--------------+-------------------------------+-------------------------+
-        Row < Running      , StepOk              , Running      , SendNext                      , none                    >,
-        Row < Running      , none                , Completed    , none                          , AllStepsDone            >,
-        Row < Running      , StepRetry           , Running      , Resend<Phase::kForward>       , ForwardLeft             >,
-        Row < Running      , StepRetry           , Compensating , CompensateCurrent             , ForwardSpent            >,
-        Row < Running      , StepTimedOut        , Running      , Resend<Phase::kForward>       , ForwardLeft             >,
-        Row < Running      , StepTimedOut        , Compensating , CompensateCurrent             , ForwardSpent            >,
-        Row < Running      , StepFailed          , Compensating , CompensatePrevious            , none                    >,
-        Row < Running      , ManualCompensate    , Compensating , none                          , none                    >,
-        Row < Running      , ManualCompensateUnsent, Compensating, CompensatePrevious           , none                    >,
-        Row < Completed    , ManualCompensate    , Compensating , CompensateAll                 , none                    >,
-        //   +-------------+---------------------+--------------+-------------------------------+-------------------------+
-        Row < Compensating , StepOk              , Compensating , CompensateCurrent             , none                    >,
-        Row < Compensating , StepFailed          , Compensating , CompensatePrevious            , none                    >,
-        Row < Compensating , StepRetry           , Compensating , CompensateCurrent             , none                    >,
-        Row < Compensating , StepTimedOut        , Compensating , CompensateCurrent             , none                    >,
-        Row < Compensating , CompensationOk      , Compensating , CompensatePrevious            , none                    >,
-        Row < Compensating , CompensationRetry   , Compensating , Resend<Phase::kCompensate>    , CompensationLeft        >,
-        Row < Compensating , CompensationRetry   , Failed       , none                          , CompensationSpent       >,
-        Row < Compensating , CompensationTimedOut, Compensating , Resend<Phase::kCompensate>    , CompensationLeft        >,
-        Row < Compensating , CompensationTimedOut, Failed       , none                          , CompensationSpent       >,
-        Row < Compensating , CompensationFailed  , Failed       , none                          , none                    >,
-        Row < Compensating , none                , Compensated  , none                          , NothingLeftToCompensate >,
-        Row < Failed       , ManualRetry         , Compensating , RetryCompensation             , none                    >
-        //   +-------------+---------------------+--------------+-------------------------------+-------------------------+
+        //    Start          Event                    Next            Action                           Guard
+        //   +--------------+------------------------+---------------+--------------------------------+--------------------------+
+        Row < Idle         , Restore                , Running       , none                           , RunningCode              >,
+        Row < Idle         , Restore                , Compensating  , none                           , CompensatingCode         >,
+        Row < Idle         , Restore                , Completed     , none                           , CompletedCode            >,
+        Row < Idle         , Restore                , Compensated   , none                           , CompensatedCode          >,
+        Row < Idle         , Restore                , Failed        , none                           , FailedCode               >,
+        Row < Idle         , Begin                  , Running       , SendFirst                      , none                     >,
+        //   +--------------+------------------------+---------------+--------------------------------+--------------------------+
+        Row < Running      , StepOk                 , Running       , SendNext                       , none                     >,
+        Row < Running      , none                   , Completed     , none                           , AllStepsDone             >,
+        Row < Running      , StepRetry              , Running       , Resend<Phase::kForward>        , ForwardLeft              >,
+        Row < Running      , StepRetry              , Compensating  , CompensateCurrent              , ForwardSpent             >,
+        Row < Running      , StepTimedOut           , Running       , Resend<Phase::kForward>        , ForwardLeft              >,
+        Row < Running      , StepTimedOut           , Compensating  , CompensateCurrent              , ForwardSpent             >,
+        Row < Running      , StepFailed             , Compensating  , CompensatePrevious             , none                     >,
+        Row < Running      , ManualCompensate       , Compensating  , none                           , none                     >,
+        Row < Running      , ManualCompensateUnsent , Compensating  , CompensatePrevious             , none                     >,
+        Row < Completed    , ManualCompensate       , Compensating  , CompensateAll                  , none                     >,
+        //   +--------------+------------------------+---------------+--------------------------------+--------------------------+
+        Row < Compensating , StepOk                 , Compensating  , CompensateCurrent              , none                     >,
+        Row < Compensating , StepFailed             , Compensating  , CompensatePrevious             , none                     >,
+        Row < Compensating , StepRetry              , Compensating  , CompensateCurrent              , none                     >,
+        Row < Compensating , StepTimedOut           , Compensating  , CompensateCurrent              , none                     >,
+        Row < Compensating , CompensationOk         , Compensating  , CompensatePrevious             , none                     >,
+        Row < Compensating , CompensationRetry      , Compensating  , Resend<Phase::kCompensate>     , CompensationLeft         >,
+        Row < Compensating , CompensationRetry      , Failed        , none                           , CompensationSpent        >,
+        Row < Compensating , CompensationTimedOut   , Compensating  , Resend<Phase::kCompensate>     , CompensationLeft         >,
+        Row < Compensating , CompensationTimedOut   , Failed        , none                           , CompensationSpent        >,
+        Row < Compensating , CompensationFailed     , Failed        , none                           , none                     >,
+        Row < Compensating , none                   , Compensated   , none                           , NothingLeftToCompensate  >,
+        Row < Failed       , ManualRetry            , Compensating  , RetryCompensation              , none                     >
+        //   +--------------+------------------------+---------------+--------------------------------+--------------------------+
     > {};
     // clang-format on
 

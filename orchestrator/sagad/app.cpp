@@ -208,7 +208,18 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
                                                       std::chrono::steady_clock::now() - since)
                                                       .count()}});
         }
-        workers_at = node.Start();
+        // A standby binds the worker endpoint now; the node it replaces may take up to a
+        // watchdog period to let go of it.
+        for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);;) {
+            try {
+                workers_at = node.Bind();
+                break;
+            } catch (const Error& e) {
+                if (e.code() != ErrorCode::kUnavailable || std::chrono::steady_clock::now() > until) throw;
+                if (signals.WaitFirstFor(std::chrono::milliseconds(100))) return 0;
+            }
+        }
+        node.Start();
         handler.SetActive();
         Watchdog watchdog(leader);
         log::Info("sagad_ready", {{"workers", workers_at}, {"admin", admin_at},

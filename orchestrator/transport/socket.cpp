@@ -1,5 +1,10 @@
 #include "socket.hpp"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <zmq.hpp>
 
 #include "sagaflow/core/error.hpp"
@@ -41,6 +46,19 @@ zmq::socket_type TypeOf(SocketKind k) {
     throw Error(code, what + ": " + e.what());
 }
 
+// True when something accepts connections on the Unix socket at `path`.
+bool IpcListening(const std::string& path) {
+    sockaddr_un addr{};
+    if (path.empty() || path.size() >= sizeof addr.sun_path || path[0] == '@') return false;
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const bool listening = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return listening;
+}
+
 }  // namespace
 
 Socket::Socket(Context& ctx, SocketKind kind, const SocketOptions& o)
@@ -61,6 +79,11 @@ Socket::Socket(Socket&&) noexcept = default;
 Socket& Socket::operator=(Socket&&) noexcept = default;
 
 std::string Socket::Bind(const std::string& endpoint) {
+    // libzmq unlinks an ipc path before binding it, so a second process would silently
+    // take a live endpoint from the first. A path someone still listens on is taken.
+    if (endpoint.rfind("ipc://", 0) == 0 && IpcListening(endpoint.substr(6))) {
+        throw Error(ErrorCode::kUnavailable, "cannot bind " + endpoint + ": another process is listening on it");
+    }
     try {
         impl_->sock.bind(endpoint);
         return impl_->sock.get(zmq::sockopt::last_endpoint);

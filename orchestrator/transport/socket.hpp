@@ -51,7 +51,8 @@ public:
     Socket& operator=(Socket&&) noexcept;
 
     /// Binds and returns the endpoint actually bound (the port, for tcp://host:*).
-    /// Throws `Error(kInvalidArgument)` for a bad endpoint, kUnavailable if taken.
+    /// Throws `Error(kInvalidArgument)` for a bad endpoint, kUnavailable if taken (an
+    /// ipc:// path counts as taken while another process listens on it).
     std::string Bind(const std::string& endpoint);
     void Connect(const std::string& endpoint);
 

@@ -111,6 +111,11 @@ psql "$dsn" -qAtX -c "SELECT count(*) FROM sagas" | grep -qE '^[0-9]+$' && ok "t
 echo "== logs (finding 9): every line of sagad's and the workers' logs is one JSON object"
 expect "JSON logs parse line by line" 0 "lines ok" -- "$bin/tests/sagaflow-jsonl-check" "$dir/sagad.log" "$dir/inventory.log" "$dir/payment.log" "$dir/logistics.log"
 
+echo "== exit codes while the database is down (finding 10): retry later, not permanent"
+kill -INT "$(head -1 "$dir/data/pg/data/postmaster.pid")"
+wait_for 30 bash -c "! psql '$dsn' -qAtX -c 'SELECT 1'"
+expect "start while PostgreSQL is down exits 3 (unavailable)" 3 "unavailable" -- c --timeout-ms 20000 start order_fulfilment --input "$order" --key db-down
+
 echo "== graceful stop"
 kill -TERM "${pids[0]}"; wait "${pids[0]}"; rc=$?
 [ "$rc" = 0 ] && ok "sagad exits 0 on SIGTERM" || bad "sagad exited $rc on SIGTERM"

@@ -134,5 +134,19 @@ TEST(Lifecycle, EventsOutsideTheTableAreRejectedWithoutChange) {
     }
 }
 
+// A manual compensation whose awaited step was never sent withdraws it: only the steps
+// before it are undone (skipping those without a compensation), and at the first step
+// there is nothing to undo.
+TEST(Lifecycle, ManualCompensateOfAnUnsentStepUndoesOnlyTheStepsBeforeIt) {
+    Decision d = From(SagaStatus::kRunning, 2, E::kManualCompensateUnsent);
+    ASSERT_TRUE(d.accepted);
+    EXPECT_EQ(d.point.status, SagaStatus::kCompensating);
+    EXPECT_EQ(d.effects, (std::vector<Effect>{{K::kSend, 0, Phase::kCompensate}}));
+    d = From(SagaStatus::kRunning, 0, E::kManualCompensateUnsent);
+    EXPECT_EQ(d.point.status, SagaStatus::kCompensated);
+    EXPECT_TRUE(d.effects.empty());
+    EXPECT_FALSE(From(SagaStatus::kCompleted, 3, E::kManualCompensateUnsent).accepted);
+}
+
 }  // namespace
 }  // namespace sagaflow::engine

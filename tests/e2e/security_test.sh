@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The hardening issue's probes against real processes, the attacker being another OS
+# user (`nobody`) on the same host, as in the review that found them:
+#   1. a forged reply from a peer that never said hello is dropped and counted; the
+#      saga is unharmed and completes for real;
+#   2. the embedded PostgreSQL is closed to other local users (0700, no trust);
+#      an earlier release's open data dir is tightened on start;
+#   3. a data dir named like a shell command is just a name;
+#   4. frames over the envelope limit are dropped before they are allocated;
+#   15. a second sagad on taken ports fails before initdb;
+#   7. a second sagad on the same database is a hot standby that takes over after the
+#      active one is killed -9, losing and duplicating nothing.
+# Usage: security_test.sh BUILD_DIR. Needs root (to act as `nobody`).
+set -uo pipefail
+bin=$(cd "${1:?build dir}" && pwd)
+sagad=$bin/orchestrator/sagad/sagad
+ctl=$bin/orchestrator/sagactl/sagactl
+vandal=$bin/tools/sagaflow-vandal
+root=$(cd "$(dirname "$0")/../.." && pwd)
+if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then
+  echo "security_test: needs root and a 'nobody' user to play the attacker"; exit 1
+fi
+dir=$(mktemp -d /tmp/sagaflow-sec-XXXXXX)
+chmod 755 "$dir"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # Servers left by a SIGKILLed sagad (they outlive it on purpose).
+  for pid in "$dir"/*/pg/data/postmaster.pid "$dir"/*/*/pg/data/postmaster.pid; do
+    [ -f "$pid" ] && kill -INT "$(head -1 "$pid")" 2>/dev/null
+  done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+passed=0; failed=0
+ok() { echo "  ok    $1"; passed=$((passed + 1)); }
+bad() { echo "  FAIL  $1"; failed=$((failed + 1)); }
+check() { local name=$1; shift; if "$@" >/dev/null 2>&1; then ok "$name"; else bad "$name"; fi; }
+wait_for() {
+  local until=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -lt "$until" ] || return 1; sleep 0.1; done
+}
+as_nobody() { runuser -u nobody -- "$@"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+  || echo $(( 20000 + RANDOM % 20000 )); }
+ms_now() { date +%s%3N; }
+
+echo "== 3. a data dir named like a shell command"
+cd "$dir" || exit 1
+weird='x y;touch INJECTED;$(touch INJECTED2)`touch INJECTED3`'
+admin="ipc://$dir/a.sock"
+"$sagad" --data-dir "$weird" --worker-endpoint "ipc://$dir/w.sock" --admin-endpoint "$admin" 2>"$dir/weird.log" &
+pids+=($!)
+if wait_for 60 "$ctl" --endpoint "$admin" workflows; then ok "sagad runs on data dir '$weird'"; else bad "sagad on the weird data dir"; tail -5 "$dir/weird.log"; fi
+[ -d "$dir/$weird/pg/data" ] && ok "the cluster lives under the literal name" || bad "no cluster under the literal name"
+ls "$dir" | grep -q '^INJECTED' && bad "a shell ran: $(ls "$dir" | grep INJECTED)" || ok "no shell ran anything"
+kill -TERM "${pids[-1]}"; wait "${pids[-1]}"; unset 'pids[-1]'
+cd "$root" || exit 1
+
+echo "== 2. the embedded PostgreSQL is the owner's alone"
+w1=$(free_port); a1=$(free_port)
+"$sagad" --data-dir "$dir/one" --worker-endpoint "tcp://127.0.0.1:$w1" --admin-endpoint "tcp://127.0.0.1:$a1" \
+  --log-format json 2>"$dir/one.log" &
+pids+=($!); one=${pids[-1]}
+c1() { "$ctl" --endpoint "tcp://127.0.0.1:$a1" "$@"; }
+wait_for 60 c1 workflows || { echo "sagad did not start"; cat "$dir/one.log"; exit 1; }
+pgdir=$dir/one/pg
+dsn="host=$pgdir port=5432 user=postgres dbname=postgres passfile=$pgdir/pgpass"
+[ "$(stat -c %a "$pgdir")" = 700 ] && ok "cluster directory is 0700" || bad "cluster directory is $(stat -c %a "$pgdir")"
+[ "$(stat -c %A "$pgdir/.s.PGSQL.5432")" = "srwx------" ] && ok "socket is srwx------" || bad "socket is $(stat -c %A "$pgdir/.s.PGSQL.5432")"
+[ "$(stat -c %a "$pgdir/pgpass")" = 600 ] && ok "password file is 0600" || bad "password file is $(stat -c %a "$pgdir/pgpass")"
+grep -vE '^\s*(#|$)' "$pgdir/data/pg_hba.conf" | grep -qw trust && bad "pg_hba.conf has trust" || ok "pg_hba.conf has no trust"
+as_nobody psql "host=$pgdir user=postgres dbname=postgres" -qAtX -c "COPY (SELECT 1) TO PROGRAM 'id > /tmp/sagaflow-pwned'" \
+  >/dev/null 2>&1 && bad "nobody reached the database" || ok "nobody cannot connect to the embedded database"
+[ -e /tmp/sagaflow-pwned ] && { bad "COPY TO PROGRAM ran"; rm -f /tmp/sagaflow-pwned; } || ok "COPY TO PROGRAM did not run"
+as_nobody cat "$pgdir/pgpass" >/dev/null 2>&1 && bad "nobody read the password file" || ok "nobody cannot read the password file"
+check "the owner connects with the password file" psql "$dsn" -qAtX -c "SELECT 1"
+PGPASSFILE=/dev/null psql "host=$pgdir user=postgres dbname=postgres" -qAtX -w -c "SELECT 1" >/dev/null 2>&1 \
+  && bad "a connection without the password got in" || ok "no password, no connection (scram-sha-256)"
+grep -q "$(cut -d: -f5 "$pgdir/pgpass")" "$dir/one.log" && bad "the password is in the log" || ok "the password is not in the log"
+
+echo "== 2. an earlier release's open data dir is tightened on start"
+old=$dir/old/pg
+mkdir -p "$old"; chmod 755 "$dir/old" "$old"; chown postgres "$old"
+pgbin=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+runuser -u postgres -- "$pgbin/initdb" -D "$old/data" -A trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null
+"$sagad" migrate --data-dir "$dir/old" 2>"$dir/old.log"
+grep -q "embedded_postgres_tightened" "$dir/old.log" && ok "the tightening is logged" || bad "no tightening line: $(head -3 "$dir/old.log")"
+[ "$(stat -c %a "$old")" = 700 ] && ok "the old directory is 0700 now" || bad "old directory is $(stat -c %a "$old")"
+grep -vE '^\s*(#|$)' "$old/data/pg_hba.conf" | grep -qw trust && bad "old pg_hba.conf still trusts" || ok "old pg_hba.conf no longer trusts"
+
+echo "== 1. a forged reply is dropped, the saga unharmed"
+for s in inventory payment; do
+  "$bin/samples/order-$s" --dsn "$dsn" --endpoint "tcp://127.0.0.1:$w1" 2>"$dir/$s.log" & pids+=($!)
+done
+wait_for 30 bash -c "[ \$('$ctl' --endpoint tcp://127.0.0.1:$a1 --json workers | grep -c '\"id\"') -ge 2 ]"
+export PGOPTIONS="-c client_min_messages=warning"
+psql "$dsn" -qAtX -c "INSERT INTO inventory.products VALUES ('sku', 100);
+  INSERT INTO payment.accounts VALUES ('c', 100000);"
+order='{"order_id":"o-1","customer":"c","items":[{"sku":"sku","qty":1}],"amount":10,"region":"north"}'
+id=$(c1 start order_fulfilment --input "$order" --key forged-1)
+shipment_msg() { psql "$dsn" -qAtX -c "SELECT msg_id FROM saga_outbox WHERE saga_id = '$id' AND action = 'create_shipment'"; }
+wait_for 30 bash -c "[ -n \"\$(psql '$dsn' -qAtX -c \"SELECT msg_id FROM saga_outbox WHERE saga_id = '$id' AND action = 'create_shipment'\")\" ]" \
+  || bad "create_shipment never queued"
+msg=$(shipment_msg)
+as_nobody "$vandal" --forge-reply "tcp://127.0.0.1:$w1" --forged "$msg" "$id" >/dev/null
+forged() { c1 --json stats | grep -oE '"forged_replies": *[0-9]+' | grep -oE '[0-9]+$'; }
+wait_for 10 bash -c "[ \"\$('$ctl' --endpoint tcp://127.0.0.1:$a1 --json stats | grep -oE '\"forged_replies\": *[0-9]+' | grep -oE '[0-9]+$')\" -ge 1 ]" \
+  && ok "the forged reply is counted (forged_replies $(forged))" || bad "forged_replies is $(forged)"
+c1 show "$id" | grep -qE "status +running" && ok "the saga still runs, awaiting its shipment" || bad "the saga moved: $(c1 show "$id" | grep status)"
+c1 --json show "$id" | grep -q FORGED && bad "the forged output reached the saga" || ok "the forged output is nowhere in the saga"
+grep -q '"event":"forged_reply_dropped"' "$dir/one.log" && ok "the forger is logged" || bad "no forged_reply_dropped line"
+# The region first (the service's own DDL is IF NOT EXISTS), then the service.
+psql "$dsn" -qAtX -c "CREATE SCHEMA logistics; CREATE TABLE logistics.regions (name text PRIMARY KEY,
+  deliverable boolean NOT NULL); INSERT INTO logistics.regions VALUES ('north', true)" >/dev/null
+"$bin/samples/order-logistics" --dsn "$dsn" --endpoint "tcp://127.0.0.1:$w1" 2>"$dir/logistics.log" & pids+=($!)
+wait_for 60 bash -c "'$ctl' --endpoint tcp://127.0.0.1:$a1 show $id | grep -qE 'status +completed'" \
+  && ok "the saga completes for real" || bad "the saga did not complete"
+[ "$(psql "$dsn" -qAtX -c "SELECT count(*) FROM logistics.shipments WHERE order_id = 'o-1'")" = 1 ] \
+  && ok "with exactly one shipment row" || bad "shipments: $(psql "$dsn" -qAtX -c "SELECT count(*) FROM logistics.shipments")"
+
+echo "== 4. frames over the envelope limit are not allocated"
+rss() { awk '/VmRSS/ { print $2 }' "/proc/$one/status"; }
+before=$(rss)
+"$vandal" --worker "tcp://127.0.0.1:$w1" --rounds 4 --big-frame-mib 15 >/dev/null
+check "sagad still answers after 4 x 15 MiB frames" c1 workflows
+after=$(rss)
+[ $(( after - before )) -lt 8192 ] && ok "sagad RSS grew $(( (after - before) / 1024 )) MiB (< 8)" \
+  || bad "sagad RSS grew from $before to $after KiB"
+
+echo "== 15. a second sagad on taken ports fails before initdb"
+"$sagad" --data-dir "$dir/two" --worker-endpoint "tcp://127.0.0.1:$w1" --admin-endpoint "tcp://127.0.0.1:$a1" 2>"$dir/two.log"
+rc=$?
+[ "$rc" != 0 ] && ok "it exits $rc" || bad "it exited 0"
+[ ! -e "$dir/two/pg/data" ] && ok "no initdb ran for it" || bad "it ran initdb under $dir/two"
+
+echo "== 7. a second sagad on the same database is a hot standby"
+a2=$(free_port)
+"$sagad" --dsn "$dsn" --worker-endpoint "tcp://127.0.0.1:$w1" --admin-endpoint "tcp://127.0.0.1:$a2" \
+  --log-format json 2>"$dir/standby.log" &
+pids+=($!)
+c2() { "$ctl" --endpoint "tcp://127.0.0.1:$a2" "$@"; }
+wait_for 30 grep -q '"event":"standby"' "$dir/standby.log" && ok "it logs that it is a standby" || bad "no standby line: $(head -3 "$dir/standby.log")"
+c2 stats | grep -qE "node +role +standby" && ok "stats says standby" || bad "stats: $(c2 stats 2>&1 | head -3)"
+c2 --timeout-ms 2000 workflows >/dev/null 2>&1; rc=$?
+[ "$rc" = 3 ] && ok "it refuses work with exit 3 (retry later)" || bad "standby answered workflows with exit $rc"
+ids=()
+for i in $(seq 1 30); do
+  ids+=("$(c1 start order_fulfilment --input "${order/o-1/s-$i}" --key "standby-$i")")
+done
+kill -9 "$one"; killed_at=$(ms_now)
+wait_for 30 grep -q '"event":"sagad_ready"' "$dir/standby.log" && took=$(( $(ms_now) - killed_at )) \
+  && ok "the standby took over ${took} ms after kill -9" || bad "no takeover: $(tail -3 "$dir/standby.log")"
+echo "  takeover_ms=${took:-none}"
+for sid in "${ids[@]}"; do
+  wait_for 60 bash -c "'$ctl' --endpoint tcp://127.0.0.1:$a2 show $sid | grep -qE 'status +(completed|compensated)'" \
+    || { bad "saga $sid did not end: $(c2 show "$sid" | grep status)"; break; }
+done
+ended=$(psql "$dsn" -qAtX -c "SELECT count(*) FROM sagas WHERE business_key LIKE 'standby-%' AND state_code IN (3, 4)")
+[ "$ended" = 30 ] && ok "all 30 sagas ended (0 lost)" || bad "$ended of 30 sagas ended"
+dups=$(psql "$dsn" -qAtX -c "SELECT count(*) FROM (SELECT saga_id, step_index, phase FROM (
+  SELECT saga_id, step_index, phase FROM inventory.effects UNION ALL SELECT saga_id, step_index, phase FROM payment.effects
+  UNION ALL SELECT saga_id, step_index, phase FROM logistics.effects) e GROUP BY 1, 2, 3 HAVING count(*) > 1) d")
+[ "$dups" = 0 ] && ok "0 duplicated effects" || bad "$dups duplicated effects"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
