@@ -31,13 +31,13 @@ void EngineScenario::SetUp() {
     Restart();
 }
 
-void EngineScenario::Restart() {
+void EngineScenario::Restart(const WorkflowRegistry* registry) {
     engine_.reset();
     store_.reset();
     store_ = env_->Open();
     EngineOptions options;
     options.seed = 42;
-    engine_ = std::make_unique<Engine>(registry_, *store_, worker_, clock_, options);
+    engine_ = std::make_unique<Engine>(registry != nullptr ? *registry : registry_, *store_, worker_, clock_, options);
     engine_->Recover();
 }
 
@@ -516,14 +516,9 @@ TEST_P(EngineScenario, SagasOfAnUnregisteredVersionWaitUntouchedWhileTheRestRun)
     auto stranded = engine_->Start("two_step", "{}");
     ASSERT_TRUE(stranded.ok());
     engine_->Tick();  // its first command is sent
-    WorkflowRegistry without;
+    WorkflowRegistry without;  // a redeploy that dropped two_step v1
     workflows::RegisterAll(without);
-    engine_.reset();
-    store_ = env_->Open();
-    EngineOptions options;
-    options.seed = 42;
-    engine_ = std::make_unique<Engine>(without, *store_, worker_, clock_, options);
-    engine_->Recover();
+    Restart(&without);
     EXPECT_EQ(engine_->unregistered(), (std::map<std::string, std::size_t>{{"two_step v1", 1}}));
     const std::size_t history = HistoryKinds(stranded->saga_id).size();
     const SagaId order = StartOrder();

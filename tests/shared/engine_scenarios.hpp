@@ -14,8 +14,9 @@ protected:
     EngineScenario();
     void SetUp() override;
 
-    /// A new engine on a new store handle: what a restarted process gets.
-    void Restart();
+    /// A new engine on a new store handle: what a restarted process gets; with
+    /// `registry`, one deployed with other workflows (it must outlive the engine).
+    void Restart(const WorkflowRegistry* registry = nullptr);
     /// Ticks and pumps until nothing moves (bounded); returns the rounds it took.
     int RunUntilQuiet(int max_rounds = 100);
     SagaId StartOrder(const std::string& key = {});
