@@ -68,6 +68,7 @@ bool Dispatcher::Send(const engine::Command& c) {
     if (!router_.Send(protocol::EncodeEnvelope(e), best->id)) {
         const std::string gone = best->id;
         workers_.erase(gone);  // unroutable: it is gone
+        RememberGone(gone);
         ++counters_.workers_gone;
         return false;
     }
@@ -77,7 +78,13 @@ bool Dispatcher::Send(const engine::Command& c) {
     return true;
 }
 
+void Dispatcher::RememberGone(const std::string& peer) {
+    if (gone_.size() >= kMaxGoneRemembered) gone_.clear();  // bounded; forgetting only costs a resend
+    gone_.insert(peer);
+}
+
 void Dispatcher::Register(const std::string& peer, const Envelope& e) {
+    gone_.erase(peer);
     WorkerInfo& w = workers_[peer];
     if (w.id.empty() || w.capacity != e.capacity) capacity_freed_ = true;
     w.id = peer;
@@ -114,6 +121,12 @@ std::optional<IncomingReply> Dispatcher::OnMessage(const transport::Received& m)
             ++counters_.replies_received;
             auto w = workers_.find(m.peer);
             if (w == workers_.end()) {
+                // A worker given up on (silent past the heartbeat timeout) is late, never
+                // applied; a peer that never said hello is a forger.
+                if (gone_.contains(m.peer)) {
+                    return IncomingReply{m.peer, engine::Reply{MsgId(e.msg_id), e.outcome, e.output, e.reason,
+                                                               SagaId(e.saga_id), true}};
+                }
                 Forged(m.peer, "reply from a peer that is not a registered worker");
                 return std::nullopt;
             }
@@ -163,6 +176,7 @@ void Dispatcher::ExpireSilentWorkers() {
     for (auto it = workers_.begin(); it != workers_.end();) {
         if (it->second.last_seen < cutoff) {
             ++counters_.workers_gone;
+            RememberGone(it->first);
             it = workers_.erase(it);
         } else {
             ++it;

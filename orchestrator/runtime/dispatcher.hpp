@@ -81,6 +81,9 @@ public:
 private:
     void Register(const std::string& peer, const protocol::Envelope& e);
     void Forged(const std::string& peer, const std::string& why);
+    void RememberGone(const std::string& peer);
+
+    static constexpr std::size_t kMaxGoneRemembered = 1024;
 
     transport::Socket& router_;
     std::set<std::string> known_queues_;
@@ -91,6 +94,7 @@ private:
     std::unordered_map<std::string, std::string> in_flight_;  // msg id -> routing id
     bool capacity_freed_ = false;
     std::set<std::string> forgers_logged_;  // each forging peer is logged once (bounded below)
+    std::set<std::string> gone_;            // registered workers given up on: late, not forged
 };
 
 }  // namespace sagaflow::runtime

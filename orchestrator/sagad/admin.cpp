@@ -269,7 +269,8 @@ json AdminHandler::Dispatch(const json& req) {
     if (op == "stats") {
         const auto d = node_.Submit<runtime::DispatchCounters>(
             [](engine::Engine&, runtime::Dispatcher& disp) { return disp.counters(); });
-        return Ok({{"node", {{"role", "active"}}},
+        const bool holds = !holds_lock_ || holds_lock_();
+        return Ok({{"node", {{"role", holds ? "active" : "lost"}}},
                    {"admin", {{"requests", requests_.load()}, {"bad_requests", bad_requests_.load()}}},
                    {"workers",
                     {{"commands_sent", d.commands_sent},

@@ -36,7 +36,12 @@ public:
 
     /// Until called, this sagad is a hot standby: `stats` says so, every other op is
     /// refused with unavailable (sagactl exits 3: retry later, or ask the active node).
-    void SetActive() { active_ = true; }
+    /// `holds_lock`, when given, is asked by `stats`: "active" only while it says so,
+    /// "lost" after (the node is about to exit).
+    void SetActive(std::function<bool()> holds_lock = {}) {
+        holds_lock_ = std::move(holds_lock);
+        active_ = true;
+    }
 
     /// Requests handled, and those refused before dispatch (oversized, not a JSON object,
     /// wrong version, more than one frame): what `stats` reports.
@@ -54,6 +59,7 @@ private:
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> bad_requests_{0};
     std::atomic<bool> active_{false};
+    std::function<bool()> holds_lock_;  // set before active_, read only after it
 };
 
 /// Serves an `AdminHandler` on a REP socket from its own thread.

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
@@ -122,7 +123,15 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
     std::vector<std::string> args(argv + 1, argv + argc);
     auto loaded = LoadConfig(args);
     if (!loaded.ok()) {
-        std::fprintf(stderr, "sagad: %s\n", loaded.status().message.c_str());
+        // Reported in the format asked for, even when another setting is what is wrong.
+        bool json = std::getenv("SAGAD_LOG_FORMAT") != nullptr && std::string(std::getenv("SAGAD_LOG_FORMAT")) == "json";
+        for (std::size_t i = 0; i < args.size(); ++i) {
+            if (args[i] == "--log-format=json" || (args[i] == "--log-format" && i + 1 < args.size() && args[i + 1] == "json")) {
+                json = true;
+            }
+        }
+        log::Configure(log::Level::kInfo, json ? log::Format::kJson : log::Format::kText);
+        log::Error("bad_config", {{"error", loaded.status().message}, {"exit", 2}});
         return 2;
     }
     const Config cfg = *loaded;
@@ -220,7 +229,7 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
             }
         }
         node.Start();
-        handler.SetActive();
+        handler.SetActive([&leader] { return leader.Confirm() == store::LeaderLock::State::kHeld; });
         Watchdog watchdog(leader);
         log::Info("sagad_ready", {{"workers", workers_at}, {"admin", admin_at},
                                   {"workflows", registry.All().size()}, {"role", "active"}});

@@ -119,6 +119,9 @@ int RunService(int argc, char** argv, const std::string& name, const std::string
     // The service's own tables, in its own schema; retried while the database starts.
     for (int attempt = 1;; ++attempt) {
         PGconn* c = PQconnectdb(o.dsn.c_str());
+        // Server notices ("schema exists, skipping") go through the logger, not raw stderr.
+        PQsetNoticeProcessor(c, [](void*, const char* m) { sagaflow::log::Debug("postgres_notice", {{"message", m}}); },
+                             nullptr);
         if (PQstatus(c) == CONNECTION_OK) {
             // One statement string is one transaction: the lock serialises instances
             // that start together (concurrent CREATE SCHEMA IF NOT EXISTS can collide).
