@@ -39,6 +39,8 @@ public:
     void Start();
     /// Stops it: `fast` shuts down cleanly, otherwise `immediate` (as a crash would).
     void Stop(bool fast = true);
+    /// Leaves the server running when this object goes: another process uses it.
+    void Detach() { pid_ = 0; }
 
     /// A libpq connection string for the superuser, with the password file.
     [[nodiscard]] const std::string& dsn() const { return dsn_; }

@@ -115,6 +115,48 @@ std::unique_ptr<pg::Connection> ConnectWithBackoff(const std::string& dsn) {
     }
 }
 
+void StartEmbedded(pg::EmbeddedCluster& embedded, const std::string& dir) {
+    embedded.Start();
+    if (embedded.tightened()) {
+        log::Warn("embedded_postgres_tightened",
+                  {{"dir", dir},
+                   {"detail", "an earlier release's cluster (trust authentication, open directory) is now 0700 "
+                              "with scram-sha-256; workers connect with passfile=" + embedded.password_file()}});
+    }
+    log::Info("embedded_postgres_started",
+              {{"dir", dir}, {"dsn", embedded.dsn()}, {"password_file", embedded.password_file()}});
+}
+
+// Waits as a hot standby until the leader lock is ours; false when a signal came first.
+bool AwaitLeadership(store::LeaderLock& leader, Signals& signals, const std::string& admin_at) {
+    if (leader.TryAcquire() == store::LeaderLock::State::kHeld) return true;
+    log::Info("standby", {{"admin", admin_at},
+                          {"detail", "another sagad is active on this database; taking over when it stops"}});
+    const auto since = std::chrono::steady_clock::now();
+    while (leader.TryAcquire() != store::LeaderLock::State::kHeld) {
+        if (signals.WaitFirstFor(std::chrono::milliseconds(kStandbyPollMs))) {
+            log::Info("stopped", {{"role", "standby"}});
+            return false;
+        }
+    }
+    const auto waited = std::chrono::steady_clock::now() - since;
+    log::Info("took_over", {{"waited_ms", std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()}});
+    return true;
+}
+
+// Binds the worker endpoint (once), waiting a bounded time for a node this one replaces
+// to let go of it (up to a watchdog period); nullopt when a signal came first.
+std::optional<std::string> BindWorkers(runtime::Node& node, Signals& signals) {
+    for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);;) {
+        try {
+            return node.Bind();
+        } catch (const Error& e) {
+            if (e.code() != ErrorCode::kUnavailable || std::chrono::steady_clock::now() > until) throw;
+            if (signals.WaitFirstFor(std::chrono::milliseconds(100))) return std::nullopt;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace sagad
 
@@ -170,30 +212,18 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
             registry, node, [](const std::string& event, const nlohmann::json& fields) { log::Info(event, fields); },
             static_cast<std::size_t>(cfg.max_running_sagas));
         AdminServer admin(handler, cfg.admin_endpoint);
-        std::string workers_at;
         if (cfg.command == "run") {
             // Bind first: a second sagad on taken ports stops here, before initdb or
             // migrations. A taken worker port may be the active node's: a standby binds
             // it when it takes over.
             admin.Bind();
             try {
-                workers_at = node.Bind();
+                (void)node.Bind();
             } catch (const Error& e) {
                 if (e.code() != ErrorCode::kUnavailable) throw;
             }
         }
-        if (embedded) {
-            embedded->Start();
-            if (embedded->tightened()) {
-                log::Warn("embedded_postgres_tightened",
-                          {{"dir", cfg.data_dir + "/pg"},
-                           {"detail", "an earlier release's cluster (trust authentication, open directory) is now "
-                                      "0700 with scram-sha-256; workers connect with passfile=" +
-                                          embedded->password_file()}});
-            }
-            log::Info("embedded_postgres_started",
-                      {{"dir", cfg.data_dir + "/pg"}, {"dsn", dsn}, {"password_file", embedded->password_file()}});
-        }
+        if (embedded) StartEmbedded(*embedded, cfg.data_dir + "/pg");
         {
             auto conn = ConnectWithBackoff(dsn);
             const auto m = pg::Migrate(*conn);
@@ -202,36 +232,15 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         if (cfg.command == "migrate") return 0;
 
         const std::string admin_at = admin.Start();  // a standby answers stats
-        if (leader.TryAcquire() != store::LeaderLock::State::kHeld) {
-            log::Info("standby", {{"admin", admin_at},
-                                  {"detail", "another sagad is active on this database; taking over when it stops"}});
-            const auto since = std::chrono::steady_clock::now();
-            while (leader.TryAcquire() != store::LeaderLock::State::kHeld) {
-                if (signals.WaitFirstFor(std::chrono::milliseconds(kStandbyPollMs))) {
-                    admin.Stop();
-                    log::Info("stopped", {{"role", "standby"}});
-                    return 0;
-                }
-            }
-            log::Info("took_over", {{"waited_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                      std::chrono::steady_clock::now() - since)
-                                                      .count()}});
-        }
-        // A standby binds the worker endpoint now; the node it replaces may take up to a
-        // watchdog period to let go of it.
-        for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);;) {
-            try {
-                workers_at = node.Bind();
-                break;
-            } catch (const Error& e) {
-                if (e.code() != ErrorCode::kUnavailable || std::chrono::steady_clock::now() > until) throw;
-                if (signals.WaitFirstFor(std::chrono::milliseconds(100))) return 0;
-            }
+        std::optional<std::string> bound;
+        if (!AwaitLeadership(leader, signals, admin_at) || !(bound = BindWorkers(node, signals))) {
+            if (embedded) embedded->Detach();  // a standby leaves the active node's server running
+            return 0;
         }
         node.Start();
         handler.SetActive([&leader] { return leader.Confirm() == store::LeaderLock::State::kHeld; });
         Watchdog watchdog(leader);
-        log::Info("sagad_ready", {{"workers", workers_at}, {"admin", admin_at},
+        log::Info("sagad_ready", {{"workers", *bound}, {"admin", admin_at},
                                   {"workflows", registry.All().size()}, {"role", "active"}});
 
         signals.WaitFirst();
