@@ -42,8 +42,8 @@ wait_for() {
   until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -lt "$until" ] || return 1; sleep 0.1; done
 }
 as_nobody() { runuser -u nobody -- "$@"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
-  || echo $(( 20000 + RANDOM % 20000 )); }
+# The port sagad bound for tcp://127.0.0.1:*, from its JSON log line: endpoint LOG KEY.
+endpoint() { grep -oE "\"$2\":\"tcp://127\.0\.0\.1:[0-9]+\"" "$1" | head -1 | grep -oE '[0-9]+"$' | tr -d '"'; }
 ms_now() { date +%s%3N; }
 
 echo "== 3. a data dir named like a shell command"
@@ -59,12 +59,13 @@ kill -TERM "${pids[-1]}"; wait "${pids[-1]}"; unset 'pids[-1]'
 cd "$root" || exit 1
 
 echo "== 2. the embedded PostgreSQL is the owner's alone"
-w1=$(free_port); a1=$(free_port)
-"$sagad" --data-dir "$dir/one" --worker-endpoint "tcp://127.0.0.1:$w1" --admin-endpoint "tcp://127.0.0.1:$a1" \
+"$sagad" --data-dir "$dir/one" --worker-endpoint "tcp://127.0.0.1:*" --admin-endpoint "tcp://127.0.0.1:*" \
   --log-format json 2>"$dir/one.log" &
 pids+=($!); one=${pids[-1]}
+wait_for 60 grep -q '"event":"sagad_ready"' "$dir/one.log" || { echo "sagad did not start"; cat "$dir/one.log"; exit 1; }
+w1=$(endpoint "$dir/one.log" workers); a1=$(endpoint "$dir/one.log" admin)
 c1() { "$ctl" --endpoint "tcp://127.0.0.1:$a1" "$@"; }
-wait_for 60 c1 workflows || { echo "sagad did not start"; cat "$dir/one.log"; exit 1; }
+wait_for 30 c1 workflows || { echo "sagad does not answer on $a1"; exit 1; }
 pgdir=$dir/one/pg
 dsn="host=$pgdir port=5432 user=postgres dbname=postgres passfile=$pgdir/pgpass"
 [ "$(stat -c %a "$pgdir")" = 700 ] && ok "cluster directory is 0700" || bad "cluster directory is $(stat -c %a "$pgdir")"
@@ -136,12 +137,12 @@ rc=$?
 [ ! -e "$dir/two/pg/data" ] && ok "no initdb ran for it" || bad "it ran initdb under $dir/two"
 
 echo "== 7. a second sagad on the same database is a hot standby"
-a2=$(free_port)
-"$sagad" --dsn "$dsn" --worker-endpoint "tcp://127.0.0.1:$w1" --admin-endpoint "tcp://127.0.0.1:$a2" \
+"$sagad" --dsn "$dsn" --worker-endpoint "tcp://127.0.0.1:$w1" --admin-endpoint "tcp://127.0.0.1:*" \
   --log-format json 2>"$dir/standby.log" &
 pids+=($!)
-c2() { "$ctl" --endpoint "tcp://127.0.0.1:$a2" "$@"; }
 wait_for 30 grep -q '"event":"standby"' "$dir/standby.log" && ok "it logs that it is a standby" || bad "no standby line: $(head -3 "$dir/standby.log")"
+a2=$(endpoint "$dir/standby.log" admin)
+c2() { "$ctl" --endpoint "tcp://127.0.0.1:$a2" "$@"; }
 c2 stats | grep -qE "node +role +standby" && ok "stats says standby" || bad "stats: $(c2 stats 2>&1 | head -3)"
 c2 --timeout-ms 2000 workflows >/dev/null 2>&1; rc=$?
 [ "$rc" = 3 ] && ok "it refuses work with exit 3 (retry later)" || bad "standby answered workflows with exit $rc"
