@@ -12,8 +12,8 @@
 #include <algorithm>
 
 #include "inbox.hpp"
-#include "sagaflow/log.hpp"
 #include "migrate.hpp"
+#include "sagaflow/log.hpp"
 #include "socket.hpp"
 
 namespace sagaflow::worker {
