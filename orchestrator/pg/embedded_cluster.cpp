@@ -139,7 +139,7 @@ EmbeddedCluster::~EmbeddedCluster() {
 void EmbeddedCluster::Init() {
     const std::string password = RandomPassword();
     // The password file first: a crash after initdb must not leave a password nobody has.
-    WritePrivate(pgpass_, "*:*:*:postgres:" + password + "\n", owner_);
+    WritePassword(password);
     const std::string pwfile = options_.dir + "/initdb.pw";
     WritePrivate(pwfile, password + "\n", owner_);
     std::vector<std::string> argv{bindir_ + "/initdb", "-D", data_, "-U", "postgres", "-E", "UTF8",
@@ -152,6 +152,10 @@ void EmbeddedCluster::Init() {
                                                  Tail(ReadFile(options_.dir + "/setup.log")));
     }
     WriteHba();
+}
+
+void EmbeddedCluster::WritePassword(const std::string& password) const {
+    WritePrivate(pgpass_, "*:*:*:postgres:" + password + "\n", owner_);
 }
 
 void EmbeddedCluster::WriteHba() const {
@@ -205,7 +209,7 @@ void EmbeddedCluster::Tighten() {
     // Reached over the old trust rules, on a socket in a directory that is 0700 by now.
     Connection conn(dsn_);
     const std::string password = RandomPassword();
-    WritePrivate(pgpass_, "*:*:*:postgres:" + password + "\n", owner_);
+    WritePassword(password);
     conn.Exec("SET password_encryption = 'scram-sha-256'");
     conn.Exec("ALTER ROLE postgres PASSWORD '" + password + "'");
     WriteHba();

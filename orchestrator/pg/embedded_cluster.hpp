@@ -54,6 +54,7 @@ private:
     void Init();
     void Tighten();
     void WriteHba() const;
+    void WritePassword(const std::string& password) const;  ///< the passfile, 0600
     void Launch();
     [[nodiscard]] int RunningPid() const;
     void WaitUntil(bool accepting, int pid) const;

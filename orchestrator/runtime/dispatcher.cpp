@@ -119,14 +119,15 @@ std::optional<IncomingReply> Dispatcher::OnMessage(const transport::Received& m)
             return std::nullopt;
         case Kind::kReply: {
             ++counters_.replies_received;
+            auto incoming = [&](bool late) {
+                return IncomingReply{m.peer, engine::Reply{MsgId(e.msg_id), e.outcome, e.output, e.reason,
+                                                           SagaId(e.saga_id), late}};
+            };
             auto w = workers_.find(m.peer);
             if (w == workers_.end()) {
                 // A worker given up on (silent past the heartbeat timeout) is late, never
                 // applied; a peer that never said hello is a forger.
-                if (gone_.contains(m.peer)) {
-                    return IncomingReply{m.peer, engine::Reply{MsgId(e.msg_id), e.outcome, e.output, e.reason,
-                                                               SagaId(e.saga_id), true}};
-                }
+                if (gone_.contains(m.peer)) return incoming(/*late=*/true);
                 Forged(m.peer, "reply from a peer that is not a registered worker");
                 return std::nullopt;
             }
@@ -140,8 +141,7 @@ std::optional<IncomingReply> Dispatcher::OnMessage(const transport::Received& m)
                 in_flight_.erase(it);
                 late = false;
             }
-            return IncomingReply{m.peer, engine::Reply{MsgId(e.msg_id), e.outcome, e.output, e.reason,
-                                                       SagaId(e.saga_id), late}};
+            return incoming(late);
         }
         case Kind::kCommand:
         case Kind::kAck:
