@@ -1,27 +1,21 @@
 #include "sagaflow/core/saga_types.hpp"
 
-#include <array>
-#include <utility>
+#include "sagaflow/core/code_words.hpp"
 
 namespace sagaflow {
 namespace {
 
-constexpr std::array<std::pair<SagaStatus, std::string_view>, 5> kStatusWords{{
+constexpr std::pair<SagaStatus, std::string_view> kStatusWords[] = {
     {SagaStatus::kRunning, "running"},
     {SagaStatus::kCompensating, "compensating"},
     {SagaStatus::kCompleted, "completed"},
     {SagaStatus::kCompensated, "compensated"},
     {SagaStatus::kFailed, "failed"},
-}};
+};
 
 }  // namespace
 
-std::string_view ToString(SagaStatus s) noexcept {
-    for (const auto& [status, word] : kStatusWords) {
-        if (status == s) return word;
-    }
-    return "unknown";
-}
+std::string_view ToString(SagaStatus s) noexcept { return WordOf(kStatusWords, s); }
 
 std::string_view ToString(Phase p) noexcept {
     return p == Phase::kForward ? "forward" : "compensate";
@@ -36,19 +30,9 @@ std::string_view ToString(ReplyOutcome o) noexcept {
     return "unknown";
 }
 
-std::optional<SagaStatus> SagaStatusFromCode(int code) noexcept {
-    for (const auto& [status, word] : kStatusWords) {
-        if (static_cast<int>(status) == code) return status;
-    }
-    return std::nullopt;
-}
+std::optional<SagaStatus> SagaStatusFromCode(int code) noexcept { return FromCode(kStatusWords, code); }
 
-std::optional<SagaStatus> ParseSagaStatus(std::string_view w) noexcept {
-    for (const auto& [status, word] : kStatusWords) {
-        if (word == w) return status;
-    }
-    return std::nullopt;
-}
+std::optional<SagaStatus> ParseSagaStatus(std::string_view w) noexcept { return FromWord(kStatusWords, w); }
 
 std::optional<Phase> PhaseFromCode(int code) noexcept {
     if (code == static_cast<int>(Phase::kForward)) return Phase::kForward;

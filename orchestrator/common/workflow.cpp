@@ -1,34 +1,10 @@
+// The workflow builder's chain and the registry. Validation and the flat index are in
+// workflow_check.cpp.
 #include "sagaflow/workflow/workflow.hpp"
-
-#include <set>
-#include <sstream>
 
 #include "sagaflow/core/error.hpp"
 
 namespace sagaflow {
-namespace {
-
-bool IsValidName(std::string_view name) {
-    if (name.empty() || name.size() > 128) return false;
-    for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-        if (!ok) return false;
-    }
-    return true;
-}
-
-void CheckPolicy(const RetryPolicy& p, const std::string& where, std::vector<std::string>& out) {
-    if (p.max_attempts < 1) out.push_back(where + ": max_attempts must be >= 1");
-    if (p.initial_backoff.count() < 0) out.push_back(where + ": initial_backoff must be >= 0");
-    if (!(p.multiplier >= 1.0)) out.push_back(where + ": multiplier must be >= 1");
-    if (p.max_backoff < p.initial_backoff) {
-        out.push_back(where + ": max_backoff must be >= initial_backoff");
-    }
-    if (!(p.jitter >= 0.0 && p.jitter <= 1.0)) out.push_back(where + ": jitter must be in [0, 1]");
-}
-
-}  // namespace
 
 RetryPolicy DefaultCompensationPolicy() {
     RetryPolicy p;
@@ -36,106 +12,215 @@ RetryPolicy DefaultCompensationPolicy() {
     return p;
 }
 
-StepDef& StepBuilder::def() { return owner_->steps_.at(index_); }
-
-StepBuilder& StepBuilder::CompensateWith(std::string action, std::string queue) {
-    CompensationDef c;
-    c.action = std::move(action);
-    c.queue = queue.empty() ? def().queue : std::move(queue);
-    if (def().compensation) {
-        c.retry = def().compensation->retry;
-        c.timeout = def().compensation->timeout;
+std::string_view ToString(NodeKind kind) noexcept {
+    switch (kind) {
+        case NodeKind::kStep: return "step";
+        case NodeKind::kChoice: return "choice";
+        case NodeKind::kParallel: return "parallel";
+        case NodeKind::kComplete: return "complete";
+        case NodeKind::kFail: return "fail";
     }
-    def().compensation = std::move(c);
+    return "unknown";
+}
+
+// ---- StepBuilder ----------------------------------------------------------------------
+
+StepDef* StepBuilder::step(const char* what) {
+    NodeDef& node = owner_->At(address_);
+    if (node.kind == NodeKind::kStep) return &node.step;
+    owner_->misuse_.push_back(std::string(what) + " after " + std::string(ToString(node.kind)) + " '" +
+                              node.id + "': only a step has it");
+    return nullptr;
+}
+
+StepBuilder& StepBuilder::CompensateWith(NodeName action, std::string queue) {
+    if (StepDef* s = step("CompensateWith")) {
+        CompensationDef c;
+        c.action = action.str();
+        c.queue = queue.empty() ? s->queue : std::move(queue);
+        if (s->compensation) {
+            c.retry = s->compensation->retry;
+            c.timeout = s->compensation->timeout;
+        }
+        s->compensation = std::move(c);
+    }
     return *this;
 }
 
 StepBuilder& StepBuilder::Retry(const RetryPolicy& policy) {
-    def().retry = policy;
+    if (StepDef* s = step("Retry")) s->retry = policy;
     return *this;
 }
 
 StepBuilder& StepBuilder::CompensationRetry(const RetryPolicy& policy) {
-    if (!def().compensation) def().compensation = CompensationDef{};
-    def().compensation->retry = policy;
+    if (StepDef* s = step("CompensationRetry")) {
+        if (!s->compensation) s->compensation = CompensationDef{};
+        s->compensation->retry = policy;
+    }
     return *this;
 }
 
 StepBuilder& StepBuilder::Timeout(std::chrono::milliseconds per_attempt) {
-    def().timeout = per_attempt;
+    if (StepDef* s = step("Timeout")) s->timeout = per_attempt;
     return *this;
 }
 
 StepBuilder& StepBuilder::CompensationTimeout(std::chrono::milliseconds per_attempt) {
-    if (!def().compensation) def().compensation = CompensationDef{};
-    def().compensation->timeout = per_attempt;
+    if (StepDef* s = step("CompensationTimeout")) {
+        if (!s->compensation) s->compensation = CompensationDef{};
+        s->compensation->timeout = per_attempt;
+    }
     return *this;
 }
 
-StepBuilder StepBuilder::Step(std::string name, std::string queue) {
-    return owner_->Step(std::move(name), std::move(queue));
+StepBuilder& StepBuilder::Next(NodeName target) {
+    NodeDef& node = owner_->At(address_);
+    if (node.kind == NodeKind::kStep || node.kind == NodeKind::kParallel) {
+        node.next = target.str();
+    } else {
+        owner_->misuse_.push_back("Next after " + std::string(ToString(node.kind)) + " '" + node.id +
+                                  "': only a step or a parallel group has it");
+    }
+    return *this;
+}
+
+StepBuilder StepBuilder::Step(NodeName id, std::string queue) { return owner_->Step(id, std::move(queue)); }
+ChoiceBuilder StepBuilder::Choice(NodeName id) { return owner_->Choice(id); }
+ParallelBuilder StepBuilder::Parallel(NodeName id) { return owner_->Parallel(id); }
+StepBuilder StepBuilder::Complete(NodeName id) { return owner_->Complete(id); }
+StepBuilder StepBuilder::Fail(NodeName id, std::string reason) { return owner_->Fail(id, std::move(reason)); }
+
+BranchBuilder StepBuilder::Branch() {
+    if (owner_->open_groups_.empty()) {
+        owner_->misuse_.push_back("Branch outside a parallel group");
+    } else {
+        owner_->StartBranch();
+    }
+    return BranchBuilder(owner_);
+}
+
+StepBuilder StepBuilder::Join() {
+    if (owner_->open_groups_.empty()) {
+        owner_->misuse_.push_back("Join outside a parallel group");
+        return *this;
+    }
+    std::vector<std::size_t> group = owner_->open_groups_.back();
+    owner_->CloseGroup();
+    return StepBuilder(owner_, std::move(group));
 }
 
 Workflow StepBuilder::Build() const { return owner_->Build(); }
 
-WorkflowBuilder::WorkflowBuilder(std::string name, int version)
-    : name_(std::move(name)), version_(version) {}
+// ---- ChoiceBuilder, ParallelBuilder, BranchBuilder ------------------------------------
 
-StepBuilder WorkflowBuilder::Step(std::string name, std::string queue) {
-    StepDef def;
-    def.name = std::move(name);
-    def.queue = std::move(queue);
-    steps_.push_back(std::move(def));
-    return StepBuilder(this, steps_.size() - 1);
+NodeDef& ChoiceBuilder::def() { return owner_->At(address_); }
+
+ChoiceBuilder& ChoiceBuilder::When(NodeName guard, NodeName target) {
+    def().when.push_back({guard.str(), target.str()});
+    return *this;
 }
 
-Workflow WorkflowBuilder::Build() const {
-    std::vector<std::string> problems;
-    if (!IsValidName(name_)) {
-        problems.push_back("name '" + name_ + "' must be 1-128 of [A-Za-z0-9_.-]");
-    }
-    if (version_ < 1) problems.push_back("version must be >= 1");
-    if (steps_.empty()) problems.push_back("a workflow needs at least one step");
-
-    std::set<std::string> actions;
-    for (std::size_t i = 0; i < steps_.size(); ++i) {
-        const StepDef& s = steps_[i];
-        const std::string where = "step " + std::to_string(i + 1) + " '" + s.name + "'";
-        if (!IsValidName(s.name)) problems.push_back(where + ": name must be 1-128 of [A-Za-z0-9_.-]");
-        if (!actions.insert(s.name).second) problems.push_back(where + ": duplicate action name");
-        if (s.queue.empty()) problems.push_back(where + ": empty queue");
-        if (s.timeout.count() <= 0) problems.push_back(where + ": timeout must be > 0");
-        CheckPolicy(s.retry, where + " retry", problems);
-        if (s.compensation) {
-            const CompensationDef& c = *s.compensation;
-            if (!IsValidName(c.action)) {
-                problems.push_back(where + ": compensation name must be 1-128 of [A-Za-z0-9_.-]");
-            } else if (!actions.insert(c.action).second) {
-                problems.push_back(where + ": duplicate action name '" + c.action + "'");
-            }
-            if (c.queue.empty()) problems.push_back(where + ": empty compensation queue");
-            if (c.timeout.count() <= 0) problems.push_back(where + ": compensation timeout must be > 0");
-            CheckPolicy(c.retry, where + " compensation retry", problems);
-        }
-    }
-    if (!problems.empty()) {
-        std::ostringstream msg;
-        msg << "invalid workflow '" << name_ << "' v" << version_ << ": ";
-        for (std::size_t i = 0; i < problems.size(); ++i) msg << (i ? "; " : "") << problems[i];
-        throw Error(ErrorCode::kInvalidArgument, msg.str());
-    }
-    auto data = std::make_shared<Workflow::Data>();
-    data->name = name_;
-    data->version = version_;
-    data->steps = steps_;
-    return Workflow(std::move(data));
+StepBuilder ChoiceBuilder::Otherwise(NodeName target) {
+    def().otherwise = target.str();
+    return StepBuilder(owner_, address_);
 }
+
+BranchBuilder ParallelBuilder::Branch() {
+    owner_->StartBranch();
+    return BranchBuilder(owner_);
+}
+
+StepBuilder BranchBuilder::Step(NodeName id, std::string queue) { return owner_->Step(id, std::move(queue)); }
+ChoiceBuilder BranchBuilder::Choice(NodeName id) { return owner_->Choice(id); }
+ParallelBuilder BranchBuilder::Parallel(NodeName id) { return owner_->Parallel(id); }
+StepBuilder BranchBuilder::Complete(NodeName id) { return owner_->Complete(id); }
+StepBuilder BranchBuilder::Fail(NodeName id, std::string reason) { return owner_->Fail(id, std::move(reason)); }
+
+// ---- WorkflowBuilder ------------------------------------------------------------------
+
+WorkflowBuilder::WorkflowBuilder(std::string name, int version) : name_(std::move(name)), version_(version) {}
+
+WorkflowBuilder& WorkflowBuilder::Guard(NodeName name, sagaflow::Guard predicate) {
+    if (!guards_.emplace(name.str(), std::move(predicate)).second) {
+        misuse_.push_back("guard '" + name.str() + "' registered twice");
+    }
+    return *this;
+}
+
+NodeDef& WorkflowBuilder::At(const std::vector<std::size_t>& address) {
+    std::vector<NodeDef>* seq = &flow_;
+    for (std::size_t i = 0;; i += 2) {
+        NodeDef& node = seq->at(address.at(i));
+        if (i + 1 == address.size()) return node;
+        seq = &node.branches.at(address.at(i + 1));
+    }
+}
+
+std::vector<NodeDef>& WorkflowBuilder::Current() {
+    return open_groups_.empty() ? flow_ : At(open_groups_.back()).branches.back();
+}
+
+std::vector<std::size_t> WorkflowBuilder::Append(NodeDef node) {
+    std::vector<std::size_t> address;
+    if (!open_groups_.empty()) {
+        address = open_groups_.back();
+        address.push_back(At(address).branches.size() - 1);
+    }
+    std::vector<NodeDef>& seq = Current();
+    address.push_back(seq.size());
+    seq.push_back(std::move(node));
+    return address;
+}
+
+void WorkflowBuilder::StartBranch() { At(open_groups_.back()).branches.emplace_back(); }
+
+void WorkflowBuilder::CloseGroup() { open_groups_.pop_back(); }
+
+StepBuilder WorkflowBuilder::Step(NodeName id, std::string queue) {
+    NodeDef node;
+    node.id = id.str();
+    node.kind = NodeKind::kStep;
+    node.step.name = node.id;
+    node.step.queue = std::move(queue);
+    return StepBuilder(this, Append(std::move(node)));
+}
+
+ChoiceBuilder WorkflowBuilder::Choice(NodeName id) {
+    NodeDef node;
+    node.id = id.str();
+    node.kind = NodeKind::kChoice;
+    return ChoiceBuilder(this, Append(std::move(node)));
+}
+
+ParallelBuilder WorkflowBuilder::Parallel(NodeName id) {
+    NodeDef node;
+    node.id = id.str();
+    node.kind = NodeKind::kParallel;
+    open_groups_.push_back(Append(std::move(node)));
+    return ParallelBuilder(this);
+}
+
+StepBuilder WorkflowBuilder::Complete(NodeName id) {
+    NodeDef node;
+    node.id = id.str();
+    node.kind = NodeKind::kComplete;
+    return StepBuilder(this, Append(std::move(node)));
+}
+
+StepBuilder WorkflowBuilder::Fail(NodeName id, std::string reason) {
+    NodeDef node;
+    node.id = id.str();
+    node.kind = NodeKind::kFail;
+    node.reason = std::move(reason);
+    return StepBuilder(this, Append(std::move(node)));
+}
+
+// ---- WorkflowRegistry -----------------------------------------------------------------
 
 void WorkflowRegistry::Add(Workflow workflow) {
     auto key = std::make_pair(workflow.name(), workflow.version());
     if (by_key_.contains(key)) {
-        throw Error(ErrorCode::kAlreadyExists, "workflow '" + key.first + "' v" +
-                                                   std::to_string(key.second) +
+        throw Error(ErrorCode::kAlreadyExists, "workflow '" + key.first + "' v" + std::to_string(key.second) +
                                                    " is already registered");
     }
     by_key_.emplace(std::move(key), std::move(workflow));

@@ -1,5 +1,4 @@
-// Declaring workflows: ordered steps, each sent to a worker queue, with an optional
-// compensation, a retry policy and a per-attempt timeout.
+// Declaring workflows. The linear builder is the shorthand for a sequence of steps:
 //
 //     sagaflow::Workflow wf =
 //         sagaflow::WorkflowBuilder("order_fulfilment", 1)
@@ -8,10 +7,27 @@
 //             .Timeout(std::chrono::seconds(10))
 //             .Build();
 //
-// A `Workflow` is immutable data; the engine walks its step list.
+// Choices and parallel groups (graph.hpp) extend the same chain:
+//
+//     WorkflowBuilder("order_fulfilment", 2)
+//         .Guard("large_order", [](const json& in, const json&) { return in.value("amount", 0) > 50000; })
+//         .Step("reserve_inventory", "inventory").CompensateWith("release_inventory")
+//         .Choice("amount").When("large_order", "fraud_check").Otherwise("charge_payment")
+//         .Step("fraud_check", "risk")
+//         .Step("charge_payment", "payment").CompensateWith("refund_payment")
+//         .Parallel("ship_and_invoice")
+//             .Branch().Step("create_shipment", "logistics").CompensateWith("cancel_shipment")
+//             .Branch().Step("issue_invoice", "billing").CompensateWith("void_invoice")
+//         .Join()
+//         .Build();
+//
+// The builder's types check the shape as far as C++ can: a choice cannot continue
+// without `Otherwise`, a branch cannot be empty, and an id written as a literal is checked
+// at compile time. `Build()` checks the rest and lists every problem at once.
+//
+// A `Workflow` is immutable data; the engine's `Plan` walks its graph.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -21,46 +37,50 @@
 #include <utility>
 #include <vector>
 
+#include "sagaflow/workflow/graph.hpp"
+
 namespace sagaflow {
 
-/// How a failed attempt is retried. Attempt n (n >= 1 failed attempts so far) waits
-/// min(max_backoff, initial_backoff * multiplier^(n-1)), scaled by a random factor in
-/// [1 - jitter, 1 + jitter] and capped again at max_backoff.
-struct RetryPolicy {
-    int max_attempts = 5;  ///< Total attempts including the first; >= 1.
-    std::chrono::milliseconds initial_backoff{200};
-    double multiplier = 2.0;  ///< >= 1.
-    std::chrono::milliseconds max_backoff{30'000};
-    double jitter = 0.2;  ///< Fraction in [0, 1].
-
-    friend bool operator==(const RetryPolicy&, const RetryPolicy&) = default;
-};
-
-/// The default policy for compensations: they must eventually succeed, so more attempts.
-[[nodiscard]] RetryPolicy DefaultCompensationPolicy();
-
-/// The undo action of a step, sent to `queue` (by default the step's queue).
-struct CompensationDef {
-    std::string action;
-    std::string queue;
-    RetryPolicy retry = DefaultCompensationPolicy();
-    std::chrono::milliseconds timeout{30'000};
-};
-
-/// One step: a forward action named like the step, sent to `queue`.
-struct StepDef {
-    std::string name;
-    std::string queue;
-    RetryPolicy retry;
-    std::chrono::milliseconds timeout{30'000};  ///< Per attempt.
-    std::optional<CompensationDef> compensation;
-};
-
-/// A named, versioned, validated definition. Cheap to copy (shared immutable data).
+/// A named, versioned, validated graph. Cheap to copy (shared immutable data).
+///
+/// Besides the graph as declared (`flow()`), it offers a flat index: every node has a
+/// number (declaration order, depth first), and every sequence (the top level and each
+/// parallel branch) lists its nodes by number.
 class Workflow {
 public:
+    /// Where a node sits.
+    struct Place {
+        const NodeDef* def = nullptr;
+        int sequence = 0;  ///< Index into `sequences()`.
+        int position = 0;  ///< Within that sequence.
+    };
+    /// A sequence of nodes: the top level (`group` -1) or branch `branch` of the parallel
+    /// node numbered `group`.
+    struct Sequence {
+        int group = -1;
+        int branch = -1;
+        std::vector<int> nodes;
+    };
+
     [[nodiscard]] const std::string& name() const noexcept { return data_->name; }
     [[nodiscard]] int version() const noexcept { return data_->version; }
+    /// The top-level sequence as declared.
+    [[nodiscard]] const std::vector<NodeDef>& flow() const noexcept { return data_->flow; }
+    [[nodiscard]] const std::vector<Place>& nodes() const noexcept { return data_->places; }
+    [[nodiscard]] const NodeDef& node(int i) const { return *data_->places.at(static_cast<std::size_t>(i)).def; }
+    /// The number of the node with this id, or -1.
+    [[nodiscard]] int find(std::string_view id) const;
+    [[nodiscard]] const std::vector<Sequence>& sequences() const noexcept { return data_->sequences; }
+    /// For each parallel node's number, its branches' sequence indexes; empty for others.
+    [[nodiscard]] const std::vector<int>& branches_of(int node) const {
+        return data_->branch_sequences.at(static_cast<std::size_t>(node));
+    }
+    /// The guard registered under `name`, or nullptr.
+    [[nodiscard]] const Guard* guard(std::string_view name) const;
+    /// True when the graph is one sequence of steps without jumps (the linear shorthand).
+    [[nodiscard]] bool is_linear() const noexcept { return data_->linear; }
+
+    /// Every step, in declaration order (depth first).
     [[nodiscard]] const std::vector<StepDef>& steps() const noexcept { return data_->steps; }
     [[nodiscard]] std::size_t step_count() const noexcept { return data_->steps.size(); }
     [[nodiscard]] const StepDef& step(std::size_t i) const { return data_->steps.at(i); }
@@ -70,7 +90,14 @@ private:
     struct Data {
         std::string name;
         int version = 0;
+        std::vector<NodeDef> flow;
+        std::map<std::string, Guard, std::less<>> guards;
+        std::vector<Place> places;
+        std::vector<Sequence> sequences;
+        std::vector<std::vector<int>> branch_sequences;
+        std::map<std::string, int, std::less<>> by_id;
         std::vector<StepDef> steps;
+        bool linear = true;
     };
     explicit Workflow(std::shared_ptr<const Data> data) : data_(std::move(data)) {}
 
@@ -78,49 +105,145 @@ private:
 };
 
 class WorkflowBuilder;
+class ChoiceBuilder;
+class ParallelBuilder;
+class BranchBuilder;
 
-/// Refines the step just declared; returned by `WorkflowBuilder::Step`. Valid only while
-/// its builder lives (use it within one expression or while the builder is in scope).
+/// The chain after a node: refines the step just declared, or declares the next node.
+/// Returned by `WorkflowBuilder::Step` and friends. Valid only while its builder lives
+/// (use it within one expression or while the builder is in scope).
 class StepBuilder {
 public:
     /// Names the compensation action; `queue` empty means the step's own queue.
-    StepBuilder& CompensateWith(std::string action, std::string queue = {});
+    StepBuilder& CompensateWith(NodeName action, std::string queue = {});
     StepBuilder& Retry(const RetryPolicy& policy);
     StepBuilder& CompensationRetry(const RetryPolicy& policy);
     StepBuilder& Timeout(std::chrono::milliseconds per_attempt);
     StepBuilder& CompensationTimeout(std::chrono::milliseconds per_attempt);
+    /// After this step (or parallel group), go to `target`, further down this sequence;
+    /// the nodes jumped over are skipped.
+    StepBuilder& Next(NodeName target);
 
-    /// Declares the next step.
-    StepBuilder Step(std::string name, std::string queue);
+    /// Declares the next node of the current sequence.
+    StepBuilder Step(NodeName id, std::string queue);
+    ChoiceBuilder Choice(NodeName id);
+    ParallelBuilder Parallel(NodeName id);
+    StepBuilder Complete(NodeName id);
+    StepBuilder Fail(NodeName id, std::string reason);
+    /// Inside a parallel group: ends this branch and starts the next one.
+    BranchBuilder Branch();
+    /// Inside a parallel group: ends its last branch; the chain continues after the group.
+    StepBuilder Join();
     /// Same as `WorkflowBuilder::Build`.
     [[nodiscard]] Workflow Build() const;
 
 private:
     friend class WorkflowBuilder;
-    StepBuilder(WorkflowBuilder* owner, std::size_t index) : owner_(owner), index_(index) {}
-    StepDef& def();
+    friend class ChoiceBuilder;
+    friend class BranchBuilder;
+    StepBuilder(WorkflowBuilder* owner, std::vector<std::size_t> address)
+        : owner_(owner), address_(std::move(address)) {}
+    StepDef* step(const char* what);
 
     WorkflowBuilder* owner_;
-    std::size_t index_;
+    std::vector<std::size_t> address_;  ///< Of the node this refines; see WorkflowBuilder::At.
 };
 
-/// Collects steps, then validates them all at once in `Build()`.
+/// A choice's branches, then its mandatory `Otherwise`: only `Otherwise` leads back to
+/// the chain, so a choice without one does not compile.
+class ChoiceBuilder {
+public:
+    /// When guard `guard` holds, go to `target` (further down this sequence).
+    ChoiceBuilder& When(NodeName guard, NodeName target);
+    /// Where to go when no guard holds.
+    StepBuilder Otherwise(NodeName target);
+
+private:
+    friend class WorkflowBuilder;
+    ChoiceBuilder(WorkflowBuilder* owner, std::vector<std::size_t> address)
+        : owner_(owner), address_(std::move(address)) {}
+    NodeDef& def();
+
+    WorkflowBuilder* owner_;
+    std::vector<std::size_t> address_;
+};
+
+/// A parallel group just declared: its first branch comes next.
+class ParallelBuilder {
+public:
+    BranchBuilder Branch();
+
+private:
+    friend class WorkflowBuilder;
+    explicit ParallelBuilder(WorkflowBuilder* owner) : owner_(owner) {}
+    WorkflowBuilder* owner_;
+};
+
+/// The start of a branch: it offers only nodes, so a branch cannot be empty.
+class BranchBuilder {
+public:
+    StepBuilder Step(NodeName id, std::string queue);
+    ChoiceBuilder Choice(NodeName id);
+    ParallelBuilder Parallel(NodeName id);
+    StepBuilder Complete(NodeName id);
+    StepBuilder Fail(NodeName id, std::string reason);
+
+private:
+    friend class WorkflowBuilder;
+    friend class StepBuilder;
+    friend class ParallelBuilder;
+    explicit BranchBuilder(WorkflowBuilder* owner) : owner_(owner) {}
+    WorkflowBuilder* owner_;
+};
+
+/// Collects nodes and guards, then validates them all at once in `Build()`.
 class WorkflowBuilder {
 public:
     WorkflowBuilder(std::string name, int version);
 
-    StepBuilder Step(std::string name, std::string queue);
+    /// Registers a guard that choices of this workflow can name.
+    WorkflowBuilder& Guard(NodeName name, sagaflow::Guard predicate);
+
+    StepBuilder Step(NodeName id, std::string queue);
+    ChoiceBuilder Choice(NodeName id);
+    ParallelBuilder Parallel(NodeName id);
+    StepBuilder Complete(NodeName id);
+    StepBuilder Fail(NodeName id, std::string reason);
 
     /// Validates and returns the workflow. Throws `Error(kInvalidArgument)` whose message
-    /// lists every problem: bad name or version, no steps, duplicate or empty step names,
-    /// empty queue, duplicate compensation names, impossible retry policy or timeout.
+    /// lists every problem: bad name or version, no steps, duplicate or invalid node ids
+    /// or action names, unknown guards or targets, jumps that go back (a cycle) or leave
+    /// their sequence, unreachable nodes, a choice without `Otherwise`, a parallel group
+    /// with fewer than two branches or an empty one, empty queues, impossible retry
+    /// policies or timeouts, and misuse of the builder (`Join` outside a group, ...).
     [[nodiscard]] Workflow Build() const;
+
+    /// Builds from nodes written as data (the builder's own chain ends here too).
+    [[nodiscard]] static Workflow FromNodes(std::string name, int version, std::vector<NodeDef> flow,
+                                            std::map<std::string, sagaflow::Guard, std::less<>> guards = {});
 
 private:
     friend class StepBuilder;
+    friend class ChoiceBuilder;
+    friend class ParallelBuilder;
+    friend class BranchBuilder;
+    /// The node at `address`: [i0, b0, i1, b1, ..., ik] = node ik of branch b(k-1) of ...
+    /// of the top-level node i0.
+    NodeDef& At(const std::vector<std::size_t>& address);
+    /// Appends a node to the current sequence and returns its address.
+    std::vector<std::size_t> Append(NodeDef node);
+    /// The sequence being declared.
+    std::vector<NodeDef>& Current();
+    void StartBranch();
+    void CloseGroup();
+
     std::string name_;
     int version_;
-    std::vector<StepDef> steps_;
+    std::vector<NodeDef> flow_;
+    std::map<std::string, sagaflow::Guard, std::less<>> guards_;
+    /// The open parallel groups, outermost first: each the address of the group node.
+    std::vector<std::vector<std::size_t>> open_groups_;
+    std::vector<std::string> misuse_;
 };
 
 /// Workflows keyed by (name, version). Not thread-safe for writes; fill it before use.

@@ -1,0 +1,142 @@
+// The flow of a workflow as data: a graph of nodes with stable string ids (DESIGN §2, §5).
+//
+// A workflow is a sequence of nodes. After a node, the flow goes to the next node of its
+// sequence, or to a node named by id further down the same sequence. The node kinds:
+//   - step:     an action sent to a worker queue, with an optional compensation;
+//   - choice:   ordered branches, each a named guard and a target; the first guard that
+//               holds picks the target, else the mandatory `Otherwise` target;
+//   - parallel: two or more branches, each a sequence of nodes, run at the same time and
+//               joined when all of them finish;
+//   - complete / fail: ends the sequence; `fail` compensates everything done.
+//
+// Jumps go forward within one sequence, so a graph has no cycles: a step's retry policy
+// is what bounds repetition. Everything here is plain data, so a graph can be validated,
+// walked (the engine's `Plan`) and drawn (`sagactl graph`) from the same definition.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sagaflow {
+
+/// True for 1-128 characters of [A-Za-z0-9_.-]: what workflow names, node ids and
+/// action names may be. Usable at compile time.
+[[nodiscard]] constexpr bool IsValidName(std::string_view name) noexcept {
+    if (name.empty() || name.size() > 128) return false;
+    for (char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+namespace detail {
+// Not constexpr on purpose: reaching it in a constant evaluation is the compile error.
+void node_id_must_be_1_to_128_of_letters_digits_underscore_dot_dash();
+}  // namespace detail
+
+/// A node id or action name, as an argument (it views the caller's string; it owns
+/// nothing). From a string literal it is checked at compile time: `Step("bad id!", "q")`
+/// does not compile. From a runtime string it is checked when the workflow is built.
+class NodeName {
+public:
+    template <std::size_t N>
+    consteval NodeName(const char (&literal)[N]) : value_(literal, N - 1) {  // NOLINT: implicit on purpose
+        if (!IsValidName(value_)) detail::node_id_must_be_1_to_128_of_letters_digits_underscore_dot_dash();
+    }
+    NodeName(const std::string& value) : value_(value) {}  // NOLINT: implicit on purpose
+
+    [[nodiscard]] std::string str() const { return std::string(value_); }
+
+private:
+    std::string_view value_;
+};
+
+/// How a failed attempt is retried. Attempt n (n >= 1 failed attempts so far) waits
+/// min(max_backoff, initial_backoff * multiplier^(n-1)), scaled by a random factor in
+/// [1 - jitter, 1 + jitter] and capped again at max_backoff.
+struct RetryPolicy {
+    int max_attempts = 5;  ///< Total attempts including the first; >= 1.
+    std::chrono::milliseconds initial_backoff{200};
+    double multiplier = 2.0;  ///< >= 1.
+    std::chrono::milliseconds max_backoff{30'000};
+    double jitter = 0.2;  ///< Fraction in [0, 1].
+
+    /// The first thing impossible about this policy, or empty when it is possible. The one
+    /// rule both for registration and for a compile-time check:
+    ///     constexpr RetryPolicy kPolicy{3, 100ms, 2.0, 5s, 0.1};
+    ///     static_assert(kPolicy.Problem().empty());
+    [[nodiscard]] constexpr std::string_view Problem() const noexcept {
+        if (max_attempts < 1) return "max_attempts must be >= 1";
+        if (initial_backoff.count() < 0) return "initial_backoff must be >= 0";
+        if (!(multiplier >= 1.0)) return "multiplier must be >= 1";
+        if (max_backoff < initial_backoff) return "max_backoff must be >= initial_backoff";
+        if (!(jitter >= 0.0 && jitter <= 1.0)) return "jitter must be in [0, 1]";
+        return {};
+    }
+
+    friend bool operator==(const RetryPolicy&, const RetryPolicy&) = default;
+};
+
+/// The default policy for compensations: they must eventually succeed, so more attempts.
+[[nodiscard]] RetryPolicy DefaultCompensationPolicy();
+
+/// The undo action of a step, sent to `queue` (by default the step's queue).
+struct CompensationDef {
+    std::string action;
+    std::string queue;
+    RetryPolicy retry = DefaultCompensationPolicy();
+    std::chrono::milliseconds timeout{30'000};
+};
+
+/// One step: a forward action named like the step, sent to `queue`.
+struct StepDef {
+    std::string name;
+    std::string queue;
+    RetryPolicy retry;
+    std::chrono::milliseconds timeout{30'000};  ///< Per attempt.
+    std::optional<CompensationDef> compensation;
+};
+
+enum class NodeKind : std::uint8_t {
+    kStep,
+    kChoice,
+    kParallel,
+    kComplete,  ///< Ends its sequence: the workflow, or one parallel branch.
+    kFail,      ///< Ends the saga's forward walk: everything done is compensated.
+};
+
+[[nodiscard]] std::string_view ToString(NodeKind kind) noexcept;
+
+/// A choice's predicate: pure, over the saga's input and context (step outputs by step
+/// name). It must not throw for inputs the workflow accepts; when it does, the choice
+/// fails and the saga compensates.
+using Guard = std::function<bool(const nlohmann::json& input, const nlohmann::json& context)>;
+
+/// One branch of a choice: when `guard` holds, go to `target`.
+struct ChoiceBranch {
+    std::string guard;
+    std::string target;
+};
+
+/// One node. Which fields matter depends on `kind`.
+struct NodeDef {
+    std::string id;
+    NodeKind kind = NodeKind::kStep;
+    StepDef step;                          ///< kStep; `step.name` is the id.
+    std::string next;                      ///< kStep, kParallel: where to go after; empty: the next node.
+    std::vector<ChoiceBranch> when;        ///< kChoice, tried in order.
+    std::optional<std::string> otherwise;  ///< kChoice; mandatory.
+    std::vector<std::vector<NodeDef>> branches;  ///< kParallel.
+    std::string reason;                    ///< kFail.
+};
+
+}  // namespace sagaflow

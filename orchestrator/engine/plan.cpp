@@ -1,0 +1,417 @@
+#include "plan.hpp"
+
+#include <functional>
+#include <set>
+
+#include "sagaflow/core/code_words.hpp"
+#include "sagaflow/core/error.hpp"
+
+namespace sagaflow::engine {
+namespace {
+
+constexpr std::pair<NodeState, std::string_view> kStateWords[] = {
+    {NodeState::kPending, "pending"},         {NodeState::kRunning, "running"},
+    {NodeState::kDone, "done"},               {NodeState::kFailed, "failed"},
+    {NodeState::kCompensating, "compensating"}, {NodeState::kCompensated, "compensated"},
+    {NodeState::kSkipped, "skipped"},
+};
+
+}  // namespace
+
+std::string_view ToString(NodeState s) noexcept { return WordOf(kStateWords, s); }
+
+std::optional<NodeState> NodeStateFromCode(int code) noexcept { return FromCode(kStateWords, code); }
+
+std::optional<NodeState> ParseNodeState(std::string_view w) noexcept { return FromWord(kStateWords, w); }
+
+NodeStatus FlowState::at(std::string_view id) const {
+    auto it = nodes.find(id);
+    return it == nodes.end() ? NodeStatus{} : it->second;
+}
+
+NodeStatus& FlowState::operator[](std::string_view id) {
+    auto it = nodes.find(id);
+    if (it == nodes.end()) it = nodes.emplace(std::string(id), NodeStatus{}).first;
+    return it->second;
+}
+
+void to_json(nlohmann::json& j, const FlowState& s) {
+    nlohmann::json nodes = nlohmann::json::object();
+    for (const auto& [id, n] : s.nodes) {
+        if (n == NodeStatus{}) continue;
+        nlohmann::json o{{"s", static_cast<int>(n.state)}};
+        if (n.order != 0) o["o"] = n.order;
+        if (n.uncertain) o["u"] = true;
+        if (n.stuck) o["x"] = true;
+        nodes[id] = std::move(o);
+    }
+    j = {{"completions", s.completions}, {"nodes", std::move(nodes)}};
+}
+
+void from_json(const nlohmann::json& j, FlowState& s) {
+    try {
+        s = FlowState{};
+        s.completions = j.at("completions").get<int>();
+        for (const auto& [id, o] : j.at("nodes").items()) {
+            NodeStatus n;
+            const auto state = NodeStateFromCode(o.at("s").get<int>());
+            if (!state) throw Error(ErrorCode::kInternal, "unknown node state code for node '" + id + "'");
+            n.state = *state;
+            n.order = o.value("o", 0);
+            n.uncertain = o.value("u", false);
+            n.stuck = o.value("x", false);
+            s.nodes.emplace(id, n);
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(ErrorCode::kInternal, std::string("corrupt node states: ") + e.what());
+    }
+}
+
+// One application of one event: the state it changes and the result it fills.
+class Plan::Walk {
+public:
+    Walk(const Plan& plan, FlowState& state, const FlowFacts& facts, PlanResult& result)
+        : plan_(plan), wf_(plan.wf_), state_(state), facts_(facts), result_(result) {}
+
+    const NodeDef& Def(int n) const { return wf_.node(n); }
+    NodeStatus& At(int n) { return state_[Def(n).id]; }
+    NodeStatus Get(int n) const { return state_.at(Def(n).id); }
+    const std::vector<int>& Seq(int s) const { return wf_.sequences()[static_cast<std::size_t>(s)].nodes; }
+    const Workflow::Place& PlaceOf(int n) const { return wf_.nodes()[static_cast<std::size_t>(n)]; }
+
+    void Emit(PlanEffect::Kind kind, int n, Phase phase) { result_.effects.push_back({kind, Def(n).id, phase}); }
+
+    // The forward walk stops for good; the lifecycle is told, once.
+    void Halt(std::string reason) {
+        if (halted_) return;
+        halted_ = true;
+        result_.signal = FlowSignal::kFailed;
+        result_.reason = std::move(reason);
+    }
+
+    // The flow reaches position `pos` of sequence `s`.
+    void Enter(int s, std::size_t pos) {
+        if (halted_) return;
+        const auto& seq = Seq(s);
+        if (pos >= seq.size()) {
+            SequenceDone(s);
+            return;
+        }
+        const int n = seq[pos];
+        const NodeDef& d = Def(n);
+        switch (d.kind) {
+            case NodeKind::kStep:
+                At(n).state = NodeState::kRunning;
+                Emit(PlanEffect::Kind::kSend, n, Phase::kForward);
+                return;
+            case NodeKind::kChoice: {
+                std::string target = d.otherwise.value_or(std::string());
+                for (const ChoiceBranch& b : d.when) {
+                    bool holds = false;
+                    try {
+                        holds = (*wf_.guard(b.guard))(facts_.input, facts_.context);
+                    } catch (const std::exception& e) {
+                        At(n).state = NodeState::kFailed;
+                        Halt("choice '" + d.id + "': guard '" + b.guard + "' threw: " + e.what());
+                        return;
+                    }
+                    if (holds) {
+                        target = b.target;
+                        break;
+                    }
+                }
+                At(n).state = NodeState::kDone;
+                Jump(n, wf_.find(target));
+                return;
+            }
+            case NodeKind::kParallel:
+                At(n).state = NodeState::kRunning;
+                for (int branch : wf_.branches_of(n)) Enter(branch, 0);
+                return;
+            case NodeKind::kComplete:
+                At(n).state = NodeState::kDone;
+                SequenceDone(s);
+                return;
+            case NodeKind::kFail:
+                At(n).state = NodeState::kFailed;
+                Halt(d.reason.empty() ? "the flow reached fail node '" + d.id + "'" : d.reason);
+                return;
+        }
+    }
+
+    // After node `n` finished forward.
+    void Continue(int n) {
+        if (halted_ || facts_.undoing) return;
+        const NodeDef& d = Def(n);
+        if (!d.next.empty()) {
+            Jump(n, wf_.find(d.next));
+        } else {
+            Enter(PlaceOf(n).sequence, static_cast<std::size_t>(PlaceOf(n).position) + 1);
+        }
+    }
+
+    // From `from` to `to`, further down the same sequence: the nodes between are skipped.
+    void Jump(int from, int to) {
+        const int s = PlaceOf(from).sequence;
+        const auto& seq = Seq(s);
+        for (int p = PlaceOf(from).position + 1; p < PlaceOf(to).position; ++p) Skip(seq[static_cast<std::size_t>(p)]);
+        Enter(s, static_cast<std::size_t>(PlaceOf(to).position));
+    }
+
+    void Skip(int n) {
+        if (Get(n).state != NodeState::kPending) return;
+        At(n).state = NodeState::kSkipped;
+        for (int branch : wf_.branches_of(n)) {
+            for (int m : Seq(branch)) Skip(m);
+        }
+    }
+
+    [[nodiscard]] bool Finished(int s) const {
+        for (int n : Seq(s)) {
+            const NodeState st = Get(n).state;
+            if (st != NodeState::kDone && st != NodeState::kSkipped) return false;
+        }
+        return true;
+    }
+
+    void SequenceDone(int s) {
+        for (int n : Seq(s)) Skip(n);  // what the walk did not reach is off the path
+        const int group = wf_.sequences()[static_cast<std::size_t>(s)].group;
+        if (group < 0) {
+            if (!halted_) result_.signal = FlowSignal::kCompleted;
+            return;
+        }
+        for (int branch : wf_.branches_of(group)) {
+            if (!Finished(branch)) return;
+        }
+        At(group).state = NodeState::kDone;
+        Continue(group);
+    }
+
+    // Undoes what can be undone now, in reverse order of completion.
+    void Undo() {
+        const int count = static_cast<int>(wf_.nodes().size());
+        for (int n = 0; n < count; ++n) {
+            if (Def(n).kind == NodeKind::kStep && Get(n).state == NodeState::kRunning) return;  // awaited
+        }
+        for (int n = 0; n < count; ++n) {
+            if (Def(n).kind == NodeKind::kParallel && Get(n).state == NodeState::kRunning) {
+                At(n).state = NodeState::kFailed;  // it never joined
+            }
+        }
+        std::vector<int> todo, outstanding;
+        for (int n = 0; n < count; ++n) {
+            if (Def(n).kind != NodeKind::kStep || !Def(n).step.compensation) continue;
+            const NodeStatus st = Get(n);
+            const bool to_undo = st.state == NodeState::kDone || (st.state == NodeState::kFailed && st.uncertain);
+            if (to_undo) todo.push_back(n);
+            if (to_undo || st.state == NodeState::kCompensating) outstanding.push_back(n);
+        }
+        std::vector<int> ready;
+        for (int n : todo) {
+            bool blocked = false;
+            for (int m : outstanding) {
+                if (m != n && Get(m).order > Get(n).order && !plan_.Concurrent(n, m)) {
+                    blocked = true;
+                    break;
+                }
+            }
+            if (!blocked) ready.push_back(n);
+        }
+        for (int n : ready) {
+            At(n).state = NodeState::kCompensating;
+            Emit(PlanEffect::Kind::kSend, n, Phase::kCompensate);
+        }
+        bool in_flight = false, stuck = false;
+        for (int n : outstanding) {
+            const NodeStatus st = Get(n);
+            if (st.state != NodeState::kCompensating) continue;
+            (st.stuck ? stuck : in_flight) = true;
+        }
+        if (in_flight) return;
+        if (stuck) {
+            result_.signal = FlowSignal::kStuck;
+        } else if (todo.empty()) {
+            result_.signal = FlowSignal::kUndone;
+        }
+    }
+
+private:
+    const Plan& plan_;
+    const Workflow& wf_;
+    FlowState& state_;
+    const FlowFacts& facts_;
+    PlanResult& result_;
+    bool halted_ = false;
+};
+
+Plan::Plan(const Workflow& workflow) : wf_(workflow) {
+    chains_.resize(wf_.nodes().size());
+    for (std::size_t n = 0; n < wf_.nodes().size(); ++n) {
+        const auto& seq = wf_.sequences()[static_cast<std::size_t>(wf_.nodes()[n].sequence)];
+        if (seq.group < 0) continue;
+        chains_[n] = chains_[static_cast<std::size_t>(seq.group)];  // groups come before their nodes
+        chains_[n].emplace_back(seq.group, seq.branch);
+    }
+}
+
+bool Plan::Concurrent(int a, int b) const {
+    const auto& ca = chains_.at(static_cast<std::size_t>(a));
+    const auto& cb = chains_.at(static_cast<std::size_t>(b));
+    for (std::size_t i = 0; i < ca.size() && i < cb.size(); ++i) {
+        if (ca[i].first != cb[i].first) return false;  // two groups, one after the other
+        if (ca[i].second != cb[i].second) return true;
+    }
+    return false;
+}
+
+PlanResult Plan::Apply(FlowState& state, const PlanEvent& e, const FlowFacts& facts) const {
+    PlanResult r;
+    const FlowState before = state;
+    Walk w(*this, state, facts, r);
+    auto reject = [&] {
+        state = before;
+        return PlanResult{false, {}, FlowSignal::kNone, {}};
+    };
+    switch (e.kind) {
+        case PlanEvent::Kind::kBegin:
+            if (!state.nodes.empty() || facts.undoing) return reject();
+            w.Enter(0, 0);
+            return r;
+        case PlanEvent::Kind::kOk:
+        case PlanEvent::Kind::kFail:
+        case PlanEvent::Kind::kRetry: {
+            const int n = wf_.find(e.node);
+            if (n < 0 || wf_.node(n).kind != NodeKind::kStep) return reject();
+            const StepDef& step = wf_.node(n).step;
+            NodeStatus& st = state[e.node];
+            if (e.phase == Phase::kForward) {
+                if (st.state != NodeState::kRunning) return reject();
+                if (e.kind == PlanEvent::Kind::kOk) {
+                    st.state = NodeState::kDone;
+                    st.order = ++state.completions;
+                    w.Continue(n);
+                } else if (e.kind == PlanEvent::Kind::kRetry && !facts.undoing && e.attempt < step.retry.max_attempts) {
+                    r.effects.push_back({PlanEffect::Kind::kResend, e.node, Phase::kForward});
+                } else {
+                    // A `fail` reply had no effect (its writes rolled back). Spent retries or
+                    // timeouts leave the outcome unknown: another copy of the command may yet
+                    // commit, so it is undone too (the inbox answers "nothing to undo").
+                    st.state = NodeState::kFailed;
+                    if (e.kind == PlanEvent::Kind::kRetry) {
+                        st.uncertain = true;
+                        st.order = ++state.completions;
+                    }
+                    if (!facts.undoing) w.Halt({});
+                }
+            } else {
+                if (!facts.undoing || st.state != NodeState::kCompensating || st.stuck || !step.compensation) {
+                    return reject();
+                }
+                if (e.kind == PlanEvent::Kind::kOk) {
+                    st.state = NodeState::kCompensated;
+                } else if (e.kind == PlanEvent::Kind::kRetry && e.attempt < step.compensation->retry.max_attempts) {
+                    r.effects.push_back({PlanEffect::Kind::kResend, e.node, Phase::kCompensate});
+                } else {
+                    st.stuck = true;
+                }
+            }
+            if (facts.undoing) w.Undo();
+            return r;
+        }
+        case PlanEvent::Kind::kResume:
+            if (!facts.undoing) return reject();
+            w.Undo();
+            return r;
+        case PlanEvent::Kind::kCompensate:
+            if (!facts.undoing) return reject();
+            for (const std::string& id : e.withdrawn) {
+                const int n = wf_.find(id);
+                if (n < 0 || wf_.node(n).kind != NodeKind::kStep || state.at(id).state != NodeState::kRunning) {
+                    return reject();
+                }
+                state[id].state = NodeState::kSkipped;
+                r.effects.push_back({PlanEffect::Kind::kWithdraw, id, Phase::kForward});
+            }
+            w.Undo();
+            return r;
+        case PlanEvent::Kind::kRetryUndo: {
+            if (!facts.undoing) return reject();
+            bool any = false;
+            for (auto& [id, st] : state.nodes) {
+                if (st.state != NodeState::kCompensating || !st.stuck) continue;
+                st.stuck = false;
+                r.effects.push_back({PlanEffect::Kind::kSend, id, Phase::kCompensate});
+                any = true;
+            }
+            if (!any) return reject();
+            w.Undo();
+            return r;
+        }
+    }
+    return reject();
+}
+
+std::vector<Plan::Exit> Plan::Exits(int n) const {
+    const NodeDef& d = wf_.node(n);
+    const auto& place = wf_.nodes()[static_cast<std::size_t>(n)];
+    const auto& seq = wf_.sequences()[static_cast<std::size_t>(place.sequence)];
+    auto end_of_sequence = [&]() -> Exit { return seq.group < 0 ? Exit{-1, {}, false} : Exit{seq.group, {}, true}; };
+    auto following = [&]() -> Exit {
+        const auto next = static_cast<std::size_t>(place.position) + 1;
+        return next < seq.nodes.size() ? Exit{seq.nodes[next], {}, false} : end_of_sequence();
+    };
+    switch (d.kind) {
+        case NodeKind::kStep:
+        case NodeKind::kParallel:
+            return {d.next.empty() ? following() : Exit{wf_.find(d.next), {}, false}};
+        case NodeKind::kChoice: {
+            std::vector<Exit> out;
+            for (const ChoiceBranch& b : d.when) out.push_back({wf_.find(b.target), b.guard, false});
+            if (d.otherwise) out.push_back({wf_.find(*d.otherwise), "otherwise", false});
+            return out;
+        }
+        case NodeKind::kComplete:
+            return {end_of_sequence()};
+        case NodeKind::kFail:
+            return {};
+    }
+    return {};
+}
+
+std::vector<int> Plan::UndoNext(int node) const {
+    const int count = static_cast<int>(wf_.nodes().size());
+    // Forward predecessors, and for each group the nodes that end its branches.
+    std::vector<std::vector<int>> preds(static_cast<std::size_t>(count)), enders(static_cast<std::size_t>(count));
+    for (int n = 0; n < count; ++n) {
+        for (const Exit& x : Exits(n)) {
+            if (x.to < 0) continue;
+            (x.join ? enders : preds)[static_cast<std::size_t>(x.to)].push_back(n);
+        }
+    }
+    std::set<int> out, seen;
+    // Walks back from `n` (exclusive) to the nearest steps with a compensation.
+    std::function<void(int)> back;
+    std::function<void(int)> visit = [&](int p) {
+        if (!seen.insert(p).second) return;
+        const NodeDef& d = wf_.node(p);
+        if (d.kind == NodeKind::kStep && d.step.compensation) {
+            out.insert(p);
+        } else if (d.kind == NodeKind::kParallel) {
+            // Reached from after the group: what ended each branch is undone first.
+            for (int e : enders[static_cast<std::size_t>(p)]) visit(e);
+        } else {
+            back(p);
+        }
+    };
+    back = [&](int n) {
+        for (int p : preds[static_cast<std::size_t>(n)]) visit(p);
+        const auto& place = wf_.nodes()[static_cast<std::size_t>(n)];
+        const auto& seq = wf_.sequences()[static_cast<std::size_t>(place.sequence)];
+        if (seq.group >= 0 && place.position == 0) back(seq.group);  // a branch's first node
+    };
+    back(node);
+    return {out.begin(), out.end()};
+}
+
+}  // namespace sagaflow::engine

@@ -1,0 +1,168 @@
+// The Plan: the one place that walks a workflow graph (DESIGN §5, §10).
+//
+// Pure: given the workflow, a saga's per-node states and one event, `Apply` updates the
+// states and returns effects (send a command, send it again, withdraw one never sent) and
+// at most one signal for the saga's lifecycle (completed, must compensate, all undone, a
+// compensation stuck). The Boost.MSM lifecycle decides the saga's status from that
+// signal; the Plan is told the result (`undoing`) and never decides a status itself.
+//
+// The walk:
+//   - forward, a node runs when the flow reaches it: a step sends its command, a choice
+//     picks its target by its guards, a parallel group starts every branch and joins
+//     when all of them finish; nodes jumped over are skipped;
+//   - a step that fails for good (a `fail` reply, or its attempts spent on `retry` or on
+//     timeouts) or a `fail` node stops the forward walk: no new step starts anywhere,
+//     and the steps still in flight are awaited;
+//   - then (undoing) every step that completed, or whose outcome is unknown, and has a
+//     compensation is undone in reverse order of completion; steps in different branches
+//     of a parallel group are not ordered against each other, so they are undone
+//     concurrently. Nothing that never started is undone.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sagaflow/core/saga_types.hpp"
+#include "sagaflow/workflow/workflow.hpp"
+
+namespace sagaflow::engine {
+
+/// A node's state. The numeric values are stored; they never change meaning.
+enum class NodeState : std::int16_t {
+    kPending = 1,       ///< Not reached (yet).
+    kRunning = 2,       ///< A step's command is out; a group's branches run.
+    kDone = 3,          ///< Finished forward (a choice: evaluated; an end node: reached).
+    kFailed = 4,        ///< Failed for good (with `uncertain`: its outcome is unknown).
+    kCompensating = 5,  ///< Its compensation is out (with `stuck`: it failed for good).
+    kCompensated = 6,
+    kSkipped = 7,       ///< Off the saga's path, or withdrawn before it was ever sent.
+};
+
+[[nodiscard]] std::string_view ToString(NodeState s) noexcept;
+[[nodiscard]] std::optional<NodeState> NodeStateFromCode(int code) noexcept;
+[[nodiscard]] std::optional<NodeState> ParseNodeState(std::string_view word) noexcept;
+
+/// One node of one saga.
+struct NodeStatus {
+    NodeState state = NodeState::kPending;
+    /// 1-based rank among the saga's forward completions (done, or failed with an unknown
+    /// outcome); 0 when it has none. Compensation runs in reverse of it.
+    int order = 0;
+    bool uncertain = false;  ///< kFailed without knowing whether it had an effect.
+    bool stuck = false;      ///< kCompensating whose compensation failed for good.
+
+    friend bool operator==(const NodeStatus&, const NodeStatus&) = default;
+};
+
+/// A saga's per-node states: what the Plan reads and writes. A node that is absent is
+/// pending. Stored on the saga row as JSON (one codec: `to_json`/`from_json`).
+struct FlowState {
+    std::map<std::string, NodeStatus, std::less<>> nodes;
+    int completions = 0;  ///< The last `order` handed out.
+
+    [[nodiscard]] NodeStatus at(std::string_view id) const;
+    NodeStatus& operator[](std::string_view id);
+    friend bool operator==(const FlowState&, const FlowState&) = default;
+};
+
+void to_json(nlohmann::json& j, const FlowState& s);
+/// Throws `Error(kInternal)` on a malformed document (a corrupt row).
+void from_json(const nlohmann::json& j, FlowState& s);
+
+/// One thing that happened to a saga.
+struct PlanEvent {
+    enum class Kind {
+        kBegin,       ///< A new saga: walk to its first steps.
+        kOk,          ///< `node`'s command in `phase` succeeded.
+        kFail,        ///< ... failed for good (a business failure: no effect).
+        kRetry,       ///< ... failed transiently, or timed out: `attempt` attempts so far.
+        kResume,      ///< The lifecycle moved to undoing: start compensating.
+        kCompensate,  ///< An operator asks to undo; `withdrawn` running steps never sent.
+        kRetryUndo,   ///< An operator retries the stuck compensations.
+    };
+    Kind kind = Kind::kBegin;
+    std::string node;
+    Phase phase = Phase::kForward;
+    int attempt = 1;
+    std::vector<std::string> withdrawn;
+};
+
+struct PlanEffect {
+    enum class Kind {
+        kSend,      ///< A new command (new msg id) for `node` in `phase`.
+        kResend,    ///< The awaited command of `node` again (same msg id), after backoff.
+        kWithdraw,  ///< Drop `node`'s command: it was never sent, so it cannot have run.
+    };
+    Kind kind = Kind::kSend;
+    std::string node;
+    Phase phase = Phase::kForward;
+    friend bool operator==(const PlanEffect&, const PlanEffect&) = default;
+};
+
+/// What the lifecycle is told.
+enum class FlowSignal {
+    kNone,
+    kCompleted,  ///< The flow reached its end.
+    kFailed,     ///< The forward walk stopped for good: compensate.
+    kUndone,     ///< Everything that needed undoing is undone.
+    kStuck,      ///< Nothing more can be undone: a compensation failed for good.
+};
+
+struct PlanResult {
+    /// False when the event does not fit the states (a reply for a node that is not
+    /// running, a second begin): nothing changed, no effects.
+    bool accepted = true;
+    std::vector<PlanEffect> effects;
+    FlowSignal signal = FlowSignal::kNone;
+    std::string reason;  ///< With kFailed from a `fail` node or a guard that threw.
+};
+
+/// What the Plan reads besides the states: the saga's data for guards, and whether the
+/// lifecycle is undoing (compensating, or failed and waiting for an operator).
+struct FlowFacts {
+    const nlohmann::json& input;
+    const nlohmann::json& context;
+    bool undoing = false;
+};
+
+/// The walker of one workflow. Cheap to build; immutable; thread-safe to share.
+class Plan {
+public:
+    explicit Plan(const Workflow& workflow);
+
+    /// Applies one event to `state`. On `accepted == false`, `state` is unchanged.
+    [[nodiscard]] PlanResult Apply(FlowState& state, const PlanEvent& event, const FlowFacts& facts) const;
+
+    /// True when nodes `a` and `b` (numbers) are in different branches of one parallel
+    /// group: neither is ordered before the other.
+    [[nodiscard]] bool Concurrent(int a, int b) const;
+
+    /// For drawing: the steps with a compensation whose undo may come right after `node`'s
+    /// (its nearest compensable predecessors on any path); empty: the saga is compensated
+    /// after it. `node` need not have a compensation (a failed step undoes these first).
+    [[nodiscard]] std::vector<int> UndoNext(int node) const;
+
+    /// For drawing: where the flow can go after `node`. -1 is the end of the workflow; a
+    /// branch's end is its group's number with `join` set.
+    struct Exit {
+        int to = -1;
+        std::string label;  ///< A choice's guard, or "otherwise".
+        bool join = false;
+    };
+    [[nodiscard]] std::vector<Exit> Exits(int node) const;
+
+    [[nodiscard]] const Workflow& workflow() const noexcept { return wf_; }
+
+private:
+    class Walk;
+    Workflow wf_;
+    /// For each node: the (group, branch) pairs that enclose it, outermost first.
+    std::vector<std::vector<std::pair<int, int>>> chains_;
+};
+
+}  // namespace sagaflow::engine
