@@ -161,6 +161,7 @@ struct Cli {
     int timeout_ms = 5000;
     std::string workflow, input, key, status, id, reason = "manual compensation via sagactl";
     int limit = 0;
+    int version = 0;
     json request{{"v", 1}};
 
     Cli() {
@@ -178,6 +179,8 @@ struct Cli {
         start->add_option("workflow", workflow, "the workflow's name")->required();
         start->add_option("--input", input, "the saga's input: a JSON object, or @FILE")->required();
         start->add_option("--key", key, "business key: the same key and input give the same saga");
+        start->add_option("--version", version, "this version of the workflow (default: the latest)")
+            ->check(CLI::Range(1, 1'000'000));
         auto* list = app.add_subcommand("list", "sagas, newest first");
         list->add_option("--status", status, "running, compensating, completed, compensated or failed");
         list->add_option("--workflow", workflow, "only this workflow");
@@ -195,6 +198,8 @@ struct Cli {
         auto* graph = app.add_subcommand("graph", "Graphviz DOT, the saga's path marked");
         graph->add_option("workflow", workflow, "the workflow's name")->required();
         graph->add_option("--saga", id, "mark this saga's path");
+        graph->add_option("--version", version, "this version of the workflow (default: the latest)")
+            ->check(CLI::Range(1, 1'000'000));
     }
 
     [[nodiscard]] std::string Command() const { return app.get_subcommands().front()->get_name(); }
@@ -209,6 +214,7 @@ struct Cli {
             if (request["input"].is_discarded()) throw Usage{"--input is not valid JSON"};
             if (!request["input"].is_object()) throw Usage{"--input must be a JSON object"};
             if (!key.empty()) request["key"] = key;
+            if (version > 0) request["version"] = version;
         } else if (command == "list") {
             if (!status.empty()) request["status"] = status;
             if (!workflow.empty()) request["workflow"] = workflow;
@@ -220,6 +226,7 @@ struct Cli {
         } else if (command == "graph") {
             request["workflow"] = workflow;
             if (!id.empty()) request["id"] = id;
+            if (version > 0) request["version"] = version;
         }
         return request;
     }

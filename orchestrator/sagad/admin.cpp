@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "graph_dot.hpp"
 #include "socket.hpp"
 
 namespace sagaflow::sagad {
@@ -44,6 +45,16 @@ SagaId IdField(const json& req) {
     return *id;
 }
 
+// An optional positive "version".
+std::optional<int> VersionField(const json& req) {
+    if (!req.contains("version") || req.at("version").is_null()) return std::nullopt;
+    const json& v = req.at("version");
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 1'000'000) {
+        throw sagaflow::Error(ErrorCode::kInvalidArgument, "'version' must be an integer from 1");
+    }
+    return v.get<int>();
+}
+
 Status Busy(std::size_t max_running) {
     return {ErrorCode::kResourceExhausted, "too many sagas in flight (max_running_sagas " +
                                                std::to_string(max_running) + "); retry later"};
@@ -58,6 +69,7 @@ engine::StartRequest StartFrom(const json& req) {
     }
     start.input = req.at("input");
     if (req.contains("key") && !req.at("key").is_null()) start.business_key = BusinessKey(Field(req, "key"));
+    start.version = VersionField(req);
     return start;
 }
 
@@ -209,13 +221,17 @@ json AdminHandler::Dispatch(const json& req) {
         }
         if (op == "graph") {
             const std::string name = Field(req, "workflow");
-            const Workflow* wf = view ? registry_.Find(view->saga.workflow, view->saga.workflow_version)
-                                      : registry_.Latest(name);
-            if (wf == nullptr || wf->name() != name) {
+            const std::optional<int> version = VersionField(req);
+            const Workflow* wf = view      ? registry_.Find(view->saga.workflow, view->saga.workflow_version)
+                                 : version ? registry_.Find(name, *version)
+                                           : registry_.Latest(name);
+            if (wf == nullptr || wf->name() != name || (view && version && wf->version() != *version)) {
                 return Error(ErrorCode::kNotFound, "unknown workflow '" + name + "'" +
+                                                       (version ? " v" + std::to_string(*version) : "") +
                                                        (view ? " for that saga" : ""));
             }
-            return Ok({{"dot", WorkflowDot(*wf, view ? &*view : nullptr)}});
+            const std::optional<SagaMarks> marks = view ? std::optional(MarksOf(*wf, *view)) : std::nullopt;
+            return Ok({{"dot", WorkflowDot(*wf, marks ? &*marks : nullptr)}});
         }
         const Workflow* wf = registry_.Find(view->saga.workflow, view->saga.workflow_version);
         json saga = SagaSummary(view->saga, wf);
@@ -285,106 +301,6 @@ json AdminHandler::Dispatch(const json& req) {
                      {"workers_gone", d.workers_gone}}}});
     }
     return Error(ErrorCode::kInvalidArgument, "unknown op '" + op + "'");
-}
-
-namespace {
-
-// What happened to one (step, phase) of a saga, from its attempts.
-struct NodeTrace {
-    std::string outcome;  ///< "ok", "fail", "in_flight", or the last failed attempt's outcome
-    int retries = 0;
-    int timeouts = 0;
-};
-
-std::map<std::pair<int, Phase>, NodeTrace> Trace(const engine::SagaView& view) {
-    std::map<std::pair<int, Phase>, NodeTrace> seen;
-    for (const auto& a : view.attempts) {
-        NodeTrace& t = seen[{a.step_index, a.phase}];
-        if (a.outcome == "retry") ++t.retries;
-        if (a.outcome == "timeout") ++t.timeouts;
-        if (t.outcome != "ok") t.outcome = a.outcome;
-    }
-    const auto& saga = view.saga;
-    if (saga.awaiting && saga.position >= 0) {
-        const Phase p = saga.status == SagaStatus::kRunning ? Phase::kForward : Phase::kCompensate;
-        NodeTrace& t = seen[{saga.position, p}];
-        if (t.outcome != "ok") t.outcome = "in_flight";
-    }
-    return seen;
-}
-
-}  // namespace
-
-std::string WorkflowDot(const Workflow& wf, const engine::SagaView* view) {
-    const auto seen = view != nullptr ? Trace(*view) : std::map<std::pair<int, Phase>, NodeTrace>{};
-    auto trace = [&](int i, Phase p) -> const NodeTrace* {
-        auto it = seen.find({i, p});
-        return it == seen.end() ? nullptr : &it->second;
-    };
-    // Node attributes: one style list (dashed for compensations, filled once it ran),
-    // the outcome's colour, and the retries and timeouts it took.
-    auto attrs = [&](int i, Phase p, const std::string& label) {
-        const NodeTrace* t = trace(i, p);
-        std::string text = label;
-        if (t != nullptr && t->retries > 0) text += "\\nretries: " + std::to_string(t->retries);
-        if (t != nullptr && t->timeouts > 0) text += "\\ntimeouts: " + std::to_string(t->timeouts);
-        std::vector<std::string> styles;
-        if (p == Phase::kCompensate) styles.emplace_back("dashed");
-        std::string colour;
-        if (t != nullptr && t->outcome != "in_flight") {
-            styles.emplace_back("filled");
-            colour = t->outcome == "ok" ? (p == Phase::kForward ? "palegreen" : "lightblue") : "salmon";
-        }
-        std::string out = " [label=\"" + text + "\"";
-        if (!styles.empty()) {
-            std::string joined;
-            for (const auto& st : styles) joined += (joined.empty() ? "" : ",") + st;
-            out += ", style=\"" + joined + "\"";
-        }
-        if (!colour.empty()) out += ", fillcolor=" + colour;
-        if (t != nullptr && t->outcome == "in_flight") out += ", penwidth=3";
-        return out + "]";
-    };
-    auto taken = [&](bool yes) { return yes ? std::string(" [color=blue, penwidth=2]") : std::string(); };
-    auto ok = [&](int i, Phase p) {
-        const NodeTrace* t = trace(i, p);
-        return t != nullptr && t->outcome == "ok";
-    };
-    auto failed = [&](int i) {
-        const NodeTrace* t = trace(i, Phase::kForward);
-        return t != nullptr && t->outcome != "ok" && t->outcome != "in_flight";
-    };
-
-    std::ostringstream o;
-    o << "digraph \"" << wf.name() << " v" << wf.version() << "\" {\n  rankdir=LR;\n  node [shape=box];\n";
-    if (view != nullptr) o << "  label=\"saga " << view->saga.id.str() << ": " << ToString(view->saga.status) << "\";\n";
-    o << "  start [shape=circle, label=\"\"];\n  done [shape=doublecircle, label=\"completed\"];\n"
-         "  undone [shape=doublecircle, label=\"compensated\"];\n";
-    const int n = static_cast<int>(wf.step_count());
-    for (int i = 0; i < n; ++i) {
-        const StepDef& s = wf.step(static_cast<std::size_t>(i));
-        o << "  s" << i << attrs(i, Phase::kForward, s.name + "\\n(" + s.queue + ")") << ";\n";
-        if (s.compensation) o << "  c" << i << attrs(i, Phase::kCompensate, s.compensation->action) << ";\n";
-    }
-    o << "  start -> s0" << taken(view != nullptr) << ";\n";
-    // The undo walks back from the nearest compensated step before `i`.
-    auto undo_before = [&](int i) {
-        int k = i - 1;
-        while (k >= 0 && !wf.step(static_cast<std::size_t>(k)).compensation) --k;
-        return k >= 0 ? "c" + std::to_string(k) : std::string("undone");
-    };
-    for (int i = 0; i < n; ++i) {
-        o << "  s" << i << " -> " << (i + 1 < n ? "s" + std::to_string(i + 1) : std::string("done"))
-          << taken(ok(i, Phase::kForward)) << ";\n";
-        o << "  s" << i << " -> " << undo_before(i) << " [style=dotted, label=\"fail\""
-          << (failed(i) ? ", color=red, penwidth=2" : "") << "];\n";
-        if (wf.step(static_cast<std::size_t>(i)).compensation) {
-            o << "  c" << i << " -> " << undo_before(i) << " [style=dashed"
-              << (ok(i, Phase::kCompensate) ? ", color=blue, penwidth=2" : "") << "];\n";
-        }
-    }
-    o << "}\n";
-    return o.str();
 }
 
 AdminServer::AdminServer(AdminHandler& handler, std::string endpoint)

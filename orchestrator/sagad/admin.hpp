@@ -83,9 +83,4 @@ private:
     std::thread thread_;
 };
 
-/// Graphviz DOT of a workflow's steps and compensations; with `view`, the saga's path
-/// is marked: nodes green done, red failed, blue compensated (still dashed), bold in
-/// flight, with their retries and timeouts; the edges it took drawn bold.
-[[nodiscard]] std::string WorkflowDot(const Workflow& wf, const engine::SagaView* view);
-
 }  // namespace sagaflow::sagad

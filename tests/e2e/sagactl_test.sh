@@ -80,13 +80,18 @@ expect "show's history has the replied hop" 0 " replied +forward .*outcome=ok" -
 expect "workers lists the three services" 0 "payment-1 +payment +32" -- c workers
 expect "stats counts admin requests and worker-socket frames" 0 "admin +bad_requests +[0-9]+" -- c stats
 expect "stats --json carries the dispatcher counters" 0 "\"malformed_frames\": *[0-9]+" -- c --json stats
-expect "graph prints DOT" 0 "^  s0 -> s1;" -- c graph order_fulfilment
+expect "graph prints DOT" 0 '^  "reserve_inventory" -> "charge_payment";' -- c graph order_fulfilment
+expect "graph renders with dot -Tsvg" 0 "<svg" -- bash -c "'$ctl' --endpoint '$admin' graph order_fulfilment | dot -Tsvg"
+expect "graph --version 1" 0 'digraph "order_fulfilment v1"' -- c graph order_fulfilment --version 1
+expect "graph of an unknown version" 1 "not_found: unknown workflow 'order_fulfilment' v9" -- c graph order_fulfilment --version 9
+expect "start of an unknown version is refused" 1 "not_found: unknown workflow 'order_fulfilment' v9" -- c start order_fulfilment --version 9 --input "{}"
 expect "graph --saga marks the path" 0 "palegreen" -- c graph order_fulfilment --saga "$id"
 expect "compensate a completed saga" 0 "compensate accepted" -- c compensate "$id" --reason "returned"
 wait_for 30 bash -c "'$ctl' --endpoint '$admin' show $id | grep -q 'status *compensated'"
 expect "the saga ends compensated, reason recorded" 0 "reason +manual compensation: returned" -- c show "$id"
 expect "graph --saga keeps the dashed border of a compensation that ran (finding 13)" 0 'style="dashed,filled"' -- c graph order_fulfilment --saga "$id"
-expect "graph --saga marks the path taken (finding 13)" 0 's0 -> s1 \[.*penwidth' -- c graph order_fulfilment --saga "$id"
+expect "graph --saga marks the path taken (finding 13)" 0 '"reserve_inventory" -> "charge_payment" \[.*penwidth' -- c graph order_fulfilment --saga "$id"
+expect "graph --saga renders with dot -Tsvg" 0 "<svg" -- bash -c "'$ctl' --endpoint '$admin' graph order_fulfilment --saga '$id' | dot -Tsvg"
 
 echo "== errors"
 expect "compensate refuses a compensated saga" 1 "failed_precondition: .*only running and completed" -- c compensate "$id"
