@@ -4,48 +4,33 @@
 
 namespace sagaflow::engine {
 
-nlohmann::json CommandPayload(const SagaRecord& saga, const std::string& step) {
-    return {
-        {"workflow", saga.workflow},
-        {"workflow_version", saga.workflow_version},
-        {"step", step},
-        {"trace_id", saga.trace_id.str()},
-        {"business_key", saga.business_key ? nlohmann::json(saga.business_key->str())
-                                           : nlohmann::json(nullptr)},
-        {"input", saga.input},
-        {"context", saga.context},
-    };
-}
-
-std::string CommandLabel(const CommandRecord& c) {
-    return (c.phase == Phase::kForward ? "step '" : "compensation '") + c.action + "'";
-}
-
-Command CommandFromRecord(const CommandRecord& r) {
-    Command c;
-    c.msg_id = r.msg_id;
-    c.saga_id = r.saga_id;
-    c.step_index = r.step_index;
-    c.phase = r.phase;
-    c.action = r.action;
-    c.queue = r.queue;
-    c.attempt = r.attempt;
-    try {
-        const auto& p = r.payload;
-        c.workflow = p.at("workflow").get<std::string>();
-        c.workflow_version = p.at("workflow_version").get<int>();
-        c.step = p.at("step").get<std::string>();
-        c.trace_id = TraceId(p.at("trace_id").get<std::string>());
-        if (p.contains("business_key") && p.at("business_key").is_string()) {
-            c.business_key = BusinessKey(p.at("business_key").get<std::string>());
-        }
-        c.input = p.at("input");
-        c.context = p.at("context");
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(ErrorCode::kInternal,
-                    "corrupt outbox payload for command " + r.msg_id.str() + ": " + e.what());
+Command MakeCommand(const PendingRecord& item, const SagaRecord& saga, const Workflow& wf) {
+    const int index = wf.find(item.node);
+    if (index < 0 || wf.node(index).kind != NodeKind::kStep) {
+        throw Error(ErrorCode::kInternal, "pending item " + item.msg_id.str() + " names node '" + item.node +
+                                              "', which is no step of " + wf.name() + " v" +
+                                              std::to_string(wf.version()));
     }
+    Command c;
+    c.msg_id = item.msg_id;
+    c.saga_id = item.saga_id;
+    c.trace_id = saga.trace_id;
+    c.workflow = saga.workflow;
+    c.workflow_version = saga.workflow_version;
+    c.step = item.node;
+    c.step_index = index;
+    c.phase = item.phase;
+    c.action = item.action;
+    c.queue = item.queue;
+    c.attempt = item.attempt;
+    c.business_key = saga.business_key;
+    c.input = saga.input;
+    c.context = saga.context;
     return c;
+}
+
+std::string CommandLabel(const PendingRecord& c) {
+    return (c.phase == Phase::kForward ? "step '" : "compensation '") + c.action + "'";
 }
 
 }  // namespace sagaflow::engine

@@ -8,20 +8,20 @@
 #include "sagaflow/core/clock.hpp"
 #include "sagaflow/core/ids.hpp"
 #include "sagaflow/core/saga_types.hpp"
+#include "sagaflow/workflow/workflow.hpp"
 #include "saga_store.hpp"
 
 namespace sagaflow::engine {
 
-/// Everything a worker needs to run one step action. Built from one outbox row alone,
-/// so recovery needs no other table.
+/// Everything a worker needs to run one step action: its pending item and its saga.
 struct Command {
     MsgId msg_id;
     SagaId saga_id;
     TraceId trace_id;
     std::string workflow;
     int workflow_version = 0;
-    std::string step;    ///< The step's name, in both phases.
-    int step_index = 0;
+    std::string step;    ///< The step's node id, in both phases.
+    int step_index = 0;  ///< The node's number in its workflow version (the workers' key).
     Phase phase = Phase::kForward;
     std::string action;  ///< The step name (forward) or its compensation's name.
     std::string queue;
@@ -32,14 +32,12 @@ struct Command {
     Timestamp deadline{};  ///< When the engine stops waiting for this attempt.
 };
 
-/// The outbox row's payload: the command's fields that are not columns of the row.
-[[nodiscard]] nlohmann::json CommandPayload(const SagaRecord& saga, const std::string& step);
+/// The command of pending item `item` of `saga`, a saga of `wf`. Throws `Error(kInternal)`
+/// when `wf` has no step with the item's node id (a corrupt row).
+[[nodiscard]] Command MakeCommand(const PendingRecord& item, const SagaRecord& saga, const Workflow& wf);
 
 /// "step 'reserve_inventory'" or "compensation 'release_inventory'", for messages.
-[[nodiscard]] std::string CommandLabel(const CommandRecord& record);
-
-/// Rebuilds a command from its outbox row. Throws `Error(kInternal)` on a corrupt payload.
-[[nodiscard]] Command CommandFromRecord(const CommandRecord& record);
+[[nodiscard]] std::string CommandLabel(const PendingRecord& item);
 
 /// Where the engine sends commands: the dispatcher (ZeroMQ) in sagad, a fake in tests.
 /// Called on the engine's thread; must not call back into the engine.

@@ -7,17 +7,30 @@ namespace {
 
 constexpr std::size_t kMaxBusinessKeyBytes = 256;
 
-LifecycleEvent EventFor(Phase phase, ReplyOutcome outcome) {
-    const bool fwd = phase == Phase::kForward;
+PlanEvent::Kind KindOf(ReplyOutcome outcome) {
     switch (outcome) {
-        case ReplyOutcome::kOk:
-            return fwd ? LifecycleEvent::kStepOk : LifecycleEvent::kCompensationOk;
-        case ReplyOutcome::kFail:
-            return fwd ? LifecycleEvent::kStepFailed : LifecycleEvent::kCompensationFailed;
-        case ReplyOutcome::kRetry:
-            return fwd ? LifecycleEvent::kStepRetry : LifecycleEvent::kCompensationRetry;
+        case ReplyOutcome::kOk: return PlanEvent::Kind::kOk;
+        case ReplyOutcome::kFail: return PlanEvent::Kind::kFail;
+        case ReplyOutcome::kRetry: return PlanEvent::Kind::kRetry;
     }
     throw Error(ErrorCode::kInvalidArgument, "unknown reply outcome");
+}
+
+LifecycleEvent LifecycleOf(FlowSignal signal) {
+    switch (signal) {
+        case FlowSignal::kCompleted: return LifecycleEvent::kFlowCompleted;
+        case FlowSignal::kFailed: return LifecycleEvent::kFlowFailed;
+        case FlowSignal::kUndone: return LifecycleEvent::kUndone;
+        case FlowSignal::kStuck: return LifecycleEvent::kStuck;
+        case FlowSignal::kNone: break;
+    }
+    throw Error(ErrorCode::kInternal, "no lifecycle event for an empty signal");
+}
+
+PlanEvent Plain(PlanEvent::Kind kind) {
+    PlanEvent e;
+    e.kind = kind;
+    return e;
 }
 
 }  // namespace
@@ -42,8 +55,8 @@ void Engine::RunTx(const std::function<void(StoreTx&, AfterCommit&)>& fn) {
             tx->Commit();
         } catch (const Error& e) {
             if (!IsRetryable(e.code())) throw;
-            // The commit may have landed (in doubt): whatever it queued is in the outbox,
-            // so reload the outbox before trusting the in-memory view again.
+            // The commit may have landed (in doubt): whatever it armed is in the store,
+            // so reload the pending items before trusting the in-memory view again.
             resync_ = true;
             if (attempt >= options_.max_tx_attempts) throw;
             continue;
@@ -59,20 +72,33 @@ std::string UnregisteredReason(const SagaRecord& saga) {
            ", which this sagad does not register: it is left untouched until one that does runs";
 }
 
+std::vector<AttemptRecord> AttemptsFrom(const std::vector<HistoryEvent>& history) {
+    std::vector<AttemptRecord> out;
+    for (const HistoryEvent& e : history) {
+        if ((e.kind != "replied" && e.kind != "timed_out") || !e.msg_id || !e.phase) continue;
+        AttemptRecord a;
+        a.saga_id = e.saga_id;
+        a.node = e.node;
+        a.phase = *e.phase;
+        a.msg_id = *e.msg_id;
+        a.attempt = e.attempt;
+        a.outcome = e.kind == "timed_out" ? "timeout" : e.detail.value("outcome", "");
+        a.detail = e.kind == "timed_out" ? "no reply by the deadline" : e.detail.value("reason", "");
+        a.finished_at = e.at;
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
 const Workflow* Engine::WorkflowOf(const SagaRecord& saga) const {
     const Workflow* wf = registry_.Find(saga.workflow, saga.workflow_version);
     if (wf == nullptr) throw Error(ErrorCode::kFailedPrecondition, UnregisteredReason(saga));
     return wf;
 }
 
-const std::vector<StepShape>& Engine::ShapesOf(const Workflow& wf) {
-    auto [it, inserted] = shapes_.try_emplace(&wf);
-    if (inserted) {
-        for (const StepDef& s : wf.steps()) {
-            it->second.push_back({s.compensation.has_value(), s.retry.max_attempts,
-                                  s.compensation ? s.compensation->retry.max_attempts : 1});
-        }
-    }
+const Plan& Engine::PlanOf(const Workflow& wf) {
+    auto it = plans_.find(&wf);
+    if (it == plans_.end()) it = plans_.emplace(&wf, Plan(wf)).first;
     return it->second;
 }
 
@@ -84,12 +110,12 @@ HistoryEvent Engine::Event(const SagaRecord& saga, std::string kind) const {
     return e;
 }
 
-HistoryEvent Engine::Event(const CommandRecord& c, std::string kind) const {
+HistoryEvent Engine::Event(const PendingRecord& c, std::string kind) const {
     HistoryEvent e;
     e.saga_id = c.saga_id;
     e.at = clock_.Now();
     e.kind = std::move(kind);
-    e.step_index = c.step_index;
+    e.node = c.node;
     e.phase = c.phase;
     e.attempt = c.attempt;
     e.msg_id = c.msg_id;
@@ -97,102 +123,132 @@ HistoryEvent Engine::Event(const CommandRecord& c, std::string kind) const {
     return e;
 }
 
-std::vector<HistoryEvent> Engine::SentEvents(const CommandRecord& command) const {
+std::vector<HistoryEvent> Engine::SentEvents(const PendingRecord& item) const {
     // When this engine sent it; after a restart the send time is unknown and not recorded.
-    auto it = tracked_.find(command.msg_id);
+    auto it = tracked_.find(item.msg_id);
     if (it == tracked_.end() || !it->second.sent_at) return {};
-    HistoryEvent sent = Event(command, "sent");
+    HistoryEvent sent = Event(item, "sent");
     sent.at = *it->second.sent_at;
     return {std::move(sent)};
 }
 
 double Engine::NextUnitRandom() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
-bool Engine::Transition(StoreTx& tx, SagaRecord& saga, LifecycleEvent event, int attempt,
-                        std::optional<CommandRecord> awaited, const std::string& reason,
-                        const std::vector<HistoryEvent>& prelude, AfterCommit& after) {
+bool Engine::Advance(StoreTx& tx, SagaRecord& saga, Move move, AfterCommit& after) {
     const Workflow& wf = *WorkflowOf(saga);
-    const bool is_new = event == LifecycleEvent::kBegin;
-    std::optional<SagaPoint> current;
-    if (!is_new) current = SagaPoint{saga.status, saga.position};
-    const Decision d = Decide(current, attempt, ShapesOf(wf), event);
-    if (!d.accepted) return false;
-
+    const Plan& plan = PlanOf(wf);
     const Timestamp now = clock_.Now();
-    std::vector<HistoryEvent> events = prelude;
+    const bool is_new = move.first == LifecycleEvent::kBegin;
+    std::vector<HistoryEvent> events = std::move(move.events);
     if (is_new) events.push_back(Event(saga, "started"));
-    if (d.point.status != saga.status || is_new) {
-        HistoryEvent e = Event(saga, std::string(ToString(d.point.status)));
-        if (!reason.empty()) e.detail["reason"] = reason;
-        if (!is_new) events.push_back(std::move(e));
-        const bool off_path = d.point.status != SagaStatus::kRunning &&
-                              d.point.status != SagaStatus::kCompleted;
-        if (off_path && !reason.empty()) saga.failure_reason = reason;
-    }
 
-    std::vector<CommandRecord> inserts;
-    bool resent = false;
-    for (const Effect& effect : d.effects) {
-        const StepDef& step = wf.step(static_cast<std::size_t>(effect.step));
-        const bool fwd = effect.phase == Phase::kForward;
-        if (effect.kind == Effect::Kind::kResend) {
-            if (!awaited) throw Error(ErrorCode::kInternal, "resend without an awaited command");
-            const RetryPolicy& policy = fwd ? step.retry : step.compensation->retry;
-            const Duration delay = BackoffDelay(policy, awaited->attempt, NextUnitRandom());
-            awaited->attempt += 1;
-            awaited->not_before = now + delay;
-            HistoryEvent e = Event(*awaited, "retry_scheduled");
-            e.detail["delay_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
+    std::optional<SagaStatus> status;
+    if (!is_new) status = saga.status;
+    auto decide = [&](LifecycleEvent event, const std::string& reason) {
+        const Decision d = Decide(status, event);
+        if (!d.accepted) return false;
+        if (status && d.status != *status) {
+            HistoryEvent e = Event(saga, std::string(ToString(d.status)));
+            if (!reason.empty()) e.detail["reason"] = reason;
             events.push_back(std::move(e));
-            resent = true;
-            continue;
+            const bool off_path = d.status != SagaStatus::kRunning && d.status != SagaStatus::kCompleted;
+            if (off_path && !reason.empty()) saga.failure_reason = reason;
         }
-        CommandRecord c;
-        c.msg_id = MsgId(NewUuid());
-        c.saga_id = saga.id;
-        c.step_index = effect.step;
-        c.phase = effect.phase;
-        c.action = fwd ? step.name : step.compensation->action;
-        c.queue = fwd ? step.queue : step.compensation->queue;
-        c.attempt = 1;
-        c.not_before = now;
-        c.state = CommandState::kPending;
-        c.payload = CommandPayload(saga, step.name);
-        c.created_at = now;
-        events.push_back(Event(c, "queued"));
-        inserts.push_back(std::move(c));
+        status = d.status;
+        return true;
+    };
+    if (move.first && !decide(*move.first, move.reason)) return false;
+
+    FlowState nodes = saga.nodes;
+    std::vector<PendingRecord> inserts;
+    bool resent = false;
+    auto walk = [&](const PlanEvent& event) {
+        PlanResult r = plan.Apply(nodes, event, FlowFacts{saga.input, saga.context, IsUndoing(*status)});
+        if (!r.accepted) return r;
+        for (const PlanEffect& effect : r.effects) {
+            const NodeDef& node = wf.node(wf.find(effect.node));
+            const bool fwd = effect.phase == Phase::kForward;
+            switch (effect.kind) {
+                case PlanEffect::Kind::kSend: {
+                    PendingRecord c;
+                    c.msg_id = MsgId(NewUuid());
+                    c.saga_id = saga.id;
+                    c.node = node.id;
+                    c.phase = effect.phase;
+                    c.action = fwd ? node.step.name : node.step.compensation->action;
+                    c.queue = fwd ? node.step.queue : node.step.compensation->queue;
+                    c.attempt = 1;
+                    c.not_before = now;
+                    c.created_at = now;
+                    events.push_back(Event(c, "queued"));
+                    inserts.push_back(std::move(c));
+                    break;
+                }
+                case PlanEffect::Kind::kResend: {
+                    if (!move.answered || move.answered->node != effect.node) {
+                        throw Error(ErrorCode::kInternal, "resend of a command that was not answered");
+                    }
+                    PendingRecord& again = *move.answered;
+                    const RetryPolicy& policy = fwd ? node.step.retry : node.step.compensation->retry;
+                    const Duration delay = BackoffDelay(policy, again.attempt, NextUnitRandom());
+                    again.attempt += 1;
+                    again.not_before = now + delay;
+                    HistoryEvent e = Event(again, "retry_scheduled");
+                    e.detail["delay_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
+                    events.push_back(std::move(e));
+                    resent = true;
+                    break;
+                }
+                case PlanEffect::Kind::kWithdraw:
+                    for (const PendingRecord& w : move.withdrawn) {
+                        if (w.node == effect.node) events.push_back(Event(w, "withdrawn"));
+                    }
+                    break;
+            }
+        }
+        return r;
+    };
+
+    PlanResult r = walk(move.event);
+    if (!r.accepted) return false;
+    while (r.signal != FlowSignal::kNone) {
+        const FlowSignal signal = r.signal;
+        const std::string why = !r.reason.empty() ? r.reason : move.reason;
+        if (!decide(LifecycleOf(signal), why)) {
+            throw Error(ErrorCode::kInternal, "lifecycle refused the Plan's signal for saga " + saga.id.str());
+        }
+        if (signal != FlowSignal::kFailed) break;
+        r = walk(Plain(PlanEvent::Kind::kResume));  // now undoing: start compensating
+        if (!r.accepted) throw Error(ErrorCode::kInternal, "the Plan refused to resume saga " + saga.id.str());
     }
 
-    if (awaited) {
-        if (!resent) awaited->state = CommandState::kDone;
-        tx.UpdateCommand(*awaited);
+    if (move.answered) {
         if (resent) {
-            after.track.push_back(*awaited);
+            tx.UpdatePending(*move.answered);
         } else {
-            after.forget.push_back(awaited->msg_id);
+            tx.DeletePending(*move.answered);
+            after.forget.push_back(move.answered->msg_id);
         }
     }
-    if (!inserts.empty()) {
-        saga.awaiting = inserts.back().msg_id;
-    } else if (awaited && !resent) {
-        saga.awaiting.reset();
+    for (const PendingRecord& w : move.withdrawn) {
+        tx.DeletePending(w);
+        after.forget.push_back(w.msg_id);
     }
-    saga.status = d.point.status;
-    saga.position = d.point.position;
+    saga.nodes = std::move(nodes);
+    saga.status = *status;
     saga.updated_at = now;
     if (is_new) {
         saga.version = 1;
-        if (!tx.InsertSaga(saga)) {
-            throw Error(ErrorCode::kAborted, "business key taken by a concurrent start");
-        }
+        if (!tx.InsertSaga(saga)) throw Error(ErrorCode::kAborted, "business key taken by a concurrent start");
     } else {
         const std::int64_t expected = saga.version;
         saga.version = expected + 1;
         tx.UpdateSaga(saga, expected);
     }
-    for (const CommandRecord& c : inserts) {
-        tx.InsertCommand(c);
-        after.track.push_back(c);
+    if (resent) after.track.emplace_back(*move.answered, MakeCommand(*move.answered, saga, wf));
+    for (const PendingRecord& c : inserts) {
+        tx.InsertPending(c);
+        after.track.emplace_back(c, MakeCommand(c, saga, wf));
     }
     for (const HistoryEvent& e : events) tx.AppendHistory(e);
     return true;
@@ -263,7 +319,12 @@ std::vector<Result<StartResult>> Engine::StartMany(const std::vector<StartReques
             saga.business_key = req.business_key;
             saga.trace_id = TraceId(NewUuid());
             saga.created_at = clock_.Now();
-            Transition(tx, saga, LifecycleEvent::kBegin, 0, std::nullopt, {}, {}, after);
+            Move move;
+            move.first = LifecycleEvent::kBegin;
+            move.event = Plain(PlanEvent::Kind::kBegin);
+            if (!Advance(tx, saga, std::move(move), after)) {
+                throw Error(ErrorCode::kInternal, "a new saga was refused");
+            }
             results[i] = StartResult{id, true};
         }
     });
@@ -294,58 +355,62 @@ std::vector<Status> Engine::ApplyReplies(std::span<const Reply> replies) {
 }
 
 Status Engine::ApplyOneReply(StoreTx& tx, const Reply& reply, AfterCommit& after) {
-    auto command = tx.GetCommand(reply.msg_id);
-    if (!command) return {ErrorCode::kNotFound, "no command with msg id " + reply.msg_id.str()};
-    if (reply.saga_id && *reply.saga_id != command->saga_id) {
-        return {ErrorCode::kInvalidArgument, "reply for msg " + reply.msg_id.str() + " names saga " +
-                                                 reply.saga_id->str() + ", not its command's: forged"};
+    auto item = tx.GetPending(reply.msg_id);
+    std::optional<SagaRecord> saga;
+    if (item) {
+        if (reply.saga_id && *reply.saga_id != item->saga_id) {
+            return {ErrorCode::kInvalidArgument, "reply for msg " + reply.msg_id.str() + " names saga " +
+                                                     reply.saga_id->str() + ", not its command's: forged"};
+        }
+        saga = tx.GetSaga(item->saga_id);
+    } else if (reply.saga_id && IsUuid(reply.saga_id->str())) {
+        saga = tx.GetSaga(*reply.saga_id);  // a late or duplicate reply: recorded on its saga
     }
-    auto saga = tx.GetSaga(command->saga_id);
-    if (!saga) return {ErrorCode::kNotFound, "no saga " + command->saga_id.str()};
+    if (!saga) return {ErrorCode::kNotFound, "no pending command with msg id " + reply.msg_id.str()};
     if (registry_.Find(saga->workflow, saga->workflow_version) == nullptr) {
         // Left untouched: the worker's inbox keeps the outcome for a sagad that has it.
         return {ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
     }
 
-    HistoryEvent replied = Event(*command, "replied");
+    HistoryEvent replied;
+    replied.saga_id = saga->id;
+    replied.at = clock_.Now();
+    replied.kind = "replied";
+    replied.msg_id = reply.msg_id;
+    if (item) replied = Event(*item, "replied");
     replied.detail["outcome"] = ToString(reply.outcome);
     if (!reply.reason.empty()) replied.detail["reason"] = reply.reason;
-
-    if (reply.late || command->state != CommandState::kPending || saga->awaiting != command->msg_id) {
+    auto ignore = [&](const char* why) {
         replied.kind = "reply_ignored";
-        replied.detail["why"] = command->state == CommandState::kDone ? "duplicate or late"
-                                : reply.late ? "not from the worker it was last sent to"
-                                             : "not awaited";
+        replied.detail["why"] = why;
         tx.AppendHistory(replied);
-        return {ErrorCode::kFailedPrecondition, "saga " + saga->id.str() + " does not await msg " +
-                                                    reply.msg_id.str() + " (duplicate or late reply)"};
-    }
+        return Status{ErrorCode::kFailedPrecondition, "saga " + saga->id.str() + " does not await msg " +
+                                                          reply.msg_id.str() + " (duplicate or late reply)"};
+    };
+    if (!item) return ignore("duplicate or late");
+    if (reply.late) return ignore("not from the worker it was last sent to");
 
-    std::vector<HistoryEvent> prelude = SentEvents(*command);
-    prelude.push_back(replied);
-
-    AttemptRecord attempt{saga->id,         command->step_index,     command->phase,
-                          command->msg_id,   command->attempt,        std::string(ToString(reply.outcome)),
-                          reply.reason,      clock_.Now()};
-    tx.InsertAttempt(attempt);
-
-    if (command->phase == Phase::kForward && reply.outcome == ReplyOutcome::kOk) {
-        saga->context[command->action] = reply.output;
-    }
-    std::string reason;
+    Move move;
+    move.event.kind = KindOf(reply.outcome);
+    move.event.node = item->node;
+    move.event.phase = item->phase;
+    move.event.attempt = item->attempt;
+    move.answered = item;
+    move.events = SentEvents(*item);
+    move.events.push_back(replied);
     if (reply.outcome == ReplyOutcome::kFail) {
-        reason = CommandLabel(*command) + " failed: " + reply.reason;
+        move.reason = CommandLabel(*item) + " failed: " + reply.reason;
     } else if (reply.outcome == ReplyOutcome::kRetry) {
-        reason = CommandLabel(*command) + " failed after " + std::to_string(command->attempt) +
-                 " attempts: " + reply.reason;
+        move.reason = CommandLabel(*item) + " failed after " + std::to_string(item->attempt) + " attempts: " + reply.reason;
     }
-    const int attempts = command->attempt;
-    if (!Transition(tx, *saga, EventFor(command->phase, reply.outcome), attempts, command, reason,
-                    prelude, after)) {
-        throw Error(ErrorCode::kInternal, "lifecycle rejected the reply saga " + saga->id.str() +
-                                              " awaited");
-    }
-    return {};
+    SagaRecord next = *saga;
+    if (item->phase == Phase::kForward && reply.outcome == ReplyOutcome::kOk) next.context[item->action] = reply.output;
+    if (Advance(tx, next, std::move(move), after)) return {};
+    // The item was armed, but its node no longer waits for it (a row from before a repair):
+    // resolve it, so it is not offered again, and record why.
+    tx.DeletePending(*item);
+    after.forget.push_back(item->msg_id);
+    return ignore("its node does not await it");
 }
 
 Status Engine::Operate(const SagaId& id, LifecycleEvent event, HistoryEvent requested,
@@ -357,21 +422,30 @@ Status Engine::Operate(const SagaId& id, LifecycleEvent event, HistoryEvent requ
             status = {ErrorCode::kNotFound, "no saga " + id.str()};
             return;
         }
+        if (registry_.Find(saga->workflow, saga->workflow_version) == nullptr) {
+            status = {ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
+            return;
+        }
         const SagaStatus was = saga->status;
         requested.saga_id = id;
-        std::vector<HistoryEvent> prelude{requested};
-        std::optional<CommandRecord> withdrawn;
-        LifecycleEvent decided = event;
-        if (event == LifecycleEvent::kManualCompensate && saga->status == SagaStatus::kRunning &&
-            saga->awaiting && SurelyUnsent(*saga->awaiting)) {
-            withdrawn = tx.GetCommand(*saga->awaiting);
-            if (withdrawn) {
-                decided = LifecycleEvent::kManualCompensateUnsent;
-                prelude.push_back(Event(*withdrawn, "withdrawn"));
+        Move move;
+        move.first = event;
+        move.events.push_back(requested);
+        if (event == LifecycleEvent::kManualCompensate) {
+            move.event.kind = PlanEvent::Kind::kCompensate;
+            move.reason = reason;
+            if (saga->status == SagaStatus::kRunning) {
+                for (const PendingRecord& p : tx.PendingOf(id)) {
+                    if (p.phase != Phase::kForward || !SurelyUnsent(p.msg_id)) continue;
+                    move.event.withdrawn.push_back(p.node);
+                    move.withdrawn.push_back(p);
+                }
             }
+        } else {
+            move.event.kind = PlanEvent::Kind::kRetryUndo;
+            move.reason = CompensationCause(tx, id);
         }
-        const std::string why = event == LifecycleEvent::kManualRetry ? CompensationCause(tx, id) : reason;
-        if (Transition(tx, *saga, decided, 0, withdrawn, why, prelude, after)) {
+        if (Advance(tx, *saga, std::move(move), after)) {
             status = {};
         } else {
             status = {ErrorCode::kFailedPrecondition,
@@ -395,8 +469,7 @@ Status Engine::Retry(const SagaId& id) {
     HistoryEvent requested;
     requested.at = clock_.Now();
     requested.kind = "retry_requested";
-    return Operate(id, LifecycleEvent::kManualRetry, std::move(requested), {},
-                   "only failed sagas can be retried");
+    return Operate(id, LifecycleEvent::kManualRetry, std::move(requested), {}, "only failed sagas can be retried");
 }
 
 std::string Engine::CompensationCause(StoreTx& tx, const SagaId& id) {
@@ -424,7 +497,8 @@ Result<SagaView> Engine::Describe(const SagaId& id) {
         view.reset();
         auto saga = tx.GetSaga(id);
         if (!saga) return;
-        view = SagaView{*saga, tx.Attempts(id), tx.History(id)};
+        auto history = tx.History(id);
+        view = SagaView{*saga, tx.PendingOf(id), AttemptsFrom(history), std::move(history)};
     });
     if (!view) return Status{ErrorCode::kNotFound, "no saga " + id.str()};
     return *std::move(view);

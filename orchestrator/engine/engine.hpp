@@ -1,10 +1,11 @@
 // The saga engine: runs every saga of the registered workflows against a `SagaStore`,
 // sending commands through a `CommandSink`.
 //
-// Each operation is one store transaction holding the state change, its outbox rows
-// and its history events (DESIGN §4, T1 and T3). Replies and deadlines are applied in
+// Each operation is one store transaction holding the state change, its pending items
+// and one history row of its events (DESIGN §4, T1 and T3). The Plan walks the workflow
+// graph; the Boost.MSM lifecycle decides the saga's status from the Plan's signals. Replies and deadlines are applied in
 // batches: one transaction serves every item of a batch. Sending and deadline tracking
-// happen after commit and in memory; `Recover()` rebuilds them from the outbox.
+// happen after commit and in memory; `Recover()` rebuilds them from the pending items.
 //
 // Not thread-safe: one thread (the daemon's engine loop) owns an engine.
 #pragma once
@@ -26,6 +27,7 @@
 
 #include "command.hpp"
 #include "lifecycle.hpp"
+#include "plan.hpp"
 #include "sagaflow/core/clock.hpp"
 #include "sagaflow/core/error.hpp"
 #include "sagaflow/workflow/workflow.hpp"
@@ -59,15 +61,19 @@ struct StartResult {
     bool created = false;  ///< False when the business key named an existing saga.
 };
 
-/// A saga with its step attempts and history, for inspection.
+/// A saga with its pending items, step attempts and history, for inspection.
 struct SagaView {
     SagaRecord saga;
-    std::vector<AttemptRecord> attempts;
+    std::vector<PendingRecord> pending;
+    std::vector<AttemptRecord> attempts;  ///< Read from the history's replied and timed_out events.
     std::vector<HistoryEvent> history;
 };
 
 /// Why a saga of a workflow version the registry lacks does not move (for `show`).
 [[nodiscard]] std::string UnregisteredReason(const SagaRecord& saga);
+
+/// The attempts recorded in a saga's history, oldest first.
+[[nodiscard]] std::vector<AttemptRecord> AttemptsFrom(const std::vector<HistoryEvent>& history);
 
 class Engine {
 public:
@@ -108,13 +114,13 @@ public:
     /// Sends the commands that are due and handles every passed deadline.
     /// Returns how many commands it sent or timed out.
     int Tick();
-    /// Loads every pending outbox command (on start-up, or after a commit in doubt) so it
-    /// is offered again and its deadline armed. Returns how many it loaded. Commands of
-    /// sagas whose workflow version is not registered are left in the outbox, untouched,
-    /// and counted in `unregistered()`.
+    /// Loads every pending item (on start-up, or after a commit in doubt) so its command is
+    /// offered again and its deadline armed. Returns how many it loaded. Items of sagas
+    /// whose workflow version is not registered, or whose node that version lacks, are left
+    /// in the store, untouched, and counted in `unregistered()`.
     int Recover();
-    /// From the last `Recover`: sagas waiting on a workflow version this registry lacks,
-    /// by "name vN".
+    /// From the last `Recover`: sagas waiting on a workflow version this registry lacks, by
+    /// "name vN" (or on a node it lacks: "name vN, unknown node 'x'").
     [[nodiscard]] const std::map<std::string, std::size_t>& unregistered() const { return unregistered_; }
     /// Offers again, at the next `Tick()`, every command the sink refused for want of
     /// capacity. The dispatcher's loop calls it when capacity frees up.
@@ -134,11 +140,12 @@ public:
 private:
     enum class Stage { kWaitingToSend, kInFlight };
     struct Tracked {
-        CommandRecord record;
+        PendingRecord record;
+        Command command;
         Stage stage = Stage::kWaitingToSend;
         Timestamp due{};
         std::optional<Timestamp> sent_at;
-        /// Loaded from the outbox at start-up: an earlier process may have sent it.
+        /// Loaded from the store at start-up: an earlier process may have sent it.
         bool recovered = false;
         std::uint64_t generation = 0;
     };
@@ -158,25 +165,36 @@ private:
     };
     /// What a transaction leaves for after its commit: commands to track or forget.
     struct AfterCommit {
-        std::vector<CommandRecord> track;
+        std::vector<std::pair<PendingRecord, Command>> track;
         std::vector<MsgId> forget;
+    };
+    /// One event on one saga, as the engine applies it (see `Advance`).
+    struct Move {
+        std::optional<LifecycleEvent> first;  ///< Decided before the Plan walks (begin, operators).
+        PlanEvent event;
+        std::optional<PendingRecord> answered;  ///< The pending item this event resolves.
+        std::vector<PendingRecord> withdrawn;   ///< Never sent: dropped (a manual compensation).
+        std::string reason;                     ///< Why, should the saga leave the happy path.
+        std::vector<HistoryEvent> events;       ///< What the history records before the walk.
     };
     /// Runs `fn` in a transaction and commits, retrying retryable failures; then applies
     /// what it left for after the commit. `fn` must be safe to run again.
     void RunTx(const std::function<void(StoreTx&, AfterCommit&)>& fn);
     const Workflow* WorkflowOf(const SagaRecord& saga) const;
-    const std::vector<StepShape>& ShapesOf(const Workflow& wf);
-    bool Transition(StoreTx& tx, SagaRecord& saga, LifecycleEvent event, int attempt,
-                    std::optional<CommandRecord> awaited, const std::string& reason,
-                    const std::vector<HistoryEvent>& prelude, AfterCommit& after);
+    const Plan& PlanOf(const Workflow& wf);
+    /// Applies `move` to `saga` in `tx`: the lifecycle decides `first`, the Plan walks the
+    /// event, the lifecycle decides each of the Plan's signals; then the saga row, its
+    /// pending items and one history row are written. False, writing nothing, when the
+    /// lifecycle refuses `first` or the Plan refuses the event.
+    bool Advance(StoreTx& tx, SagaRecord& saga, Move move, AfterCommit& after);
     /// Compensate and Retry: one operator event on one saga, refused outside `allowed`.
     Status Operate(const SagaId& id, LifecycleEvent event, HistoryEvent requested,
                    const std::string& reason, const std::string& allowed);
-    std::vector<HistoryEvent> SentEvents(const CommandRecord& command) const;
+    std::vector<HistoryEvent> SentEvents(const PendingRecord& item) const;
     static std::string CompensationCause(StoreTx& tx, const SagaId& id);
     Status ApplyOneReply(StoreTx& tx, const Reply& reply, AfterCommit& after);
     void ApplyDeadline(StoreTx& tx, const MsgId& id, int attempt, AfterCommit& after);
-    void Track(const CommandRecord& record);
+    void Track(const PendingRecord& record, Command command);
     /// True when no worker can have seen this command: this process queued it and never
     /// handed it over.
     [[nodiscard]] bool SurelyUnsent(const MsgId& id) const;
@@ -186,7 +204,7 @@ private:
     Tracked* Owner(const Timer& timer);
     void Apply(const AfterCommit& after);
     HistoryEvent Event(const SagaRecord& saga, std::string kind) const;
-    HistoryEvent Event(const CommandRecord& command, std::string kind) const;
+    HistoryEvent Event(const PendingRecord& item, std::string kind) const;
     Duration TimeoutOf(const Command& command) const;
     double NextUnitRandom();
 
@@ -196,7 +214,7 @@ private:
     const Clock& clock_;
     EngineOptions options_;
     std::mt19937_64 rng_;
-    std::map<const Workflow*, std::vector<StepShape>> shapes_;
+    std::map<const Workflow*, Plan> plans_;
     std::unordered_map<MsgId, Tracked> tracked_;
     TimerQueue timers_;
     std::uint64_t next_generation_ = 1;

@@ -1,5 +1,5 @@
 // The engine's in-memory half: which commands are due to be sent, which are in flight
-// and when their deadlines pass. All of it can be rebuilt from the outbox (`Recover`).
+// and when their deadlines pass. All of it can be rebuilt from the pending items (`Recover`).
 #include <limits>
 #include <set>
 
@@ -24,12 +24,13 @@ void Engine::Arm(Tracked& t, Timestamp due) {
     }
 }
 
-void Engine::Track(const CommandRecord& record) {
+void Engine::Track(const PendingRecord& record, Command command) {
     Tracked& t = tracked_[record.msg_id];
     const std::optional<Timestamp> sent_at = t.sent_at;
     const bool recovered = t.recovered;
     t = Tracked{};
     t.record = record;
+    t.command = std::move(command);
     t.sent_at = sent_at;  // kept for the history's "sent" event of a resent command
     t.recovered = recovered;
     Arm(t, std::max(record.not_before, clock_.Now()));
@@ -43,16 +44,14 @@ bool Engine::SurelyUnsent(const MsgId& id) const {
 
 void Engine::Apply(const AfterCommit& after) {
     for (const MsgId& id : after.forget) tracked_.erase(id);
-    for (const CommandRecord& c : after.track) Track(c);
+    for (const auto& [record, command] : after.track) Track(record, command);
 }
 
 Duration Engine::TimeoutOf(const Command& c) const {
     const Workflow* wf = registry_.Find(c.workflow, c.workflow_version);
-    if (wf == nullptr || c.step_index < 0 ||
-        static_cast<std::size_t>(c.step_index) >= wf->step_count()) {
-        return std::chrono::seconds(30);
-    }
-    const StepDef& step = wf->step(static_cast<std::size_t>(c.step_index));
+    const int n = wf == nullptr ? -1 : wf->find(c.step);
+    if (n < 0 || wf->node(n).kind != NodeKind::kStep) return std::chrono::seconds(30);
+    const StepDef& step = wf->node(n).step;
     if (c.phase == Phase::kCompensate && step.compensation) return step.compensation->timeout;
     return step.timeout;
 }
@@ -75,7 +74,8 @@ int Engine::Tick() {
             expired.emplace_back(timer.msg_id, t.record.attempt);
             continue;
         }
-        Command command = CommandFromRecord(t.record);
+        Command command = t.command;
+        command.attempt = t.record.attempt;
         command.deadline = now + TimeoutOf(command);
         if (sink_.Send(command)) {
             t.stage = Stage::kInFlight;
@@ -110,47 +110,51 @@ int Engine::Tick() {
 }
 
 void Engine::ApplyDeadline(StoreTx& tx, const MsgId& id, int attempt, AfterCommit& after) {
-    auto command = tx.GetCommand(id);
-    if (!command || command->state != CommandState::kPending || command->attempt != attempt) {
-        return;  // a reply won the race, or this attempt was already handled
-    }
-    auto saga = tx.GetSaga(command->saga_id);
-    if (!saga || saga->awaiting != id) return;
+    auto item = tx.GetPending(id);
+    if (!item || item->attempt != attempt) return;  // a reply won the race, or this attempt was handled
+    auto saga = tx.GetSaga(item->saga_id);
+    if (!saga) return;
     if (registry_.Find(saga->workflow, saga->workflow_version) == nullptr) {
-        after.forget.push_back(id);  // left untouched in the outbox, for a sagad that has it
+        after.forget.push_back(id);  // left untouched in the store, for a sagad that has it
         return;
     }
-
-    std::vector<HistoryEvent> prelude = SentEvents(*command);
-    prelude.push_back(Event(*command, "timed_out"));
-    tx.InsertAttempt(AttemptRecord{saga->id, command->step_index, command->phase, id,
-                                   command->attempt, "timeout", "no reply by the deadline",
-                                   clock_.Now()});
-    const std::string reason = CommandLabel(*command) + " got no reply after " +
-                               std::to_string(command->attempt) + " attempts";
-    const LifecycleEvent event = command->phase == Phase::kForward
-                                     ? LifecycleEvent::kStepTimedOut
-                                     : LifecycleEvent::kCompensationTimedOut;
-    Transition(tx, *saga, event, command->attempt, command, reason, prelude, after);
+    Move move;
+    move.event.kind = PlanEvent::Kind::kRetry;
+    move.event.node = item->node;
+    move.event.phase = item->phase;
+    move.event.attempt = item->attempt;
+    move.answered = item;
+    move.events = SentEvents(*item);
+    move.events.push_back(Event(*item, "timed_out"));
+    move.reason = CommandLabel(*item) + " got no reply after " + std::to_string(item->attempt) + " attempts";
+    if (!Advance(tx, *saga, std::move(move), after)) {
+        tx.DeletePending(*item);  // its node no longer waits for it
+        after.forget.push_back(id);
+    }
 }
 
 int Engine::Recover() {
-    std::vector<CommandRecord> pending;
-    RunTx([&](StoreTx& tx, AfterCommit&) {
-        pending = tx.PendingCommands(std::numeric_limits<int>::max());
-    });
+    std::vector<std::pair<PendingRecord, SagaRecord>> work;
+    RunTx([&](StoreTx& tx, AfterCommit&) { work = tx.PendingWork(std::numeric_limits<int>::max()); });
     int loaded = 0;
     std::map<std::string, std::set<SagaId>> unregistered;
-    for (const CommandRecord& c : pending) {
-        const Command command = CommandFromRecord(c);
-        if (registry_.Find(command.workflow, command.workflow_version) == nullptr) {
-            unregistered[command.workflow + " v" + std::to_string(command.workflow_version)].insert(c.saga_id);
+    for (const auto& [item, saga] : work) {
+        const std::string version = saga.workflow + " v" + std::to_string(saga.workflow_version);
+        const Workflow* wf = registry_.Find(saga.workflow, saga.workflow_version);
+        if (wf == nullptr) {
+            unregistered[version].insert(saga.id);
             continue;
         }
-        auto it = tracked_.find(c.msg_id);
-        if (it != tracked_.end() && it->second.record.attempt == c.attempt) continue;
-        Track(c);
-        tracked_[c.msg_id].recovered = true;
+        const int n = wf->find(item.node);
+        if (n < 0 || wf->node(n).kind != NodeKind::kStep) {
+            // Reported and left alone: never walked on a graph it does not belong to.
+            unregistered[version + ", unknown node '" + item.node + "'"].insert(saga.id);
+            continue;
+        }
+        auto it = tracked_.find(item.msg_id);
+        if (it != tracked_.end() && it->second.record.attempt == item.attempt) continue;
+        Track(item, MakeCommand(item, saga, *wf));
+        tracked_[item.msg_id].recovered = true;
         ++loaded;
     }
     unregistered_.clear();

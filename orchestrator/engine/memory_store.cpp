@@ -24,9 +24,9 @@ public:
         return std::nullopt;
     }
 
-    std::optional<CommandRecord> GetCommand(const MsgId& id) override {
-        auto it = work_.commands.find(id);
-        if (it == work_.commands.end()) return std::nullopt;
+    std::optional<PendingRecord> GetPending(const MsgId& id) override {
+        auto it = work_.pending.find(id);
+        if (it == work_.pending.end()) return std::nullopt;
         return it->second;
     }
 
@@ -44,31 +44,37 @@ public:
         return out;
     }
 
-    std::vector<CommandRecord> PendingCommands(int limit) override {
-        std::vector<CommandRecord> out;
-        for (const auto& [id, c] : work_.commands) {
-            if (c.state == CommandState::kPending) out.push_back(c);
-        }
-        std::sort(out.begin(), out.end(), [](const CommandRecord& a, const CommandRecord& b) {
-            return a.not_before != b.not_before ? a.not_before < b.not_before
-                                                : a.msg_id < b.msg_id;
+    std::vector<std::pair<PendingRecord, SagaRecord>> PendingWork(int limit) override {
+        std::vector<std::pair<PendingRecord, SagaRecord>> out;
+        for (const auto& [id, p] : work_.pending) out.emplace_back(p, work_.sagas.at(p.saga_id));
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+            return a.first.not_before != b.first.not_before ? a.first.not_before < b.first.not_before
+                                                            : a.first.msg_id < b.first.msg_id;
         });
         if (static_cast<int>(out.size()) > limit) out.resize(static_cast<std::size_t>(limit));
         return out;
     }
 
-    std::vector<AttemptRecord> Attempts(const SagaId& id) override {
-        std::vector<AttemptRecord> out;
-        for (const auto& a : work_.attempts) {
-            if (a.saga_id == id) out.push_back(a);
+    std::vector<PendingRecord> PendingOf(const SagaId& id) override {
+        std::vector<PendingRecord> out;
+        for (const auto& [msg, p] : work_.pending) {
+            if (p.saga_id == id) out.push_back(p);
         }
         return out;
     }
 
     std::vector<HistoryEvent> History(const SagaId& id) override {
         std::vector<HistoryEvent> out;
-        for (const auto& e : work_.history) {
-            if (e.saga_id == id) out.push_back(e);
+        for (const auto& row : work_.history) {
+            if (row.saga_id != id) continue;
+            for (HistoryEvent e : row.events) {
+                e.saga_id = row.saga_id;
+                e.seq = row.seq;
+                out.push_back(std::move(e));
+            }
+        }
+        for (const HistoryEvent& e : staged_) {
+            if (e.saga_id == id) out.push_back(e);  // this transaction's own, not yet in a row
         }
         return out;
     }
@@ -92,37 +98,42 @@ public:
         it->second = saga;
     }
 
-    void InsertCommand(const CommandRecord& command) override {
-        if (!work_.commands.emplace(command.msg_id, command).second) {
-            throw Error(ErrorCode::kAlreadyExists, "command " + command.msg_id.str() + " exists");
+    void InsertPending(const PendingRecord& item) override {
+        if (!work_.pending.emplace(item.msg_id, item).second) {
+            throw Error(ErrorCode::kAlreadyExists, "pending item " + item.msg_id.str() + " exists");
         }
     }
 
-    void UpdateCommand(const CommandRecord& command) override {
-        auto it = work_.commands.find(command.msg_id);
-        if (it == work_.commands.end()) {
-            throw Error(ErrorCode::kNotFound, "command " + command.msg_id.str());
+    void UpdatePending(const PendingRecord& item) override {
+        auto it = work_.pending.find(item.msg_id);
+        if (it == work_.pending.end()) throw Error(ErrorCode::kAborted, "pending item " + item.msg_id.str() + " is gone");
+        it->second.attempt = item.attempt;
+        it->second.not_before = item.not_before;
+    }
+
+    void DeletePending(const PendingRecord& item) override {
+        if (work_.pending.erase(item.msg_id) != 1) {
+            throw Error(ErrorCode::kAborted, "pending item " + item.msg_id.str() + " was resolved concurrently");
         }
-        it->second.attempt = command.attempt;
-        it->second.not_before = command.not_before;
-        it->second.state = command.state;
     }
 
-    void InsertAttempt(const AttemptRecord& attempt) override {
-        work_.attempts.push_back(attempt);
-    }
-
-    void AppendHistory(const HistoryEvent& event) override {
-        HistoryEvent e = event;
-        e.seq = work_.next_seq++;
-        work_.history.push_back(std::move(e));
-    }
+    void AppendHistory(const HistoryEvent& event) override { staged_.push_back(event); }
 
     void Commit() override {
         if (store_.fail_commits_ > 0) {
             --store_.fail_commits_;
             throw Error(store_.fail_code_, "injected commit failure");
         }
+        // One history row per saga of this transaction, its events in order.
+        std::vector<SagaId> order;
+        std::map<SagaId, std::vector<HistoryEvent>> rows;
+        for (const HistoryEvent& e : staged_) {
+            auto [it, fresh] = rows.try_emplace(e.saga_id);
+            if (fresh) order.push_back(e.saga_id);
+            it->second.push_back(e);
+        }
+        for (const SagaId& id : order) work_.history.push_back({id, work_.next_seq++, std::move(rows[id])});
+        staged_.clear();
         store_.data_ = std::move(work_);
         work_ = store_.data_;
         // A committed transaction is over: let the next one in, as a database would.
@@ -133,6 +144,7 @@ private:
     MemorySagaStore& store_;
     std::unique_lock<std::mutex> lock_;
     Data work_;
+    std::vector<HistoryEvent> staged_;
 };
 
 std::unique_ptr<StoreTx> MemorySagaStore::Begin() { return std::make_unique<Tx>(*this); }

@@ -19,11 +19,15 @@ public:
     void FailNextCommits(int n, ErrorCode code);
 
     /// Everything the store holds; copyable, so a transaction can stage on a copy.
+    struct HistoryRow {
+        SagaId saga_id;
+        std::int64_t seq = 0;
+        std::vector<HistoryEvent> events;
+    };
     struct Data {
         std::map<SagaId, SagaRecord> sagas;
-        std::map<MsgId, CommandRecord> commands;
-        std::vector<AttemptRecord> attempts;
-        std::vector<HistoryEvent> history;
+        std::map<MsgId, PendingRecord> pending;
+        std::vector<HistoryRow> history;  ///< One row per saga per transaction, as in PostgreSQL.
         std::int64_t next_seq = 1;
     };
 

@@ -13,6 +13,7 @@
 
 #include "sagaflow/core/clock.hpp"
 #include "sagaflow/core/ids.hpp"
+#include "plan.hpp"
 #include "sagaflow/core/saga_types.hpp"
 
 namespace sagaflow::engine {
@@ -23,8 +24,7 @@ struct SagaRecord {
     std::string workflow;
     int workflow_version = 0;
     SagaStatus status = SagaStatus::kRunning;
-    int position = 0;                  ///< See `SagaPoint`.
-    std::optional<MsgId> awaiting;     ///< The command whose outcome the saga waits for.
+    FlowState nodes;                   ///< Per-node states: what the Plan walks.
     nlohmann::json input = nlohmann::json::object();
     nlohmann::json context = nlohmann::json::object();  ///< Step outputs by step name.
     std::optional<BusinessKey> business_key;
@@ -35,30 +35,39 @@ struct SagaRecord {
     Timestamp updated_at{};
 };
 
-enum class CommandState : std::int16_t {
-    kPending = 1,  ///< Waiting to be sent, or sent and awaiting its reply.
-    kDone = 2,     ///< Its outcome was applied (acknowledged).
-};
-
-/// One outbox row: a command to a worker, identical on every resend.
-struct CommandRecord {
+/// One pending item: a thing a saga waits for. Today a command's outcome: the command to a
+/// worker, identical on every resend. Inserted when armed, deleted when resolved; the
+/// command's payload is the saga's input and context, read from the saga row.
+struct PendingRecord {
     MsgId msg_id;
     SagaId saga_id;
-    int step_index = 0;
+    std::string node;        ///< The step's node id.
     Phase phase = Phase::kForward;
-    std::string action;     ///< Step name (forward) or compensation name.
+    std::string action;      ///< Step name (forward) or compensation name.
     std::string queue;
-    int attempt = 1;        ///< Attempts started so far, counting the current one.
-    Timestamp not_before{}; ///< Earliest time to (re)send.
-    CommandState state = CommandState::kPending;
-    nlohmann::json payload = nlohmann::json::object();
+    int attempt = 1;         ///< Attempts started so far, counting the current one.
+    Timestamp not_before{};  ///< Earliest time to (re)send.
     Timestamp created_at{};
 };
 
-/// The outcome of one attempt of one command.
+/// One entry in a saga's append-only history: the trace of every hop. The store keeps one
+/// row per saga per transaction, holding that transaction's events in order.
+struct HistoryEvent {
+    SagaId saga_id;
+    std::int64_t seq = 0;     ///< The transaction's row, assigned by the store; increases.
+    Timestamp at{};
+    std::string kind;         ///< started, queued, sent, replied, timed_out, ...
+    std::string node;         ///< Empty when not about a node.
+    std::optional<Phase> phase;
+    int attempt = 0;
+    std::optional<MsgId> msg_id;
+    nlohmann::json detail = nlohmann::json::object();
+};
+
+/// The outcome of one attempt of one command, as `show` lists it: read from the history.
 struct AttemptRecord {
     SagaId saga_id;
-    int step_index = 0;
+    std::string node;
     Phase phase = Phase::kForward;
     MsgId msg_id;
     int attempt = 1;
@@ -67,18 +76,10 @@ struct AttemptRecord {
     Timestamp finished_at{};
 };
 
-/// One entry in a saga's append-only history: the trace of every hop.
-struct HistoryEvent {
-    SagaId saga_id;
-    std::int64_t seq = 0;     ///< Assigned by the store; increases with every append.
-    Timestamp at{};
-    std::string kind;         ///< started, queued, sent, replied, step_completed, ...
-    int step_index = -1;      ///< -1 when not about a step.
-    std::optional<Phase> phase;
-    int attempt = 0;
-    std::optional<MsgId> msg_id;
-    nlohmann::json detail = nlohmann::json::object();
-};
+/// One codec for a history event inside a history row (both stores, and the dump of a
+/// database written before node ids, whose events carry `step_index` instead).
+void to_json(nlohmann::json& j, const HistoryEvent& e);
+void from_json(const nlohmann::json& j, HistoryEvent& e);
 
 /// Filter for listing sagas, newest first.
 struct SagaFilter {
@@ -97,14 +98,15 @@ public:
     [[nodiscard]] virtual std::optional<SagaRecord> GetSaga(const SagaId& id) = 0;
     [[nodiscard]] virtual std::optional<SagaId> FindByBusinessKey(const std::string& workflow,
                                                                   const BusinessKey& key) = 0;
-    [[nodiscard]] virtual std::optional<CommandRecord> GetCommand(const MsgId& id) = 0;
-    /// A hint: these commands (and their sagas) are about to be read. A store may load them
-    /// all at once; reads answer the same either way.
-    virtual void Prefetch(const std::vector<MsgId>& /*commands*/) {}
+    [[nodiscard]] virtual std::optional<PendingRecord> GetPending(const MsgId& id) = 0;
+    /// A hint: these pending items (and their sagas) are about to be read. A store may load
+    /// them all at once; reads answer the same either way.
+    virtual void Prefetch(const std::vector<MsgId>& /*pending*/) {}
     [[nodiscard]] virtual std::vector<SagaRecord> ListSagas(const SagaFilter& filter) = 0;
-    /// Pending commands, earliest `not_before` first.
-    [[nodiscard]] virtual std::vector<CommandRecord> PendingCommands(int limit) = 0;
-    [[nodiscard]] virtual std::vector<AttemptRecord> Attempts(const SagaId& id) = 0;
+    /// Pending items with their sagas, earliest `not_before` first.
+    [[nodiscard]] virtual std::vector<std::pair<PendingRecord, SagaRecord>> PendingWork(int limit) = 0;
+    /// The pending items of one saga.
+    [[nodiscard]] virtual std::vector<PendingRecord> PendingOf(const SagaId& id) = 0;
     [[nodiscard]] virtual std::vector<HistoryEvent> History(const SagaId& id) = 0;
 
     /// Inserts a saga. Returns false, writing nothing, when its business key is taken.
@@ -113,10 +115,12 @@ public:
     /// throws `Error(kAborted)` (someone else changed it), here or, for a store that
     /// writes a transaction's rows in one go (PgSagaStore), at the latest from Commit.
     virtual void UpdateSaga(const SagaRecord& saga, std::int64_t expected_version) = 0;
-    virtual void InsertCommand(const CommandRecord& command) = 0;
-    /// Updates attempt, not_before and state of an existing command.
-    virtual void UpdateCommand(const CommandRecord& command) = 0;
-    virtual void InsertAttempt(const AttemptRecord& attempt) = 0;
+    virtual void InsertPending(const PendingRecord& item) = 0;
+    /// Updates attempt and not_before of an existing pending item (a resend).
+    virtual void UpdatePending(const PendingRecord& item) = 0;
+    /// Deletes a resolved pending item; throws `Error(kAborted)` when it is not there
+    /// (someone else resolved it), here or at the latest from Commit.
+    virtual void DeletePending(const PendingRecord& item) = 0;
     virtual void AppendHistory(const HistoryEvent& event) = 0;
 
     virtual void Commit() = 0;

@@ -105,8 +105,17 @@ void PrintHuman(const std::string& command, const json& result) {
                   << Cell(s["trace_id"]) << "\nreason    " << (Cell(s["reason"]).empty() ? "-" : Cell(s["reason"]))
                   << (s.contains("problem") && !s["problem"].is_null() ? "\nproblem   " + Cell(s["problem"]) : "")
                   << "\ncreated   " << Cell(s["created_at"]) << "\nupdated   " << Cell(s["updated_at"])
-                  << "\ninput     " << s["input"].dump() << "\ncontext   " << s["context"].dump() << "\n\nattempts\n";
+                  << "\ninput     " << s["input"].dump() << "\ncontext   " << s["context"].dump() << "\n\nnodes\n";
         std::vector<std::vector<std::string>> rows;
+        for (const auto& n : result.value("nodes", json::array())) {
+            std::string note = n.value("uncertain", false) ? "outcome unknown: undone too" : "";
+            if (n.value("stuck", false)) note = "compensation failed: sagactl retry";
+            rows.push_back({Cell(n["id"]), Cell(n["kind"]), Cell(n["state"]),
+                            n.contains("order") ? Cell(n["order"]) : "-", note});
+        }
+        Table({"NODE", "KIND", "STATE", "ORDER", "NOTE"}, rows);
+        std::cout << "\nattempts\n";
+        rows.clear();
         for (const auto& a : result["attempts"]) {
             rows.push_back({Cell(a["at"]), Cell(a["step"]), Cell(a["phase"]), Cell(a["attempt"]),
                             Cell(a["outcome"]), Cell(a["detail"])});
@@ -119,10 +128,10 @@ void PrintHuman(const std::string& command, const json& result) {
             for (const char* k : {"outcome", "reason", "delay_ms", "why"}) {
                 if (h["detail"].contains(k)) what += std::string(what.empty() ? "" : " ") + k + "=" + Cell(h["detail"][k]);
             }
-            rows.push_back({Cell(h["at"]), Cell(h["kind"]), Cell(h["phase"]),
+            rows.push_back({Cell(h["at"]), Cell(h["kind"]), h["step"].is_null() ? "-" : Cell(h["step"]), Cell(h["phase"]),
                             h["attempt"].get<int>() > 0 ? Cell(h["attempt"]) : "-", what});
         }
-        Table({"AT", "EVENT", "PHASE", "ATTEMPT", "DETAIL"}, rows);
+        Table({"AT", "EVENT", "STEP", "PHASE", "ATTEMPT", "DETAIL"}, rows);
     } else if (command == "compensate" || command == "retry") {
         std::cout << command << " accepted for saga " << result["saga_id"].get<std::string>() << "\n";
     } else if (command == "workers") {

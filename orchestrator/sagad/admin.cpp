@@ -73,11 +73,38 @@ engine::StartRequest StartFrom(const json& req) {
     return start;
 }
 
-json SagaSummary(const engine::SagaRecord& s, const Workflow* wf) {
-    json step = nullptr;
-    if (wf != nullptr && s.position >= 0 && static_cast<std::size_t>(s.position) < wf->step_count()) {
-        step = wf->step(static_cast<std::size_t>(s.position)).name;
+// The steps whose commands are out (forward or undo), comma-separated; null when none.
+json StepsInFlight(const engine::SagaRecord& s) {
+    std::string steps;
+    for (const auto& [id, n] : s.nodes.nodes) {
+        const bool out = n.state == engine::NodeState::kRunning || (n.state == engine::NodeState::kCompensating && !n.stuck);
+        if (out || n.stuck) steps += (steps.empty() ? "" : ",") + id;
     }
+    return steps.empty() ? json(nullptr) : json(steps);
+}
+
+// Every node of the saga's workflow in declaration order, with its state; without the
+// workflow, the stored states alone.
+json NodesOf(const engine::SagaRecord& s, const Workflow* wf) {
+    json out = json::array();
+    auto one = [&](const std::string& id, const char* kind) {
+        const engine::NodeStatus n = s.nodes.at(id);
+        json j{{"id", id}, {"kind", kind}, {"state", engine::ToString(n.state)}};
+        if (n.order > 0) j["order"] = n.order;
+        if (n.uncertain) j["uncertain"] = true;
+        if (n.stuck) j["stuck"] = true;
+        out.push_back(std::move(j));
+    };
+    if (wf == nullptr) {
+        for (const auto& [id, n] : s.nodes.nodes) one(id, "unknown");
+        return out;
+    }
+    for (const auto& place : wf->nodes()) one(place.def->id, ToString(place.def->kind).data());
+    return out;
+}
+
+json SagaSummary(const engine::SagaRecord& s, const Workflow* wf) {
+    const json step = StepsInFlight(s);
     return {{"id", s.id.str()},
             {"workflow", s.workflow},
             {"version", s.workflow_version},
@@ -239,8 +266,7 @@ json AdminHandler::Dispatch(const json& req) {
         saga["context"] = view->saga.context;
         json attempts = json::array();
         for (const auto& a : view->attempts) {
-            attempts.push_back({{"step_index", a.step_index},
-                                {"step", wf ? json(wf->step(static_cast<std::size_t>(a.step_index)).name) : json(nullptr)},
+            attempts.push_back({{"step", a.node},
                                 {"phase", ToString(a.phase)},
                                 {"attempt", a.attempt},
                                 {"outcome", a.outcome},
@@ -253,13 +279,20 @@ json AdminHandler::Dispatch(const json& req) {
             history.push_back({{"seq", h.seq},
                                {"at", Iso(h.at)},
                                {"kind", h.kind},
-                               {"step_index", h.step_index},
+                               {"step", h.node.empty() ? json(nullptr) : json(h.node)},
                                {"phase", h.phase ? json(ToString(*h.phase)) : json(nullptr)},
                                {"attempt", h.attempt},
                                {"msg_id", h.msg_id ? json(h.msg_id->str()) : json(nullptr)},
                                {"detail", h.detail}});
         }
-        return Ok({{"saga", saga}, {"attempts", attempts}, {"history", history}});
+        json pending = json::array();
+        for (const auto& p : view->pending) {
+            pending.push_back({{"step", p.node}, {"phase", ToString(p.phase)}, {"action", p.action},
+                               {"queue", p.queue}, {"attempt", p.attempt}, {"msg_id", p.msg_id.str()},
+                               {"not_before", Iso(p.not_before)}});
+        }
+        return Ok({{"saga", saga}, {"nodes", NodesOf(view->saga, wf)}, {"pending", pending}, {"attempts", attempts},
+                   {"history", history}});
     }
     if (op == "compensate" || op == "retry") {
         const SagaId id = IdField(req);

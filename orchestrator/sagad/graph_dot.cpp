@@ -201,47 +201,14 @@ private:
 
 std::string WorkflowDot(const Workflow& wf, const SagaMarks* marks) { return Drawer(wf, marks).Draw(); }
 
-SagaMarks MarksOf(const Workflow& wf, const engine::SagaView& view) {
+SagaMarks MarksOf(const Workflow&, const engine::SagaView& view) {
     SagaMarks m;
-    const auto& saga = view.saga;
-    m.title = "saga " + saga.id.str() + ": " + std::string(ToString(saga.status));
-    auto id_of = [&](int index) -> const std::string* {
-        return index >= 0 && static_cast<std::size_t>(index) < wf.step_count() ? &wf.step(static_cast<std::size_t>(index)).name
-                                                                               : nullptr;
-    };
+    m.title = "saga " + view.saga.id.str() + ": " + std::string(ToString(view.saga.status));
+    m.nodes = view.saga.nodes;
     for (const auto& a : view.attempts) {
-        const std::string* id = id_of(a.step_index);
-        if (id == nullptr) continue;
-        const std::string key = (a.phase == Phase::kCompensate ? "~" : "") + *id;
+        const std::string key = (a.phase == Phase::kCompensate ? "~" : "") + a.node;
         if (a.outcome == "retry") ++m.retries[key];
         if (a.outcome == "timeout") ++m.timeouts[key];
-        engine::NodeStatus& st = m.nodes[*id];
-        if (a.phase == Phase::kForward) {
-            if (a.outcome == "ok") {
-                st.state = NodeState::kDone;
-            } else if (st.state != NodeState::kDone) {
-                st.state = NodeState::kFailed;
-                st.uncertain = a.outcome != "fail";
-            }
-        } else if (a.outcome == "ok") {
-            st.state = NodeState::kCompensated;
-        } else if (st.state != NodeState::kCompensated) {
-            st.state = NodeState::kCompensating;
-            st.stuck = saga.status == SagaStatus::kFailed;
-        }
-    }
-    if (const std::string* id = id_of(saga.position); id != nullptr && saga.awaiting) {
-        engine::NodeStatus& st = m.nodes[*id];
-        if (saga.status == SagaStatus::kRunning || st.state == NodeState::kPending || st.state == NodeState::kFailed) {
-            // The forward command it awaits (running, or a manual compensation waiting on it)
-            if (st.state != NodeState::kDone) st.state = NodeState::kRunning;
-        }
-        if (saga.status != SagaStatus::kRunning && st.state == NodeState::kDone) st.state = NodeState::kCompensating;
-    }
-    if (IsTerminal(saga.status)) {
-        for (const StepDef& s : wf.steps()) {
-            if (m.nodes.at(s.name).state == NodeState::kPending) m.nodes[s.name].state = NodeState::kSkipped;
-        }
     }
     return m;
 }

@@ -26,8 +26,7 @@ struct SagaMarks {
 /// bold, skipped grey, with retries and timeouts; the edges the saga took drawn bold.
 [[nodiscard]] std::string WorkflowDot(const Workflow& wf, const SagaMarks* marks);
 
-/// The marks of a saga from what the store keeps of it: attempts and the awaited command
-/// (for a straight-line workflow, whose node states the engine does not store yet).
+/// The marks of a saga: its node states, and the retries and timeouts of its attempts.
 [[nodiscard]] SagaMarks MarksOf(const Workflow& wf, const engine::SagaView& view);
 
 }  // namespace sagaflow::sagad

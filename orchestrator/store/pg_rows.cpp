@@ -22,67 +22,48 @@ Enum Code(const pg::Result& r, int row, int col, Parse parse, const char* what) 
 
 std::string Micros(Timestamp t) { return std::to_string(t.time_since_epoch().count()); }
 
-engine::SagaRecord SagaFromRow(const pg::Result& r, int i) {
+engine::SagaRecord SagaFromRow(const pg::Result& r, int i, int c) {
     engine::SagaRecord s;
-    s.id = SagaId(r.Text(i, 0));
-    s.workflow = r.Text(i, 1);
-    s.workflow_version = static_cast<int>(r.Int(i, 2));
-    s.status = Code<SagaStatus>(r, i, 3, SagaStatusFromCode, "state");
-    s.position = static_cast<int>(r.Int(i, 4));
-    if (!r.IsNull(i, 5)) s.awaiting = MsgId(r.Text(i, 5));
-    s.input = Json(r, i, 6);
-    s.context = Json(r, i, 7);
-    if (!r.IsNull(i, 8)) s.business_key = BusinessKey(r.Text(i, 8));
-    s.failure_reason = r.Text(i, 9);
-    s.trace_id = TraceId(r.Text(i, 10));
-    s.version = r.Int(i, 11);
-    s.created_at = FromMicros(r.Int(i, 12));
-    s.updated_at = FromMicros(r.Int(i, 13));
+    s.id = SagaId(r.Text(i, c + 0));
+    s.workflow = r.Text(i, c + 1);
+    s.workflow_version = static_cast<int>(r.Int(i, c + 2));
+    s.status = Code<SagaStatus>(r, i, c + 3, SagaStatusFromCode, "state");
+    s.nodes = Json(r, i, c + 4).get<engine::FlowState>();
+    s.input = Json(r, i, c + 5);
+    s.context = Json(r, i, c + 6);
+    if (!r.IsNull(i, c + 7)) s.business_key = BusinessKey(r.Text(i, c + 7));
+    s.failure_reason = r.Text(i, c + 8);
+    s.trace_id = TraceId(r.Text(i, c + 9));
+    s.version = r.Int(i, c + 10);
+    s.created_at = FromMicros(r.Int(i, c + 11));
+    s.updated_at = FromMicros(r.Int(i, c + 12));
     return s;
 }
 
-engine::CommandRecord CommandFromRow(const pg::Result& r, int i) {
-    engine::CommandRecord c;
-    c.saga_id = SagaId(r.Text(i, 0));
-    c.msg_id = MsgId(r.Text(i, 1));
-    c.step_index = static_cast<int>(r.Int(i, 2));
-    c.phase = Code<Phase>(r, i, 3, PhaseFromCode, "phase");
-    c.action = r.Text(i, 4);
-    c.queue = r.Text(i, 5);
-    c.attempt = static_cast<int>(r.Int(i, 6));
-    c.not_before = FromMicros(r.Int(i, 7));
-    c.state = static_cast<int>(r.Int(i, 8)) == 1 ? engine::CommandState::kPending
-                                                 : engine::CommandState::kDone;
-    c.payload = Json(r, i, 9);
-    c.created_at = FromMicros(r.Int(i, 10));
-    return c;
+engine::PendingRecord PendingFromRow(const pg::Result& r, int i, int c) {
+    engine::PendingRecord p;
+    p.saga_id = SagaId(r.Text(i, c + 0));
+    p.msg_id = MsgId(r.Text(i, c + 1));
+    p.node = r.Text(i, c + 2);
+    p.phase = Code<Phase>(r, i, c + 3, PhaseFromCode, "phase");
+    p.action = r.Text(i, c + 4);
+    p.queue = r.Text(i, c + 5);
+    p.attempt = static_cast<int>(r.Int(i, c + 6));
+    p.not_before = FromMicros(r.Int(i, c + 7));
+    p.created_at = FromMicros(r.Int(i, c + 8));
+    return p;
 }
 
-engine::AttemptRecord AttemptFromRow(const pg::Result& r, int i) {
-    engine::AttemptRecord a;
-    a.saga_id = SagaId(r.Text(i, 0));
-    a.step_index = static_cast<int>(r.Int(i, 1));
-    a.phase = Code<Phase>(r, i, 2, PhaseFromCode, "phase");
-    a.msg_id = MsgId(r.Text(i, 3));
-    a.attempt = static_cast<int>(r.Int(i, 4));
-    a.outcome = r.Text(i, 5);
-    a.detail = r.Text(i, 6);
-    a.finished_at = FromMicros(r.Int(i, 7));
-    return a;
-}
-
-engine::HistoryEvent HistoryFromRow(const pg::Result& r, int i) {
-    engine::HistoryEvent e;
-    e.saga_id = SagaId(r.Text(i, 0));
-    e.seq = r.Int(i, 1);
-    e.at = FromMicros(r.Int(i, 2));
-    e.kind = r.Text(i, 3);
-    e.step_index = static_cast<int>(r.Int(i, 4));
-    if (!r.IsNull(i, 5)) e.phase = Code<Phase>(r, i, 5, PhaseFromCode, "phase");
-    e.attempt = static_cast<int>(r.Int(i, 6));
-    if (!r.IsNull(i, 7)) e.msg_id = MsgId(r.Text(i, 7));
-    e.detail = Json(r, i, 8);
-    return e;
+void AppendHistoryRow(const pg::Result& r, int i, const SagaId& saga, std::vector<engine::HistoryEvent>& out) {
+    const std::int64_t seq = r.Int(i, 0);
+    const nlohmann::json events = Json(r, i, 1);
+    if (!events.is_array()) throw Error(ErrorCode::kInternal, "a history row is not an array of events");
+    for (const auto& j : events) {
+        engine::HistoryEvent e = j.get<engine::HistoryEvent>();
+        e.saga_id = saga;
+        e.seq = seq;
+        out.push_back(std::move(e));
+    }
 }
 
 }  // namespace sagaflow::store

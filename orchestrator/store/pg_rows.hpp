@@ -16,10 +16,10 @@ template <class Id>
     return id ? pg::Param(id->str()) : std::nullopt;
 }
 
-// Column orders match the SELECT lists in pg_saga_store.cpp.
-[[nodiscard]] engine::SagaRecord SagaFromRow(const pg::Result& r, int row);
-[[nodiscard]] engine::CommandRecord CommandFromRow(const pg::Result& r, int row);
-[[nodiscard]] engine::AttemptRecord AttemptFromRow(const pg::Result& r, int row);
-[[nodiscard]] engine::HistoryEvent HistoryFromRow(const pg::Result& r, int row);
+// Column orders match the SELECT lists in pg_saga_store.cpp; `first` is where they start.
+[[nodiscard]] engine::SagaRecord SagaFromRow(const pg::Result& r, int row, int first = 0);
+[[nodiscard]] engine::PendingRecord PendingFromRow(const pg::Result& r, int row, int first = 0);
+/// One history row (seq, events) as its events, in order.
+void AppendHistoryRow(const pg::Result& r, int row, const SagaId& saga, std::vector<engine::HistoryEvent>& out);
 
 }  // namespace sagaflow::store

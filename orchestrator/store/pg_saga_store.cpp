@@ -8,9 +8,8 @@
 namespace sagaflow::store {
 namespace {
 
-using engine::AttemptRecord;
-using engine::CommandRecord;
 using engine::HistoryEvent;
+using engine::PendingRecord;
 using engine::SagaFilter;
 using engine::SagaRecord;
 using pg::Params;
@@ -19,133 +18,116 @@ using pg::Statement;
 // Timestamps cross the wire as microseconds since the epoch, exactly.
 #define SF_TS(n) "('epoch'::timestamptz + $" #n "::bigint * interval '1 microsecond')"
 #define SF_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+#define SF_AT(col) "'epoch'::timestamptz + " col " * interval '1 microsecond'"
 
-#define SF_SAGA_COLUMNS                                                                     \
-    "id, workflow, workflow_version, state_code, step_position, awaiting_msg_id, input::text," \
-    " context::text, business_key, failure_reason, trace_id, version, " SF_US("created_at")  \
-    ", " SF_US("updated_at")
-#define SF_COMMAND_COLUMNS                                                                 \
-    "saga_id, msg_id, step_index, phase, action, queue, attempt, " SF_US("not_before")      \
-    ", state, payload::text, " SF_US("created_at")
+#define SF_SAGA_COLUMNS(t)                                                                      \
+    t "id, " t "workflow, " t "workflow_version, " t "state_code, " t "nodes::text, " t          \
+      "input::text, " t "context::text, " t "business_key, " t "failure_reason, " t "trace_id, " t \
+      "version, " SF_US(t "created_at") ", " SF_US(t "updated_at")
+#define SF_PENDING_COLUMNS(t)                                                                  \
+    t "saga_id, " t "msg_id, " t "node, " t "phase, " t "action, " t "queue, " t "attempt, " SF_US( \
+        t "not_before") ", " SF_US(t "created_at")
 
-constexpr Statement kGetSaga{"sf_get_saga", "SELECT " SF_SAGA_COLUMNS " FROM sagas WHERE id = $1::uuid"};
-constexpr Statement kFindByKey{"sf_find_by_key",
-                               "SELECT id FROM sagas WHERE workflow = $1 AND business_key = $2"};
+constexpr Statement kGetSaga{"sf_get_saga", "SELECT " SF_SAGA_COLUMNS("") " FROM sagas WHERE id = $1::uuid"};
+constexpr Statement kFindByKey{"sf_find_by_key", "SELECT id FROM sagas WHERE workflow = $1 AND business_key = $2"};
 constexpr Statement kListSagas{
     "sf_list_sagas",
-    "SELECT " SF_SAGA_COLUMNS " FROM sagas"
+    "SELECT " SF_SAGA_COLUMNS("") " FROM sagas"
     " WHERE ($1::smallint IS NULL OR state_code = $1::smallint)"
     " AND ($2::text IS NULL OR workflow = $2::text)"
     " ORDER BY created_at DESC, id DESC LIMIT $3::int"};
 constexpr Statement kInsertSaga{
     "sf_insert_saga",
-    "INSERT INTO sagas (id, workflow, workflow_version, state_code, step_position,"
-    " awaiting_msg_id, input, context, business_key, failure_reason, trace_id, version,"
-    " created_at, updated_at)"
-    " VALUES ($1::uuid, $2, $3::int, $4::smallint, $5::int, $6::uuid, $7::jsonb, $8::jsonb, $9,"
-    " $10, $11, $12::bigint, " SF_TS(13) ", " SF_TS(14) ")"
+    "INSERT INTO sagas (id, workflow, workflow_version, state_code, nodes, input, context, business_key,"
+    " failure_reason, trace_id, version, created_at, updated_at)"
+    " VALUES ($1::uuid, $2, $3::int, $4::smallint, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10, $11::bigint, "
+    SF_TS(12) ", " SF_TS(13) ")"
     " ON CONFLICT (workflow, business_key) WHERE business_key IS NOT NULL DO NOTHING"};
-#define SF_UPDATE_SAGA                                                                    \
-    "UPDATE sagas SET state_code = $2::smallint, step_position = $3::int,"                  \
-    " awaiting_msg_id = $4::uuid, context = $5::jsonb, failure_reason = $6,"               \
-    " version = $7::bigint, updated_at = " SF_TS(8) " WHERE id = $1::uuid AND version = $9::bigint"
-#define SF_UPDATE_COMMAND                                                                         \
-    "UPDATE saga_outbox SET attempt = $3::int, not_before = " SF_TS(4) ", state = $5::smallint" \
-    " WHERE saga_id = $1::uuid AND msg_id = $2::uuid"
-constexpr Statement kUpdateSaga{"sf_update_saga", SF_UPDATE_SAGA};
-constexpr Statement kGetCommand{"sf_get_command",
-                                "SELECT " SF_COMMAND_COLUMNS " FROM saga_outbox WHERE msg_id = $1::uuid"};
-constexpr Statement kPendingCommands{
-    "sf_pending_commands",
-    "SELECT " SF_COMMAND_COLUMNS " FROM saga_outbox WHERE state = 1"
-    " ORDER BY not_before, msg_id LIMIT $1::int"};
-constexpr Statement kInsertCommand{
-    "sf_insert_command",
-    "INSERT INTO saga_outbox (saga_id, msg_id, step_index, phase, action, queue, attempt,"
-    " not_before, state, payload, created_at)"
-    " VALUES ($1::uuid, $2::uuid, $3::int, $4::smallint, $5, $6, $7::int, " SF_TS(8)
-    ", $9::smallint, $10::jsonb, " SF_TS(11) ")"};
-constexpr Statement kUpdateCommand{"sf_update_command", SF_UPDATE_COMMAND};
-// Attempts and history rows are append-only and never read back by the transaction that
-// writes them, so a transaction collects them and writes each kind with one multi-row
-// INSERT just before COMMIT (one round trip per batch instead of one per row).
-constexpr Statement kInsertAttempts{
-    "sf_insert_attempts",
-    "INSERT INTO saga_step_attempts (saga_id, step_index, phase, msg_id, attempt, outcome,"
-    " detail, finished_at)"
-    " SELECT x.saga_id, x.step_index, x.phase, x.msg_id, x.attempt, x.outcome, x.detail,"
-    " 'epoch'::timestamptz + x.finished_us * interval '1 microsecond'"
-    " FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (saga_id uuid, step_index int, phase smallint,"
-    " msg_id uuid, attempt int, outcome text, detail text, finished_us bigint)) WITH ORDINALITY"
-    " AS x(saga_id, step_index, phase, msg_id, attempt, outcome, detail, finished_us, n) ORDER BY x.n"};
-// A transaction's saga and command writes go the same way: kept (and read back) in
-// memory, then written with one statement per kind before COMMIT. A saga's optimistic
-// version check moves into the batched UPDATE: fewer rows changed than sent is a conflict.
-constexpr Statement kInsertCommands{
-    "sf_insert_commands",
-    "INSERT INTO saga_outbox (saga_id, msg_id, step_index, phase, action, queue, attempt,"
-    " not_before, state, payload, created_at)"
-    " SELECT x.saga_id, x.msg_id, x.step_index, x.phase, x.action, x.queue, x.attempt,"
-    " 'epoch'::timestamptz + x.not_before_us * interval '1 microsecond', x.state, x.payload,"
-    " 'epoch'::timestamptz + x.created_us * interval '1 microsecond'"
-    " FROM jsonb_to_recordset($1::jsonb) AS x(saga_id uuid, msg_id uuid, step_index int, phase smallint,"
-    " action text, queue text, attempt int, not_before_us bigint, state smallint, payload jsonb, created_us bigint)"};
-// The deferred writes that must change every row they name fail in the database when they
-// do not (sagaflow_expect_rows, migration 0002: SQLSTATE 40001, a concurrent change), so
-// they can travel with COMMIT in one round trip.
-#define SF_EXPECT(want, what) " SELECT sagaflow_expect_rows(count(*), " want ", '" what "') FROM u"
-constexpr Statement kUpdateSagaChecked{"sf_update_saga_checked",
-                                       "WITH u AS (" SF_UPDATE_SAGA " RETURNING 1)" SF_EXPECT("1", "a saga")};
-constexpr Statement kUpdateCommandChecked{
-    "sf_update_command_checked", "WITH u AS (" SF_UPDATE_COMMAND " RETURNING 1)" SF_EXPECT("1", "an outbox command")};
-constexpr Statement kUpdateCommands{
-    "sf_update_commands",
-    "WITH u AS (UPDATE saga_outbox o SET attempt = x.attempt,"
-    " not_before = 'epoch'::timestamptz + x.not_before_us * interval '1 microsecond', state = x.state"
-    " FROM jsonb_to_recordset($1::jsonb) AS x(saga_id uuid, msg_id uuid, attempt int, not_before_us bigint,"
-    " state smallint) WHERE o.saga_id = x.saga_id AND o.msg_id = x.msg_id RETURNING 1)"
-    SF_EXPECT("jsonb_array_length($1::jsonb)", "an outbox command")};
-constexpr Statement kUpdateSagas{
-    "sf_update_sagas",
-    "WITH u AS (UPDATE sagas s SET state_code = x.state_code, step_position = x.step_position,"
-    " awaiting_msg_id = x.awaiting, context = x.context, failure_reason = x.failure_reason,"
-    " version = x.version, updated_at = 'epoch'::timestamptz + x.updated_us * interval '1 microsecond'"
-    " FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, state_code smallint, step_position int, awaiting uuid,"
-    " context jsonb, failure_reason text, version bigint, updated_us bigint, expected bigint)"
-    " WHERE s.id = x.id AND s.version = x.expected RETURNING 1)"
-    SF_EXPECT("jsonb_array_length($1::jsonb)", "a saga")};
-#undef SF_EXPECT
-#undef SF_UPDATE_SAGA
-#undef SF_UPDATE_COMMAND
-// The commands of a batch of replies and their sagas, sent together in one round trip.
-constexpr Statement kPrefetchCommands{
-    "sf_prefetch_commands",
-    "SELECT " SF_COMMAND_COLUMNS " FROM saga_outbox WHERE msg_id = ANY($1::uuid[])"};
+constexpr Statement kGetPending{"sf_get_pending",
+                                "SELECT " SF_PENDING_COLUMNS("") " FROM saga_pending WHERE msg_id = $1::uuid"};
+constexpr Statement kPendingOf{"sf_pending_of",
+                               "SELECT " SF_PENDING_COLUMNS("") " FROM saga_pending WHERE saga_id = $1::uuid"
+                               " ORDER BY created_at, msg_id"};
+// Recovery: every pending item with its saga (the command's payload), earliest first.
+constexpr Statement kPendingWork{
+    "sf_pending_work",
+    "SELECT " SF_PENDING_COLUMNS("p.") ", " SF_SAGA_COLUMNS("s.")
+    " FROM saga_pending p JOIN sagas s ON s.id = p.saga_id ORDER BY p.not_before, p.msg_id LIMIT $1::int"};
+// The pending items of a batch of replies and their sagas, sent together in one round trip.
+constexpr Statement kPrefetchPending{
+    "sf_prefetch_pending", "SELECT " SF_PENDING_COLUMNS("") " FROM saga_pending WHERE msg_id = ANY($1::uuid[])"};
 constexpr Statement kPrefetchSagas{
     "sf_prefetch_sagas",
-    "SELECT " SF_SAGA_COLUMNS " FROM sagas"
-    " WHERE id IN (SELECT saga_id FROM saga_outbox WHERE msg_id = ANY($1::uuid[]))"};
-constexpr Statement kAttempts{
-    "sf_attempts",
-    "SELECT saga_id, step_index, phase, msg_id, attempt, outcome, detail, " SF_US("finished_at")
-    " FROM saga_step_attempts WHERE saga_id = $1::uuid ORDER BY seq"};
-constexpr Statement kAppendHistory{
-    "sf_append_history",
-    "INSERT INTO saga_history (saga_id, at, kind, step_index, phase, attempt, msg_id, detail)"
-    " SELECT x.saga_id, 'epoch'::timestamptz + x.at_us * interval '1 microsecond', x.kind, x.step_index,"
-    " x.phase, x.attempt, x.msg_id, x.detail"
-    " FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (saga_id uuid, at_us bigint, kind text,"
-    " step_index int, phase smallint, attempt int, msg_id uuid, detail jsonb)) WITH ORDINALITY"
-    " AS x(saga_id, at_us, kind, step_index, phase, attempt, msg_id, detail, n) ORDER BY x.n"};
-constexpr Statement kHistory{
-    "sf_history",
-    "SELECT saga_id, seq, " SF_US("at") ", kind, step_index, phase, attempt, msg_id, detail::text"
-    " FROM saga_history WHERE saga_id = $1::uuid ORDER BY seq"};
+    "SELECT " SF_SAGA_COLUMNS("") " FROM sagas"
+    " WHERE id IN (SELECT saga_id FROM saga_pending WHERE msg_id = ANY($1::uuid[]))"};
+constexpr Statement kHistory{"sf_history",
+                             "SELECT seq, events::text FROM saga_events WHERE saga_id = $1::uuid ORDER BY seq"};
 
+// A transaction's writes are kept (and read back) in memory, then written with one
+// statement per kind just before COMMIT, in the same round trip. The writes that must
+// change every row they name fail in the database when they do not (sagaflow_expect_rows,
+// migration 0002: SQLSTATE 40001, a concurrent change), so they can travel with COMMIT.
+// One row of a kind goes through a plain prepared statement: cheaper than JSON.
+#define SF_EXPECT(want, what) " SELECT sagaflow_expect_rows(count(*), " want ", '" what "') FROM u"
+#define SF_UPDATE_SAGA                                                                               \
+    "UPDATE sagas SET state_code = $2::smallint, nodes = $3::jsonb, context = $4::jsonb, failure_reason = $5," \
+    " version = $6::bigint, updated_at = " SF_TS(7) " WHERE id = $1::uuid AND version = $8::bigint"
+constexpr Statement kUpdateSaga{"sf_update_saga", SF_UPDATE_SAGA};
+constexpr Statement kUpdateSagaChecked{"sf_update_saga_checked",
+                                       "WITH u AS (" SF_UPDATE_SAGA " RETURNING 1)" SF_EXPECT("1", "a saga")};
+constexpr Statement kUpdateSagas{
+    "sf_update_sagas",
+    "WITH u AS (UPDATE sagas s SET state_code = x.state_code, nodes = x.nodes, context = x.context,"
+    " failure_reason = x.failure_reason, version = x.version, updated_at = " SF_AT("x.updated_us")
+    " FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, state_code smallint, nodes jsonb, context jsonb,"
+    " failure_reason text, version bigint, updated_us bigint, expected bigint)"
+    " WHERE s.id = x.id AND s.version = x.expected RETURNING 1)" SF_EXPECT("jsonb_array_length($1::jsonb)", "a saga")};
+constexpr Statement kInsertPending{
+    "sf_insert_pending",
+    "INSERT INTO saga_pending (saga_id, msg_id, node, phase, action, queue, attempt, not_before, created_at)"
+    " VALUES ($1::uuid, $2::uuid, $3, $4::smallint, $5, $6, $7::int, " SF_TS(8) ", " SF_TS(9) ")"};
+constexpr Statement kInsertPendings{
+    "sf_insert_pendings",
+    "INSERT INTO saga_pending (saga_id, msg_id, node, phase, action, queue, attempt, not_before, created_at)"
+    " SELECT x.saga_id, x.msg_id, x.node, x.phase, x.action, x.queue, x.attempt, " SF_AT("x.not_before_us")
+    ", " SF_AT("x.created_us")
+    " FROM jsonb_to_recordset($1::jsonb) AS x(saga_id uuid, msg_id uuid, node text, phase smallint, action text,"
+    " queue text, attempt int, not_before_us bigint, created_us bigint)"};
+constexpr Statement kUpdatePendings{
+    "sf_update_pendings",
+    "WITH u AS (UPDATE saga_pending p SET attempt = x.attempt, not_before = " SF_AT("x.not_before_us")
+    " FROM jsonb_to_recordset($1::jsonb) AS x(msg_id uuid, attempt int, not_before_us bigint)"
+    " WHERE p.msg_id = x.msg_id RETURNING 1)" SF_EXPECT("jsonb_array_length($1::jsonb)", "a pending item")};
+constexpr Statement kDeletePending{
+    "sf_delete_pending", "WITH u AS (DELETE FROM saga_pending WHERE msg_id = $1::uuid RETURNING 1)"
+                         SF_EXPECT("1", "a pending item")};
+constexpr Statement kDeletePendings{
+    "sf_delete_pendings", "WITH u AS (DELETE FROM saga_pending WHERE msg_id = ANY($1::uuid[]) RETURNING 1)"
+                          SF_EXPECT("cardinality($1::uuid[])", "a pending item")};
+constexpr Statement kAppendEvents{"sf_append_events",
+                                  "INSERT INTO saga_events (saga_id, at, events) VALUES ($1::uuid, " SF_TS(2)
+                                  ", $3::jsonb)"};
+constexpr Statement kAppendEventRows{
+    "sf_append_event_rows",
+    "INSERT INTO saga_events (saga_id, at, events)"
+    " SELECT x.saga_id, " SF_AT("x.at_us") ", x.events"
+    " FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (saga_id uuid, at_us bigint, events jsonb)) WITH ORDINALITY"
+    " AS x(saga_id, at_us, events, n) ORDER BY x.n"};
+
+#undef SF_EXPECT
+#undef SF_UPDATE_SAGA
 #undef SF_TS
 #undef SF_US
+#undef SF_AT
 #undef SF_SAGA_COLUMNS
-#undef SF_COMMAND_COLUMNS
+#undef SF_PENDING_COLUMNS
+
+
+std::string UuidArray(const std::vector<std::string>& ids) {
+    std::string array = "{";
+    for (const auto& id : ids) array += (array.size() > 1 ? "," : "") + id;
+    return array + "}";
+}
 
 }  // namespace
 
@@ -166,34 +148,33 @@ public:
         return sagas_[id.str()] = SagaFromRow(r, 0);
     }
 
-    std::optional<SagaId> FindByBusinessKey(const std::string& workflow,
-                                            const BusinessKey& key) override {
+    std::optional<SagaId> FindByBusinessKey(const std::string& workflow, const BusinessKey& key) override {
         Flush();
         auto r = conn_->Exec(kFindByKey, {workflow, key.str()});
         if (r.rows() == 0) return std::nullopt;
         return SagaId(r.Text(0, 0));
     }
 
-    std::optional<CommandRecord> GetCommand(const MsgId& id) override {
-        if (auto it = commands_.find(id.str()); it != commands_.end()) return it->second;
-        auto r = conn_->Exec(kGetCommand, {id.str()});
-        if (r.rows() == 0) return std::nullopt;
-        return commands_[id.str()] = CommandFromRow(r, 0);
+    std::optional<PendingRecord> GetPending(const MsgId& id) override {
+        if (auto it = pending_.find(id.str()); it != pending_.end()) return it->second;
+        auto r = conn_->Exec(kGetPending, {id.str()});
+        if (r.rows() == 0) return pending_[id.str()] = std::nullopt;
+        return pending_[id.str()] = PendingFromRow(r, 0);
     }
 
     void Prefetch(const std::vector<MsgId>& ids) override {
-        std::string array = "{";
+        std::vector<std::string> wanted;
         for (const MsgId& id : ids) {
-            if (commands_.count(id.str())) continue;
-            array += (array.size() > 1 ? "," : "") + id.str();
+            if (!pending_.count(id.str())) wanted.push_back(id.str());
         }
-        if (array.size() == 1) return;
-        array += "}";
-        // The commands and their sagas, in one round trip (with BEGIN, when first).
-        const auto r = conn_->Pipeline({{&kPrefetchCommands, {}, {array}}, {&kPrefetchSagas, {}, {array}}});
+        if (wanted.empty()) return;
+        const std::string array = UuidArray(wanted);
+        // The pending items and their sagas, in one round trip (with BEGIN, when first).
+        const auto r = conn_->Pipeline({{&kPrefetchPending, {}, {array}}, {&kPrefetchSagas, {}, {array}}});
+        for (const auto& id : wanted) pending_.emplace(id, std::nullopt);  // absent unless found
         for (int i = 0; i < r[0].rows(); ++i) {
-            CommandRecord c = CommandFromRow(r[0], i);
-            commands_.emplace(c.msg_id.str(), std::move(c));
+            PendingRecord p = PendingFromRow(r[0], i);
+            pending_[p.msg_id.str()] = std::move(p);
         }
         for (int i = 0; i < r[1].rows(); ++i) {
             SagaRecord v = SagaFromRow(r[1], i);
@@ -202,8 +183,8 @@ public:
     }
 
     std::vector<SagaRecord> ListSagas(const SagaFilter& f) override {
-        Params p{f.status ? pg::Param(std::to_string(static_cast<int>(*f.status))) : std::nullopt,
-                 f.workflow, std::to_string(f.limit)};
+        Params p{f.status ? pg::Param(std::to_string(static_cast<int>(*f.status))) : std::nullopt, f.workflow,
+                 std::to_string(f.limit)};
         Flush();
         auto r = conn_->Exec(kListSagas, p);
         std::vector<SagaRecord> out;
@@ -211,19 +192,19 @@ public:
         return out;
     }
 
-    std::vector<CommandRecord> PendingCommands(int limit) override {
+    std::vector<std::pair<PendingRecord, SagaRecord>> PendingWork(int limit) override {
         Flush();
-        auto r = conn_->Exec(kPendingCommands, {std::to_string(limit)});
-        std::vector<CommandRecord> out;
-        for (int i = 0; i < r.rows(); ++i) out.push_back(CommandFromRow(r, i));
+        auto r = conn_->Exec(kPendingWork, {std::to_string(limit)});
+        std::vector<std::pair<PendingRecord, SagaRecord>> out;
+        for (int i = 0; i < r.rows(); ++i) out.emplace_back(PendingFromRow(r, i), SagaFromRow(r, i, 9));
         return out;
     }
 
-    std::vector<AttemptRecord> Attempts(const SagaId& id) override {
+    std::vector<PendingRecord> PendingOf(const SagaId& id) override {
         Flush();
-        auto r = conn_->Exec(kAttempts, {id.str()});
-        std::vector<AttemptRecord> out;
-        for (int i = 0; i < r.rows(); ++i) out.push_back(AttemptFromRow(r, i));
+        auto r = conn_->Exec(kPendingOf, {id.str()});
+        std::vector<PendingRecord> out;
+        for (int i = 0; i < r.rows(); ++i) out.push_back(PendingFromRow(r, i));
         return out;
     }
 
@@ -231,18 +212,16 @@ public:
         Flush();
         auto r = conn_->Exec(kHistory, {id.str()});
         std::vector<HistoryEvent> out;
-        for (int i = 0; i < r.rows(); ++i) out.push_back(HistoryFromRow(r, i));
+        for (int i = 0; i < r.rows(); ++i) AppendHistoryRow(r, i, id, out);
         return out;
     }
 
     bool InsertSaga(const SagaRecord& s) override {
-        auto r = conn_->Exec(kInsertSaga,
-                             {s.id.str(), s.workflow, std::to_string(s.workflow_version),
-                              std::to_string(static_cast<int>(s.status)),
-                              std::to_string(s.position), OptId(s.awaiting), s.input.dump(),
-                              s.context.dump(), OptId(s.business_key), s.failure_reason,
-                              s.trace_id.str(), std::to_string(s.version), Micros(s.created_at),
-                              Micros(s.updated_at)});
+        auto r = conn_->Exec(kInsertSaga, {s.id.str(), s.workflow, std::to_string(s.workflow_version),
+                                           std::to_string(static_cast<int>(s.status)), nlohmann::json(s.nodes).dump(),
+                                           s.input.dump(), s.context.dump(), OptId(s.business_key), s.failure_reason,
+                                           s.trace_id.str(), std::to_string(s.version), Micros(s.created_at),
+                                           Micros(s.updated_at)});
         if (r.affected() != 1) return false;
         sagas_[s.id.str()] = s;
         return true;
@@ -252,56 +231,52 @@ public:
         const std::string id = s.id.str();
         auto it = sagas_.find(id);
         if (it == sagas_.end()) {  // never read here: update now, checking the version
-            WriteSaga(s, expected_version);
+            const pg::Query q = SagaWrite(s, expected_version, &kUpdateSaga);
+            if (conn_->Exec(*q.statement, q.params).affected() != 1) {
+                throw Error(ErrorCode::kAborted, "saga " + id + " changed concurrently");
+            }
             return;
         }
-        if (it->second.version != expected_version) {
-            throw Error(ErrorCode::kAborted, "saga " + id + " changed concurrently");
-        }
+        if (it->second.version != expected_version) throw Error(ErrorCode::kAborted, "saga " + id + " changed concurrently");
         if (saga_expected_.emplace(id, expected_version).second) dirty_sagas_.push_back(id);
         it->second = s;
     }
 
-    void InsertCommand(const CommandRecord& c) override {
-        const std::string id = c.msg_id.str();
-        if (!commands_.emplace(id, c).second) throw Error(ErrorCode::kAlreadyExists, "command " + id);
-        new_commands_.push_back(id);
+    void InsertPending(const PendingRecord& p) override {
+        const std::string id = p.msg_id.str();
+        auto it = pending_.find(id);
+        if (it != pending_.end() && it->second) throw Error(ErrorCode::kAlreadyExists, "pending item " + id);
+        pending_[id] = p;
+        new_pending_.push_back(id);
     }
 
-    void UpdateCommand(const CommandRecord& c) override {
-        const std::string id = c.msg_id.str();
-        auto it = commands_.find(id);
-        if (it == commands_.end()) {  // never read here: update now
-            if (!WriteCommand(c)) throw Error(ErrorCode::kNotFound, "command " + id);
-            return;
-        }
-        it->second = c;
-        if (std::find(new_commands_.begin(), new_commands_.end(), id) == new_commands_.end() &&
-            std::find(dirty_commands_.begin(), dirty_commands_.end(), id) == dirty_commands_.end()) {
-            dirty_commands_.push_back(id);
-        }
+    void UpdatePending(const PendingRecord& p) override {
+        const std::string id = p.msg_id.str();
+        auto it = pending_.find(id);
+        if (it == pending_.end() || !it->second) throw Error(ErrorCode::kAborted, "pending item " + id + " is gone");
+        it->second->attempt = p.attempt;
+        it->second->not_before = p.not_before;
+        if (!Listed(new_pending_, id) && !Listed(dirty_pending_, id)) dirty_pending_.push_back(id);
     }
 
-    void InsertAttempt(const AttemptRecord& a) override {
-        attempts_.push_back({{"saga_id", a.saga_id.str()},
-                             {"step_index", a.step_index},
-                             {"phase", static_cast<int>(a.phase)},
-                             {"msg_id", a.msg_id.str()},
-                             {"attempt", a.attempt},
-                             {"outcome", a.outcome},
-                             {"detail", a.detail},
-                             {"finished_us", a.finished_at.time_since_epoch().count()}});
+    void DeletePending(const PendingRecord& p) override {
+        const std::string id = p.msg_id.str();
+        auto it = pending_.find(id);
+        if (it != pending_.end() && !it->second) throw Error(ErrorCode::kAborted, "pending item " + id + " is gone");
+        pending_[id] = std::nullopt;
+        std::erase(dirty_pending_, id);
+        if (Listed(new_pending_, id)) {
+            std::erase(new_pending_, id);  // armed and resolved in one transaction: never written
+        } else {
+            deleted_pending_.push_back(id);
+        }
     }
 
     void AppendHistory(const HistoryEvent& e) override {
-        history_.push_back({{"saga_id", e.saga_id.str()},
-                            {"at_us", e.at.time_since_epoch().count()},
-                            {"kind", e.kind},
-                            {"step_index", e.step_index},
-                            {"phase", e.phase ? nlohmann::json(static_cast<int>(*e.phase)) : nlohmann::json(nullptr)},
-                            {"attempt", e.attempt},
-                            {"msg_id", e.msg_id ? nlohmann::json(e.msg_id->str()) : nlohmann::json(nullptr)},
-                            {"detail", e.detail}});
+        const std::string id = e.saga_id.str();
+        auto [it, fresh] = history_.try_emplace(id);
+        if (fresh) history_order_.push_back(id);
+        it->second.push_back(e);
     }
 
     void Commit() override {
@@ -309,68 +284,52 @@ public:
     }
 
 private:
-    static pg::Query SagaWrite(const SagaRecord& s, std::int64_t expected, const Statement* st = &kUpdateSaga) {
-        return {st,
-                {},
-                {s.id.str(), std::to_string(static_cast<int>(s.status)), std::to_string(s.position),
-                 OptId(s.awaiting), s.context.dump(), s.failure_reason, std::to_string(s.version),
-                 Micros(s.updated_at), std::to_string(expected)}};
-    }
-    static pg::Query CommandWrite(const CommandRecord& c, const Statement* st = &kUpdateCommand) {
-        return {st,
-                {},
-                {c.saga_id.str(), c.msg_id.str(), std::to_string(c.attempt), Micros(c.not_before),
-                 std::to_string(static_cast<int>(c.state))}};
-    }
-    // One saga row, if it still has `expected` as its version; else kAborted.
-    void WriteSaga(const SagaRecord& s, std::int64_t expected) {
-        const pg::Query q = SagaWrite(s, expected);
-        if (conn_->Exec(*q.statement, q.params).affected() != 1) {
-            throw Error(ErrorCode::kAborted, "saga " + s.id.str() + " changed concurrently");
-        }
-    }
-    // One outbox row; false if it is not there.
-    bool WriteCommand(const CommandRecord& c) {
-        const pg::Query q = CommandWrite(c);
-        return conn_->Exec(*q.statement, q.params).affected() == 1;
+    static bool Listed(const std::vector<std::string>& v, const std::string& id) {
+        return std::find(v.begin(), v.end(), id) != v.end();
     }
 
-    // The deferred writes, as statements; those that must change every row they name
-    // check that in the database.
+    static pg::Query SagaWrite(const SagaRecord& s, std::int64_t expected, const Statement* st) {
+        return {st,
+                {},
+                {s.id.str(), std::to_string(static_cast<int>(s.status)), nlohmann::json(s.nodes).dump(), s.context.dump(),
+                 s.failure_reason, std::to_string(s.version), Micros(s.updated_at), std::to_string(expected)}};
+    }
+
+    // The deferred writes, as statements.
     std::vector<pg::Query> PendingWrites() {
         std::vector<pg::Query> out;
-        // One row of a kind goes through the plain prepared statement: cheaper than JSON.
-        if (new_commands_.size() == 1) {
-            const CommandRecord& c = commands_.at(new_commands_.front());
-            out.push_back({&kInsertCommand,
-                           {},
-                           {c.saga_id.str(), c.msg_id.str(), std::to_string(c.step_index),
-                            std::to_string(static_cast<int>(c.phase)), c.action, c.queue,
-                            std::to_string(c.attempt), Micros(c.not_before),
-                            std::to_string(static_cast<int>(c.state)), c.payload.dump(), Micros(c.created_at)}});
-        } else if (!new_commands_.empty()) {
-            nlohmann::json rows = nlohmann::json::array();
-            for (const auto& id : new_commands_) {
-                const CommandRecord& c = commands_.at(id);
-                rows.push_back({{"saga_id", c.saga_id.str()}, {"msg_id", id}, {"step_index", c.step_index},
-                                {"phase", static_cast<int>(c.phase)}, {"action", c.action}, {"queue", c.queue},
-                                {"attempt", c.attempt}, {"not_before_us", c.not_before.time_since_epoch().count()},
-                                {"state", static_cast<int>(c.state)}, {"payload", c.payload},
-                                {"created_us", c.created_at.time_since_epoch().count()}});
+        if (!deleted_pending_.empty()) {
+            if (deleted_pending_.size() == 1) {
+                out.push_back({&kDeletePending, {}, {deleted_pending_.front()}});
+            } else {
+                out.push_back({&kDeletePendings, {}, {UuidArray(deleted_pending_)}});
             }
-            out.push_back({&kInsertCommands, {}, {rows.dump()}});
         }
-        if (dirty_commands_.size() == 1) {
-            out.push_back(CommandWrite(commands_.at(dirty_commands_.front()), &kUpdateCommandChecked));
-        } else if (!dirty_commands_.empty()) {
+        if (new_pending_.size() == 1) {
+            const PendingRecord& p = *pending_.at(new_pending_.front());
+            out.push_back({&kInsertPending,
+                           {},
+                           {p.saga_id.str(), p.msg_id.str(), p.node, std::to_string(static_cast<int>(p.phase)), p.action,
+                            p.queue, std::to_string(p.attempt), Micros(p.not_before), Micros(p.created_at)}});
+        } else if (!new_pending_.empty()) {
             nlohmann::json rows = nlohmann::json::array();
-            for (const auto& id : dirty_commands_) {
-                const CommandRecord& c = commands_.at(id);
-                rows.push_back({{"saga_id", c.saga_id.str()}, {"msg_id", id}, {"attempt", c.attempt},
-                                {"not_before_us", c.not_before.time_since_epoch().count()},
-                                {"state", static_cast<int>(c.state)}});
+            for (const auto& id : new_pending_) {
+                const PendingRecord& p = *pending_.at(id);
+                rows.push_back({{"saga_id", p.saga_id.str()}, {"msg_id", id}, {"node", p.node},
+                                {"phase", static_cast<int>(p.phase)}, {"action", p.action}, {"queue", p.queue},
+                                {"attempt", p.attempt}, {"not_before_us", p.not_before.time_since_epoch().count()},
+                                {"created_us", p.created_at.time_since_epoch().count()}});
             }
-            out.push_back({&kUpdateCommands, {}, {rows.dump()}});
+            out.push_back({&kInsertPendings, {}, {rows.dump()}});
+        }
+        if (!dirty_pending_.empty()) {
+            nlohmann::json rows = nlohmann::json::array();
+            for (const auto& id : dirty_pending_) {
+                const PendingRecord& p = *pending_.at(id);
+                rows.push_back({{"msg_id", id}, {"attempt", p.attempt},
+                                {"not_before_us", p.not_before.time_since_epoch().count()}});
+            }
+            out.push_back({&kUpdatePendings, {}, {rows.dump()}});
         }
         if (dirty_sagas_.size() == 1) {
             const std::string& id = dirty_sagas_.front();
@@ -379,22 +338,32 @@ private:
             nlohmann::json rows = nlohmann::json::array();
             for (const auto& id : dirty_sagas_) {
                 const SagaRecord& v = sagas_.at(id);
-                rows.push_back({{"id", id}, {"state_code", static_cast<int>(v.status)}, {"step_position", v.position},
-                                {"awaiting", v.awaiting ? nlohmann::json(v.awaiting->str()) : nlohmann::json(nullptr)},
+                rows.push_back({{"id", id}, {"state_code", static_cast<int>(v.status)}, {"nodes", v.nodes},
                                 {"context", v.context}, {"failure_reason", v.failure_reason}, {"version", v.version},
                                 {"updated_us", v.updated_at.time_since_epoch().count()},
                                 {"expected", saga_expected_.at(id)}});
             }
             out.push_back({&kUpdateSagas, {}, {rows.dump()}});
         }
-        if (!attempts_.empty()) out.push_back({&kInsertAttempts, {}, {attempts_.dump()}});
-        if (!history_.empty()) out.push_back({&kAppendHistory, {}, {history_.dump()}});
-        new_commands_.clear();
-        dirty_commands_.clear();
+        // One history row per saga of this transaction, its events in order.
+        if (history_order_.size() == 1) {
+            const auto& events = history_.at(history_order_.front());
+            out.push_back({&kAppendEvents, {}, {history_order_.front(), Micros(events.front().at), nlohmann::json(events).dump()}});
+        } else if (!history_order_.empty()) {
+            nlohmann::json rows = nlohmann::json::array();
+            for (const auto& id : history_order_) {
+                const auto& events = history_.at(id);
+                rows.push_back({{"saga_id", id}, {"at_us", events.front().at.time_since_epoch().count()}, {"events", events}});
+            }
+            out.push_back({&kAppendEventRows, {}, {rows.dump()}});
+        }
+        new_pending_.clear();
+        dirty_pending_.clear();
+        deleted_pending_.clear();
         dirty_sagas_.clear();
         saga_expected_.clear();
-        attempts_ = nlohmann::json::array();
-        history_ = nlohmann::json::array();
+        history_.clear();
+        history_order_.clear();
         return out;
     }
 
@@ -404,14 +373,15 @@ private:
         if (!writes.empty()) conn_->Pipeline(writes);
     }
 
-    // What this transaction read or wrote, latest first-class copy; and what it must write.
+    // What this transaction read or wrote (nullopt: known absent, or deleted here), and
+    // what it must write.
     std::unordered_map<std::string, SagaRecord> sagas_;
     std::unordered_map<std::string, std::int64_t> saga_expected_;  // version the row must still have
     std::vector<std::string> dirty_sagas_;
-    std::unordered_map<std::string, CommandRecord> commands_;
-    std::vector<std::string> new_commands_, dirty_commands_;
-    nlohmann::json attempts_ = nlohmann::json::array();
-    nlohmann::json history_ = nlohmann::json::array();
+    std::unordered_map<std::string, std::optional<PendingRecord>> pending_;
+    std::vector<std::string> new_pending_, dirty_pending_, deleted_pending_;
+    std::unordered_map<std::string, std::vector<HistoryEvent>> history_;
+    std::vector<std::string> history_order_;
     PgSagaStore& store_;
     std::unique_ptr<pg::Connection> conn_;
     std::unique_ptr<pg::Transaction> tx_;

@@ -75,8 +75,9 @@ first_listed=$(c list | sed -n 2p | awk '{print $1}')
 expect "list --status filters" 0 "completed" -- c list --status completed --limit 5
 expect "list --json" 0 '"status": "completed"' -- c --json list --workflow order_fulfilment
 expect "show gives status, attempts and the history trace" 0 "status +completed" -- c show "$id"
-expect "show's history has the sent hop" 0 " sent +forward" -- c show "$id"
-expect "show's history has the replied hop" 0 " replied +forward .*outcome=ok" -- c show "$id"
+expect "show's history has the sent hop" 0 " sent +reserve_inventory +forward" -- c show "$id"
+expect "show's history has the replied hop" 0 " replied +create_shipment +forward .*outcome=ok" -- c show "$id"
+expect "show lists every node with its state" 0 "^create_shipment +step +done +3" -- c show "$id"
 expect "workers lists the three services" 0 "payment-1 +payment +32" -- c workers
 expect "stats counts admin requests and worker-socket frames" 0 "admin +bad_requests +[0-9]+" -- c stats
 expect "stats --json carries the dispatcher counters" 0 "\"malformed_frames\": *[0-9]+" -- c --json stats

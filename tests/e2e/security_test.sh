@@ -101,8 +101,8 @@ psql "$dsn" -qAtX -c "INSERT INTO inventory.products VALUES ('sku', 100);
   INSERT INTO payment.accounts VALUES ('c', 100000);"
 order='{"order_id":"o-1","customer":"c","items":[{"sku":"sku","qty":1}],"amount":10,"region":"north"}'
 id=$(c1 start order_fulfilment --input "$order" --key forged-1)
-shipment_msg() { psql "$dsn" -qAtX -c "SELECT msg_id FROM saga_outbox WHERE saga_id = '$id' AND action = 'create_shipment'"; }
-wait_for 30 bash -c "[ -n \"\$(psql '$dsn' -qAtX -c \"SELECT msg_id FROM saga_outbox WHERE saga_id = '$id' AND action = 'create_shipment'\")\" ]" \
+shipment_msg() { psql "$dsn" -qAtX -c "SELECT msg_id FROM saga_pending WHERE saga_id = '$id' AND action = 'create_shipment'"; }
+wait_for 30 bash -c "[ -n \"\$(psql '$dsn' -qAtX -c \"SELECT msg_id FROM saga_pending WHERE saga_id = '$id' AND action = 'create_shipment'\")\" ]" \
   || bad "create_shipment never queued"
 msg=$(shipment_msg)
 as_nobody "$vandal" --forge-reply "tcp://127.0.0.1:$w1" --forged "$msg" "$id" >/dev/null

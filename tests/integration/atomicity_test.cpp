@@ -23,7 +23,7 @@ protected:
     std::string Snapshot() {
         auto c = schema_.Connect();
         std::string out;
-        for (const char* t : {"sagas", "saga_outbox", "saga_step_attempts", "saga_history"}) {
+        for (const char* t : {"sagas", "saga_pending", "saga_events"}) {
             out += std::string(t) + "=" +
                    c->Exec(std::string("SELECT count(*) FROM ") + t).Text(0, 0) + " ";
         }
@@ -66,8 +66,9 @@ TEST_F(Atomicity, ReplyFailingAtAnyWriteLeavesTheSagaAsItWas) {
     const auto replies = worker_.RunQueued();
     ASSERT_EQ(replies.size(), 1u);
     const std::string before = Snapshot();
-    // ApplyReply writes: attempt, command, saga, new command, history (sent, replied, queued).
-    for (int n = 1; n <= 7; ++n) {
+    // ApplyReply writes: the resolved pending item, the saga, the next pending item, and
+    // three history events (sent, replied, queued) in one history row.
+    for (int n = 1; n <= 6; ++n) {
         faulty_.FailWrite(n, ErrorCode::kInternal);
         EXPECT_THROW(engine_->ApplyReply(replies[0]), Error) << "write " << n;
         EXPECT_EQ(Snapshot(), before) << "after a failure at write " << n;
@@ -82,7 +83,7 @@ TEST_F(Atomicity, RetryableFailureIsRetriedAndCommitsOnce) {
     ASSERT_TRUE(r.ok());
     auto c = schema_.Connect();
     EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas").Int(0, 0), 1);
-    EXPECT_EQ(c->Exec("SELECT count(*) FROM saga_outbox").Int(0, 0), 1);
+    EXPECT_EQ(c->Exec("SELECT count(*) FROM saga_pending").Int(0, 0), 1);
 }
 
 }  // namespace

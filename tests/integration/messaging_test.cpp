@@ -178,7 +178,8 @@ TEST_F(MessagingTest, WorkerHungPastItsDeadlineIsOvertakenAndItsLateReplyIgnored
     EXPECT_EQ(Effects("action = 'cancel_shipment'"), 1) << "and undone, because its outcome was unknown";
     EXPECT_EQ(MaxEffectsPerKey(), 1);
     auto c = orchestrator_db_.Connect();
-    EXPECT_GE(c->Exec("SELECT count(*) FROM saga_history WHERE kind = 'reply_ignored' AND saga_id = '" +
+    EXPECT_GE(c->Exec("SELECT count(*) FROM saga_events, jsonb_array_elements(events) e"
+                      " WHERE e->>'kind' = 'reply_ignored' AND saga_id = '" +
                       ids[0].str() + "'")
                   .Int(0, 0),
               1)
@@ -451,9 +452,11 @@ TEST_F(MessagingTest, DatabaseRestartMidRunLosesAndDuplicatesNothing) {
     EXPECT_EQ(MaxEffectsPerKey(), 1);
     // A connection the restart killed is replaced before the batch is answered: no
     // command spends an attempt on finding out.
-    EXPECT_EQ(c->Exec("SELECT count(*) FROM saga_step_attempts WHERE detail LIKE '%server closed the connection%'")
+    const std::string attempts =
+        "FROM saga_events, jsonb_array_elements(events) e WHERE e->>'kind' = 'replied' AND e->'detail'->>'outcome' <> 'ok'";
+    EXPECT_EQ(c->Exec("SELECT count(*) " + attempts + " AND e->'detail'->>'reason' LIKE '%server closed the connection%'")
                   .Int(0, 0),
-              0) << c->Exec("SELECT string_agg(DISTINCT outcome || ': ' || detail, ' | ') FROM saga_step_attempts WHERE outcome <> 'ok'").Text(0, 0);
+              0) << c->Exec("SELECT string_agg(DISTINCT (e->'detail')::text, ' | ') " + attempts).Text(0, 0);
 }
 
 }  // namespace

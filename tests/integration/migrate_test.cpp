@@ -33,7 +33,7 @@ TEST_F(MigrateTest, EmptyDatabaseGetsEveryMigrationRecorded) {
     EXPECT_EQ(r.to_version, pg::LatestMigrationVersion());
     EXPECT_EQ(r.applied, pg::LatestMigrationVersion());
     EXPECT_EQ(Count("SELECT max(version) FROM schema_migrations"), pg::LatestMigrationVersion());
-    for (const char* table : {"sagas", "saga_outbox", "saga_step_attempts", "saga_history"}) {
+    for (const char* table : {"sagas", "saga_pending", "saga_events"}) {
         EXPECT_EQ(Count(std::string("SELECT count(*) FROM ") + table), 0) << table;
     }
 }
@@ -62,8 +62,9 @@ TEST_F(MigrateTest, StoredStateCodesAreCheckedByTheSchema) {
     pg::Migrate(*conn_);
     try {
         conn_->Exec(
-            "INSERT INTO sagas VALUES (gen_random_uuid(), 'wf', 1, 9, 0, NULL, '{}', '{}', NULL,"
-            " '', 't', 1, now(), now())");
+            "INSERT INTO sagas (id, workflow, workflow_version, state_code, input, context, trace_id, version,"
+            " created_at, updated_at, nodes) VALUES (gen_random_uuid(), 'wf', 1, 9, '{}', '{}', 't', 1, now(), now(),"
+            " '{}')");
         FAIL() << "state code 9 accepted";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);  // 23514 check_violation

@@ -76,7 +76,7 @@ std::vector<std::string> EngineScenario::HistoryKinds(const SagaId& id) {
 
 int EngineScenario::PendingCount() {
     auto tx = store_->Begin();
-    return static_cast<int>(tx->PendingCommands(1000).size());
+    return static_cast<int>(tx->PendingWork(1000).size());
 }
 
 namespace {
@@ -91,7 +91,9 @@ TEST_P(EngineScenario, HappyPathRunsThreeStepsInOrderAndCompletes) {
     EXPECT_EQ(worker_.RunOrder(id), (V{"reserve_inventory", "charge_payment", "create_shipment"}));
     for (int step = 0; step < 3; ++step) EXPECT_EQ(worker_.effects(id, step, Phase::kForward), 1);
     EXPECT_EQ(s.context["charge_payment"], (nlohmann::json{{"done", "charge_payment"}}));
-    EXPECT_FALSE(s.awaiting);
+    for (const char* step : {"reserve_inventory", "charge_payment", "create_shipment"}) {
+        EXPECT_EQ(s.nodes.at(step).state, engine::NodeState::kDone) << step;
+    }
     EXPECT_EQ(PendingCount(), 0);
 }
 
@@ -136,7 +138,7 @@ TEST_P(EngineScenario, ExhaustedCompensationFailsWithReasonThenRetryCompensates)
     RunUntilQuiet();
     SagaRecord s = Saga(id);
     EXPECT_EQ(s.status, SagaStatus::kFailed);
-    EXPECT_EQ(s.position, 1);
+    EXPECT_TRUE(s.nodes.at("charge_payment").stuck);
     EXPECT_NE(s.failure_reason.find("refund_payment"), std::string::npos) << s.failure_reason;
     EXPECT_NE(s.failure_reason.find("10 attempts"), std::string::npos) << s.failure_reason;
     EXPECT_EQ(worker_.effects(id, 0, Phase::kCompensate), 0) << "stopped at the failed step";
@@ -319,7 +321,7 @@ TEST_P(EngineScenario, TransientFailuresAreRetriedThenSucceed) {
     EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
     auto view = engine_->Describe(id);
     int charge_attempts = 0;
-    for (const auto& a : view->attempts) charge_attempts += a.step_index == 1;
+    for (const auto& a : view->attempts) charge_attempts += a.node == "charge_payment";
     EXPECT_EQ(charge_attempts, 3);
     EXPECT_EQ(worker_.effects(id, 1, Phase::kForward), 1);
 }
@@ -465,8 +467,8 @@ TEST_P(EngineScenario, ForgedAndLateRepliesAreNeverApplied) {
     Reply late{sent.msg_id, ReplyOutcome::kOk, {{"tracking", "LATE"}}, "", id, true};
     EXPECT_EQ(engine_->ApplyReply(late).code, ErrorCode::kFailedPrecondition);
     EXPECT_EQ(HistoryKinds(id).back(), "reply_ignored");
-    EXPECT_EQ(Saga(id).position, 0);
-    EXPECT_EQ(Saga(id).awaiting, sent.msg_id);
+    EXPECT_EQ(Saga(id).nodes.at("reserve_inventory").state, engine::NodeState::kRunning);
+    EXPECT_EQ(PendingCount(), 1);
     RunUntilQuiet();
     EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
     EXPECT_FALSE(Saga(id).context.dump().find("FORGED") != std::string::npos);
@@ -526,7 +528,7 @@ TEST_P(EngineScenario, SagasOfAnUnregisteredVersionWaitUntouchedWhileTheRestRun)
     EXPECT_EQ(Saga(order).status, SagaStatus::kCompleted);
     const SagaRecord s = Saga(stranded->saga_id);
     EXPECT_EQ(s.status, SagaStatus::kRunning);
-    EXPECT_EQ(s.position, 0);
+    EXPECT_EQ(s.nodes.at("first").state, engine::NodeState::kRunning);
     EXPECT_EQ(HistoryKinds(stranded->saga_id).size(), history);
     EXPECT_NE(engine::UnregisteredReason(s).find("two_step' v1"), std::string::npos);
 }

@@ -1,14 +1,14 @@
 #include "store_conformance.hpp"
 
+#include "engine.hpp"
 #include "sagaflow/core/error.hpp"
 
 namespace sagaflow::testing {
 namespace {
 
-using engine::AttemptRecord;
-using engine::CommandRecord;
-using engine::CommandState;
 using engine::HistoryEvent;
+using engine::NodeState;
+using engine::PendingRecord;
 using engine::SagaFilter;
 using engine::SagaRecord;
 
@@ -21,8 +21,9 @@ SagaRecord NewSaga(const std::string& workflow = "wf", std::optional<std::string
     s.workflow = workflow;
     s.workflow_version = 2;
     s.status = SagaStatus::kRunning;
-    s.position = 1;
-    s.awaiting = MsgId(NewUuid());
+    s.nodes.nodes["reserve"] = {NodeState::kDone, 1, false, false};
+    s.nodes.nodes["charge"] = {NodeState::kFailed, 2, true, false};
+    s.nodes.completions = 2;
     s.input = {{"order", 7}, {"name", "O'Brien; DROP TABLE sagas;--"}};
     s.context = {{"reserve", {{"ok", true}}}};
     if (key) s.business_key = BusinessKey(*key);
@@ -34,18 +35,16 @@ SagaRecord NewSaga(const std::string& workflow = "wf", std::optional<std::string
     return s;
 }
 
-CommandRecord NewCommand(const SagaId& saga, Timestamp not_before) {
-    CommandRecord c;
+PendingRecord NewPending(const SagaId& saga, Timestamp not_before) {
+    PendingRecord c;
     c.msg_id = MsgId(NewUuid());
     c.saga_id = saga;
-    c.step_index = 1;
+    c.node = "charge_payment";
     c.phase = Phase::kCompensate;
     c.action = "refund_payment";
     c.queue = "payment";
     c.attempt = 2;
     c.not_before = not_before;
-    c.state = CommandState::kPending;
-    c.payload = {{"input", {{"a", 1}}}};
     c.created_at = kT0;
     return c;
 }
@@ -63,8 +62,7 @@ TEST_P(StoreConformance, InsertedSagaReadsBackField_for_field) {
     EXPECT_EQ(got->workflow, "wf");
     EXPECT_EQ(got->workflow_version, 2);
     EXPECT_EQ(got->status, SagaStatus::kRunning);
-    EXPECT_EQ(got->position, 1);
-    EXPECT_EQ(got->awaiting, s.awaiting);
+    EXPECT_EQ(got->nodes, s.nodes);
     EXPECT_EQ(got->input, s.input);
     EXPECT_EQ(got->context, s.context);
     EXPECT_EQ(got->business_key, s.business_key);
@@ -77,7 +75,7 @@ TEST_P(StoreConformance, InsertedSagaReadsBackField_for_field) {
 TEST_P(StoreConformance, MissingSagaIsEmpty) {
     auto tx = store_->Begin();
     EXPECT_FALSE(tx->GetSaga(SagaId(NewUuid())));
-    EXPECT_FALSE(tx->GetCommand(MsgId(NewUuid())));
+    EXPECT_FALSE(tx->GetPending(MsgId(NewUuid())));
     EXPECT_FALSE(tx->FindByBusinessKey("wf", BusinessKey("nope")));
 }
 
@@ -166,136 +164,154 @@ TEST_P(StoreConformance, UncommittedTransactionLeavesNoTrace) {
     {
         auto tx = store_->Begin();
         ASSERT_TRUE(tx->InsertSaga(s));
-        tx->InsertCommand(NewCommand(s.id, kT0));
+        tx->InsertPending(NewPending(s.id, kT0));
         EXPECT_TRUE(tx->GetSaga(s.id)) << "a transaction reads its own writes";
     }
     auto tx = store_->Begin();
     EXPECT_FALSE(tx->GetSaga(s.id));
-    EXPECT_TRUE(tx->PendingCommands(10).empty());
+    EXPECT_TRUE(tx->PendingWork(10).empty());
 }
 
-TEST_P(StoreConformance, CommandsRoundTripAndPendingComeEarliestFirst) {
+TEST_P(StoreConformance, PendingItemsRoundTripWithTheirSagasEarliestFirst) {
     const SagaRecord s = NewSaga();
-    const CommandRecord late = NewCommand(s.id, kT0 + std::chrono::seconds(5));
-    const CommandRecord early = NewCommand(s.id, kT0 + std::chrono::seconds(1));
+    const PendingRecord late = NewPending(s.id, kT0 + std::chrono::seconds(5));
+    const PendingRecord early = NewPending(s.id, kT0 + std::chrono::seconds(1));
     {
         auto tx = store_->Begin();
         ASSERT_TRUE(tx->InsertSaga(s));
-        tx->InsertCommand(late);
-        tx->InsertCommand(early);
+        tx->InsertPending(late);
+        tx->InsertPending(early);
         tx->Commit();
     }
     auto tx = store_->Begin();
-    auto pending = tx->PendingCommands(10);
-    ASSERT_EQ(pending.size(), 2u);
-    EXPECT_EQ(pending[0].msg_id, early.msg_id);
-    EXPECT_EQ(pending[1].msg_id, late.msg_id);
-    auto got = tx->GetCommand(early.msg_id);
+    auto work = tx->PendingWork(10);
+    ASSERT_EQ(work.size(), 2u);
+    EXPECT_EQ(work[0].first.msg_id, early.msg_id);
+    EXPECT_EQ(work[1].first.msg_id, late.msg_id);
+    EXPECT_EQ(work[0].second.id, s.id);
+    EXPECT_EQ(work[0].second.input, s.input) << "the command's payload is the saga's";
+    auto got = tx->GetPending(early.msg_id);
     ASSERT_TRUE(got);
     EXPECT_EQ(got->saga_id, s.id);
-    EXPECT_EQ(got->step_index, 1);
+    EXPECT_EQ(got->node, "charge_payment");
     EXPECT_EQ(got->phase, Phase::kCompensate);
     EXPECT_EQ(got->action, "refund_payment");
     EXPECT_EQ(got->queue, "payment");
     EXPECT_EQ(got->attempt, 2);
     EXPECT_EQ(got->not_before, early.not_before);
-    EXPECT_EQ(got->payload, early.payload);
-    EXPECT_EQ(tx->PendingCommands(1).size(), 1u);
+    EXPECT_EQ(got->created_at, kT0);
+    EXPECT_EQ(tx->PendingWork(1).size(), 1u);
+    EXPECT_EQ(tx->PendingOf(s.id).size(), 2u);
+    EXPECT_TRUE(tx->PendingOf(SagaId(NewUuid())).empty());
 }
 
-TEST_P(StoreConformance, DoneCommandsAreNoLongerPending) {
+TEST_P(StoreConformance, AResolvedItemIsDeletedAndAResentOneUpdated) {
     const SagaRecord s = NewSaga();
-    CommandRecord c = NewCommand(s.id, kT0);
+    PendingRecord done = NewPending(s.id, kT0);
+    PendingRecord again = NewPending(s.id, kT0);
     {
         auto tx = store_->Begin();
         ASSERT_TRUE(tx->InsertSaga(s));
-        tx->InsertCommand(c);
+        tx->InsertPending(done);
+        tx->InsertPending(again);
         tx->Commit();
     }
-    c.state = CommandState::kDone;
-    c.attempt = 3;
+    again.attempt = 3;
+    again.not_before = kT0 + std::chrono::seconds(9);
     {
         auto tx = store_->Begin();
-        tx->UpdateCommand(c);
+        ASSERT_TRUE(tx->GetPending(done.msg_id));
+        ASSERT_TRUE(tx->GetPending(again.msg_id));
+        tx->DeletePending(done);
+        tx->UpdatePending(again);
+        EXPECT_FALSE(tx->GetPending(done.msg_id)) << "read your own delete";
         tx->Commit();
     }
     auto tx = store_->Begin();
-    EXPECT_TRUE(tx->PendingCommands(10).empty());
-    auto got = tx->GetCommand(c.msg_id);
+    EXPECT_FALSE(tx->GetPending(done.msg_id));
+    auto got = tx->GetPending(again.msg_id);
     ASSERT_TRUE(got);
-    EXPECT_EQ(got->state, CommandState::kDone);
     EXPECT_EQ(got->attempt, 3);
+    EXPECT_EQ(got->not_before, again.not_before);
+    EXPECT_EQ(tx->PendingWork(10).size(), 1u);
 }
 
-TEST_P(StoreConformance, UpdatingAnUnknownCommandIsNotFound) {
-    auto tx = store_->Begin();
+TEST_P(StoreConformance, ResolvingAnItemTwiceIsAConcurrentChange) {
+    const SagaRecord s = NewSaga();
+    const PendingRecord item = NewPending(s.id, kT0);
+    {
+        auto tx = store_->Begin();
+        ASSERT_TRUE(tx->InsertSaga(s));
+        tx->InsertPending(item);
+        tx->Commit();
+    }
+    {
+        auto tx = store_->Begin();
+        tx->DeletePending(item);
+        tx->Commit();
+    }
     try {
-        tx->UpdateCommand(NewCommand(SagaId(NewUuid()), kT0));
+        auto tx = store_->Begin();
+        tx->DeletePending(item);
+        tx->Commit();
         FAIL() << "no error";
     } catch (const Error& e) {
-        EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+        EXPECT_EQ(e.code(), ErrorCode::kAborted);
     }
 }
 
-TEST_P(StoreConformance, HistoryKeepsOrderWithIncreasingSeq) {
+TEST_P(StoreConformance, HistoryIsOneRowPerSagaPerTransactionInOrder) {
     const SagaRecord s = NewSaga();
     const SagaRecord other = NewSaga();
-    auto tx = store_->Begin();
-    ASSERT_TRUE(tx->InsertSaga(s));
-    ASSERT_TRUE(tx->InsertSaga(other));
-    for (const char* kind : {"started", "queued", "sent"}) {
-        HistoryEvent e;
-        e.saga_id = s.id;
-        e.at = kT0;
-        e.kind = kind;
-        e.detail = {{"k", kind}};
-        tx->AppendHistory(e);
-        e.saga_id = other.id;
-        tx->AppendHistory(e);
-    }
     HistoryEvent with_step;
-    with_step.saga_id = s.id;
-    with_step.at = kT0 + std::chrono::microseconds(3);
-    with_step.kind = "replied";
-    with_step.step_index = 2;
-    with_step.phase = Phase::kForward;
-    with_step.attempt = 4;
-    with_step.msg_id = MsgId(NewUuid());
-    tx->AppendHistory(with_step);
-    tx->Commit();
-
+    {
+        auto tx = store_->Begin();
+        ASSERT_TRUE(tx->InsertSaga(s));
+        ASSERT_TRUE(tx->InsertSaga(other));
+        for (const char* kind : {"started", "queued", "sent"}) {
+            HistoryEvent e;
+            e.saga_id = s.id;
+            e.at = kT0;
+            e.kind = kind;
+            e.detail = {{"k", kind}};
+            tx->AppendHistory(e);
+            e.saga_id = other.id;
+            tx->AppendHistory(e);
+        }
+        tx->Commit();
+    }
+    {
+        auto tx = store_->Begin();
+        with_step.saga_id = s.id;
+        with_step.at = kT0 + std::chrono::microseconds(3);
+        with_step.kind = "replied";
+        with_step.node = "charge_payment";
+        with_step.phase = Phase::kForward;
+        with_step.attempt = 4;
+        with_step.msg_id = MsgId(NewUuid());
+        with_step.detail = {{"outcome", "ok"}};
+        tx->AppendHistory(with_step);
+        tx->Commit();
+    }
     auto read = store_->Begin();
     auto h = read->History(s.id);
     ASSERT_EQ(h.size(), 4u);
     EXPECT_EQ(h[0].kind, "started");
     EXPECT_EQ(h[2].kind, "sent");
     EXPECT_EQ(h[0].detail, (nlohmann::json{{"k", "started"}}));
-    EXPECT_LT(h[0].seq, h[1].seq);
+    EXPECT_EQ(h[0].seq, h[2].seq) << "one transaction, one row";
     EXPECT_LT(h[2].seq, h[3].seq);
-    EXPECT_EQ(h[3].step_index, 2);
+    EXPECT_EQ(h[3].node, "charge_payment");
     EXPECT_EQ(h[3].phase, Phase::kForward);
     EXPECT_EQ(h[3].attempt, 4);
     EXPECT_EQ(h[3].msg_id, with_step.msg_id);
     EXPECT_EQ(h[3].at, with_step.at);
     EXPECT_FALSE(h[0].phase);
-}
-
-TEST_P(StoreConformance, AttemptsRoundTripInOrder) {
-    const SagaRecord s = NewSaga();
-    auto tx = store_->Begin();
-    ASSERT_TRUE(tx->InsertSaga(s));
-    const MsgId m(NewUuid());
-    tx->InsertAttempt(AttemptRecord{s.id, 0, Phase::kForward, m, 1, "retry", "db down", kT0});
-    tx->InsertAttempt(AttemptRecord{s.id, 0, Phase::kForward, m, 2, "ok", "", kT0});
-    tx->Commit();
-    auto read = store_->Begin();
-    auto a = read->Attempts(s.id);
-    ASSERT_EQ(a.size(), 2u);
-    EXPECT_EQ(a[0].outcome, "retry");
-    EXPECT_EQ(a[0].detail, "db down");
-    EXPECT_EQ(a[1].attempt, 2);
-    EXPECT_EQ(a[1].msg_id, m);
-    EXPECT_EQ(a[1].finished_at, kT0);
+    EXPECT_TRUE(h[0].node.empty());
+    const auto attempts = engine::AttemptsFrom(h);
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].outcome, "ok");
+    EXPECT_EQ(read->History(other.id).size(), 3u);
 }
 
 TEST_P(StoreConformance, ListSagasFiltersNewestFirstWithLimit) {
@@ -326,14 +342,14 @@ TEST_P(StoreConformance, CommittedWritesSurviveANewStoreHandle) {
     {
         auto tx = store_->Begin();
         ASSERT_TRUE(tx->InsertSaga(s));
-        tx->InsertCommand(NewCommand(s.id, kT0));
+        tx->InsertPending(NewPending(s.id, kT0));
         tx->Commit();
     }
     store_.reset();
     auto reopened = env_->Open();
     auto tx = reopened->Begin();
     EXPECT_TRUE(tx->GetSaga(s.id));
-    EXPECT_EQ(tx->PendingCommands(10).size(), 1u);
+    EXPECT_EQ(tx->PendingWork(10).size(), 1u);
 }
 
 }  // namespace

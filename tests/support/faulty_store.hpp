@@ -44,17 +44,17 @@ public:
         Write();
         ForwardingTx::UpdateSaga(s, v);
     }
-    void InsertCommand(const engine::CommandRecord& c) override {
+    void InsertPending(const engine::PendingRecord& p) override {
         Write();
-        ForwardingTx::InsertCommand(c);
+        ForwardingTx::InsertPending(p);
     }
-    void UpdateCommand(const engine::CommandRecord& c) override {
+    void UpdatePending(const engine::PendingRecord& p) override {
         Write();
-        ForwardingTx::UpdateCommand(c);
+        ForwardingTx::UpdatePending(p);
     }
-    void InsertAttempt(const engine::AttemptRecord& a) override {
+    void DeletePending(const engine::PendingRecord& p) override {
         Write();
-        ForwardingTx::InsertAttempt(a);
+        ForwardingTx::DeletePending(p);
     }
     void AppendHistory(const engine::HistoryEvent& e) override {
         Write();

@@ -16,23 +16,21 @@ public:
     std::optional<SagaId> FindByBusinessKey(const std::string& w, const BusinessKey& k) override {
         return inner_->FindByBusinessKey(w, k);
     }
-    std::optional<engine::CommandRecord> GetCommand(const MsgId& id) override {
-        return inner_->GetCommand(id);
-    }
+    std::optional<engine::PendingRecord> GetPending(const MsgId& id) override { return inner_->GetPending(id); }
     void Prefetch(const std::vector<MsgId>& ids) override { inner_->Prefetch(ids); }
     std::vector<engine::SagaRecord> ListSagas(const engine::SagaFilter& f) override {
         return inner_->ListSagas(f);
     }
-    std::vector<engine::CommandRecord> PendingCommands(int limit) override {
-        return inner_->PendingCommands(limit);
+    std::vector<std::pair<engine::PendingRecord, engine::SagaRecord>> PendingWork(int limit) override {
+        return inner_->PendingWork(limit);
     }
-    std::vector<engine::AttemptRecord> Attempts(const SagaId& id) override { return inner_->Attempts(id); }
+    std::vector<engine::PendingRecord> PendingOf(const SagaId& id) override { return inner_->PendingOf(id); }
     std::vector<engine::HistoryEvent> History(const SagaId& id) override { return inner_->History(id); }
     bool InsertSaga(const engine::SagaRecord& s) override { return inner_->InsertSaga(s); }
     void UpdateSaga(const engine::SagaRecord& s, std::int64_t v) override { inner_->UpdateSaga(s, v); }
-    void InsertCommand(const engine::CommandRecord& c) override { inner_->InsertCommand(c); }
-    void UpdateCommand(const engine::CommandRecord& c) override { inner_->UpdateCommand(c); }
-    void InsertAttempt(const engine::AttemptRecord& a) override { inner_->InsertAttempt(a); }
+    void InsertPending(const engine::PendingRecord& p) override { inner_->InsertPending(p); }
+    void UpdatePending(const engine::PendingRecord& p) override { inner_->UpdatePending(p); }
+    void DeletePending(const engine::PendingRecord& p) override { inner_->DeletePending(p); }
     void AppendHistory(const engine::HistoryEvent& e) override { inner_->AppendHistory(e); }
     void Commit() override { inner_->Commit(); }
 

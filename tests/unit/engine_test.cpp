@@ -105,7 +105,7 @@ TEST_F(EngineTest, TransientCommitFailureIsRetriedAndStartsOneSaga) {
     ASSERT_TRUE(r.ok());
     auto tx = store_.Begin();
     EXPECT_EQ(tx->ListSagas({}).size(), 1u);
-    EXPECT_EQ(tx->PendingCommands(10).size(), 1u);
+    EXPECT_EQ(tx->PendingWork(10).size(), 1u);
 }
 
 TEST_F(EngineTest, PermanentStoreFailureSurfacesAndWritesNothing) {
