@@ -107,6 +107,7 @@ std::string Run(const std::vector<std::string>& argv, const std::string& stderr_
 
 struct Snapshot {
     std::int64_t xact_commit = 0, wal_sync = 0, wal_bytes = 0;
+    std::int64_t rows_written = 0;  // sagad's tables: inserted + updated + deleted rows
     std::string lsn;
     double cpu_sagad = 0, cpu_workers = 0, cpu_postgres = 0;
     Clock::time_point at;
@@ -125,13 +126,17 @@ public:
         auto r = conn_.Exec(
             "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),"
             " (SELECT wal_sync FROM pg_stat_wal), pg_current_wal_lsn()::text,"
-            " (SELECT pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint");
+            " (SELECT pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint,"
+            // sagad's own tables only: not the workers' inbox (sagaflow_*), not the calibration
+            " (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables"
+            "   WHERE schemaname = 'public' AND relname NOT LIKE 'sagaflow\\_%' AND relname <> 'bench_calibration')");
         own_xacts_ += 3;
         Snapshot s;
         s.xact_commit = r.Int(0, 0);
         s.wal_sync = r.Int(0, 1);
         s.lsn = r.Text(0, 2);
         s.wal_bytes = r.Int(0, 3);
+        s.rows_written = r.Int(0, 4);
         s.cpu_sagad = o_.sagad_pid ? CpuSeconds(o_.sagad_pid) : 0;
         for (int p : o_.worker_pids) s.cpu_workers += CpuSeconds(p);
         s.cpu_postgres = PostgresCpuSeconds(o_.pgdata);
@@ -374,6 +379,7 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
            {"writing_tx_per_saga", commit_records >= 0 ? json(static_cast<double>(commit_records) / n) : json(nullptr)},
            {"writing_tx_per_step", commit_records >= 0 ? json(static_cast<double>(commit_records) / steps_run) : json(nullptr)},
            {"wal_flushes_per_saga", static_cast<double>(after.wal_sync - before.wal_sync) / n},
+           {"rows_per_saga", static_cast<double>(after.rows_written - before.rows_written) / n},
            {"wal_bytes_per_saga", static_cast<double>(after.wal_bytes - before.wal_bytes) / n},
            {"cpu_ms_per_saga",
             {{"sagad", (after.cpu_sagad - before.cpu_sagad) * 1000 / n},
@@ -405,22 +411,22 @@ json Pgbench(const Options& o, int clients, double seconds) {
 // ---- report -------------------------------------------------------------------------
 
 void PrintTable(const json& runs) {
-    std::printf("%-4s %-6s %5s %7s %6s %9s %9s %7s %7s %7s %8s %7s %6s %6s %6s %8s %6s %6s %6s\n", "wl", "mode", "steps",
-                "load", "sagas", "sagas/s", "steps/s", "p50ms", "p95ms", "p99ms", "maxms", "commit", "wtx", "wtx/st",
-                "flush", "walB", "cpuD", "cpuW", "cpuPG");
+    std::printf("%-4s %-6s %5s %7s %6s %9s %9s %7s %7s %7s %8s %7s %6s %6s %6s %6s %8s %6s %6s %6s\n", "wl", "mode",
+                "steps", "load", "sagas", "sagas/s", "steps/s", "p50ms", "p95ms", "p99ms", "maxms", "commit", "wtx",
+                "wtx/st", "flush", "rows", "walB", "cpuD", "cpuW", "cpuPG");
     for (const json& r : runs) {
         const std::string load = r["mode"] == "closed" ? std::to_string(r["in_flight"].get<int>())
                                                        : std::to_string(static_cast<int>(r["rate"].get<double>())) + "/s";
         const auto& l = r["latency_ms"];
         const auto& c = r["cpu_ms_per_saga"];
-        std::printf("%-4s %-6s %5d %7s %6lld %9.0f %9.0f %7.2f %7.2f %7.2f %8.1f %7.2f %6.2f %6.2f %6.2f %8.0f %6.3f %6.3f %6.3f\n",
+        std::printf("%-4s %-6s %5d %7s %6lld %9.0f %9.0f %7.2f %7.2f %7.2f %8.1f %7.2f %6.2f %6.2f %6.2f %6.1f %8.0f %6.3f %6.3f %6.3f\n",
                     r["workload"].get<std::string>().c_str(), r["mode"].get<std::string>().c_str(), r["steps"].get<int>(),
                     load.c_str(), static_cast<long long>(r["sagas"].get<std::int64_t>()), r["sagas_per_s"].get<double>(),
                     r["steps_per_s"].get<double>(), l["p50"].get<double>(), l["p95"].get<double>(),
                     l["p99"].get<double>(), l["max"].get<double>(), r["commits_per_saga"].get<double>(),
                     r["writing_tx_per_saga"].is_null() ? -1.0 : r["writing_tx_per_saga"].get<double>(),
                     r["writing_tx_per_step"].is_null() ? -1.0 : r["writing_tx_per_step"].get<double>(),
-                    r["wal_flushes_per_saga"].get<double>(), r["wal_bytes_per_saga"].get<double>(),
+                    r["wal_flushes_per_saga"].get<double>(), r["rows_per_saga"].get<double>(), r["wal_bytes_per_saga"].get<double>(),
                     c["sagad"].get<double>(), c["workers"].get<double>(), c["postgres"].get<double>());
     }
 }

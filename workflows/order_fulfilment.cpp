@@ -48,6 +48,9 @@ Workflow OrderFulfilmentV2() {
         .Build();
 }
 
-void RegisterAll(WorkflowRegistry& registry) { registry.Add(OrderFulfilment()); }
+void RegisterAll(WorkflowRegistry& registry) {
+    registry.Add(OrderFulfilment());
+    registry.Add(OrderFulfilmentV2());
+}
 
 }  // namespace sagaflow::workflows

@@ -233,6 +233,7 @@ public:
             result_.signal = FlowSignal::kStuck;
         } else if (todo.empty()) {
             result_.signal = FlowSignal::kUndone;
+            for (int n = 0; n < count; ++n) Skip(n);  // never reached: off the saga's path
         }
     }
 

@@ -24,6 +24,8 @@ INSERT INTO inventory.products VALUES ('sku-book', 100000), ('sku-pen', 100000),
 INSERT INTO payment.accounts SELECT 'c-' || g, 1000000 FROM generate_series(1, 20) g
   ON CONFLICT (customer) DO UPDATE SET balance = excluded.balance;
 INSERT INTO payment.accounts VALUES ('c-broke', 5) ON CONFLICT (customer) DO UPDATE SET balance = 5;
+INSERT INTO payment.accounts VALUES ('c-fraud', 1000000) ON CONFLICT (customer) DO UPDATE SET balance = 1000000;
+INSERT INTO risk.blocked_customers VALUES ('c-fraud') ON CONFLICT DO NOTHING;
 INSERT INTO payment.accounts VALUES ('c-blocked', 1000000, true)
   ON CONFLICT (customer) DO UPDATE SET balance = 1000000, refunds_blocked = true;
 INSERT INTO logistics.regions VALUES ('north', true), ('south', true), ('east', true), ('west', true), ('atlantis', false)
@@ -34,15 +36,21 @@ CREATE TABLE demo.initial_stock AS SELECT sku, stock FROM inventory.products;
 CREATE TABLE demo.initial_money AS SELECT sum(balance) AS total FROM payment.accounts;"
 }
 
-# The input of order i. One in ten is out of stock, declined or undeliverable each. With
+# Orders above this amount are fraud-checked (workflows/order_fulfilment.hpp, kFraudCheckAbove).
+fraud_limit=1200
+
+# The input of order i. Amounts vary from 1000 to 1600, so about half are fraud-checked.
+# One in ten is out of stock, declined, undeliverable (its shipment fails inside the
+# parallel group) or from a blocked customer (its fraud check fails) each. With
 # faults=1 also: one in fifty is charged to an account whose refunds are blocked and is
 # undeliverable (its compensation fails for good: the saga ends failed until someone
 # unblocks the account and retries), and one in twenty-five has a SQL-shaped order id.
 order_input() {
   local i=$1 faults=${2:-0} regions=(north south east west)
   local sku=sku-book customer="c-$(( i % 20 + 1 ))" region=${regions[$(( i % 4 ))]} qty=$(( i % 3 + 1 ))
-  local id="order-$i"
+  local id="order-$i" amount=$(( 1000 + (i % 7) * 100 ))
   case $(( i % 10 )) in
+    6) customer=c-fraud; amount=5000 ;;  # large, so fraud-checked, and its customer is blocked
     7) sku=sku-rare; qty=2 ;;       # the first one gets the stock, the rest are out of stock
     8) customer=c-broke ;;          # declined
     9) region=atlantis ;;           # undeliverable
@@ -51,7 +59,7 @@ order_input() {
     [ $(( i % 50 )) = 13 ] && { customer=c-blocked; region=atlantis; }
     [ $(( i % 25 )) = 11 ] && id="order-$i'); DROP TABLE inventory.products; --"
   fi
-  echo "{\"order_id\":\"$id\",\"customer\":\"$customer\",\"items\":[{\"sku\":\"$sku\",\"qty\":$qty},{\"sku\":\"sku-pen\",\"qty\":1}],\"amount\":$(( 1000 + i )),\"region\":\"$region\"}"
+  echo "{\"order_id\":\"$id\",\"customer\":\"$customer\",\"items\":[{\"sku\":\"$sku\",\"qty\":$qty},{\"sku\":\"sku-pen\",\"qty\":1}],\"amount\":$amount,\"region\":\"$region\"}"
 }
 
 # Starts order i, retrying while sagad is away (killed on purpose): the business key
@@ -96,33 +104,64 @@ order_invariants() {
   check "every completed order has exactly one shipment" "
     SELECT count(*) FROM sagas s WHERE s.state_code = 3
       AND (SELECT count(*) FROM logistics.shipments sh WHERE sh.saga_id = s.id AND sh.status = 'created') <> 1"
-  check "every path was taken (ok, out of stock, declined, undeliverable)" "
-    SELECT 4 - count(DISTINCT CASE WHEN state_code = 3 THEN 'ok'
-                                   WHEN failure_reason LIKE '%out of stock%' THEN 'stock'
-                                   WHEN failure_reason LIKE '%declined%' THEN 'declined'
-                                   WHEN failure_reason LIKE '%undeliverable%' THEN 'region' END)
-    FROM sagas"
+  check "no compensated order has an issued invoice" "
+    SELECT count(*) FROM billing.invoices b JOIN sagas s ON s.id = b.saga_id WHERE s.state_code = 4 AND b.status = 'issued'"
+  check "every completed order has exactly one issued invoice" "
+    SELECT count(*) FROM sagas s WHERE s.state_code = 3 AND s.workflow_version = 2
+      AND (SELECT count(*) FROM billing.invoices b WHERE b.saga_id = s.id AND b.status = 'issued') <> 1"
+  check "only orders above the limit were fraud-checked" "
+    SELECT count(*) FROM risk.checks c JOIN sagas s ON s.id = c.saga_id WHERE (s.input->>'amount')::int <= $fraud_limit"
+  check "every completed order above the limit was fraud-checked" "
+    SELECT count(*) FROM sagas s WHERE s.state_code = 3 AND s.workflow_version = 2
+      AND (s.input->>'amount')::int > $fraud_limit AND NOT EXISTS (SELECT 1 FROM risk.checks c WHERE c.saga_id = s.id)"
+  check "a failed fraud check charged nothing and shipped nothing" "
+    SELECT count(*) FROM sagas s WHERE s.failure_reason LIKE '%fraud suspected%'
+      AND (EXISTS (SELECT 1 FROM payment.charges c WHERE c.saga_id = s.id)
+           OR EXISTS (SELECT 1 FROM logistics.shipments sh WHERE sh.saga_id = s.id))"
+  check "every path was taken (small, fraud-checked, out of stock, declined, failed shipment, failed fraud check)" "
+    SELECT 6 - count(DISTINCT path) FROM (SELECT $path_sql AS path FROM sagas) p
+    WHERE path NOT IN ('compensated by hand', 'other')"
 }
 
+# The path a saga took, by name (for the summary and the check that every path was taken).
+path_sql="CASE WHEN state_code = 3 AND (nodes->'nodes'->'fraud_check'->>'s')::int = 3 THEN 'fraud-checked order'
+               WHEN state_code = 3 THEN 'small order'
+               WHEN failure_reason LIKE '%fraud suspected%' THEN 'failed fraud check'
+               WHEN failure_reason LIKE '%declined%' THEN 'declined payment'
+               WHEN failure_reason LIKE '%out of stock%' THEN 'out of stock'
+               WHEN failure_reason LIKE '%undeliverable%' THEN 'failed shipment inside the group'
+               WHEN failure_reason LIKE 'manual compensation%' THEN 'compensated by hand'
+               ELSE 'other' END"
+
 # Every handler run that committed, from the services' effects ledgers.
-effects_sql="(SELECT saga_id, step_index, phase FROM inventory.effects
-              UNION ALL SELECT saga_id, step_index, phase FROM payment.effects
-              UNION ALL SELECT saga_id, step_index, phase FROM logistics.effects)"
+effects_sql="(SELECT saga_id, step_index, phase, action FROM inventory.effects
+              UNION ALL SELECT saga_id, step_index, phase, action FROM payment.effects
+              UNION ALL SELECT saga_id, step_index, phase, action FROM logistics.effects
+              UNION ALL SELECT saga_id, step_index, phase, action FROM risk.effects
+              UNION ALL SELECT saga_id, step_index, phase, action FROM billing.effects)"
+# The steps (node ids, which name their forward actions) and the ones without an undo.
+step_ids="'reserve_inventory', 'fraud_check', 'charge_payment', 'create_shipment', 'issue_invoice'"
+no_undo="'fraud_check'"
 # (saga, step, phase) with more than one committed handler run.
 duplicated_sql="SELECT count(*) FROM (SELECT 1 FROM $effects_sql e GROUP BY saga_id, step_index, phase HAVING count(*) > 1) d"
-# Effects that should exist and do not: a step of a completed saga that never committed,
-# or a committed step of a compensated saga that was never undone.
-lost_sql="SELECT (SELECT count(*) FROM sagas s, generate_series(0, 2) st WHERE s.state_code = 3
-                   AND NOT EXISTS (SELECT 1 FROM $effects_sql e WHERE e.saga_id = s.id AND e.step_index = st AND e.phase = 1))
+# Effects that should exist and do not: a step sagad recorded done in a completed saga that
+# never committed, or a committed step of a compensated saga that was never undone.
+lost_sql="SELECT (SELECT count(*) FROM sagas s, jsonb_each(s.nodes->'nodes') n
+                  WHERE s.state_code = 3 AND n.key IN ($step_ids) AND (n.value->>'s')::int = 3
+                    AND NOT EXISTS (SELECT 1 FROM $effects_sql e WHERE e.saga_id = s.id AND e.action = n.key AND e.phase = 1))
               + (SELECT count(*) FROM sagas s JOIN $effects_sql f ON f.saga_id = s.id AND f.phase = 1
-                 WHERE s.state_code = 4 AND NOT EXISTS
+                 WHERE s.state_code = 4 AND f.action NOT IN ($no_undo) AND NOT EXISTS
                    (SELECT 1 FROM $effects_sql e WHERE e.saga_id = s.id AND e.step_index = f.step_index AND e.phase = 2))"
+# Effects off the saga's path: a committed step of a completed saga that sagad did not walk.
+off_path_sql="SELECT count(*) FROM sagas s JOIN $effects_sql f ON f.saga_id = s.id AND f.phase = 1
+              WHERE s.state_code = 3 AND coalesce((s.nodes->'nodes'->f.action->>'s')::int, 1) <> 3"
 # Undos that ran with nothing to undo (the inbox answers those without the handler).
 undo_without_forward_sql="SELECT count(*) FROM $effects_sql c WHERE c.phase = 2 AND NOT EXISTS
   (SELECT 1 FROM $effects_sql f WHERE f.saga_id = c.saga_id AND f.step_index = c.step_index AND f.phase = 1)"
 
 ledger_invariants() {
   check "no effect duplicated: each (saga, step, phase) committed at most once" "$duplicated_sql"
-  check "no effect lost: completed sagas did every step, compensated ones undid every done step" "$lost_sql"
+  check "no effect lost: completed sagas did every step of their path, compensated ones undid every done step" "$lost_sql"
+  check "no effect off the path: a completed saga's committed steps are the ones it walked" "$off_path_sql"
   check "no undo ran for a step that never ran" "$undo_without_forward_sql"
 }

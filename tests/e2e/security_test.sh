@@ -100,7 +100,7 @@ export PGOPTIONS="-c client_min_messages=warning"
 psql "$dsn" -qAtX -c "INSERT INTO inventory.products VALUES ('sku', 100);
   INSERT INTO payment.accounts VALUES ('c', 100000);"
 order='{"order_id":"o-1","customer":"c","items":[{"sku":"sku","qty":1}],"amount":10,"region":"north"}'
-id=$(c1 start order_fulfilment --input "$order" --key forged-1)
+id=$(c1 start order_fulfilment --version 1 --input "$order" --key forged-1)  # one shipment step to forge
 shipment_msg() { psql "$dsn" -qAtX -c "SELECT msg_id FROM saga_pending WHERE saga_id = '$id' AND action = 'create_shipment'"; }
 wait_for 30 bash -c "[ -n \"\$(psql '$dsn' -qAtX -c \"SELECT msg_id FROM saga_pending WHERE saga_id = '$id' AND action = 'create_shipment'\")\" ]" \
   || bad "create_shipment never queued"
@@ -148,7 +148,7 @@ c2 --timeout-ms 2000 workflows >/dev/null 2>&1; rc=$?
 [ "$rc" = 3 ] && ok "it refuses work with exit 3 (retry later)" || bad "standby answered workflows with exit $rc"
 ids=()
 for i in $(seq 1 30); do
-  ids+=("$(c1 start order_fulfilment --input "${order/o-1/s-$i}" --key "standby-$i")")
+  ids+=("$(c1 start order_fulfilment --version 1 --input "${order/o-1/s-$i}" --key "standby-$i")")
 done
 kill -9 "$one"; killed_at=$(ms_now)
 wait_for 30 grep -q '"event":"sagad_ready"' "$dir/standby.log" && took=$(( $(ms_now) - killed_at )) \

@@ -56,7 +56,11 @@ TEST(PgCommits, ThreeStepHappyPathSagaCommitsFourTimesAndWrites14Rows) {
             (void)pg_store.Begin();  // connects even when n == 0; rolled back
             engine::Engine engine(registry, pg_store, worker, clock);
             for (int i = 0; i < n; ++i) {
-                auto r = engine.Start(workflows::kOrderFulfilment, R"({"n":1})");
+                engine::StartRequest req;  // v1: three steps in a row
+                req.workflow = workflows::kOrderFulfilment;
+                req.version = 1;
+                req.input = {{"n", 1}};
+                auto r = engine.Start(req);
                 EXPECT_TRUE(r.ok());
                 ids.push_back(r->saga_id);
                 for (int step = 0; step < 3; ++step) {

@@ -53,10 +53,13 @@ int EngineScenario::RunUntilQuiet(int max_rounds) {
     return max_rounds;
 }
 
-SagaId EngineScenario::StartOrder(const std::string& key) {
-    std::optional<BusinessKey> k;
-    if (!key.empty()) k = BusinessKey(key);
-    auto r = engine_->Start(workflows::kOrderFulfilment, R"({"order_id":"o-1","amount":25})", k);
+SagaId EngineScenario::StartOrder(const std::string& key, int version, nlohmann::json input) {
+    engine::StartRequest req;
+    req.workflow = workflows::kOrderFulfilment;
+    req.version = version;
+    req.input = input.is_null() ? nlohmann::json{{"order_id", "o-1"}, {"amount", 25}} : std::move(input);
+    if (!key.empty()) req.business_key = BusinessKey(key);
+    auto r = engine_->Start(req);
     EXPECT_TRUE(r.ok()) << r.status().message;
     return r->saga_id;
 }
@@ -531,6 +534,106 @@ TEST_P(EngineScenario, SagasOfAnUnregisteredVersionWaitUntouchedWhileTheRestRun)
     EXPECT_EQ(s.nodes.at("first").state, engine::NodeState::kRunning);
     EXPECT_EQ(HistoryKinds(stranded->saga_id).size(), history);
     EXPECT_NE(engine::UnregisteredReason(s).find("two_step' v1"), std::string::npos);
+}
+
+// ---- order_fulfilment v2: a choice and a parallel group -------------------------------
+
+nlohmann::json Order(int amount) { return {{"order_id", "o-2"}, {"amount", amount}}; }
+constexpr int kSmall = workflows::kFraudCheckAbove - 1;
+constexpr int kLarge = workflows::kFraudCheckAbove + 1;
+
+std::size_t Position(const V& order, const std::string& action) {
+    return static_cast<std::size_t>(std::find(order.begin(), order.end(), action) - order.begin());
+}
+
+TEST_P(EngineScenario, V2SmallOrderSkipsTheFraudCheckAndSendsBothBranchesAtOnce) {
+    const SagaId id = StartOrder({}, 2, Order(kSmall));
+    engine_->Tick();
+    (void)worker_.Pump(*engine_);  // reserve
+    engine_->Tick();
+    (void)worker_.Pump(*engine_);  // charge
+    engine_->Tick();
+    V queued;
+    for (const auto& c : worker_.queued()) queued.push_back(c.action);
+    std::sort(queued.begin(), queued.end());
+    EXPECT_EQ(queued, (V{"create_shipment", "issue_invoice"})) << "the group's branches go out together";
+    EXPECT_EQ(PendingCount(), 2);
+    RunUntilQuiet();
+    const SagaRecord s = Saga(id);
+    EXPECT_EQ(s.status, SagaStatus::kCompleted);
+    EXPECT_EQ(s.nodes.at("fraud_check").state, engine::NodeState::kSkipped);
+    EXPECT_EQ(s.nodes.at("ship_and_invoice").state, engine::NodeState::kDone);
+    EXPECT_EQ(worker_.RunOrder(id).size(), 4u);
+    EXPECT_EQ(PendingCount(), 0);
+}
+
+TEST_P(EngineScenario, V2LargeOrderIsFraudCheckedBeforeTheCharge) {
+    const SagaId id = StartOrder({}, 2, Order(kLarge));
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
+    const V order = worker_.RunOrder(id);
+    ASSERT_EQ(order.size(), 5u);
+    EXPECT_EQ(V(order.begin(), order.begin() + 3), (V{"reserve_inventory", "fraud_check", "charge_payment"}));
+    EXPECT_EQ(Saga(id).nodes.at("fraud_check").state, engine::NodeState::kDone);
+}
+
+TEST_P(EngineScenario, V2FailedShipmentVoidsTheInvoiceRefundsAndReleasesInThatOrder) {
+    worker_.FailWith("create_shipment", "undeliverable region");
+    const SagaId id = StartOrder({}, 2, Order(kSmall));
+    RunUntilQuiet();
+    const SagaRecord s = Saga(id);
+    EXPECT_EQ(s.status, SagaStatus::kCompensated);
+    EXPECT_NE(s.failure_reason.find("undeliverable"), std::string::npos) << s.failure_reason;
+    const V order = worker_.RunOrder(id);
+    EXPECT_LT(Position(order, "void_invoice"), Position(order, "refund_payment"));
+    EXPECT_LT(Position(order, "refund_payment"), Position(order, "release_inventory"));
+    EXPECT_EQ(Position(order, "cancel_shipment"), order.size()) << "a failed step is not undone";
+    EXPECT_EQ(s.nodes.at("create_shipment").state, engine::NodeState::kFailed);
+    EXPECT_EQ(s.nodes.at("issue_invoice").state, engine::NodeState::kCompensated);
+    EXPECT_EQ(s.nodes.at("ship_and_invoice").state, engine::NodeState::kFailed);
+}
+
+TEST_P(EngineScenario, V2FailedFraudCheckReleasesTheStockAndChargesNothing) {
+    worker_.FailWith("fraud_check", "fraud suspected");
+    const SagaId id = StartOrder({}, 2, Order(kLarge));
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompensated);
+    EXPECT_EQ(worker_.RunOrder(id), (V{"reserve_inventory", "release_inventory"}));
+    EXPECT_EQ(Saga(id).nodes.at("charge_payment").state, engine::NodeState::kSkipped);
+}
+
+TEST_P(EngineScenario, V2ARestartWithBothBranchesInFlightResendsBothAndFinishes) {
+    const SagaId id = StartOrder({}, 2, Order(kSmall));
+    for (int i = 0; i < 2; ++i) {
+        engine_->Tick();
+        (void)worker_.Pump(*engine_);
+    }
+    engine_->Tick();
+    ASSERT_EQ(worker_.queued().size(), 2u);
+    (void)worker_.RunQueued();  // the workers ran both; their replies are lost with the process
+    Restart();
+    EXPECT_EQ(engine_->tracked(), 2u) << "both pending items recovered";
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompleted);
+    for (const auto& [key, n] : worker_.all_effects()) EXPECT_EQ(n, 1) << "the inbox answered the resends";
+}
+
+TEST_P(EngineScenario, V1AndV2RunSideBySideEachOnItsOwnGraph) {
+    const SagaId one = StartOrder({}, 1);
+    const SagaId two = StartOrder({}, 2, Order(kLarge));
+    auto latest = engine_->Start(workflows::kOrderFulfilment, R"({"order_id":"o-3","amount":1})");
+    ASSERT_TRUE(latest.ok());
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(one).workflow_version, 1);
+    EXPECT_EQ(worker_.RunOrder(one), (V{"reserve_inventory", "charge_payment", "create_shipment"}));
+    EXPECT_EQ(worker_.RunOrder(two).size(), 5u);
+    EXPECT_EQ(Saga(latest->saga_id).workflow_version, 2) << "a start without a version takes the latest";
+    engine::StartRequest unknown;
+    unknown.workflow = workflows::kOrderFulfilment;
+    unknown.version = 9;
+    const auto r = engine_->Start(unknown);
+    EXPECT_EQ(r.code(), ErrorCode::kNotFound);
+    EXPECT_NE(r.status().message.find("v9"), std::string::npos);
 }
 
 }  // namespace

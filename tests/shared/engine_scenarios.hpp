@@ -19,7 +19,8 @@ protected:
     void Restart(const WorkflowRegistry* registry = nullptr);
     /// Ticks and pumps until nothing moves (bounded); returns the rounds it took.
     int RunUntilQuiet(int max_rounds = 100);
-    SagaId StartOrder(const std::string& key = {});
+    /// An order_fulfilment saga of `version`; `input` null: a small default order.
+    SagaId StartOrder(const std::string& key = {}, int version = 1, nlohmann::json input = nullptr);
     engine::SagaRecord Saga(const SagaId& id);
     std::vector<std::string> HistoryKinds(const SagaId& id);
     int PendingCount();
