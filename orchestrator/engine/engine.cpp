@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include "backoff.hpp"
+#include "queries.hpp"
 
 namespace sagaflow::engine {
 namespace {
@@ -485,23 +486,8 @@ std::string Engine::CompensationCause(StoreTx& tx, const SagaId& id) {
     return {};
 }
 
-std::vector<SagaRecord> Engine::List(const SagaFilter& filter) {
-    std::vector<SagaRecord> out;
-    RunTx([&](StoreTx& tx, AfterCommit&) { out = tx.ListSagas(filter); });
-    return out;
-}
+std::vector<SagaRecord> Engine::List(const SagaFilter& filter) { return Queries(store_, options_.max_tx_attempts).List(filter); }
 
-Result<SagaView> Engine::Describe(const SagaId& id) {
-    std::optional<SagaView> view;
-    RunTx([&](StoreTx& tx, AfterCommit&) {
-        view.reset();
-        auto saga = tx.GetSaga(id);
-        if (!saga) return;
-        auto history = tx.History(id);
-        view = SagaView{*saga, tx.PendingOf(id), AttemptsFrom(history), std::move(history)};
-    });
-    if (!view) return Status{ErrorCode::kNotFound, "no saga " + id.str()};
-    return *std::move(view);
-}
+Result<SagaView> Engine::Describe(const SagaId& id) { return Queries(store_, options_.max_tx_attempts).Describe(id); }
 
 }  // namespace sagaflow::engine

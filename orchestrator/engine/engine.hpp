@@ -133,6 +133,7 @@ public:
     /// `tracked()` plus `EngineOptions::spare_timers`.
     [[nodiscard]] std::size_t timers() const { return timers_.size(); }
 
+    /// The same reads as `Queries` (queries.hpp), for callers on the engine's thread.
     [[nodiscard]] Result<SagaView> Describe(const SagaId& id);
     /// Sagas matching `filter`, newest first.
     [[nodiscard]] std::vector<SagaRecord> List(const SagaFilter& filter);

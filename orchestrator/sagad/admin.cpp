@@ -120,9 +120,9 @@ json SagaSummary(const engine::SagaRecord& s, const Workflow* wf) {
 
 }  // namespace
 
-AdminHandler::AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, Logger log,
-                           std::size_t max_running)
-    : registry_(registry), node_(node), log_(std::move(log)), max_running_(max_running) {}
+AdminHandler::AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, engine::Queries& queries,
+                           Logger log, std::size_t max_running)
+    : registry_(registry), node_(node), queries_(queries), log_(std::move(log)), max_running_(max_running) {}
 
 std::string AdminHandler::Refuse(ErrorCode code, const std::string& message) {
     ++bad_requests_;
@@ -228,8 +228,7 @@ json AdminHandler::Dispatch(const json& req) {
         // A page is bounded, so one request cannot hold sagad's memory hostage.
         const int asked = f.limit;
         f.limit = std::min(f.limit, static_cast<int>(kMaxListPage));
-        auto sagas = node_.Submit<std::vector<engine::SagaRecord>>(
-            [&](engine::Engine& e, runtime::Dispatcher&) { return e.List(f); });
+        const auto sagas = queries_.List(f);
         json out = json::array();
         for (const auto& s : sagas) out.push_back(SagaSummary(s, registry_.Find(s.workflow, s.workflow_version)));
         json reply = Ok(out);
@@ -241,8 +240,7 @@ json AdminHandler::Dispatch(const json& req) {
         std::optional<engine::SagaView> view;
         if (op == "show" || (req.contains("id") && !req.at("id").is_null())) {
             const SagaId id = IdField(req);
-            auto r = node_.Submit<Result<engine::SagaView>>(
-                [&](engine::Engine& e, runtime::Dispatcher&) { return e.Describe(id); });
+            auto r = queries_.Describe(id);
             if (!r.ok()) return Error(r.code(), r.status().message);
             view = *r;
         }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "node.hpp"
+#include "queries.hpp"
 #include "sagaflow/workflow/workflow.hpp"
 
 namespace sagaflow::sagad {
@@ -29,8 +30,10 @@ class AdminHandler {
 public:
     using Logger = std::function<void(const std::string& event, const nlohmann::json& fields)>;
     /// `max_running` bounds the sagas in flight (commands the engine tracks): a start that
-    /// would exceed it is refused with resource_exhausted, so memory stays bounded.
-    AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, Logger log,
+    /// would exceed it is refused with resource_exhausted, so memory stays bounded. Writes
+    /// go through `node`'s engine loop; reads (list, show, graph) through `queries`, on
+    /// the admin thread, so they never wait behind the loop.
+    AdminHandler(const WorkflowRegistry& registry, runtime::Node& node, engine::Queries& queries, Logger log,
                  std::size_t max_running = 100000);
     [[nodiscard]] std::string Handle(const std::string& request);
 
@@ -54,6 +57,7 @@ private:
 
     const WorkflowRegistry& registry_;
     runtime::Node& node_;
+    engine::Queries& queries_;
     Logger log_;
     std::size_t max_running_;
     std::atomic<std::uint64_t> requests_{0};

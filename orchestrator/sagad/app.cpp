@@ -208,8 +208,10 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         node_options.worker_endpoint = cfg.worker_endpoint;
         node_options.dispatcher.heartbeat_timeout = std::chrono::milliseconds(cfg.heartbeat_timeout_ms);
         runtime::Node node(registry, store, clock, node_options);
+        engine::Queries queries(store);
         AdminHandler handler(
-            registry, node, [](const std::string& event, const nlohmann::json& fields) { log::Info(event, fields); },
+            registry, node, queries,
+            [](const std::string& event, const nlohmann::json& fields) { log::Info(event, fields); },
             static_cast<std::size_t>(cfg.max_running_sagas));
         AdminServer admin(handler, cfg.admin_endpoint);
         if (cfg.command == "run") {

@@ -10,11 +10,12 @@
 #include "memory_store.hpp"
 #include "node.hpp"
 #include "order_fulfilment.hpp"
+#include "queries.hpp"
 
 namespace {
 
 struct Fixture {
-    Fixture() : node(registry(), store, clock, Options()), handler(registry(), node, [](auto&, auto&) {}) {
+    Fixture() : node(registry(), store, clock, Options()), queries(store), handler(registry(), node, queries, [](auto&, auto&) {}) {
         node.Start();
         handler.SetActive();
     }
@@ -34,6 +35,7 @@ struct Fixture {
     sagaflow::engine::MemorySagaStore store;
     sagaflow::SystemClock clock;
     sagaflow::runtime::Node node;
+    sagaflow::engine::Queries queries;
     sagaflow::sagad::AdminHandler handler;
 };
 

@@ -1,0 +1,30 @@
+// Reads of sagas straight from the store, on any thread (DESIGN §10, `Queries`): the admin
+// API's list, show and graph do not queue behind the engine's loop.
+#pragma once
+
+#include <vector>
+
+#include "engine.hpp"
+
+namespace sagaflow::engine {
+
+/// Thread-safe as its store is: each call runs its own read-only transaction.
+class Queries {
+public:
+    explicit Queries(SagaStore& store, int max_tx_attempts = 5) : store_(store), max_tx_attempts_(max_tx_attempts) {}
+
+    /// Sagas matching `filter`, newest first.
+    [[nodiscard]] std::vector<SagaRecord> List(const SagaFilter& filter);
+    /// A saga with its pending items, attempts and history; kNotFound for an unknown id.
+    [[nodiscard]] Result<SagaView> Describe(const SagaId& id);
+
+private:
+    // Runs `read` in a transaction, again on kAborted / kUnavailable: a read is safe to rerun.
+    template <class Fn>
+    void Read(Fn read);
+
+    SagaStore& store_;
+    int max_tx_attempts_;
+};
+
+}  // namespace sagaflow::engine
