@@ -373,12 +373,8 @@ Status Engine::ApplyOneReply(StoreTx& tx, const Reply& reply, AfterCommit& after
         return {ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
     }
 
-    HistoryEvent replied;
-    replied.saga_id = saga->id;
-    replied.at = clock_.Now();
-    replied.kind = "replied";
+    HistoryEvent replied = item ? Event(*item, "replied") : Event(*saga, "replied");
     replied.msg_id = reply.msg_id;
-    if (item) replied = Event(*item, "replied");
     replied.detail["outcome"] = ToString(reply.outcome);
     if (!reply.reason.empty()) replied.detail["reason"] = reply.reason;
     auto ignore = [&](const char* why) {

@@ -75,7 +75,6 @@ int Engine::Tick() {
             continue;
         }
         Command command = t.command;
-        command.attempt = t.record.attempt;
         command.deadline = now + TimeoutOf(command);
         if (sink_.Send(command)) {
             t.stage = Stage::kInFlight;

@@ -247,12 +247,22 @@ private:
 };
 
 Plan::Plan(const Workflow& workflow) : wf_(workflow) {
-    chains_.resize(wf_.nodes().size());
-    for (std::size_t n = 0; n < wf_.nodes().size(); ++n) {
+    const std::size_t count = wf_.nodes().size();
+    chains_.resize(count);
+    for (std::size_t n = 0; n < count; ++n) {
         const auto& seq = wf_.sequences()[static_cast<std::size_t>(wf_.nodes()[n].sequence)];
         if (seq.group < 0) continue;
         chains_[n] = chains_[static_cast<std::size_t>(seq.group)];  // groups come before their nodes
         chains_[n].emplace_back(seq.group, seq.branch);
+    }
+    // Forward predecessors, and for each group the nodes that end its branches.
+    preds_.resize(count);
+    enders_.resize(count);
+    for (int n = 0; n < static_cast<int>(count); ++n) {
+        for (const Exit& x : Exits(n)) {
+            if (x.to < 0) continue;
+            (x.join ? enders_ : preds_)[static_cast<std::size_t>(x.to)].push_back(n);
+        }
     }
 }
 
@@ -381,15 +391,6 @@ std::vector<Plan::Exit> Plan::Exits(int n) const {
 }
 
 std::vector<int> Plan::UndoNext(int node) const {
-    const int count = static_cast<int>(wf_.nodes().size());
-    // Forward predecessors, and for each group the nodes that end its branches.
-    std::vector<std::vector<int>> preds(static_cast<std::size_t>(count)), enders(static_cast<std::size_t>(count));
-    for (int n = 0; n < count; ++n) {
-        for (const Exit& x : Exits(n)) {
-            if (x.to < 0) continue;
-            (x.join ? enders : preds)[static_cast<std::size_t>(x.to)].push_back(n);
-        }
-    }
     std::set<int> out, seen;
     // Walks back from `n` (exclusive) to the nearest steps with a compensation.
     std::function<void(int)> back;
@@ -400,13 +401,13 @@ std::vector<int> Plan::UndoNext(int node) const {
             out.insert(p);
         } else if (d.kind == NodeKind::kParallel) {
             // Reached from after the group: what ended each branch is undone first.
-            for (int e : enders[static_cast<std::size_t>(p)]) visit(e);
+            for (int e : enders_[static_cast<std::size_t>(p)]) visit(e);
         } else {
             back(p);
         }
     };
     back = [&](int n) {
-        for (int p : preds[static_cast<std::size_t>(n)]) visit(p);
+        for (int p : preds_[static_cast<std::size_t>(n)]) visit(p);
         const auto& place = wf_.nodes()[static_cast<std::size_t>(n)];
         const auto& seq = wf_.sequences()[static_cast<std::size_t>(place.sequence)];
         if (seq.group >= 0 && place.position == 0) back(seq.group);  // a branch's first node

@@ -163,6 +163,9 @@ private:
     Workflow wf_;
     /// For each node: the (group, branch) pairs that enclose it, outermost first.
     std::vector<std::vector<std::pair<int, int>>> chains_;
+    /// For each node: the nodes the flow reaches it from; for each group: the nodes that
+    /// end its branches (both from `Exits`, for `UndoNext`).
+    std::vector<std::vector<int>> preds_, enders_;
 };
 
 }  // namespace sagaflow::engine

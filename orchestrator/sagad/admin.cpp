@@ -87,7 +87,7 @@ json StepsInFlight(const engine::SagaRecord& s) {
 // workflow, the stored states alone.
 json NodesOf(const engine::SagaRecord& s, const Workflow* wf) {
     json out = json::array();
-    auto one = [&](const std::string& id, const char* kind) {
+    auto one = [&](const std::string& id, std::string_view kind) {
         const engine::NodeStatus n = s.nodes.at(id);
         json j{{"id", id}, {"kind", kind}, {"state", engine::ToString(n.state)}};
         if (n.order > 0) j["order"] = n.order;
@@ -99,7 +99,7 @@ json NodesOf(const engine::SagaRecord& s, const Workflow* wf) {
         for (const auto& [id, n] : s.nodes.nodes) one(id, "unknown");
         return out;
     }
-    for (const auto& place : wf->nodes()) one(place.def->id, ToString(place.def->kind).data());
+    for (const auto& place : wf->nodes()) one(place.def->id, ToString(place.def->kind));
     return out;
 }
 
@@ -255,7 +255,7 @@ json AdminHandler::Dispatch(const json& req) {
                                                        (version ? " v" + std::to_string(*version) : "") +
                                                        (view ? " for that saga" : ""));
             }
-            const std::optional<SagaMarks> marks = view ? std::optional(MarksOf(*wf, *view)) : std::nullopt;
+            const std::optional<SagaMarks> marks = view ? std::optional(MarksOf(*view)) : std::nullopt;
             return Ok({{"dot", WorkflowDot(*wf, marks ? &*marks : nullptr)}});
         }
         const Workflow* wf = registry_.Find(view->saga.workflow, view->saga.workflow_version);

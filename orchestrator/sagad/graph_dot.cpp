@@ -201,7 +201,7 @@ private:
 
 std::string WorkflowDot(const Workflow& wf, const SagaMarks* marks) { return Drawer(wf, marks).Draw(); }
 
-SagaMarks MarksOf(const Workflow&, const engine::SagaView& view) {
+SagaMarks MarksOf(const engine::SagaView& view) {
     SagaMarks m;
     m.title = "saga " + view.saga.id.str() + ": " + std::string(ToString(view.saga.status));
     m.nodes = view.saga.nodes;

@@ -27,6 +27,6 @@ struct SagaMarks {
 [[nodiscard]] std::string WorkflowDot(const Workflow& wf, const SagaMarks* marks);
 
 /// The marks of a saga: its node states, and the retries and timeouts of its attempts.
-[[nodiscard]] SagaMarks MarksOf(const Workflow& wf, const engine::SagaView& view);
+[[nodiscard]] SagaMarks MarksOf(const engine::SagaView& view);
 
 }  // namespace sagaflow::sagad
