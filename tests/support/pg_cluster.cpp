@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include "migrate.hpp"
@@ -32,6 +33,13 @@ void OnFatalSignal(int sig) {
 PgCluster::PgCluster() {
     if (const char* env = std::getenv("SAGAFLOW_TEST_PG_DSN"); env && *env) {
         dsn_ = env;
+        return;
+    }
+    // The server ctest's `pg` fixture started for the whole run (sagaflow-test-pg).
+    if (const char* file = std::getenv("SAGAFLOW_TEST_PG_DSN_FILE"); file && *file) {
+        std::ifstream in(file);
+        std::getline(in, dsn_);
+        if (dsn_.empty()) throw std::runtime_error(std::string("no DSN in ") + file);
         return;
     }
     char templ[] = "/tmp/sagaflow-pg-XXXXXX";

@@ -1,7 +1,8 @@
 // A private PostgreSQL cluster for tests: initdb into a temp dir, started on a Unix
 // socket (as the `postgres` user when run as root, since initdb refuses root), torn
 // down at the end even when tests fail. `SAGAFLOW_TEST_PG_DSN` points the tests at an
-// existing server instead.
+// existing server instead, and `SAGAFLOW_TEST_PG_DSN_FILE` at the one ctest's `pg`
+// fixture started for the run (a file holding its DSN).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -16,7 +17,8 @@ namespace sagaflow::testing {
 
 class PgCluster {
 public:
-    /// Starts a cluster, or adopts `SAGAFLOW_TEST_PG_DSN`. Throws on failure.
+    /// Starts a cluster, or adopts `SAGAFLOW_TEST_PG_DSN` / `SAGAFLOW_TEST_PG_DSN_FILE`.
+    /// Throws on failure.
     PgCluster();
     ~PgCluster();
     PgCluster(const PgCluster&) = delete;
