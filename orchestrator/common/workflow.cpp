@@ -246,4 +246,15 @@ std::vector<const Workflow*> WorkflowRegistry::All() const {
     return out;
 }
 
+std::set<std::string> WorkflowRegistry::Queues() const {
+    std::set<std::string> queues;
+    for (const auto& [key, wf] : by_key_) {
+        for (const StepDef& s : wf.steps()) {
+            queues.insert(s.queue);
+            if (s.compensation) queues.insert(s.compensation->queue);
+        }
+    }
+    return queues;
+}
+
 }  // namespace sagaflow

@@ -1,4 +1,4 @@
-// A command as it leaves the engine, and the sink it leaves through.
+// A command as it leaves the engine, and a worker's answer to it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -38,16 +38,6 @@ struct Command {
 
 /// "step 'reserve_inventory'" or "compensation 'release_inventory'", for messages.
 [[nodiscard]] std::string CommandLabel(const PendingRecord& item);
-
-/// Where the engine sends commands: the dispatcher (ZeroMQ) in sagad, a fake in tests.
-/// Called on the engine's thread; must not call back into the engine.
-class CommandSink {
-public:
-    virtual ~CommandSink() = default;
-    /// Hands a command over for delivery. Returns false when it cannot be taken now
-    /// (no worker with free capacity); the engine offers it again later.
-    [[nodiscard]] virtual bool Send(const Command& command) = 0;
-};
 
 /// A worker's answer to a command.
 struct Reply {

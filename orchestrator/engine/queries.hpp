@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "engine.hpp"
+#include "saga_service.hpp"
 
 namespace sagaflow::engine {
 
@@ -19,10 +19,6 @@ public:
     [[nodiscard]] Result<SagaView> Describe(const SagaId& id);
 
 private:
-    // Runs `read` in a transaction, again on kAborted / kUnavailable: a read is safe to rerun.
-    template <class Fn>
-    void Read(Fn read);
-
     SagaStore& store_;
     int max_tx_attempts_;
 };

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sagaflow/core/clock.hpp"
+#include "sagaflow/core/error.hpp"
 #include "sagaflow/core/ids.hpp"
 #include "plan.hpp"
 #include "sagaflow/core/saga_types.hpp"
@@ -132,5 +133,20 @@ public:
     virtual ~SagaStore() = default;
     [[nodiscard]] virtual std::unique_ptr<StoreTx> Begin() = 0;
 };
+
+/// Runs `read` in a transaction that writes nothing (rolled back at the end), again on
+/// kAborted / kUnavailable up to `max_attempts` times: a read is safe to run again.
+template <class Fn>
+void ReadTx(SagaStore& store, int max_attempts, Fn&& read) {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            auto tx = store.Begin();
+            read(*tx);
+            return;
+        } catch (const Error& e) {
+            if (!IsRetryable(e.code()) || attempt >= max_attempts) throw;
+        }
+    }
+}
 
 }  // namespace sagaflow::engine

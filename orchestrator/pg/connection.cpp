@@ -240,8 +240,7 @@ std::vector<Result> Transaction::Commit(const std::vector<Query>& queries) {
     } catch (const Error& e) {
         if (!c_.healthy()) {
             done_ = true;
-            throw Error(ErrorCode::kUnavailable,
-                        std::string("connection lost during COMMIT; outcome in doubt: ") + e.what());
+            throw CommitInDoubt(std::string("connection lost during COMMIT; outcome in doubt: ") + e.what());
         }
         // A statement failed: COMMIT did not run (or ended the transaction itself); the
         // destructor's ROLLBACK ends it either way.

@@ -106,7 +106,7 @@ public:
     Transaction& operator=(const Transaction&) = delete;
 
     /// Commits. A connection lost during COMMIT leaves the outcome unknown: that throws
-    /// `Error(kUnavailable)` saying "in doubt"; the caller re-reads, never blindly re-runs.
+    /// `CommitInDoubt` (an `Error(kUnavailable)`); the caller re-reads, never re-runs.
     void Commit();
     /// `queries` and then COMMIT, in one pipeline. If one of them fails, nothing commits
     /// and it throws; a lost connection is "in doubt" as in `Commit()`.

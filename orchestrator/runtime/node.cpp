@@ -3,7 +3,6 @@
 #include "sagaflow/log.hpp"
 
 #include <algorithm>
-#include <set>
 
 namespace sagaflow::runtime {
 
@@ -16,7 +15,7 @@ Node::~Node() { Stop(); }
 std::string Node::Bind() {
     if (router_) return bound_;
     transport::SocketOptions router_options;
-    router_options.max_message_bytes = static_cast<std::int64_t>(options_.dispatcher.max_frame_bytes);
+    router_options.max_message_bytes = static_cast<std::int64_t>(options_.link.max_frame_bytes);
     auto router = std::make_unique<transport::Socket>(ctx_, transport::SocketKind::kRouter, router_options);
     bound_ = router->Bind(options_.worker_endpoint);
     router_ = std::move(router);
@@ -31,16 +30,9 @@ std::string Node::Start() {
     wake_push_ = std::make_unique<transport::Socket>(ctx_, transport::SocketKind::kPush);
     wake_push_->Connect(wake);
 
-    std::set<std::string> queues;
-    for (const Workflow* wf : registry_.All()) {
-        for (const StepDef& s : wf->steps()) {
-            queues.insert(s.queue);
-            if (s.compensation) queues.insert(s.compensation->queue);
-        }
-    }
-    dispatcher_ = std::make_unique<Dispatcher>(*router_, queues, clock_, options_.dispatcher);
-    engine_ = std::make_unique<engine::Engine>(registry_, store_, *dispatcher_, clock_,
-                                               options_.engine);
+    link_ = std::make_unique<WorkerLink>(*router_, registry_.Queues(), clock_, options_.link);
+    engine_ = std::make_unique<engine::Engine>(registry_, store_, *link_, clock_, options_.engine);
+    link_->Attach(engine_->dispatcher());
     engine_->Recover();
     if (!engine_->unregistered().empty()) {
         std::size_t total = 0;
@@ -72,7 +64,7 @@ void Node::DrainReplies() {
     while (static_cast<int>(incoming.size()) < options_.max_replies_per_batch) {
         auto m = router_->TryReceive();
         if (!m) break;
-        if (auto r = dispatcher_->OnMessage(*m)) incoming.push_back(std::move(*r));
+        if (auto r = link_->OnMessage(*m)) incoming.push_back(std::move(*r));
     }
     if (incoming.empty()) return;
     std::vector<engine::Reply> replies;
@@ -80,7 +72,7 @@ void Node::DrainReplies() {
     for (const auto& r : incoming) replies.push_back(r.reply);
     // A failure propagates to the loop, unacknowledged: the workers resend these replies.
     const auto statuses = engine_->ApplyReplies(replies);
-    for (std::size_t i = 0; i < incoming.size(); ++i) dispatcher_->Ack(incoming[i], statuses[i].code);
+    for (std::size_t i = 0; i < incoming.size(); ++i) link_->Ack(incoming[i], statuses[i].code);
 }
 
 void Node::Loop() {
@@ -108,11 +100,10 @@ void Node::Loop() {
             }
             for (auto& t : tasks) t();
         }
-        dispatcher_->ExpireSilentWorkers();
+        link_->ExpireSilentWorkers();
         if (std::chrono::steady_clock::now() < next_try) continue;
         try {
             DrainReplies();
-            if (dispatcher_->TakeCapacityFreed()) engine_->OfferRefusedNow();
             engine_->Tick();
             if (backoff.count() > 0) log::Info("store_back", {{"detail", "resuming"}});
             backoff = std::chrono::milliseconds(0);

@@ -1,4 +1,4 @@
-// One orchestrator node: the engine, the dispatcher and the ROUTER socket, driven by one
+// One orchestrator node: the engine, the worker link and the ROUTER socket, driven by one
 // loop thread (DESIGN §3). Other threads hand work in through `Submit`, which the loop
 // runs between polls; nothing else touches the engine or the socket.
 #pragma once
@@ -12,15 +12,15 @@
 #include <thread>
 #include <vector>
 
-#include "dispatcher.hpp"
 #include "engine.hpp"
 #include "socket.hpp"
+#include "worker_link.hpp"
 
 namespace sagaflow::runtime {
 
 struct NodeOptions {
     std::string worker_endpoint = "tcp://127.0.0.1:5555";
-    DispatcherOptions dispatcher;
+    LinkOptions link;
     engine::EngineOptions engine;
     int max_replies_per_batch = 512;
 };
@@ -44,9 +44,9 @@ public:
 
     /// Runs `fn` on the loop thread with the engine and waits for it. Thread-safe.
     template <class R>
-    R Submit(std::function<R(engine::Engine&, Dispatcher&)> fn) {
+    R Submit(std::function<R(engine::Engine&, WorkerLink&)> fn) {
         auto task = std::make_shared<std::packaged_task<R()>>(
-            [this, fn = std::move(fn)] { return fn(*engine_, *dispatcher_); });
+            [this, fn = std::move(fn)] { return fn(*engine_, *link_); });
         auto result = task->get_future();
         Post([task] { (*task)(); });
         return result.get();
@@ -66,7 +66,7 @@ private:
     std::string bound_;
     std::unique_ptr<transport::Socket> wake_pull_;
     std::unique_ptr<transport::Socket> wake_push_;  // guarded by mu_
-    std::unique_ptr<Dispatcher> dispatcher_;
+    std::unique_ptr<WorkerLink> link_;
     std::unique_ptr<engine::Engine> engine_;
     std::mutex mu_;
     std::vector<std::function<void()>> tasks_;

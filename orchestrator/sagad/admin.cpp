@@ -173,7 +173,7 @@ json AdminHandler::Dispatch(const json& req) {
     }
     if (op == "start") {
         const engine::StartRequest start = StartFrom(req);
-        auto r = node_.Submit<Result<engine::StartResult>>([&](engine::Engine& e, runtime::Dispatcher&) {
+        auto r = node_.Submit<Result<engine::StartResult>>([&](engine::Engine& e, runtime::WorkerLink&) {
             if (e.tracked() + 1 > max_running_) return Result<engine::StartResult>(Busy(max_running_));
             return e.Start(start);
         });
@@ -194,7 +194,7 @@ json AdminHandler::Dispatch(const json& req) {
             starts.push_back(StartFrom(one));
         }
         auto results = node_.Submit<std::vector<Result<engine::StartResult>>>(
-            [&](engine::Engine& e, runtime::Dispatcher&) {
+            [&](engine::Engine& e, runtime::WorkerLink&) {
                 if (e.tracked() + starts.size() > max_running_) {
                     return std::vector<Result<engine::StartResult>>(starts.size(), Busy(max_running_));
                 }
@@ -295,7 +295,7 @@ json AdminHandler::Dispatch(const json& req) {
     if (op == "compensate" || op == "retry") {
         const SagaId id = IdField(req);
         const std::string reason = req.contains("reason") && req.at("reason").is_string() ? Field(req, "reason") : "";
-        const Status st = node_.Submit<Status>([&](engine::Engine& e, runtime::Dispatcher&) {
+        const Status st = node_.Submit<Status>([&](engine::Engine& e, runtime::WorkerLink&) {
             return op == "compensate" ? e.Compensate(id, reason) : e.Retry(id);
         });
         if (!st.ok()) return Error(st.code, st.message);
@@ -304,8 +304,8 @@ json AdminHandler::Dispatch(const json& req) {
         return Ok({{"saga_id", id.str()}});
     }
     if (op == "workers") {
-        auto workers = node_.Submit<std::vector<runtime::WorkerInfo>>(
-            [](engine::Engine&, runtime::Dispatcher& d) { return d.Workers(); });
+        auto workers = node_.Submit<std::vector<engine::WorkerSlot>>(
+            [](engine::Engine& e, runtime::WorkerLink&) { return e.dispatcher().Workers(); });
         json out = json::array();
         for (const auto& w : workers) {
             out.push_back({{"id", w.id}, {"queues", w.queues}, {"capacity", w.capacity},
@@ -314,8 +314,8 @@ json AdminHandler::Dispatch(const json& req) {
         return Ok(out);
     }
     if (op == "stats") {
-        const auto d = node_.Submit<runtime::DispatchCounters>(
-            [](engine::Engine&, runtime::Dispatcher& disp) { return disp.counters(); });
+        const auto d = node_.Submit<runtime::LinkCounters>(
+            [](engine::Engine&, runtime::WorkerLink& disp) { return disp.counters(); });
         const bool holds = !holds_lock_ || holds_lock_();
         return Ok({{"node", {{"role", holds ? "active" : "lost"}}},
                    {"admin", {{"requests", requests_.load()}, {"bad_requests", bad_requests_.load()}}},

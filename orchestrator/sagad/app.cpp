@@ -206,7 +206,7 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         SystemClock clock;
         runtime::NodeOptions node_options;
         node_options.worker_endpoint = cfg.worker_endpoint;
-        node_options.dispatcher.heartbeat_timeout = std::chrono::milliseconds(cfg.heartbeat_timeout_ms);
+        node_options.link.heartbeat_timeout = std::chrono::milliseconds(cfg.heartbeat_timeout_ms);
         runtime::Node node(registry, store, clock, node_options);
         engine::Queries queries(store);
         AdminHandler handler(

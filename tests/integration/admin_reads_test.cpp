@@ -36,7 +36,7 @@ TEST(AdminReads, ShowListAndGraphAnswerWhileTheEngineLoopIsBusy) {
     std::promise<void> entered, release;
     auto released = release.get_future().share();
     auto blocker = std::async(std::launch::async, [&] {
-        return node.Submit<int>([&](engine::Engine&, runtime::Dispatcher&) {
+        return node.Submit<int>([&](engine::Engine&, runtime::WorkerLink&) {
             entered.set_value();
             released.wait_for(std::chrono::seconds(30));
             return 0;

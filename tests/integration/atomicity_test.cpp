@@ -17,6 +17,7 @@ protected:
     Atomicity() : pg_({schema_.dsn(), schema_.name(), 2, {}}), faulty_(pg_) {
         workflows::RegisterAll(registry_);
         engine_ = std::make_unique<engine::Engine>(registry_, faulty_, worker_, clock_);
+        worker_.Attach(*engine_, registry_);
     }
 
     // Row counts of every saga table, as one comparable string.

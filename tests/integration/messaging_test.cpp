@@ -218,7 +218,7 @@ TEST_F(MessagingTest, GarbageOnTheRouterIsCountedAndServiceGoesOn) {
     auto ids = StartSagas(3, Plain);
     WaitTerminal(ids);
     for (const auto& id : ids) EXPECT_EQ(StatusOf(id), SagaStatus::kCompleted);
-    const runtime::DispatchCounters c = Counters();
+    const runtime::LinkCounters c = Counters();
     EXPECT_EQ(c.bad_version, 1u);
     EXPECT_EQ(c.malformed_frames, 6u);  // random, empty, 2 bad replies, bad kind, array
     EXPECT_EQ(c.unknown_queue_claims, 1u);

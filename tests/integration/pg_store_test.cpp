@@ -55,6 +55,7 @@ TEST(PgCommits, ThreeStepHappyPathSagaCommitsFourTimesAndWrites14Rows) {
             store::PgSagaStore pg_store({dsn, "", 1, {}});
             (void)pg_store.Begin();  // connects even when n == 0; rolled back
             engine::Engine engine(registry, pg_store, worker, clock);
+            worker.Attach(engine, registry);
             for (int i = 0; i < n; ++i) {
                 engine::StartRequest req;  // v1: three steps in a row
                 req.workflow = workflows::kOrderFulfilment;

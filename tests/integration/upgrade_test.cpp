@@ -93,6 +93,7 @@ TEST_F(Upgrade, SagasWrittenBeforeTheFlowGraphMigrateInPlaceAndFinish) {
     ManualClock clock;
     FakeWorker worker;
     engine::Engine engine(registry, *store_, worker, clock);
+    worker.Attach(engine, registry);
     EXPECT_EQ(engine.Recover(), 6);
     EXPECT_TRUE(engine.unregistered().empty());
     auto run = [&] {

@@ -37,7 +37,9 @@ void EngineScenario::Restart(const WorkflowRegistry* registry) {
     store_ = env_->Open();
     EngineOptions options;
     options.seed = 42;
-    engine_ = std::make_unique<Engine>(registry != nullptr ? *registry : registry_, *store_, worker_, clock_, options);
+    const WorkflowRegistry& deployed = registry != nullptr ? *registry : registry_;
+    engine_ = std::make_unique<Engine>(deployed, *store_, worker_, clock_, options);
+    worker_.Attach(*engine_, deployed);
     engine_->Recover();
 }
 

@@ -7,8 +7,22 @@ using engine::Reply;
 
 FakeWorker::FakeWorker() = default;
 
-bool FakeWorker::Send(const Command& command) {
-    if (refusing_) return false;
+namespace {
+constexpr int kRoomy = 1 << 20;
+}  // namespace
+
+void FakeWorker::Attach(engine::Engine& engine, const WorkflowRegistry& registry) {
+    ledger_ = &engine.dispatcher();
+    const auto queues = registry.Queues();
+    queues_.assign(queues.begin(), queues.end());
+    ledger_->Join("fake-worker", queues_, kRoomy);
+}
+
+void FakeWorker::SetRefusing(bool refusing) {
+    if (ledger_ != nullptr) ledger_->Join("fake-worker", queues_, refusing ? 0 : kRoomy);
+}
+
+bool FakeWorker::Deliver(const std::string& /*worker*/, const Command& command) {
     received_.push_back(command);
     if (drop_ > 0) {
         --drop_;

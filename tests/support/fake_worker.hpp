@@ -1,4 +1,4 @@
-// An in-process worker that plays the other end of the engine's CommandSink.
+// An in-process worker that plays the other end of the engine's WorkerChannel.
 //
 // It keeps an inbox keyed by msg id, as the real worker SDK does: a command seen before
 // gets the stored reply without running the handler again. `effects()` counts handler
@@ -19,7 +19,7 @@
 
 namespace sagaflow::testing {
 
-class FakeWorker final : public engine::CommandSink {
+class FakeWorker final : public engine::WorkerChannel {
 public:
     using Handler = std::function<engine::Reply(const engine::Command&)>;
     using EffectKey = std::tuple<std::string, int, Phase>;  // saga id, step index, phase
@@ -27,7 +27,10 @@ public:
     /// Every action answers ok with {"done": action} unless scripted otherwise.
     FakeWorker();
 
-    bool Send(const engine::Command& command) override;
+    /// Joins `engine`'s ledger as one worker serving every queue of `registry`, with room
+    /// for any number of commands. Again after each new engine (a restart).
+    void Attach(engine::Engine& engine, const WorkflowRegistry& registry);
+    bool Deliver(const std::string& worker, const engine::Command& command) override;
 
     /// Scripts `action` (a step or compensation name).
     void On(const std::string& action, Handler handler);
@@ -37,8 +40,8 @@ public:
     void RetryTimes(const std::string& action, int times);
     /// The next `n` commands handed over are lost (never run, never answered).
     void DropNext(int n) { drop_ = n; }
-    /// Refuse commands (no capacity) while true.
-    void SetRefusing(bool refusing) { refusing_ = refusing; }
+    /// No free capacity while true: the engine hands it nothing.
+    void SetRefusing(bool refusing);
 
     /// Runs every queued command through the inbox and handlers; returns the replies.
     std::vector<engine::Reply> RunQueued();
@@ -64,7 +67,8 @@ private:
     std::vector<std::pair<SagaId, std::string>> run_order_;
     std::map<std::string, int> retries_left_;
     int drop_ = 0;
-    bool refusing_ = false;
+    engine::Dispatcher* ledger_ = nullptr;
+    std::vector<std::string> queues_;
     int handler_runs_ = 0;
 };
 

@@ -113,14 +113,14 @@ MessagingTest::~MessagingTest() {
 std::string MessagingTest::StartNode() {
     runtime::NodeOptions o;
     o.worker_endpoint = "tcp://127.0.0.1:*";
-    o.dispatcher.heartbeat_timeout = std::chrono::seconds(1);
+    o.link.heartbeat_timeout = std::chrono::seconds(1);
     node_ = std::make_unique<runtime::Node>(registry_, *counting_, clock_, o);
     return node_->Start();
 }
 
 std::vector<SagaId> MessagingTest::StartSagas(int count,
                                               const std::function<nlohmann::json(int)>& input) {
-    return node_->Submit<std::vector<SagaId>>([&](engine::Engine& e, runtime::Dispatcher&) {
+    return node_->Submit<std::vector<SagaId>>([&](engine::Engine& e, runtime::WorkerLink&) {
         std::vector<SagaId> ids;
         for (int i = 0; i < count; ++i) {
             engine::StartRequest req;
@@ -166,9 +166,9 @@ std::int64_t MessagingTest::MaxEffectsPerKey() {
         .Int(0, 0);
 }
 
-runtime::DispatchCounters MessagingTest::Counters() {
-    return node_->Submit<runtime::DispatchCounters>(
-        [](engine::Engine&, runtime::Dispatcher& d) { return d.counters(); });
+runtime::LinkCounters MessagingTest::Counters() {
+    return node_->Submit<runtime::LinkCounters>(
+        [](engine::Engine&, runtime::WorkerLink& d) { return d.counters(); });
 }
 
 }  // namespace sagaflow::testing

@@ -50,7 +50,7 @@ protected:
     /// Business effects per (saga, step, phase), and the most any key has.
     std::int64_t Effects(const std::string& where = "true");
     std::int64_t MaxEffectsPerKey();
-    runtime::DispatchCounters Counters();
+    runtime::LinkCounters Counters();
 
     FreshSchema orchestrator_db_;
     FreshSchema worker_db_;

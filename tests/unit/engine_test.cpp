@@ -24,6 +24,7 @@ protected:
         EngineOptions o;
         o.seed = 7;
         engine_ = std::make_unique<Engine>(registry_, store_, worker_, clock_, o);
+        worker_.Attach(*engine_, registry_);
     }
 
     WorkflowRegistry registry_;
@@ -75,6 +76,7 @@ TEST_F(EngineTest, TimersOfAnsweredCommandsDoNotPileUp) {
     EngineOptions o;
     o.spare_timers = 16;
     engine_ = std::make_unique<Engine>(registry_, store_, worker_, clock_, o);
+    worker_.Attach(*engine_, registry_);
     // One command stays unanswered throughout; its deadline must survive every clean-up.
     worker_.DropNext(1);
     auto stuck = engine_->Start("one", "{}");

@@ -9,12 +9,16 @@ namespace sagaflow {
 /// Wall-clock time at microsecond precision (what PostgreSQL's timestamptz keeps).
 using Timestamp = std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds>;
 using Duration = std::chrono::microseconds;
+/// Monotonic time (never jumps with the wall clock), for due times held in memory.
+using SteadyTime = std::chrono::time_point<std::chrono::steady_clock, std::chrono::microseconds>;
 
 /// Source of the current time. Implementations are thread-safe.
 class Clock {
 public:
     virtual ~Clock() = default;
     [[nodiscard]] virtual Timestamp Now() const = 0;
+    /// Monotonic time: what in-memory timers measure against.
+    [[nodiscard]] virtual SteadyTime Monotonic() const = 0;
 };
 
 /// The real clock.
@@ -22,6 +26,9 @@ class SystemClock final : public Clock {
 public:
     [[nodiscard]] Timestamp Now() const override {
         return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+    }
+    [[nodiscard]] SteadyTime Monotonic() const override {
+        return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now());
     }
 };
 
@@ -32,6 +39,8 @@ public:
         : now_(start) {}
 
     [[nodiscard]] Timestamp Now() const override { return now_; }
+    /// Moves with `Now()`: a test's time is one line, wall and monotonic alike.
+    [[nodiscard]] SteadyTime Monotonic() const override { return SteadyTime(now_.time_since_epoch()); }
     void Advance(Duration d) { now_ += d; }
     void Set(Timestamp t) { now_ = t; }
 

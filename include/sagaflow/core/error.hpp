@@ -68,6 +68,14 @@ private:
     ErrorCode code_;
 };
 
+/// A commit whose outcome is unknown: the connection went during COMMIT, so the work may
+/// or may not have landed. Its own error: the caller re-reads the store to learn which,
+/// and never runs the unit of work again on the chance that it did not.
+class CommitInDoubt : public Error {
+public:
+    explicit CommitInDoubt(const std::string& message) : Error(ErrorCode::kUnavailable, message) {}
+};
+
 /// A value or a non-ok `Status`. `value()` throws `Error` when there is none.
 ///
 ///     Result<SagaId> r = engine.Start(...);

@@ -30,6 +30,7 @@
 
 #include <cstddef>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -257,6 +258,8 @@ public:
     [[nodiscard]] const Workflow* Latest(std::string_view name) const;
     /// All definitions, by name then version.
     [[nodiscard]] std::vector<const Workflow*> All() const;
+    /// Every queue a step or compensation of any definition uses.
+    [[nodiscard]] std::set<std::string> Queues() const;
 
 private:
     std::map<std::pair<std::string, int>, Workflow, std::less<>> by_key_;

@@ -1,34 +1,33 @@
-// The dispatcher: the engine's CommandSink over the ZeroMQ ROUTER. It knows the live
-// workers (hello, heartbeats), sends each command to the least-loaded live worker that
-// serves its queue and has free capacity, and turns incoming frames into replies.
-// Frames that are not well-formed envelopes are counted and dropped, never fatal.
+// The worker link: the engine's ZeroMQ side. It speaks the envelope protocol over the
+// ROUTER: hellos and heartbeats tell the engine's `Dispatcher` (the in-flight ledger) who
+// serves which queues with what capacity; commands the ledger hands over leave as
+// envelopes; replies come back checked against the ledger (only the worker a command was
+// last handed to may answer it). Frames that are not well-formed envelopes are counted
+// and dropped, never fatal.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
-#include <utility>
 #include <vector>
 
-#include "command.hpp"
+#include "dispatcher.hpp"
 #include "sagaflow/core/clock.hpp"
 #include "sagaflow/protocol/envelope.hpp"
 #include "socket.hpp"
 
 namespace sagaflow::runtime {
 
-struct DispatcherOptions {
+struct LinkOptions {
     Duration heartbeat_timeout = std::chrono::seconds(5);  ///< Silent longer: gone.
     /// Also the ROUTER's ZMQ_MAXMSGSIZE: libzmq drops a peer that sends more, before
     /// allocating it.
     std::size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
 };
 
-/// What the dispatcher counted. Monotonic.
-struct DispatchCounters {
+/// What the link counted. Monotonic.
+struct LinkCounters {
     std::uint64_t commands_sent = 0;
     std::uint64_t replies_received = 0;
     std::uint64_t malformed_frames = 0;   ///< not a well-formed envelope (or wrong frame count)
@@ -41,42 +40,34 @@ struct DispatchCounters {
     std::uint64_t workers_gone = 0;
 };
 
-struct WorkerInfo {
-    std::string id;
-    std::vector<std::string> queues;
-    int capacity = 0;
-    int in_flight = 0;
-    Timestamp last_seen{};
-};
-
 /// A reply as it came off the wire, with who sent it (for the ack). Only registered
 /// workers' replies get this far; `reply.late` says it is not from the peer the command
-/// was last sent to.
+/// was last handed to.
 struct IncomingReply {
     std::string peer;
     engine::Reply reply;
 };
 
-class Dispatcher final : public engine::CommandSink {
+class WorkerLink final : public engine::WorkerChannel {
 public:
     /// `known_queues`: the queues the registered workflows use; claims of others are counted.
-    Dispatcher(transport::Socket& router, std::set<std::string> known_queues, const Clock& clock,
-               DispatcherOptions options = {});
+    WorkerLink(transport::Socket& router, std::set<std::string> known_queues, const Clock& clock,
+               LinkOptions options = {});
 
-    bool Send(const engine::Command& command) override;
+    /// The ledger this link reports to; set once, before the first message.
+    void Attach(engine::Dispatcher& ledger) { ledger_ = &ledger; }
+
+    bool Deliver(const std::string& worker, const engine::Command& command) override;
 
     /// Handles one received message: hellos and heartbeats here; a reply is returned.
     std::optional<IncomingReply> OnMessage(const transport::Received& message);
     /// Tells the worker its reply is applied (or will never be), so it stops resending.
     void Ack(const IncomingReply& reply, ErrorCode applied);
-    /// Forgets workers silent past the heartbeat timeout. Their commands in flight are
-    /// resent elsewhere when their deadlines pass.
+    /// Takes out workers silent past the heartbeat timeout. Their commands in flight are
+    /// handed to others when their deadlines pass.
     void ExpireSilentWorkers();
 
-    /// True once since capacity was last freed (a reply, a new or re-announced worker).
-    [[nodiscard]] bool TakeCapacityFreed() { return std::exchange(capacity_freed_, false); }
-    [[nodiscard]] const DispatchCounters& counters() const { return counters_; }
-    [[nodiscard]] std::vector<WorkerInfo> Workers() const;
+    [[nodiscard]] const LinkCounters& counters() const { return counters_; }
 
 private:
     void Register(const std::string& peer, const protocol::Envelope& e);
@@ -88,11 +79,9 @@ private:
     transport::Socket& router_;
     std::set<std::string> known_queues_;
     const Clock& clock_;
-    DispatcherOptions options_;
-    DispatchCounters counters_;
-    std::map<std::string, WorkerInfo> workers_;               // by routing id
-    std::unordered_map<std::string, std::string> in_flight_;  // msg id -> routing id
-    bool capacity_freed_ = false;
+    LinkOptions options_;
+    engine::Dispatcher* ledger_ = nullptr;
+    LinkCounters counters_;
     std::set<std::string> forgers_logged_;  // each forging peer is logged once (bounded below)
     std::set<std::string> gone_;            // registered workers given up on: late, not forged
 };

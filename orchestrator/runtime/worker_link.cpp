@@ -1,4 +1,4 @@
-#include "dispatcher.hpp"
+#include "worker_link.hpp"
 
 #include <algorithm>
 
@@ -26,29 +26,11 @@ std::string Printable(const std::string& peer) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(transport::Socket& router, std::set<std::string> known_queues,
-                       const Clock& clock, DispatcherOptions options)
+WorkerLink::WorkerLink(transport::Socket& router, std::set<std::string> known_queues,
+                       const Clock& clock, LinkOptions options)
     : router_(router), known_queues_(std::move(known_queues)), clock_(clock), options_(options) {}
 
-bool Dispatcher::Send(const engine::Command& c) {
-    // A resend means the engine gave up on the earlier delivery: free its slot first, or
-    // lost commands would hold every slot and their own resends would be refused.
-    if (auto it = in_flight_.find(c.msg_id.str()); it != in_flight_.end()) {
-        if (auto w = workers_.find(it->second); w != workers_.end() && w->second.in_flight > 0) {
-            --w->second.in_flight;
-        }
-        in_flight_.erase(it);
-    }
-    WorkerInfo* best = nullptr;
-    for (auto& [peer, w] : workers_) {
-        if (w.in_flight >= w.capacity) continue;
-        if (std::find(w.queues.begin(), w.queues.end(), c.queue) == w.queues.end()) continue;
-        if (best == nullptr || w.in_flight * best->capacity < best->in_flight * w.capacity) {
-            best = &w;  // least loaded relative to capacity
-        }
-    }
-    if (best == nullptr) return false;
-
+bool WorkerLink::Deliver(const std::string& worker, const engine::Command& c) {
     Envelope e;
     e.kind = Kind::kCommand;
     e.msg_id = c.msg_id.str();
@@ -65,42 +47,34 @@ bool Dispatcher::Send(const engine::Command& c) {
     if (c.business_key) e.business_key = c.business_key->str();
     e.deadline_us = c.deadline.time_since_epoch().count();
     e.payload = {{"input", c.input}, {"context", c.context}};
-    if (!router_.Send(protocol::EncodeEnvelope(e), best->id)) {
-        const std::string gone = best->id;
-        workers_.erase(gone);  // unroutable: it is gone
-        RememberGone(gone);
+    if (!router_.Send(protocol::EncodeEnvelope(e), worker)) {
+        RememberGone(worker);  // unroutable: it is gone (the ledger takes it out)
         ++counters_.workers_gone;
         return false;
     }
-    in_flight_[e.msg_id] = best->id;
-    ++best->in_flight;
     ++counters_.commands_sent;
     return true;
 }
 
-void Dispatcher::RememberGone(const std::string& peer) {
+void WorkerLink::RememberGone(const std::string& peer) {
     if (gone_.size() >= kMaxGoneRemembered) gone_.clear();  // bounded; forgetting only costs a resend
     gone_.insert(peer);
 }
 
-void Dispatcher::Register(const std::string& peer, const Envelope& e) {
+void WorkerLink::Register(const std::string& peer, const Envelope& e) {
     gone_.erase(peer);
-    WorkerInfo& w = workers_[peer];
-    if (w.id.empty() || w.capacity != e.capacity) capacity_freed_ = true;
-    w.id = peer;
-    w.capacity = e.capacity;
-    w.last_seen = clock_.Now();
-    w.queues.clear();
+    std::vector<std::string> queues;
     for (const std::string& q : e.queues) {
         if (known_queues_.contains(q)) {
-            w.queues.push_back(q);
+            queues.push_back(q);
         } else if (e.kind == Kind::kHello) {
             ++counters_.unknown_queue_claims;  // counted once per hello, not per heartbeat
         }
     }
+    ledger_->Join(peer, std::move(queues), e.capacity);
 }
 
-std::optional<IncomingReply> Dispatcher::OnMessage(const transport::Received& m) {
+std::optional<IncomingReply> WorkerLink::OnMessage(const transport::Received& m) {
     if (m.frames.size() != 1) {
         ++counters_.malformed_frames;
         return std::nullopt;
@@ -123,25 +97,14 @@ std::optional<IncomingReply> Dispatcher::OnMessage(const transport::Received& m)
                 return IncomingReply{m.peer, engine::Reply{MsgId(e.msg_id), e.outcome, e.output, e.reason,
                                                            SagaId(e.saga_id), late}};
             };
-            auto w = workers_.find(m.peer);
-            if (w == workers_.end()) {
+            if (!ledger_->Seen(m.peer)) {
                 // A worker given up on (silent past the heartbeat timeout) is late, never
                 // applied; a peer that never said hello is a forger.
                 if (gone_.contains(m.peer)) return incoming(/*late=*/true);
                 Forged(m.peer, "reply from a peer that is not a registered worker");
                 return std::nullopt;
             }
-            w->second.last_seen = clock_.Now();
-            bool late = true;
-            if (auto it = in_flight_.find(e.msg_id); it != in_flight_.end() && it->second == m.peer) {
-                if (w->second.in_flight > 0) {
-                    --w->second.in_flight;
-                    capacity_freed_ = true;
-                }
-                in_flight_.erase(it);
-                late = false;
-            }
-            return incoming(late);
+            return incoming(/*late=*/!ledger_->Answered(MsgId(e.msg_id), m.peer));
         }
         case Kind::kCommand:
         case Kind::kAck:
@@ -151,14 +114,14 @@ std::optional<IncomingReply> Dispatcher::OnMessage(const transport::Received& m)
     return std::nullopt;
 }
 
-void Dispatcher::Forged(const std::string& peer, const std::string& why) {
+void WorkerLink::Forged(const std::string& peer, const std::string& why) {
     ++counters_.forged_replies;
     if (forgers_logged_.size() < 1024 && forgers_logged_.insert(peer).second) {
         log::Warn("forged_reply_dropped", {{"peer", Printable(peer)}, {"why", why}});
     }
 }
 
-void Dispatcher::Ack(const IncomingReply& r, ErrorCode applied) {
+void WorkerLink::Ack(const IncomingReply& r, ErrorCode applied) {
     if (applied == ErrorCode::kInvalidArgument) {  // it named another saga: no ack to a forger
         Forged(r.peer, "reply names a saga that is not its command's");
         return;
@@ -171,24 +134,11 @@ void Dispatcher::Ack(const IncomingReply& r, ErrorCode applied) {
     (void)router_.Send(protocol::EncodeEnvelope(ack), r.peer);  // lost: the worker resends
 }
 
-void Dispatcher::ExpireSilentWorkers() {
-    const Timestamp cutoff = clock_.Now() - options_.heartbeat_timeout;
-    for (auto it = workers_.begin(); it != workers_.end();) {
-        if (it->second.last_seen < cutoff) {
-            ++counters_.workers_gone;
-            RememberGone(it->first);
-            it = workers_.erase(it);
-        } else {
-            ++it;
-        }
+void WorkerLink::ExpireSilentWorkers() {
+    for (const std::string& peer : ledger_->ExpireSilent(clock_.Now() - options_.heartbeat_timeout)) {
+        ++counters_.workers_gone;
+        RememberGone(peer);
     }
-    std::erase_if(in_flight_, [&](const auto& kv) { return !workers_.contains(kv.second); });
-}
-
-std::vector<WorkerInfo> Dispatcher::Workers() const {
-    std::vector<WorkerInfo> out;
-    for (const auto& [peer, w] : workers_) out.push_back(w);
-    return out;
 }
 
 }  // namespace sagaflow::runtime

@@ -1,0 +1,166 @@
+#include "dispatcher.hpp"
+
+#include <algorithm>
+
+namespace sagaflow::engine {
+
+void Dispatcher::Join(const std::string& id, std::vector<std::string> queues, int capacity) {
+    WorkerSlot& w = workers_[id];
+    w.id = id;
+    w.queues = std::move(queues);
+    w.capacity = std::max(0, capacity);
+    w.last_seen = clock_.Now();
+}
+
+bool Dispatcher::Seen(const std::string& id) {
+    auto it = workers_.find(id);
+    if (it == workers_.end()) return false;
+    it->second.last_seen = clock_.Now();
+    return true;
+}
+
+std::vector<std::string> Dispatcher::ExpireSilent(Timestamp cutoff) {
+    std::vector<std::string> gone;
+    for (const auto& [id, w] : workers_) {
+        if (w.last_seen < cutoff) gone.push_back(id);
+    }
+    for (const std::string& id : gone) Remove(id);
+    return gone;
+}
+
+void Dispatcher::Remove(const std::string& worker) {
+    workers_.erase(worker);
+    for (auto& [id, e] : entries_) {
+        if (e.stage == Stage::kInFlight && e.worker == worker) e.worker.clear();  // late now; the deadline resends it
+    }
+}
+
+std::vector<WorkerSlot> Dispatcher::Workers() const {
+    std::vector<WorkerSlot> out;
+    out.reserve(workers_.size());
+    for (const auto& [id, w] : workers_) out.push_back(w);
+    return out;
+}
+
+void Dispatcher::FreeSlot(Entry& e) {
+    if (e.stage == Stage::kReady) --ready_;
+    if (e.stage == Stage::kInFlight && !e.worker.empty()) {
+        if (auto w = workers_.find(e.worker); w != workers_.end() && w->second.in_flight > 0) --w->second.in_flight;
+    }
+    e.worker.clear();
+}
+
+void Dispatcher::Hold(const PendingRecord& record, Command command, Duration timeout, bool recovered) {
+    Entry& e = entries_[record.msg_id];
+    FreeSlot(e);
+    e.record = record;
+    e.command = std::move(command);
+    e.timeout = timeout;
+    e.stage = Stage::kWaiting;
+    e.recovered = e.recovered || recovered;  // sent_at too is kept: the history's "sent" of a resend
+}
+
+void Dispatcher::MakeReady(const MsgId& id) {
+    auto it = entries_.find(id);
+    if (it == entries_.end() || it->second.stage == Stage::kReady) return;
+    Entry& e = it->second;
+    FreeSlot(e);
+    e.stage = Stage::kReady;
+    e.line_ticket = next_ticket_++;
+    lines_[e.record.queue].push_back(Ticket{id, e.line_ticket});
+    ++ready_;
+}
+
+void Dispatcher::Forget(const MsgId& id) {
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return;
+    FreeSlot(it->second);
+    entries_.erase(it);  // a ticket left in a line is skipped when it comes up
+}
+
+bool Dispatcher::Answered(const MsgId& id, const std::string& worker) {
+    auto it = entries_.find(id);
+    if (it == entries_.end() || it->second.stage != Stage::kInFlight || it->second.worker.empty() ||
+        it->second.worker != worker) {
+        return false;
+    }
+    FreeSlot(it->second);  // in flight to nobody now: a second copy of the reply is late
+    return true;
+}
+
+WorkerSlot* Dispatcher::FreeWorker(const std::string& queue) {
+    WorkerSlot* best = nullptr;
+    for (auto& [id, w] : workers_) {
+        if (w.in_flight >= w.capacity) continue;
+        if (std::find(w.queues.begin(), w.queues.end(), queue) == w.queues.end()) continue;
+        if (best == nullptr || w.in_flight * best->capacity < best->in_flight * w.capacity) {
+            best = &w;  // least loaded relative to capacity
+        }
+    }
+    return best;
+}
+
+bool Dispatcher::HasFreeWorker(const std::string& queue) const {
+    return std::any_of(workers_.begin(), workers_.end(), [&](const auto& kv) {
+        const WorkerSlot& w = kv.second;
+        return w.in_flight < w.capacity && std::find(w.queues.begin(), w.queues.end(), queue) != w.queues.end();
+    });
+}
+
+bool Dispatcher::Deliverable() const {
+    if (ready_ == 0) return false;
+    return std::any_of(lines_.begin(), lines_.end(),
+                       [&](const auto& line) { return !line.second.empty() && HasFreeWorker(line.first); });
+}
+
+std::vector<Delivered> Dispatcher::Pump() {
+    std::vector<Delivered> out;
+    if (ready_ == 0) return out;
+    const Timestamp now = clock_.Now();
+    for (auto line = lines_.begin(); line != lines_.end();) {
+        auto& tickets = line->second;
+        while (!tickets.empty()) {
+            const Ticket t = tickets.front();
+            auto it = entries_.find(t.msg_id);
+            if (it == entries_.end() || it->second.stage != Stage::kReady || it->second.line_ticket != t.ticket) {
+                tickets.pop_front();  // forgotten or moved on since it queued
+                continue;
+            }
+            WorkerSlot* w = FreeWorker(line->first);
+            if (w == nullptr) break;  // the line waits for a slot
+            Entry& e = it->second;
+            Command command = e.command;
+            command.deadline = now + e.timeout;
+            if (!channel_.Deliver(w->id, command)) {
+                Remove(std::string(w->id));  // unreachable: gone; the command tries the next one
+                continue;
+            }
+            tickets.pop_front();
+            --ready_;
+            e.stage = Stage::kInFlight;
+            e.worker = w->id;
+            e.sent_at = now;
+            ++w->in_flight;
+            out.push_back(Delivered{t.msg_id, command.deadline});
+        }
+        line = tickets.empty() ? lines_.erase(line) : std::next(line);
+    }
+    return out;
+}
+
+const Dispatcher::Entry* Dispatcher::Find(const MsgId& id) const {
+    auto it = entries_.find(id);
+    return it == entries_.end() ? nullptr : &it->second;
+}
+
+std::optional<Timestamp> Dispatcher::SentAt(const MsgId& id) const {
+    const Entry* e = Find(id);
+    return e == nullptr ? std::nullopt : e->sent_at;
+}
+
+bool Dispatcher::SurelyUnsent(const MsgId& id) const {
+    const Entry* e = Find(id);
+    return e != nullptr && e->stage != Stage::kInFlight && !e->sent_at && !e->recovered;
+}
+
+}  // namespace sagaflow::engine

@@ -1,0 +1,131 @@
+// The Dispatcher: the one in-flight ledger (DESIGN §10). It holds every command the node
+// tracks, from armed to answered, and the workers with their queues and free capacity.
+// A command that is due joins its queue's line; `Pump` hands the lines' heads to the
+// least-loaded live worker serving that queue with a free slot, and to no one else. A
+// command no worker can take waits in its line, untouched, until a slot frees up: nothing
+// is refused and offered again later.
+//
+// Pure: the wire is behind `WorkerChannel` (ZeroMQ in sagad, a fake in tests). All of it
+// is rebuilt from the store's pending items after a restart. Not thread-safe: the node's
+// loop thread owns it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "command.hpp"
+#include "saga_service.hpp"
+#include "sagaflow/core/clock.hpp"
+
+namespace sagaflow::engine {
+
+/// Where commands leave for a worker.
+class WorkerChannel {
+public:
+    virtual ~WorkerChannel() = default;
+    /// Hands `command` to worker `worker`. False when that worker cannot be reached: it
+    /// is then taken out of the ledger, and the command goes to another.
+    [[nodiscard]] virtual bool Deliver(const std::string& worker, const Command& command) = 0;
+};
+
+/// A live worker as the ledger knows it.
+struct WorkerSlot {
+    std::string id;
+    std::vector<std::string> queues;
+    int capacity = 0;
+    int in_flight = 0;
+    Timestamp last_seen{};
+};
+
+/// A command `Pump` handed to a worker: its deadline is to be watched.
+struct Delivered {
+    MsgId msg_id;
+    Timestamp deadline;
+};
+
+class Dispatcher final : public Deliveries {
+public:
+    enum class Stage {
+        kWaiting,   ///< armed for later (a retry's backoff)
+        kReady,     ///< due: in its queue's line
+        kInFlight,  ///< handed to a worker, awaiting its reply
+    };
+    struct Entry {
+        PendingRecord record;
+        Command command;
+        Duration timeout{};  ///< per attempt, from handing over to the deadline
+        Stage stage = Stage::kWaiting;
+        std::string worker;  ///< kInFlight: to whom (empty once that worker is gone)
+        std::optional<Timestamp> sent_at;
+        bool recovered = false;  ///< loaded from the store: an earlier process may have sent it
+        std::uint64_t line_ticket = 0;
+    };
+
+    Dispatcher(WorkerChannel& channel, const Clock& clock) : channel_(channel), clock_(clock) {}
+
+    // --- workers
+    /// A worker announced itself (hello or heartbeat), serving `queues` with `capacity`.
+    void Join(const std::string& id, std::vector<std::string> queues, int capacity);
+    /// Heard from `id`; false when it is not a live worker.
+    bool Seen(const std::string& id);
+    [[nodiscard]] bool Knows(const std::string& id) const { return workers_.contains(id); }
+    /// Takes out the workers not heard from since `cutoff`; returns their ids. What they
+    /// had in flight stays in flight until its deadline, then goes to another worker.
+    std::vector<std::string> ExpireSilent(Timestamp cutoff);
+    [[nodiscard]] std::vector<WorkerSlot> Workers() const;
+
+    // --- commands
+    /// Tracks `record`'s command (new, or re-armed for another attempt); it waits until
+    /// `MakeReady`. `timeout` is its attempt's.
+    void Hold(const PendingRecord& record, Command command, Duration timeout, bool recovered = false);
+    /// Its time has come: into its queue's line. A resend (its earlier delivery got no
+    /// reply in time) frees that delivery's slot first.
+    void MakeReady(const MsgId& id);
+    /// Answered or withdrawn: no longer tracked, its slot freed.
+    void Forget(const MsgId& id);
+    /// A reply for `id` came from `worker`. True when the command is in flight to that
+    /// worker (its slot is freed); false when it is not: a late reply.
+    bool Answered(const MsgId& id, const std::string& worker);
+    /// Hands ready commands to workers with free capacity, each line in order.
+    std::vector<Delivered> Pump();
+
+    [[nodiscard]] const Entry* Find(const MsgId& id) const;
+    /// Commands tracked (waiting, ready or in flight).
+    [[nodiscard]] std::size_t tracked() const { return entries_.size(); }
+    /// Commands due that no worker has taken yet.
+    [[nodiscard]] std::size_t ready() const { return ready_; }
+    /// True when `Pump` would hand something over: a line whose queue has a free worker.
+    [[nodiscard]] bool Deliverable() const;
+
+    // --- Deliveries
+    [[nodiscard]] std::optional<Timestamp> SentAt(const MsgId& id) const override;
+    [[nodiscard]] bool SurelyUnsent(const MsgId& id) const override;
+
+private:
+    void FreeSlot(Entry& e);
+    /// Takes `worker` out; what it had in flight is nobody's (its replies are late).
+    void Remove(const std::string& worker);
+    /// The least-loaded live worker serving `queue` with a free slot, or nullptr.
+    WorkerSlot* FreeWorker(const std::string& queue);
+    [[nodiscard]] bool HasFreeWorker(const std::string& queue) const;
+
+    WorkerChannel& channel_;
+    const Clock& clock_;
+    std::unordered_map<MsgId, Entry> entries_;
+    std::map<std::string, WorkerSlot> workers_;  // by id
+    struct Ticket {
+        MsgId msg_id;
+        std::uint64_t ticket;
+    };
+    std::map<std::string, std::deque<Ticket>> lines_;  // by queue
+    std::uint64_t next_ticket_ = 1;
+    std::size_t ready_ = 0;
+};
+
+}  // namespace sagaflow::engine

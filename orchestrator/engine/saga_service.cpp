@@ -1,0 +1,506 @@
+#include "saga_service.hpp"
+
+#include "backoff.hpp"
+
+namespace sagaflow::engine {
+namespace {
+
+constexpr std::size_t kMaxBusinessKeyBytes = 256;
+
+PlanEvent::Kind KindOf(ReplyOutcome outcome) {
+    switch (outcome) {
+        case ReplyOutcome::kOk: return PlanEvent::Kind::kOk;
+        case ReplyOutcome::kFail: return PlanEvent::Kind::kFail;
+        case ReplyOutcome::kRetry: return PlanEvent::Kind::kRetry;
+    }
+    throw Error(ErrorCode::kInvalidArgument, "unknown reply outcome");
+}
+
+LifecycleEvent LifecycleOf(FlowSignal signal) {
+    switch (signal) {
+        case FlowSignal::kCompleted: return LifecycleEvent::kFlowCompleted;
+        case FlowSignal::kFailed: return LifecycleEvent::kFlowFailed;
+        case FlowSignal::kUndone: return LifecycleEvent::kUndone;
+        case FlowSignal::kStuck: return LifecycleEvent::kStuck;
+        case FlowSignal::kNone: break;
+    }
+    throw Error(ErrorCode::kInternal, "no lifecycle event for an empty signal");
+}
+
+PlanEvent Plain(PlanEvent::Kind kind) {
+    PlanEvent e;
+    e.kind = kind;
+    return e;
+}
+
+
+template <class... Fs>
+struct Overloaded : Fs... {
+    using Fs::operator()...;
+};
+
+}  // namespace
+
+SagaService::SagaService(const WorkflowRegistry& registry, SagaStore& store, const Clock& clock,
+                         const Deliveries& deliveries, EngineOptions options)
+    : registry_(registry),
+      store_(store),
+      clock_(clock),
+      deliveries_(deliveries),
+      options_(options),
+      rng_(options.seed != 0 ? options.seed : std::random_device{}()) {}
+
+SagaService::Outcome SagaService::RunTx(const std::function<void(StoreTx&, Effects&)>& fn, Effects& effects) {
+    for (int attempt = 1;; ++attempt) {
+        Effects after;
+        try {
+            auto tx = store_.Begin();
+            fn(*tx, after);
+            tx->Commit();
+        } catch (const CommitInDoubt&) {
+            // It may have landed: what it armed may be in the store. Never run again here.
+            effects.resync = true;
+            return Outcome::kInDoubt;
+        } catch (const Error& e) {
+            if (!IsRetryable(e.code()) || attempt >= options_.max_tx_attempts) throw;
+            continue;  // rolled back: nothing of it landed
+        }
+        effects.track.insert(effects.track.end(), std::make_move_iterator(after.track.begin()),
+                             std::make_move_iterator(after.track.end()));
+        effects.forget.insert(effects.forget.end(), after.forget.begin(), after.forget.end());
+        return Outcome::kCommitted;
+    }
+}
+
+std::string UnregisteredReason(const SagaRecord& saga) {
+    return "saga " + saga.id.str() + " uses workflow '" + saga.workflow + "' v" +
+           std::to_string(saga.workflow_version) +
+           ", which this sagad does not register: it is left untouched until one that does runs";
+}
+
+std::vector<AttemptRecord> AttemptsFrom(const std::vector<HistoryEvent>& history) {
+    std::vector<AttemptRecord> out;
+    for (const HistoryEvent& e : history) {
+        if ((e.kind != "replied" && e.kind != "timed_out") || !e.msg_id || !e.phase) continue;
+        AttemptRecord a;
+        a.saga_id = e.saga_id;
+        a.node = e.node;
+        a.phase = *e.phase;
+        a.msg_id = *e.msg_id;
+        a.attempt = e.attempt;
+        a.outcome = e.kind == "timed_out" ? "timeout" : e.detail.value("outcome", "");
+        a.detail = e.kind == "timed_out" ? "no reply by the deadline" : e.detail.value("reason", "");
+        a.finished_at = e.at;
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+const Workflow* SagaService::WorkflowOf(const SagaRecord& saga) const {
+    const Workflow* wf = registry_.Find(saga.workflow, saga.workflow_version);
+    if (wf == nullptr) throw Error(ErrorCode::kFailedPrecondition, UnregisteredReason(saga));
+    return wf;
+}
+
+const Plan& SagaService::PlanOf(const Workflow& wf) {
+    auto it = plans_.find(&wf);
+    if (it == plans_.end()) it = plans_.emplace(&wf, Plan(wf)).first;
+    return it->second;
+}
+
+HistoryEvent SagaService::Note(const SagaRecord& saga, std::string kind) const {
+    HistoryEvent e;
+    e.saga_id = saga.id;
+    e.at = clock_.Now();
+    e.kind = std::move(kind);
+    return e;
+}
+
+HistoryEvent SagaService::Note(const PendingRecord& c, std::string kind) const {
+    HistoryEvent e;
+    e.saga_id = c.saga_id;
+    e.at = clock_.Now();
+    e.kind = std::move(kind);
+    e.node = c.node;
+    e.phase = c.phase;
+    e.attempt = c.attempt;
+    e.msg_id = c.msg_id;
+    e.detail = {{"action", c.action}, {"queue", c.queue}};
+    return e;
+}
+
+std::vector<HistoryEvent> SagaService::SentEvents(const PendingRecord& item) const {
+    // When this process sent it; after a restart the send time is unknown and not recorded.
+    const std::optional<Timestamp> at = deliveries_.SentAt(item.msg_id);
+    if (!at) return {};
+    HistoryEvent sent = Note(item, "sent");
+    sent.at = *at;
+    return {std::move(sent)};
+}
+
+double SagaService::NextUnitRandom() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
+bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& after) {
+    const Workflow& wf = *WorkflowOf(saga);
+    const Plan& plan = PlanOf(wf);
+    const Timestamp now = clock_.Now();
+    const bool is_new = move.first == LifecycleEvent::kBegin;
+    std::vector<HistoryEvent> events = std::move(move.events);
+    if (is_new) events.push_back(Note(saga, "started"));
+
+    std::optional<SagaStatus> status;
+    if (!is_new) status = saga.status;
+    auto decide = [&](LifecycleEvent event, const std::string& reason) {
+        const Decision d = Decide(status, event);
+        if (!d.accepted) return false;
+        if (status && d.status != *status) {
+            HistoryEvent e = Note(saga, std::string(ToString(d.status)));
+            if (!reason.empty()) e.detail["reason"] = reason;
+            events.push_back(std::move(e));
+            const bool off_path = d.status != SagaStatus::kRunning && d.status != SagaStatus::kCompleted;
+            if (off_path && !reason.empty()) saga.failure_reason = reason;
+        }
+        status = d.status;
+        return true;
+    };
+    if (move.first && !decide(*move.first, move.reason)) return false;
+
+    FlowState nodes = saga.nodes;
+    std::vector<PendingRecord> inserts;
+    bool resent = false;
+    auto walk = [&](const PlanEvent& event) {
+        PlanResult r = plan.Apply(nodes, event, FlowFacts{saga.input, saga.context, IsUndoing(*status)});
+        if (!r.accepted) return r;
+        for (const PlanEffect& effect : r.effects) {
+            const NodeDef& node = wf.node(wf.find(effect.node));
+            const bool fwd = effect.phase == Phase::kForward;
+            switch (effect.kind) {
+                case PlanEffect::Kind::kSend: {
+                    PendingRecord c;
+                    c.msg_id = MsgId(NewUuid());
+                    c.saga_id = saga.id;
+                    c.node = node.id;
+                    c.phase = effect.phase;
+                    c.action = fwd ? node.step.name : node.step.compensation->action;
+                    c.queue = fwd ? node.step.queue : node.step.compensation->queue;
+                    c.attempt = 1;
+                    c.not_before = now;
+                    c.created_at = now;
+                    events.push_back(Note(c, "queued"));
+                    inserts.push_back(std::move(c));
+                    break;
+                }
+                case PlanEffect::Kind::kResend: {
+                    if (!move.answered || move.answered->node != effect.node) {
+                        throw Error(ErrorCode::kInternal, "resend of a command that was not answered");
+                    }
+                    PendingRecord& again = *move.answered;
+                    const RetryPolicy& policy = fwd ? node.step.retry : node.step.compensation->retry;
+                    const Duration delay = BackoffDelay(policy, again.attempt, NextUnitRandom());
+                    again.attempt += 1;
+                    again.not_before = now + delay;
+                    HistoryEvent e = Note(again, "retry_scheduled");
+                    e.detail["delay_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
+                    events.push_back(std::move(e));
+                    resent = true;
+                    break;
+                }
+                case PlanEffect::Kind::kWithdraw:
+                    for (const PendingRecord& w : move.withdrawn) {
+                        if (w.node == effect.node) events.push_back(Note(w, "withdrawn"));
+                    }
+                    break;
+            }
+        }
+        return r;
+    };
+
+    PlanResult r = walk(move.event);
+    if (!r.accepted) return false;
+    while (r.signal != FlowSignal::kNone) {
+        const FlowSignal signal = r.signal;
+        const std::string why = !r.reason.empty() ? r.reason : move.reason;
+        if (!decide(LifecycleOf(signal), why)) {
+            throw Error(ErrorCode::kInternal, "lifecycle refused the Plan's signal for saga " + saga.id.str());
+        }
+        if (signal != FlowSignal::kFailed) break;
+        r = walk(Plain(PlanEvent::Kind::kResume));  // now undoing: start compensating
+        if (!r.accepted) throw Error(ErrorCode::kInternal, "the Plan refused to resume saga " + saga.id.str());
+    }
+
+    if (move.answered) {
+        if (resent) {
+            tx.UpdatePending(*move.answered);
+        } else {
+            tx.DeletePending(*move.answered);
+            after.forget.push_back(move.answered->msg_id);
+        }
+    }
+    for (const PendingRecord& w : move.withdrawn) {
+        tx.DeletePending(w);
+        after.forget.push_back(w.msg_id);
+    }
+    saga.nodes = std::move(nodes);
+    saga.status = *status;
+    saga.updated_at = now;
+    if (is_new) {
+        saga.version = 1;
+        if (!tx.InsertSaga(saga)) throw Error(ErrorCode::kAborted, "business key taken by a concurrent start");
+    } else {
+        const std::int64_t expected = saga.version;
+        saga.version = expected + 1;
+        tx.UpdateSaga(saga, expected);
+    }
+    if (resent) after.track.emplace_back(*move.answered, MakeCommand(*move.answered, saga, wf));
+    for (const PendingRecord& c : inserts) {
+        tx.InsertPending(c);
+        after.track.emplace_back(c, MakeCommand(c, saga, wf));
+    }
+    for (const HistoryEvent& e : events) tx.AppendHistory(e);
+    return true;
+}
+
+std::vector<Result<StartResult>> SagaService::Start(std::span<const StartRequest> requests, Effects& effects) {
+    std::vector<Result<StartResult>> results;
+    std::vector<const Workflow*> workflows;
+    std::vector<SagaId> ids;  // chosen once, outside the retry loop: a rerun after a commit in doubt finds them
+    for (const StartRequest& req : requests) {
+        const Workflow* wf = req.version ? registry_.Find(req.workflow, *req.version)
+                                         : registry_.Latest(req.workflow);
+        workflows.push_back(wf);
+        ids.emplace_back(NewUuid());
+        if (wf == nullptr) {
+            std::string what = "unknown workflow '" + req.workflow + "'";
+            if (req.version) what += " v" + std::to_string(*req.version);
+            results.emplace_back(Status{ErrorCode::kNotFound, what});
+        } else if (!req.input.is_object()) {
+            results.emplace_back(Status{ErrorCode::kInvalidArgument, "saga input must be a JSON object"});
+        } else if (req.business_key &&
+                   (req.business_key->empty() || req.business_key->str().size() > kMaxBusinessKeyBytes)) {
+            results.emplace_back(Status{ErrorCode::kInvalidArgument, "business key must be 1 to 256 bytes"});
+        } else {
+            results.emplace_back(StartResult{ids.back(), true});
+        }
+    }
+    const auto run = [&](StoreTx& tx, Effects& after) {
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            if (!results[i].ok()) continue;
+            const StartRequest& req = requests[i];
+            const SagaId& id = ids[i];
+            if (tx.GetSaga(id)) continue;  // a rerun: this one committed already
+            if (req.business_key) {
+                if (auto existing = tx.FindByBusinessKey(workflows[i]->name(), *req.business_key)) {
+                    // As payment APIs treat idempotency keys: the same request gets the same
+                    // saga; another request under a used key is refused, naming the saga.
+                    const auto saga = tx.GetSaga(*existing);
+                    if (saga && saga->input != req.input) {
+                        results[i] = Status{ErrorCode::kAlreadyExists,
+                                            "business key '" + req.business_key->str() + "' already names saga " +
+                                                existing->str() + ", started with a different input"};
+                    } else {
+                        results[i] = StartResult{*existing, false};
+                    }
+                    continue;
+                }
+            }
+            SagaRecord saga;
+            saga.id = id;
+            saga.workflow = workflows[i]->name();
+            saga.workflow_version = workflows[i]->version();
+            saga.input = req.input;
+            saga.business_key = req.business_key;
+            saga.trace_id = TraceId(NewUuid());
+            saga.created_at = clock_.Now();
+            Move move;
+            move.first = LifecycleEvent::kBegin;
+            move.event = Plain(PlanEvent::Kind::kBegin);
+            if (!Advance(tx, saga, std::move(move), after)) {
+                throw Error(ErrorCode::kInternal, "a new saga was refused");
+            }
+            results[i] = StartResult{id, true};
+        }
+    };
+    if (RunTx(run, effects) == Outcome::kCommitted) return results;
+    // In doubt: the sagas this batch would have created are read back. Found, they were
+    // created; none found, nothing landed, and the batch runs as it would have the first
+    // time (its ids were chosen before, so a saga is never created twice).
+    bool landed = false;
+    ReadTx(store_, options_.max_tx_attempts, [&](StoreTx& tx) {
+        landed = false;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            if (results[i].ok() && results[i].value().created && tx.GetSaga(ids[i])) landed = true;
+        }
+    });
+    if (!landed && RunTx(run, effects) == Outcome::kInDoubt) {
+        for (auto& r : results) {
+            if (r.ok()) r = Status{ErrorCode::kUnavailable, "the store's commit was in doubt twice; look the saga up by its business key"};
+        }
+    }
+    return results;
+}
+
+std::vector<Status> SagaService::ApplyEvents(std::span<const engine::Event> events, Effects& effects) {
+    std::vector<Status> out;
+    out.reserve(events.size());
+    const auto batch = static_cast<std::size_t>(options_.max_batch);
+    for (std::size_t begin = 0; begin < events.size(); begin += batch) {
+        const auto chunk = events.subspan(begin, std::min(batch, events.size() - begin));
+        std::vector<MsgId> ids;
+        for (const engine::Event& e : chunk) {
+            if (const auto* r = std::get_if<Reply>(&e)) ids.push_back(r->msg_id);
+            if (const auto* d = std::get_if<DeadlinePassed>(&e)) ids.push_back(d->msg_id);
+        }
+        std::vector<Status> statuses;
+        const auto run = [&](StoreTx& tx, Effects& after) {
+            statuses.clear();
+            if (!ids.empty()) tx.Prefetch(ids);
+            for (const engine::Event& e : chunk) statuses.push_back(ApplyOne(tx, e, after));
+        };
+        if (RunTx(run, effects) == Outcome::kInDoubt) {
+            // Resolved by re-reading, not by running it again: the caller reloads the
+            // pending items (resync); a reply not acknowledged comes again and is then
+            // found applied or not.
+            statuses.assign(chunk.size(), Status{ErrorCode::kUnavailable,
+                                                 "the store's commit was in doubt; it is re-read, not re-run"});
+        }
+        out.insert(out.end(), statuses.begin(), statuses.end());
+    }
+    return out;
+}
+
+Status SagaService::ApplyOne(StoreTx& tx, const engine::Event& event, Effects& after) {
+    return std::visit(Overloaded{[&](const Reply& r) { return ApplyReply(tx, r, after); },
+                                 [&](const DeadlinePassed& d) { return ApplyDeadline(tx, d, after); },
+                                 [&](const OperatorAction& a) { return ApplyOperator(tx, a, after); }},
+                      event);
+}
+
+Status SagaService::ApplyReply(StoreTx& tx, const Reply& reply, Effects& after) {
+    auto item = tx.GetPending(reply.msg_id);
+    std::optional<SagaRecord> saga;
+    if (item) {
+        if (reply.saga_id && *reply.saga_id != item->saga_id) {
+            return {ErrorCode::kInvalidArgument, "reply for msg " + reply.msg_id.str() + " names saga " +
+                                                     reply.saga_id->str() + ", not its command's: forged"};
+        }
+        saga = tx.GetSaga(item->saga_id);
+    } else if (reply.saga_id && IsUuid(reply.saga_id->str())) {
+        saga = tx.GetSaga(*reply.saga_id);  // a late or duplicate reply: recorded on its saga
+    }
+    if (!saga) return {ErrorCode::kNotFound, "no pending command with msg id " + reply.msg_id.str()};
+    if (registry_.Find(saga->workflow, saga->workflow_version) == nullptr) {
+        // Left untouched: the worker's inbox keeps the outcome for a sagad that has it.
+        return {ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
+    }
+
+    HistoryEvent replied = item ? Note(*item, "replied") : Note(*saga, "replied");
+    replied.msg_id = reply.msg_id;
+    replied.detail["outcome"] = ToString(reply.outcome);
+    if (!reply.reason.empty()) replied.detail["reason"] = reply.reason;
+    auto ignore = [&](const char* why) {
+        replied.kind = "reply_ignored";
+        replied.detail["why"] = why;
+        tx.AppendHistory(replied);
+        return Status{ErrorCode::kFailedPrecondition, "saga " + saga->id.str() + " does not await msg " +
+                                                          reply.msg_id.str() + " (duplicate or late reply)"};
+    };
+    if (!item) return ignore("duplicate or late");
+    if (reply.late) return ignore("not from the worker it was last sent to");
+
+    Move move;
+    move.event.kind = KindOf(reply.outcome);
+    move.event.node = item->node;
+    move.event.phase = item->phase;
+    move.event.attempt = item->attempt;
+    move.answered = item;
+    move.events = SentEvents(*item);
+    move.events.push_back(replied);
+    if (reply.outcome == ReplyOutcome::kFail) {
+        move.reason = CommandLabel(*item) + " failed: " + reply.reason;
+    } else if (reply.outcome == ReplyOutcome::kRetry) {
+        move.reason = CommandLabel(*item) + " failed after " + std::to_string(item->attempt) + " attempts: " + reply.reason;
+    }
+    SagaRecord next = *saga;
+    if (item->phase == Phase::kForward && reply.outcome == ReplyOutcome::kOk) next.context[item->action] = reply.output;
+    if (Advance(tx, next, std::move(move), after)) return {};
+    // The item was armed, but its node no longer waits for it (a row from before a repair):
+    // resolve it, so it is not offered again, and record why.
+    tx.DeletePending(*item);
+    after.forget.push_back(item->msg_id);
+    return ignore("its node does not await it");
+}
+
+Status SagaService::ApplyDeadline(StoreTx& tx, const DeadlinePassed& deadline, Effects& after) {
+    auto item = tx.GetPending(deadline.msg_id);
+    if (!item || item->attempt != deadline.attempt) return {};  // a reply won the race, or this attempt was handled
+    auto saga = tx.GetSaga(item->saga_id);
+    if (!saga) return {};
+    if (registry_.Find(saga->workflow, saga->workflow_version) == nullptr) {
+        after.forget.push_back(deadline.msg_id);  // left untouched in the store, for a sagad that has it
+        return {};
+    }
+    Move move;
+    move.event.kind = PlanEvent::Kind::kRetry;
+    move.event.node = item->node;
+    move.event.phase = item->phase;
+    move.event.attempt = item->attempt;
+    move.answered = item;
+    move.events = SentEvents(*item);
+    move.events.push_back(Note(*item, "timed_out"));
+    move.reason = CommandLabel(*item) + " got no reply after " + std::to_string(item->attempt) + " attempts";
+    if (!Advance(tx, *saga, std::move(move), after)) {
+        tx.DeletePending(*item);  // its node no longer waits for it
+        after.forget.push_back(deadline.msg_id);
+    }
+    return {};
+}
+
+Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Effects& after) {
+    const SagaId& id = action.saga_id;
+    const bool compensate = action.kind == OperatorAction::Kind::kCompensate;
+    auto saga = tx.GetSaga(id);
+    if (!saga) return {ErrorCode::kNotFound, "no saga " + id.str()};
+    if (registry_.Find(saga->workflow, saga->workflow_version) == nullptr) {
+        return {ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
+    }
+    HistoryEvent requested = Note(*saga, compensate ? "compensation_requested" : "retry_requested");
+    if (compensate) requested.detail["reason"] = action.reason;
+    const SagaStatus was = saga->status;
+    Move move;
+    move.first = compensate ? LifecycleEvent::kManualCompensate : LifecycleEvent::kManualRetry;
+    move.events.push_back(requested);
+    if (compensate) {
+        move.event.kind = PlanEvent::Kind::kCompensate;
+        move.reason = "manual compensation: " + (action.reason.empty() ? "no reason given" : action.reason);
+        if (saga->status == SagaStatus::kRunning) {
+            for (const PendingRecord& p : tx.PendingOf(id)) {
+                if (p.phase != Phase::kForward || !deliveries_.SurelyUnsent(p.msg_id)) continue;
+                move.event.withdrawn.push_back(p.node);
+                move.withdrawn.push_back(p);
+            }
+        }
+    } else {
+        move.event.kind = PlanEvent::Kind::kRetryUndo;
+        move.reason = CompensationCause(tx, id);
+    }
+    if (Advance(tx, *saga, std::move(move), after)) return {};
+    return {ErrorCode::kFailedPrecondition,
+            "saga " + id.str() + " is " + std::string(ToString(was)) + "; " +
+                (compensate ? "only running and completed sagas can be compensated"
+                            : "only failed sagas can be retried")};
+}
+
+std::string SagaService::CompensationCause(StoreTx& tx, const SagaId& id) {
+    // The history keeps every reason; the saga row shows the one of its current state. A
+    // retried saga compensates again for the reason it first did, not for the failure
+    // the operator just fixed.
+    const auto history = tx.History(id);
+    for (auto it = history.rbegin(); it != history.rend(); ++it) {
+        if (it->kind == ToString(SagaStatus::kCompensating) && it->detail.contains("reason")) {
+            return it->detail["reason"].get<std::string>();
+        }
+    }
+    return {};
+}
+
+}  // namespace sagaflow::engine

@@ -1,0 +1,180 @@
+// The SagaService: every change to a saga, as store transactions (DESIGN §10).
+//
+// Two entries: `Start`, and `ApplyEvents` for everything that happens to running sagas
+// (worker replies, passed deadlines, operator actions). Each batch is one transaction
+// holding the state changes, their pending items and one history row per saga (DESIGN §4,
+// T1 and T3); a batch of one is the same path. The Plan walks the workflow graph; the
+// Boost.MSM lifecycle decides the saga's status from the Plan's signals.
+//
+// What a committed batch leaves for memory (commands to track, pending items resolved)
+// comes back as `Effects`; the service itself keeps no state between batches. A commit
+// in doubt (`CommitInDoubt`) is never run again: starts are resolved by re-reading their
+// sagas, events answer kUnavailable and the caller re-reads the pending items (`resync`).
+//
+// Not thread-safe: one thread (the node's loop) calls it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "command.hpp"
+#include "lifecycle.hpp"
+#include "plan.hpp"
+#include "sagaflow/core/clock.hpp"
+#include "sagaflow/core/error.hpp"
+#include "sagaflow/workflow/workflow.hpp"
+#include "saga_store.hpp"
+
+namespace sagaflow::engine {
+
+struct EngineOptions {
+    /// Seed for backoff jitter; 0 draws one from the OS.
+    std::uint64_t seed = 0;
+    /// How often one unit of work is retried on kAborted / kUnavailable.
+    int max_tx_attempts = 5;
+    /// When a batch of deadlines could not be applied (the store is down), how long until
+    /// they are tried again.
+    Duration retry_after_store_error = std::chrono::milliseconds(100);
+    /// Most items one transaction applies; larger batches are split.
+    int max_batch = 512;
+    /// Due times left behind by answered commands kept, beyond twice the live ones,
+    /// before they are dropped in one pass (see `Scheduler`).
+    std::size_t spare_timers = 1024;
+};
+
+struct StartRequest {
+    std::string workflow;
+    std::optional<int> version;  ///< Latest when unset.
+    nlohmann::json input = nlohmann::json::object();
+    std::optional<BusinessKey> business_key;
+};
+
+struct StartResult {
+    SagaId saga_id;
+    bool created = false;  ///< False when the business key named an existing saga.
+};
+
+/// A saga with its pending items, step attempts and history, for inspection.
+struct SagaView {
+    SagaRecord saga;
+    std::vector<PendingRecord> pending;
+    std::vector<AttemptRecord> attempts;  ///< Read from the history's replied and timed_out events.
+    std::vector<HistoryEvent> history;
+};
+
+/// Why a saga of a workflow version the registry lacks does not move (for `show`).
+[[nodiscard]] std::string UnregisteredReason(const SagaRecord& saga);
+
+/// The attempts recorded in a saga's history, oldest first.
+[[nodiscard]] std::vector<AttemptRecord> AttemptsFrom(const std::vector<HistoryEvent>& history);
+
+/// A command's attempt got no reply by its deadline.
+struct DeadlinePassed {
+    MsgId msg_id;
+    int attempt = 1;
+};
+
+/// An operator's request on one saga.
+struct OperatorAction {
+    enum class Kind { kCompensate, kRetry };
+    Kind kind = Kind::kCompensate;
+    SagaId saga_id;
+    std::string reason;  ///< kCompensate: why (for the history and the saga row).
+};
+
+/// One thing that happened to a running saga.
+using Event = std::variant<Reply, DeadlinePassed, OperatorAction>;
+
+/// What the delivery side knows of a command, which the history and manual compensation
+/// need (the `Dispatcher` answers).
+class Deliveries {
+public:
+    virtual ~Deliveries() = default;
+    /// When this process handed it to a worker; nullopt when it did not (or not yet).
+    [[nodiscard]] virtual std::optional<Timestamp> SentAt(const MsgId& id) const = 0;
+    /// True when no worker can have seen it: this process queued it and never handed it over.
+    [[nodiscard]] virtual bool SurelyUnsent(const MsgId& id) const = 0;
+};
+
+/// What committed batches leave for memory, in order.
+struct Effects {
+    std::vector<std::pair<PendingRecord, Command>> track;  ///< armed or re-armed commands
+    std::vector<MsgId> forget;                             ///< resolved pending items
+    bool resync = false;  ///< a commit was in doubt: reload the pending items from the store
+};
+
+class SagaService {
+public:
+    SagaService(const WorkflowRegistry& registry, SagaStore& store, const Clock& clock,
+                const Deliveries& deliveries, EngineOptions options = {});
+
+    /// Starts sagas, in one transaction; each request is answered as it would be alone:
+    /// the new saga, or the existing one for the same (workflow, business key). Errors:
+    /// kNotFound (unknown workflow or version), kInvalidArgument (input is not a JSON
+    /// object, bad business key), kAlreadyExists (the key names a saga with another input);
+    /// nothing is written for those.
+    [[nodiscard]] std::vector<Result<StartResult>> Start(std::span<const StartRequest> requests, Effects& effects);
+
+    /// Applies events, one transaction per `max_batch`; one status per event, in order.
+    /// Reply: ok when applied; kFailedPrecondition when the saga does not await this msg
+    /// id (a duplicate or late reply: recorded in its history, the saga unchanged) or its
+    /// version is unregistered; kNotFound for an unknown msg id; kInvalidArgument when it
+    /// names another saga than its command's (forged; nothing written). Deadline: always
+    /// ok (one that lost the race to a reply changes nothing). Operator: kNotFound for an
+    /// unknown saga, kFailedPrecondition when its state does not allow the action.
+    /// kUnavailable for every event of a batch whose commit was in doubt. Throws `Error`
+    /// when the store keeps failing.
+    [[nodiscard]] std::vector<Status> ApplyEvents(std::span<const Event> events, Effects& effects);
+
+private:
+    /// One event on one saga, as `Advance` applies it.
+    struct Move {
+        std::optional<LifecycleEvent> first;  ///< Decided before the Plan walks (begin, operators).
+        PlanEvent event;
+        std::optional<PendingRecord> answered;  ///< The pending item this event resolves.
+        std::vector<PendingRecord> withdrawn;   ///< Never sent: dropped (a manual compensation).
+        std::string reason;                     ///< Why, should the saga leave the happy path.
+        std::vector<HistoryEvent> events;       ///< What the history records before the walk.
+    };
+    enum class Outcome { kCommitted, kInDoubt };
+    /// Runs `fn` in a transaction and commits, running it again on a retryable failure
+    /// before the commit; `fn` must be safe to run again then. A commit in doubt is not
+    /// run again: kInDoubt, and `effects.resync` is set.
+    Outcome RunTx(const std::function<void(StoreTx&, Effects&)>& fn, Effects& effects);
+    const Workflow* WorkflowOf(const SagaRecord& saga) const;
+    const Plan& PlanOf(const Workflow& wf);
+    /// Applies `move` to `saga` in `tx`: the lifecycle decides `first`, the Plan walks the
+    /// event, the lifecycle decides each of the Plan's signals; then the saga row, its
+    /// pending items and one history row are written. False, writing nothing, when the
+    /// lifecycle refuses `first` or the Plan refuses the event.
+    bool Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& after);
+    Status ApplyOne(StoreTx& tx, const Event& event, Effects& after);
+    Status ApplyReply(StoreTx& tx, const Reply& reply, Effects& after);
+    Status ApplyDeadline(StoreTx& tx, const DeadlinePassed& deadline, Effects& after);
+    Status ApplyOperator(StoreTx& tx, const OperatorAction& action, Effects& after);
+    std::vector<HistoryEvent> SentEvents(const PendingRecord& item) const;
+    static std::string CompensationCause(StoreTx& tx, const SagaId& id);
+    /// A history event of `kind` about `saga`, or about one of its pending items.
+    HistoryEvent Note(const SagaRecord& saga, std::string kind) const;
+    HistoryEvent Note(const PendingRecord& item, std::string kind) const;
+    double NextUnitRandom();
+
+    const WorkflowRegistry& registry_;
+    SagaStore& store_;
+    const Clock& clock_;
+    const Deliveries& deliveries_;
+    EngineOptions options_;
+    std::mt19937_64 rng_;
+    std::map<const Workflow*, Plan> plans_;
+};
+
+}  // namespace sagaflow::engine
