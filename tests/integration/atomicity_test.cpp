@@ -87,5 +87,56 @@ TEST_F(Atomicity, RetryableFailureIsRetriedAndCommitsOnce) {
     EXPECT_EQ(c->Exec("SELECT count(*) FROM saga_pending").Int(0, 0), 1);
 }
 
+// DESIGN §10: a commit in doubt is its own error, resolved by re-reading, never by
+// running the unit again.
+TEST_F(Atomicity, StartWhoseCommitIsInDoubtIsReadBackAndNeverRunAgain) {
+    faulty_.DoubtNextCommit(/*lands=*/true);
+    auto r = engine_->Start(workflows::kOrderFulfilment, "{}", BusinessKey("doubt-landed"));
+    ASSERT_TRUE(r.ok()) << r.status().message;
+    EXPECT_TRUE(r->created);
+    EXPECT_EQ(faulty_.commits_seen(), 1) << "the unit ran once";
+    auto c = schema_.Connect();
+    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas").Int(0, 0), 1);
+    EXPECT_EQ(c->Exec("SELECT count(*) FROM saga_events").Int(0, 0), 1);
+    // What it armed is reloaded from the store, then sent once.
+    EXPECT_EQ(engine_->Tick(), 1);
+    EXPECT_EQ(worker_.received().size(), 1u);
+    EXPECT_EQ(worker_.received()[0].saga_id, r->saga_id);
+}
+
+TEST_F(Atomicity, StartWhoseCommitInDoubtDidNotLandRunsAsTheFirstTime) {
+    faulty_.DoubtNextCommit(/*lands=*/false);
+    auto r = engine_->Start(workflows::kOrderFulfilment, "{}", BusinessKey("doubt-lost"));
+    ASSERT_TRUE(r.ok()) << r.status().message;
+    EXPECT_EQ(faulty_.commits_seen(), 2) << "read back, found nothing, committed then";
+    auto c = schema_.Connect();
+    EXPECT_EQ(c->Exec("SELECT count(*) FROM sagas").Int(0, 0), 1);
+    EXPECT_EQ(c->Exec("SELECT count(*) FROM saga_pending").Int(0, 0), 1);
+}
+
+TEST_F(Atomicity, ReplyWhoseCommitIsInDoubtIsResolvedByReReading) {
+    auto r = engine_->Start(workflows::kOrderFulfilment, "{}");
+    ASSERT_TRUE(r.ok());
+    engine_->Tick();
+    const auto replies = worker_.RunQueued();
+    ASSERT_EQ(replies.size(), 1u);
+    const std::string before = Snapshot();
+    const int commits = faulty_.commits_seen();
+    faulty_.DoubtNextCommit(/*lands=*/true);
+    // Unknown outcome: not acknowledged, so the worker sends the reply again.
+    EXPECT_EQ(engine_->ApplyReply(replies[0]).code, ErrorCode::kUnavailable);
+    EXPECT_EQ(faulty_.commits_seen(), commits + 1) << "never run again";
+    const std::string after = Snapshot();
+    EXPECT_NE(after, before) << "it landed";
+    engine_->Tick();  // re-reads the pending items: the next step goes out
+    EXPECT_EQ(worker_.received().size(), 2u);
+    // The worker's second copy finds it applied: recorded as a duplicate, nothing moved.
+    EXPECT_EQ(engine_->ApplyReply(replies[0]).code, ErrorCode::kFailedPrecondition);
+    for (int round = 0; round < 20 && engine_->Tick() + worker_.Pump(*engine_) > 0; ++round) {
+    }
+    EXPECT_EQ(engine_->Describe(r->saga_id)->saga.status, SagaStatus::kCompleted);
+    for (const auto& [key, n] : worker_.all_effects()) EXPECT_EQ(n, 1);
+}
+
 }  // namespace
 }  // namespace sagaflow::testing

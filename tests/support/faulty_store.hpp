@@ -1,8 +1,10 @@
 // A SagaStore decorator that fails the n-th write of the next transaction, for proving
-// that a unit of work commits whole or not at all.
+// that a unit of work commits whole or not at all; and that makes the next commit's outcome
+// unknown to its caller (`CommitInDoubt`), whether it landed or not.
 #pragma once
 
 #include <memory>
+#include <utility>
 
 #include "sagaflow/core/error.hpp"
 #include "forwarding_tx.hpp"
@@ -19,15 +21,22 @@ public:
         fail_at_ = n;
         code_ = code;
     }
+    /// The next commit throws `CommitInDoubt`: after committing when `lands`, instead of
+    /// committing (rolled back) otherwise.
+    void DoubtNextCommit(bool lands) { doubt_ = lands ? Doubt::kLands : Doubt::kLost; }
     [[nodiscard]] int writes_seen() const { return writes_; }
+    [[nodiscard]] int commits_seen() const { return commits_; }
 
     std::unique_ptr<engine::StoreTx> Begin() override;
 
 private:
     class Tx;
     engine::SagaStore& inner_;
+    enum class Doubt { kNone, kLands, kLost };
     int fail_at_ = 0;
     int writes_ = 0;
+    int commits_ = 0;
+    Doubt doubt_ = Doubt::kNone;
     ErrorCode code_ = ErrorCode::kInternal;
 };
 
@@ -59,6 +68,13 @@ public:
     void AppendHistory(const engine::HistoryEvent& e) override {
         Write();
         ForwardingTx::AppendHistory(e);
+    }
+    void Commit() override {
+        ++owner_.commits_;
+        const Doubt doubt = std::exchange(owner_.doubt_, Doubt::kNone);
+        if (doubt == Doubt::kLost) throw CommitInDoubt("injected: connection lost before COMMIT reached the server");
+        ForwardingTx::Commit();
+        if (doubt == Doubt::kLands) throw CommitInDoubt("injected: connection lost after COMMIT, before its answer");
     }
 
 private:
