@@ -76,47 +76,37 @@ void Node::DrainReplies() {
 }
 
 void Node::Loop() {
-    // While the store fails, back off (50 ms doubling to 5 s) instead of spinning; replies
-    // wait unacknowledged in the socket, and workers resend them anyway.
-    std::chrono::milliseconds backoff{0};
+    // While the store fails, back off instead of spinning; replies wait unacknowledged in
+    // the socket, and workers resend them anyway.
     auto next_try = std::chrono::steady_clock::now();
     while (!stop_) {
         auto timeout = std::chrono::milliseconds(100);
-        if (backoff.count() > 0) {
+        if (guard_.failing()) {
             timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::max(next_try - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero()));
         } else if (auto next = engine_->NextWakeup()) {
             const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.Now());
             timeout = std::clamp(until + std::chrono::milliseconds(1), std::chrono::milliseconds(0), timeout);
         }
-        const auto ready = transport::Poll({router_.get(), wake_pull_.get()}, timeout);
-        if (ready[1]) {
-            while (wake_pull_->TryReceive()) {
-            }
-            std::vector<std::function<void()>> tasks;
-            {
-                std::lock_guard lock(mu_);
-                tasks.swap(tasks_);
-            }
-            for (auto& t : tasks) t();
-        }
-        link_->ExpireSilentWorkers();
-        if (std::chrono::steady_clock::now() < next_try) continue;
         try {
+            const auto ready = transport::Poll({router_.get(), wake_pull_.get()}, timeout);
+            if (ready[1]) {
+                while (wake_pull_->TryReceive()) {
+                }
+                std::vector<std::function<void()>> tasks;
+                {
+                    std::lock_guard lock(mu_);
+                    tasks.swap(tasks_);
+                }
+                for (auto& t : tasks) t();  // a task's exception goes to its caller's future
+            }
+            link_->ExpireSilentWorkers();
+            if (std::chrono::steady_clock::now() < next_try) continue;
             DrainReplies();
             engine_->Tick();
-            if (backoff.count() > 0) log::Info("store_back", {{"detail", "resuming"}});
-            backoff = std::chrono::milliseconds(0);
+            guard_.Succeeded();
         } catch (const std::exception& e) {
-            // Logged once per outage, not once per retry.
-            if (backoff.count() == 0) {
-                const auto* error = dynamic_cast<const Error*>(&e);
-                log::Warn("store_unavailable", {{"code", ToString(error ? error->code() : ErrorCode::kInternal)},
-                                                {"error", e.what()},
-                                                {"detail", "retrying with backoff"}});
-            }
-            backoff = std::clamp(backoff * 2, std::chrono::milliseconds(50), std::chrono::milliseconds(5000));
-            next_try = std::chrono::steady_clock::now() + backoff;
+            next_try = std::chrono::steady_clock::now() + guard_.Failed(e);
         }
     }
 }

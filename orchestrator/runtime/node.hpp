@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine.hpp"
+#include "loop_guard.hpp"
 #include "socket.hpp"
 #include "worker_link.hpp"
 
@@ -41,6 +42,8 @@ public:
     std::string Start();
     /// Stops the loop and joins it. Idempotent.
     void Stop();
+    /// Exceptions the loop caught (and backed off from) so far. Thread-safe.
+    [[nodiscard]] std::uint64_t loop_errors() const { return guard_.errors(); }
 
     /// Runs `fn` on the loop thread with the engine and waits for it. Thread-safe.
     template <class R>
@@ -71,6 +74,7 @@ private:
     std::mutex mu_;
     std::vector<std::function<void()>> tasks_;
     std::atomic<bool> stop_{false};
+    LoopGuard guard_{"node"};
     std::thread thread_;
 };
 

@@ -317,7 +317,7 @@ json AdminHandler::Dispatch(const json& req) {
         const auto d = node_.Submit<runtime::LinkCounters>(
             [](engine::Engine&, runtime::WorkerLink& disp) { return disp.counters(); });
         const bool holds = !holds_lock_ || holds_lock_();
-        return Ok({{"node", {{"role", holds ? "active" : "lost"}}},
+        return Ok({{"node", {{"role", holds ? "active" : "lost"}, {"loop_errors", node_.loop_errors()}}},
                    {"admin", {{"requests", requests_.load()}, {"bad_requests", bad_requests_.load()}}},
                    {"workers",
                     {{"commands_sent", d.commands_sent},
@@ -352,11 +352,17 @@ std::string AdminServer::Start() {
     const std::string bound = Bind();
     thread_ = std::thread([this] {
         while (!stop_) {
-            if (!transport::Poll({rep_.get()}, std::chrono::milliseconds(100))[0]) continue;
-            auto m = rep_->TryReceive();
-            if (!m) continue;
-            const std::string request = m->frames.size() == 1 ? m->frames[0] : std::string();
-            (void)rep_->Send(handler_.Handle(request));
+            try {
+                if (!transport::Poll({rep_.get()}, std::chrono::milliseconds(100))[0]) continue;
+                auto m = rep_->TryReceive();
+                if (!m) continue;
+                const std::string request = m->frames.size() == 1 ? m->frames[0] : std::string();
+                (void)rep_->Send(handler_.Handle(request));
+                guard_.Succeeded();
+            } catch (const std::exception& e) {
+                // Pausing the admin thread, not synchronising a test.
+                std::this_thread::sleep_for(guard_.Failed(e));
+            }
         }
     });
     return bound;

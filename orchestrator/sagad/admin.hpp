@@ -84,6 +84,7 @@ private:
     std::unique_ptr<transport::Socket> rep_;
     std::string bound_;
     std::atomic<bool> stop_{false};
+    runtime::LoopGuard guard_{"admin"};
     std::thread thread_;
 };
 

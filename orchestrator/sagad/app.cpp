@@ -73,12 +73,18 @@ public:
     explicit Watchdog(store::LeaderLock& leader)
         : thread_([this, &leader] {
               std::unique_lock lock(mu_);
-              while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+              while (!cv_.wait_for(lock, std::chrono::seconds(1) + pause_, [this] { return stop_; })) {
                   lock.unlock();
-                  if (leader.Confirm() == store::LeaderLock::State::kTaken) {
-                      log::Error("leadership_lost",
-                                 {{"detail", "another sagad holds the leader lock; exiting so it runs alone"}});
-                      _exit(1);
+                  try {
+                      if (leader.Confirm() == store::LeaderLock::State::kTaken) {
+                          log::Error("leadership_lost",
+                                     {{"detail", "another sagad holds the leader lock; exiting so it runs alone"}});
+                          _exit(1);
+                      }
+                      guard_.Succeeded();
+                      pause_ = std::chrono::milliseconds(0);
+                  } catch (const std::exception& e) {
+                      pause_ = guard_.Failed(e);
                   }
                   lock.lock();
               }
@@ -98,6 +104,8 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     bool stop_ = false;
+    runtime::LoopGuard guard_{"watchdog"};
+    std::chrono::milliseconds pause_{0};
     std::thread thread_;
 };
 

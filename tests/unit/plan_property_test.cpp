@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "graph_gen.hpp"
 #include "plan.hpp"
 
 namespace sagaflow::engine {
@@ -19,126 +20,9 @@ namespace {
 
 using nlohmann::json;
 using Kind = PlanEvent::Kind;
-
-std::uint64_t EnvOr(const char* name, std::uint64_t fallback) {
-    const char* v = std::getenv(name);
-    return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-class GraphGen {
-public:
-    explicit GraphGen(std::mt19937_64& rng) : rng_(rng) {}
-
-    Workflow Make(int case_no) {
-        for (;;) {
-            budget_ = Pick(1, 12);
-            counter_ = 0;
-            steps_ = 0;
-            std::vector<NodeDef> flow = Sequence(0);
-            if (steps_ == 0) continue;
-            std::map<std::string, Guard, std::less<>> guards;
-            for (int k = 0; k < 4; ++k) {
-                guards["bit" + std::to_string(k)] = [k](const json& in, const json&) {
-                    return in.at("bits").at(static_cast<std::size_t>(k)).get<bool>();
-                };
-            }
-            guards["boom"] = [](const json&, const json&) -> bool { throw std::runtime_error("boom"); };
-            return WorkflowBuilder::FromNodes("prop" + std::to_string(case_no), 1, std::move(flow), std::move(guards));
-        }
-    }
-
-private:
-    int Pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
-    bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
-
-    std::vector<NodeDef> Sequence(int depth) {
-        std::vector<NodeDef> seq;
-        const int len = Pick(1, std::max(1, std::min(4, budget_)));
-        std::vector<std::size_t> choices;
-        for (int i = 0; i < len && budget_ > 0; ++i) {
-            const bool last = i + 1 == len || budget_ == 1;
-            NodeDef n;
-            n.id = "n" + std::to_string(counter_++);
-            --budget_;
-            if (!last && depth < 2 && budget_ >= 2 && Chance(0.25)) {
-                n.kind = NodeKind::kParallel;
-                const int branches = Pick(2, std::min(3, budget_));
-                for (int b = 0; b < branches && budget_ > 0; ++b) n.branches.push_back(Sequence(depth + 1));
-                if (n.branches.size() < 2) n.branches.push_back({Step()});  // keep it valid
-            } else if (!last && Chance(0.2)) {
-                n.kind = NodeKind::kChoice;
-                choices.push_back(seq.size());
-            } else if (last && Chance(0.12)) {
-                n.kind = Chance(0.5) ? NodeKind::kFail : NodeKind::kComplete;
-                n.reason = "rejected at " + n.id;
-            } else {
-                ++budget_;
-                --counter_;
-                n = Step();
-            }
-            seq.push_back(std::move(n));
-        }
-        // A choice goes to the node after it by default, or jumps further down.
-        for (std::size_t c : choices) {
-            if (c + 1 >= seq.size()) {
-                seq[c] = Step();  // no node after it: make it a step instead
-                continue;
-            }
-            seq[c].otherwise = seq[c + 1].id;
-            const int branches = Pick(1, 2);
-            for (int b = 0; b < branches; ++b) {
-                const auto target = static_cast<std::size_t>(Pick(static_cast<int>(c) + 1, static_cast<int>(seq.size()) - 1));
-                const std::string guard = Chance(0.05) ? "boom" : "bit" + std::to_string(Pick(0, 3));
-                seq[c].when.push_back({guard, seq[target].id});
-            }
-        }
-        return seq;
-    }
-
-    NodeDef Step() {
-        NodeDef n;
-        n.id = "n" + std::to_string(counter_++);
-        --budget_;
-        ++steps_;
-        n.kind = NodeKind::kStep;
-        n.step.name = n.id;
-        n.step.queue = "q";
-        n.step.retry.max_attempts = Pick(1, 3);
-        if (Chance(0.75)) {
-            CompensationDef c;
-            c.action = "undo_" + n.id;
-            c.queue = "q";
-            c.retry.max_attempts = Pick(1, 3);
-            n.step.compensation = c;
-        }
-        return n;
-    }
-
-    std::mt19937_64& rng_;
-    int budget_ = 0;
-    int counter_ = 0;
-    int steps_ = 0;
-};
-
-// Whether two nodes sit in different branches of one group, from the graph's sequences
-// (the oracle's own reading, independent of the Plan's).
-bool InSiblingBranches(const Workflow& wf, int a, int b) {
-    auto chain = [&](int n) {
-        std::vector<std::pair<int, int>> out;
-        for (int s = wf.nodes()[static_cast<std::size_t>(n)].sequence; wf.sequences()[static_cast<std::size_t>(s)].group >= 0;) {
-            const auto& seq = wf.sequences()[static_cast<std::size_t>(s)];
-            out.insert(out.begin(), {seq.group, seq.branch});
-            s = wf.nodes()[static_cast<std::size_t>(seq.group)].sequence;
-        }
-        return out;
-    };
-    const auto ca = chain(a), cb = chain(b);
-    for (std::size_t i = 0; i < ca.size() && i < cb.size(); ++i) {
-        if (ca[i].first != cb[i].first) return false;
-        if (ca[i].second != cb[i].second) return true;
-    }
-    return false;
-}
+using testing::EnvOr;
+using testing::GraphGen;
+using testing::InSiblingBranches;
 
 enum class Status { kRunning, kCompensating, kCompleted, kCompensated, kFailed };
 
