@@ -153,6 +153,13 @@ const Dispatcher::Entry* Dispatcher::Find(const MsgId& id) const {
     return it == entries_.end() ? nullptr : &it->second;
 }
 
+std::vector<MsgId> Dispatcher::TrackedIds() const {
+    std::vector<MsgId> out;
+    out.reserve(entries_.size());
+    for (const auto& [id, e] : entries_) out.push_back(id);
+    return out;
+}
+
 std::optional<Timestamp> Dispatcher::SentAt(const MsgId& id) const {
     const Entry* e = Find(id);
     return e == nullptr ? std::nullopt : e->sent_at;

@@ -96,6 +96,8 @@ public:
     std::vector<Delivered> Pump();
 
     [[nodiscard]] const Entry* Find(const MsgId& id) const;
+    /// Every tracked command's msg id, in no particular order.
+    [[nodiscard]] std::vector<MsgId> TrackedIds() const;
     /// Commands tracked (waiting, ready or in flight).
     [[nodiscard]] std::size_t tracked() const { return entries_.size(); }
     /// Commands due that no worker has taken yet.

@@ -130,6 +130,15 @@ int Engine::Recover() {
            [&](StoreTx& tx) { work = tx.PendingWork(std::numeric_limits<int>::max()); });
     int loaded = 0;
     std::map<std::string, std::set<SagaId>> unregistered;
+    // What memory tracks but the store no longer awaits was resolved by a commit whose
+    // answer was lost (in doubt): forgotten, as that commit's effects would have.
+    std::set<MsgId> awaited;
+    for (const auto& [item, saga] : work) awaited.insert(item.msg_id);
+    for (const MsgId& id : dispatcher_.TrackedIds()) {
+        if (awaited.contains(id)) continue;
+        dispatcher_.Forget(id);
+        scheduler_.Cancel(id);
+    }
     for (const auto& [item, saga] : work) {
         const std::string version = saga.workflow + " v" + std::to_string(saga.workflow_version);
         const Workflow* wf = registry_.Find(saga.workflow, saga.workflow_version);

@@ -432,7 +432,11 @@ Status SagaService::ApplyReply(StoreTx& tx, const Reply& reply, Effects& after) 
 
 Status SagaService::ApplyDeadline(StoreTx& tx, const DeadlinePassed& deadline, Effects& after) {
     auto item = tx.GetPending(deadline.msg_id);
-    if (!item || item->attempt != deadline.attempt) return {};  // a reply won the race, or this attempt was handled
+    if (!item) {  // resolved since (a reply won the race): nothing awaits it any more
+        after.forget.push_back(deadline.msg_id);
+        return {};
+    }
+    if (item->attempt != deadline.attempt) return {};  // this attempt was handled; the next one is armed
     auto saga = tx.GetSaga(item->saga_id);
     if (!saga) return {};
     if (registry_.Find(saga->workflow, saga->workflow_version) == nullptr) {
