@@ -88,24 +88,26 @@ bool Dispatcher::Answered(const MsgId& id, const std::string& worker) {
     return true;
 }
 
-WorkerSlot* Dispatcher::FreeWorker(const std::string& queue) {
-    WorkerSlot* best = nullptr;
-    for (auto& [id, w] : workers_) {
+namespace {
+
+// The least-loaded worker (relative to capacity) serving `queue` with a free slot, or
+// nullptr: the one rule, for the const and the mutable ledger.
+template <class Workers>
+auto* LeastLoaded(Workers& workers, const std::string& queue) {
+    decltype(&workers.begin()->second) best = nullptr;
+    for (auto& [id, w] : workers) {
         if (w.in_flight >= w.capacity) continue;
         if (std::find(w.queues.begin(), w.queues.end(), queue) == w.queues.end()) continue;
-        if (best == nullptr || w.in_flight * best->capacity < best->in_flight * w.capacity) {
-            best = &w;  // least loaded relative to capacity
-        }
+        if (best == nullptr || w.in_flight * best->capacity < best->in_flight * w.capacity) best = &w;
     }
     return best;
 }
 
-bool Dispatcher::HasFreeWorker(const std::string& queue) const {
-    return std::any_of(workers_.begin(), workers_.end(), [&](const auto& kv) {
-        const WorkerSlot& w = kv.second;
-        return w.in_flight < w.capacity && std::find(w.queues.begin(), w.queues.end(), queue) != w.queues.end();
-    });
-}
+}  // namespace
+
+WorkerSlot* Dispatcher::FreeWorker(const std::string& queue) { return LeastLoaded(workers_, queue); }
+
+bool Dispatcher::HasFreeWorker(const std::string& queue) const { return LeastLoaded(workers_, queue) != nullptr; }
 
 bool Dispatcher::Deliverable() const {
     if (ready_ == 0) return false;

@@ -67,11 +67,11 @@ void Node::DrainReplies() {
         if (auto r = link_->OnMessage(*m)) incoming.push_back(std::move(*r));
     }
     if (incoming.empty()) return;
-    std::vector<engine::Reply> replies;
-    replies.reserve(incoming.size());
-    for (const auto& r : incoming) replies.push_back(r.reply);
+    std::vector<engine::Event> events;  // one copy of each reply, straight into the batch
+    events.reserve(incoming.size());
+    for (const auto& r : incoming) events.emplace_back(r.reply);
     // A failure propagates to the loop, unacknowledged: the workers resend these replies.
-    const auto statuses = engine_->ApplyReplies(replies);
+    const auto statuses = engine_->ApplyEvents(events);
     for (std::size_t i = 0; i < incoming.size(); ++i) link_->Ack(incoming[i], statuses[i].code);
 }
 

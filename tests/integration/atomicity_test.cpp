@@ -20,6 +20,17 @@ protected:
         worker_.Attach(*engine_, registry_);
     }
 
+    // Starts a saga and runs its first step, whose reply is not applied yet.
+    void StartAndRunFirstStep(SagaId& id, engine::Reply& reply) {
+        auto r = engine_->Start(workflows::kOrderFulfilment, "{}");
+        ASSERT_TRUE(r.ok());
+        id = r->saga_id;
+        engine_->Tick();
+        const auto replies = worker_.RunQueued();
+        ASSERT_EQ(replies.size(), 1u);
+        reply = replies[0];
+    }
+
     // Row counts of every saga table, as one comparable string.
     std::string Snapshot() {
         auto c = schema_.Connect();
@@ -61,20 +72,18 @@ TEST_F(Atomicity, StartFailingAtAnyWriteLeavesNothing) {
 }
 
 TEST_F(Atomicity, ReplyFailingAtAnyWriteLeavesTheSagaAsItWas) {
-    auto r = engine_->Start(workflows::kOrderFulfilment, "{}");
-    ASSERT_TRUE(r.ok());
-    engine_->Tick();
-    const auto replies = worker_.RunQueued();
-    ASSERT_EQ(replies.size(), 1u);
+    SagaId id;
+    engine::Reply reply;
+    ASSERT_NO_FATAL_FAILURE(StartAndRunFirstStep(id, reply));
     const std::string before = Snapshot();
     // ApplyReply writes: the resolved pending item, the saga, the next pending item, and
     // three history events (sent, replied, queued) in one history row.
     for (int n = 1; n <= 6; ++n) {
         faulty_.FailWrite(n, ErrorCode::kInternal);
-        EXPECT_THROW(engine_->ApplyReply(replies[0]), Error) << "write " << n;
+        EXPECT_THROW(engine_->ApplyReply(reply), Error) << "write " << n;
         EXPECT_EQ(Snapshot(), before) << "after a failure at write " << n;
     }
-    EXPECT_TRUE(engine_->ApplyReply(replies[0]).ok());
+    EXPECT_TRUE(engine_->ApplyReply(reply).ok());
     EXPECT_NE(Snapshot(), before);
 }
 
@@ -115,26 +124,24 @@ TEST_F(Atomicity, StartWhoseCommitInDoubtDidNotLandRunsAsTheFirstTime) {
 }
 
 TEST_F(Atomicity, ReplyWhoseCommitIsInDoubtIsResolvedByReReading) {
-    auto r = engine_->Start(workflows::kOrderFulfilment, "{}");
-    ASSERT_TRUE(r.ok());
-    engine_->Tick();
-    const auto replies = worker_.RunQueued();
-    ASSERT_EQ(replies.size(), 1u);
+    SagaId id;
+    engine::Reply reply;
+    ASSERT_NO_FATAL_FAILURE(StartAndRunFirstStep(id, reply));
     const std::string before = Snapshot();
     const int commits = faulty_.commits_seen();
     faulty_.DoubtNextCommit(/*lands=*/true);
     // Unknown outcome: not acknowledged, so the worker sends the reply again.
-    EXPECT_EQ(engine_->ApplyReply(replies[0]).code, ErrorCode::kUnavailable);
+    EXPECT_EQ(engine_->ApplyReply(reply).code, ErrorCode::kUnavailable);
     EXPECT_EQ(faulty_.commits_seen(), commits + 1) << "never run again";
     const std::string after = Snapshot();
     EXPECT_NE(after, before) << "it landed";
     engine_->Tick();  // re-reads the pending items: the next step goes out
     EXPECT_EQ(worker_.received().size(), 2u);
     // The worker's second copy finds it applied: recorded as a duplicate, nothing moved.
-    EXPECT_EQ(engine_->ApplyReply(replies[0]).code, ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(engine_->ApplyReply(reply).code, ErrorCode::kFailedPrecondition);
     for (int round = 0; round < 20 && engine_->Tick() + worker_.Pump(*engine_) > 0; ++round) {
     }
-    EXPECT_EQ(engine_->Describe(r->saga_id)->saga.status, SagaStatus::kCompleted);
+    EXPECT_EQ(engine_->Describe(id)->saga.status, SagaStatus::kCompleted);
     for (const auto& [key, n] : worker_.all_effects()) EXPECT_EQ(n, 1);
 }
 

@@ -3,8 +3,11 @@
 // groups nested two deep.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <random>
@@ -140,6 +143,34 @@ inline bool InSiblingBranches(const Workflow& wf, int a, int b) {
         if (ca[i].second != cb[i].second) return true;
     }
     return false;
+}
+
+/// Runs `cases` graphs from `gen` through `one(workflow)`, which plays one case and returns
+/// whether its saga ended compensated. Stops at the first failing case, naming it and the
+/// seed (`seed_var` replays it); then checks the generator made parallel groups, choices and
+/// both endings often enough for the cases to mean something.
+template <class One>
+void RunCases(const char* what, const char* seed_var, std::uint64_t seed, int cases, GraphGen& gen, One one) {
+    int compensated = 0, groups = 0, choices = 0;
+    for (int i = 0; i < cases; ++i) {
+        const Workflow wf = gen.Make(i);
+        for (const auto& p : wf.nodes()) {
+            groups += p.def->kind == NodeKind::kParallel;
+            choices += p.def->kind == NodeKind::kChoice;
+        }
+        const bool ended_compensated = one(wf);
+        if (::testing::Test::HasFailure()) {
+            ADD_FAILURE() << "case " << i << " of seed " << seed << " (" << seed_var << "=" << seed << ")";
+            return;
+        }
+        compensated += ended_compensated;
+    }
+    std::printf("%s property: %d cases, seed %llu, %d compensated, %d parallel groups, %d choices\n", what, cases,
+                static_cast<unsigned long long>(seed), compensated, groups, choices);
+    EXPECT_GT(groups, cases / 4) << "the generator makes parallel groups";
+    EXPECT_GT(choices, cases / 4) << "the generator makes choices";
+    EXPECT_GT(compensated, cases / 5) << "both endings are common";
+    EXPECT_LT(compensated, cases - cases / 5);
 }
 
 }  // namespace sagaflow::testing

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "migrate.hpp"
+#include "test_cluster_options.hpp"
 #include "sagaflow/core/ids.hpp"
 
 namespace sagaflow::testing {
@@ -45,8 +46,7 @@ PgCluster::PgCluster() {
     char templ[] = "/tmp/sagaflow-pg-XXXXXX";
     if (mkdtemp(templ) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = templ;
-    // fsync off: the cluster is thrown away; crash tests kill processes, not the OS.
-    cluster_ = std::make_unique<pg::EmbeddedCluster>(pg::EmbeddedOptions{dir_, false, 200});
+    cluster_ = std::make_unique<pg::EmbeddedCluster>(TestClusterOptions(dir_));
     Start();
     dsn_ = cluster_->dsn();
 }

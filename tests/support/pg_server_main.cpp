@@ -9,17 +9,15 @@
 
 #include "embedded_cluster.hpp"
 #include "sagaflow/core/error.hpp"
+#include "test_cluster_options.hpp"
 
 namespace {
 
-sagaflow::pg::EmbeddedOptions Options(const std::string& dir) {
-    // fsync off: the cluster is thrown away; crash tests kill processes, not the OS.
-    return {dir, false, 200};
-}
+using sagaflow::testing::TestClusterOptions;
 
 int Start(const std::string& dir) {
     std::filesystem::remove_all(dir);
-    sagaflow::pg::EmbeddedCluster cluster(Options(dir));
+    sagaflow::pg::EmbeddedCluster cluster(TestClusterOptions(dir));
     cluster.Start();
     const std::string tmp = dir + "/dsn.tmp";
     {
@@ -36,7 +34,7 @@ int Start(const std::string& dir) {
 int Stop(const std::string& dir) {
     if (!std::filesystem::exists(dir + "/data/PG_VERSION")) return 0;
     {
-        sagaflow::pg::EmbeddedCluster cluster(Options(dir));
+        sagaflow::pg::EmbeddedCluster cluster(TestClusterOptions(dir));
         cluster.Start();  // adopts the running server
         cluster.Stop(true);
     }

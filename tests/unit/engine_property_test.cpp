@@ -34,6 +34,7 @@ using nlohmann::json;
 using testing::EnvOr;
 using testing::GraphGen;
 using testing::InSiblingBranches;
+using testing::RunCases;
 
 // The worker side: commands handed over wait here until the test picks one.
 class ChaosWorker final : public WorkerChannel {
@@ -209,28 +210,12 @@ TEST(EngineProperty, RandomGraphsOnTheMemoryStoreEndTerminalAndUndoExactlyWhatRa
     const auto cases = static_cast<int>(EnvOr("SAGAFLOW_ENGINE_PROP_CASES", 1000));
     std::mt19937_64 rng(seed);
     GraphGen gen(rng, /*endings=*/false);
-    int compensated = 0, groups = 0, choices = 0;
-    for (int i = 0; i < cases; ++i) {
-        const Workflow wf = gen.Make(i);
-        for (const auto& p : wf.nodes()) {
-            groups += p.def->kind == NodeKind::kParallel;
-            choices += p.def->kind == NodeKind::kChoice;
-        }
+    RunCases("engine", "SAGAFLOW_ENGINE_PROP_SEED", seed, cases, gen, [&](const Workflow& wf) {
         Case c(wf, rng);
         c.Run();
         c.Check();
-        if (::testing::Test::HasFailure()) {
-            ADD_FAILURE() << "case " << i << " of seed " << seed << " (SAGAFLOW_ENGINE_PROP_SEED=" << seed << ")";
-            return;
-        }
-        compensated += c.compensated();
-    }
-    std::printf("engine property: %d cases, seed %llu, %d compensated, %d parallel groups, %d choices\n", cases,
-                static_cast<unsigned long long>(seed), compensated, groups, choices);
-    EXPECT_GT(groups, cases / 4) << "the generator makes parallel groups";
-    EXPECT_GT(choices, cases / 4) << "the generator makes choices";
-    EXPECT_GT(compensated, cases / 5) << "both endings are common";
-    EXPECT_LT(compensated, cases - cases / 5);
+        return c.compensated();
+    });
 }
 
 }  // namespace

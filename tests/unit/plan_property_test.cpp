@@ -23,6 +23,7 @@ using Kind = PlanEvent::Kind;
 using testing::EnvOr;
 using testing::GraphGen;
 using testing::InSiblingBranches;
+using testing::RunCases;
 
 enum class Status { kRunning, kCompensating, kCompleted, kCompensated, kFailed };
 
@@ -244,29 +245,15 @@ TEST(PlanProperty, RandomGraphsAndOutcomesEndTerminalAndUndoExactlyWhatRan) {
     const auto cases = static_cast<int>(EnvOr("SAGAFLOW_PLAN_CASES", 2000));
     std::mt19937_64 rng(seed);
     GraphGen gen(rng);
-    int compensated = 0, groups = 0, choices = 0, events = 0;
-    for (int i = 0; i < cases; ++i) {
-        const Workflow wf = gen.Make(i);
-        for (const auto& p : wf.nodes()) {
-            groups += p.def->kind == NodeKind::kParallel;
-            choices += p.def->kind == NodeKind::kChoice;
-        }
+    int events = 0;
+    RunCases("plan", "SAGAFLOW_PLAN_SEED", seed, cases, gen, [&](const Workflow& wf) {
         Simulation sim(wf, rng);
         sim.Run();
         sim.Check();
         events += sim.events();
-        if (::testing::Test::HasFailure()) {
-            ADD_FAILURE() << "case " << i << " of seed " << seed << " (SAGAFLOW_PLAN_SEED=" << seed << ")";
-            return;
-        }
-        compensated += sim.compensated();
-    }
-    std::printf("plan property: %d cases, seed %llu, %d compensated, %d parallel groups, %d choices, %d events\n",
-                cases, static_cast<unsigned long long>(seed), compensated, groups, choices, events);
-    EXPECT_GT(groups, cases / 4) << "the generator makes parallel groups";
-    EXPECT_GT(choices, cases / 4) << "the generator makes choices";
-    EXPECT_GT(compensated, cases / 5) << "both endings are common";
-    EXPECT_LT(compensated, cases - cases / 5);
+        return sim.compensated();
+    });
+    std::printf("plan property: %d events\n", events);
 }
 
 }  // namespace
