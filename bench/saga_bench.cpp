@@ -1,7 +1,7 @@
 // saga-bench: sagas per second and latency against a running bench-sagad and
 // bench-workers, beside the database's own commit limit (pgbench), in one run.
 //
-//   saga-bench --admin E --dsn DSN --pgdata DIR [--suite smoke|full|soak] [--seconds S]
+//   saga-bench --admin URL --dsn DSN --pgdata DIR [--suite smoke|full|soak] [--seconds S]
 //              [--sagad-pid P] [--worker-pids P,P] [--pg-bin DIR] [--json FILE]
 //
 // Latency is start to terminal as the engine stamps it (created_at to the updated_at of
@@ -28,7 +28,7 @@
 
 #include "connection.hpp"
 #include "os/process.hpp"
-#include "socket.hpp"
+#include "sagaflow/client/client.hpp"
 
 namespace {
 
@@ -197,26 +197,24 @@ private:
     std::int64_t own_xacts_ = 0;
 };
 
-// ---- sagad's admin API --------------------------------------------------------------
+// ---- sagad's HTTP API, through the typed client -----------------------------------
 
 class Admin {
 public:
-    explicit Admin(const std::string& endpoint) : req_(ctx_, sagaflow::transport::SocketKind::kReq) {
-        req_.Connect(endpoint);
-    }
-    json Call(const json& request) {
-        if (!req_.Send(request.dump()) || !sagaflow::transport::Poll({&req_}, std::chrono::seconds(30))[0]) {
-            throw std::runtime_error("sagad did not answer within 30 s");
+    explicit Admin(const std::string& url) : client_(url, {std::chrono::seconds(30)}) {}
+    std::vector<sagaflow::SagaId> StartBatch(const sagaflow::api::StartBatch& batch) {
+        auto r = client_.StartBatch(batch);
+        if (!r.ok()) throw std::runtime_error("sagad: " + std::string(sagaflow::ToString(r.code())) + ": " + r.status().message);
+        std::vector<sagaflow::SagaId> ids;
+        for (const auto& item : r->results) {
+            if (!item.started) throw std::runtime_error("sagad refused a start: " + item.error.value_or(sagaflow::api::ApiError{}).message);
+            ids.push_back(item.started->saga_id);
         }
-        auto m = req_.TryReceive();
-        json reply = json::parse(m->frames.at(0));
-        if (!reply.value("ok", false)) throw std::runtime_error("sagad: " + reply.dump());
-        return reply.at("result");
+        return ids;
     }
 
 private:
-    sagaflow::transport::Context ctx_;
-    sagaflow::transport::Socket req_;
+    sagaflow::client::Client client_;
 };
 
 // ---- one measured run ---------------------------------------------------------------
@@ -250,17 +248,14 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
     bool seen_one = false;
 
     auto start_some = [&](std::int64_t n) {
-        json sagas = json::array();
+        sagaflow::api::StartBatch batch;
         for (std::int64_t i = 0; i < n; ++i) {
             const bool fail = fails(rng);
             failing_started += fail;
-            sagas.push_back({{"workflow", workflow},
-                             {"input", fail ? json{{"fail_at", spec.steps - 1}} : json::object()}});
+            batch.sagas.push_back({workflow, fail ? json{{"fail_at", spec.steps - 1}} : json::object(), {}, {}});
         }
         const auto now = Clock::now();
-        for (const json& r : admin.Call({{"v", 1}, {"op", "start_batch"}, {"sagas", sagas}})) {
-            in_flight.emplace(r.at("saga_id").get<std::string>(), now);
-        }
+        for (const sagaflow::SagaId& id : admin.StartBatch(batch)) in_flight.emplace(id.str(), now);
         started += n;
     };
 
@@ -470,7 +465,7 @@ int main(int argc, char** argv) {
         const std::string k = argv[i];
         if (k == "--help" || i + 1 >= argc) {
             std::fprintf(k == "--help" ? stdout : stderr,
-                         "usage: saga-bench --admin E --dsn DSN --pgdata DIR [--suite smoke|full|soak|one] [--seconds S]\n"
+                         "usage: saga-bench --admin URL --dsn DSN --pgdata DIR [--suite smoke|full|soak|one] [--seconds S]\n"
                          "                  [--sagad-pid P] [--worker-pids P,P] [--pg-bin DIR] [--json FILE]\n"
                          "  --suite one: [--workload W1|W2|W3] [--steps 1|3|10] [--in-flight N] [--rate R (open loop)]\n");
             return k == "--help" ? 0 : 2;

@@ -1,6 +1,7 @@
 #include "dispatcher.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace sagaflow::engine {
 
@@ -170,6 +171,27 @@ std::optional<Timestamp> Dispatcher::SentAt(const MsgId& id) const {
 bool Dispatcher::SurelyUnsent(const MsgId& id) const {
     const Entry* e = Find(id);
     return e != nullptr && e->stage != Stage::kInFlight && !e->sent_at && !e->recovered;
+}
+
+LedgerGauges Dispatcher::Gauges() const {
+    LedgerGauges g;
+    g.tracked = entries_.size();
+    std::unordered_set<SagaId> sagas;
+    for (const auto& [id, e] : entries_) {
+        sagas.insert(e.record.saga_id);
+        if (e.stage == Stage::kInFlight) ++g.in_flight;
+        if (e.stage == Stage::kReady) ++g.queues[e.record.queue].ready;
+        if (!g.oldest || e.record.created_at < *g.oldest) g.oldest = e.record.created_at;
+    }
+    g.sagas = sagas.size();
+    for (const auto& [id, w] : workers_) {
+        for (const std::string& q : w.queues) {
+            auto& queue = g.queues[q];
+            ++queue.workers;
+            queue.free += std::max(0, w.capacity - w.in_flight);
+        }
+    }
+    return g;
 }
 
 }  // namespace sagaflow::engine

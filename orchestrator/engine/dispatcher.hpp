@@ -49,6 +49,20 @@ struct Delivered {
     Timestamp deadline;
 };
 
+/// What /metrics shows of the ledger, read in one pass.
+struct LedgerGauges {
+    std::size_t tracked = 0;
+    std::size_t in_flight = 0;
+    std::size_t sagas = 0;  ///< distinct sagas with a tracked command: the sagas in flight
+    std::optional<Timestamp> oldest;  ///< when the oldest tracked command was armed
+    struct Queue {
+        std::size_t ready = 0;  ///< due, waiting for a worker
+        int workers = 0;
+        int free = 0;  ///< free capacity over its workers
+    };
+    std::map<std::string, Queue> queues;
+};
+
 class Dispatcher final : public Deliveries {
 public:
     enum class Stage {
@@ -102,6 +116,8 @@ public:
     [[nodiscard]] std::size_t tracked() const { return entries_.size(); }
     /// Commands due that no worker has taken yet.
     [[nodiscard]] std::size_t ready() const { return ready_; }
+    /// One pass over the ledger for the metrics endpoint.
+    [[nodiscard]] LedgerGauges Gauges() const;
     /// True when `Pump` would hand something over: a line whose queue has a free worker.
     [[nodiscard]] bool Deliverable() const;
 

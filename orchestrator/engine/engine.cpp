@@ -88,6 +88,7 @@ void Engine::Apply(Effects effects) {
         scheduler_.Cancel(id);
     }
     for (auto& [record, command] : effects.track) Track(record, std::move(command), false);
+    if (options_.observer != nullptr && !effects.facts.empty()) options_.observer->Observe(effects.facts);
 }
 
 int Engine::Tick() {

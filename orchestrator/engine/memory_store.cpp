@@ -33,9 +33,7 @@ public:
     std::vector<SagaRecord> ListSagas(const SagaFilter& f) override {
         std::vector<SagaRecord> out;
         for (const auto& [id, s] : work_.sagas) {
-            if (f.status && s.status != *f.status) continue;
-            if (f.workflow && s.workflow != *f.workflow) continue;
-            out.push_back(s);
+            if (f.Matches(s)) out.push_back(s);
         }
         std::sort(out.begin(), out.end(), [](const SagaRecord& a, const SagaRecord& b) {
             return a.created_at != b.created_at ? a.created_at > b.created_at : a.id > b.id;

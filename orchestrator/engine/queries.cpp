@@ -21,4 +21,15 @@ Result<SagaView> Queries::Describe(const SagaId& id) {
     return *std::move(view);
 }
 
+Status Queries::Probe() {
+    try {
+        SagaFilter one;
+        one.limit = 1;
+        ReadTx(store_, 1, [&](StoreTx& tx) { (void)tx.ListSagas(one); });
+        return {};
+    } catch (const std::exception& e) {
+        return {ErrorCode::kUnavailable, e.what()};
+    }
+}
+
 }  // namespace sagaflow::engine

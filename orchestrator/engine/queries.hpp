@@ -17,6 +17,8 @@ public:
     [[nodiscard]] std::vector<SagaRecord> List(const SagaFilter& filter);
     /// A saga with its pending items, attempts and history; kNotFound for an unknown id.
     [[nodiscard]] Result<SagaView> Describe(const SagaId& id);
+    /// One cheap read: ok when the store answers (for /readyz).
+    [[nodiscard]] Status Probe();
 
 private:
     SagaStore& store_;

@@ -55,6 +55,7 @@ SagaService::SagaService(const WorkflowRegistry& registry, SagaStore& store, con
 SagaService::Outcome SagaService::RunTx(const std::function<void(StoreTx&, Effects&)>& fn, Effects& effects) {
     for (int attempt = 1;; ++attempt) {
         Effects after;
+        const SteadyTime began = clock_.Monotonic();
         try {
             auto tx = store_.Begin();
             fn(*tx, after);
@@ -70,6 +71,12 @@ SagaService::Outcome SagaService::RunTx(const std::function<void(StoreTx&, Effec
         effects.track.insert(effects.track.end(), std::make_move_iterator(after.track.begin()),
                              std::make_move_iterator(after.track.end()));
         effects.forget.insert(effects.forget.end(), after.forget.begin(), after.forget.end());
+        effects.facts.insert(effects.facts.end(), std::make_move_iterator(after.facts.begin()),
+                             std::make_move_iterator(after.facts.end()));
+        Fact tx_fact;
+        tx_fact.kind = Fact::Kind::kStoreTx;
+        tx_fact.latency = clock_.Monotonic() - began;
+        effects.facts.push_back(std::move(tx_fact));
         return Outcome::kCommitted;
     }
 }
@@ -140,6 +147,26 @@ std::vector<HistoryEvent> SagaService::SentEvents(const PendingRecord& item) con
     return {std::move(sent)};
 }
 
+Fact SagaService::FactOf(const SagaRecord& saga, Fact::Kind kind) const {
+    Fact f;
+    f.kind = kind;
+    f.workflow = saga.workflow;
+    f.saga_id = saga.id;
+    f.trace_id = saga.trace_id;
+    f.status = saga.status;
+    return f;
+}
+
+Fact SagaService::AttemptFact(const SagaRecord& saga, const PendingRecord& item, std::string outcome) const {
+    Fact f = FactOf(saga, Fact::Kind::kAttempt);
+    f.node = item.node;
+    f.phase = item.phase;
+    f.msg_id = item.msg_id;
+    f.outcome = std::move(outcome);
+    if (const auto sent = deliveries_.SentAt(item.msg_id)) f.latency = clock_.Now() - *sent;
+    return f;
+}
+
 double SagaService::NextUnitRandom() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
 bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& after) {
@@ -148,7 +175,10 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
     const Timestamp now = clock_.Now();
     const bool is_new = move.first == LifecycleEvent::kBegin;
     std::vector<HistoryEvent> events = std::move(move.events);
-    if (is_new) events.push_back(Note(saga, "started"));
+    if (is_new) {
+        events.push_back(Note(saga, "started"));
+        after.facts.push_back(FactOf(saga, Fact::Kind::kStarted));
+    }
 
     std::optional<SagaStatus> status;
     if (!is_new) status = saga.status;
@@ -161,6 +191,11 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
             events.push_back(std::move(e));
             const bool off_path = d.status != SagaStatus::kRunning && d.status != SagaStatus::kCompleted;
             if (off_path && !reason.empty()) saga.failure_reason = reason;
+            Fact f = FactOf(saga, Fact::Kind::kStatus);
+            f.status = d.status;
+            f.reason = reason;
+            f.latency = now - saga.created_at;
+            after.facts.push_back(std::move(f));
         }
         status = d.status;
         return true;
@@ -205,6 +240,12 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
                     e.detail["delay_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
                     events.push_back(std::move(e));
                     resent = true;
+                    Fact f = FactOf(saga, Fact::Kind::kRetry);
+                    f.node = again.node;
+                    f.phase = again.phase;
+                    f.msg_id = again.msg_id;
+                    f.latency = delay;
+                    after.facts.push_back(std::move(f));
                     break;
                 }
                 case PlanEffect::Kind::kWithdraw:
@@ -403,6 +444,10 @@ Status SagaService::ApplyReply(StoreTx& tx, const Reply& reply, Effects& after) 
         replied.kind = "reply_ignored";
         replied.detail["why"] = why;
         tx.AppendHistory(replied);
+        Fact f = FactOf(*saga, Fact::Kind::kIgnoredReply);
+        f.msg_id = reply.msg_id;
+        f.reason = why;
+        after.facts.push_back(std::move(f));
         return Status{ErrorCode::kFailedPrecondition, "saga " + saga->id.str() + " does not await msg " +
                                                           reply.msg_id.str() + " (duplicate or late reply)"};
     };
@@ -424,7 +469,11 @@ Status SagaService::ApplyReply(StoreTx& tx, const Reply& reply, Effects& after) 
     }
     SagaRecord next = *saga;
     if (item->phase == Phase::kForward && reply.outcome == ReplyOutcome::kOk) next.context[item->action] = reply.output;
-    if (Advance(tx, next, std::move(move), after)) return {};
+    Fact attempt = AttemptFact(*saga, *item, std::string(ToString(reply.outcome)));
+    if (Advance(tx, next, std::move(move), after)) {
+        after.facts.push_back(std::move(attempt));
+        return {};
+    }
     // The item was armed, but its node no longer waits for it (a row from before a repair):
     // resolve it, so it is not offered again, and record why.
     tx.DeletePending(*item);
@@ -454,7 +503,10 @@ Status SagaService::ApplyDeadline(StoreTx& tx, const DeadlinePassed& deadline, E
     move.events = SentEvents(*item);
     move.events.push_back(Note(*item, "timed_out"));
     move.reason = CommandLabel(*item) + " got no reply after " + std::to_string(item->attempt) + " attempts";
-    if (!Advance(tx, *saga, std::move(move), after)) {
+    Fact attempt = AttemptFact(*saga, *item, "timeout");
+    if (Advance(tx, *saga, std::move(move), after)) {
+        after.facts.push_back(std::move(attempt));
+    } else {
         tx.DeletePending(*item);  // its node no longer waits for it
         after.forget.push_back(deadline.msg_id);
     }
@@ -489,7 +541,13 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
         move.event.kind = PlanEvent::Kind::kRetryUndo;
         move.reason = CompensationCause(tx, id);
     }
-    if (Advance(tx, *saga, std::move(move), after)) return {};
+    Fact op = FactOf(*saga, Fact::Kind::kOperator);
+    op.outcome = compensate ? "compensate" : "retry";
+    op.reason = action.reason;
+    if (Advance(tx, *saga, std::move(move), after)) {
+        after.facts.push_back(std::move(op));
+        return {};
+    }
     return {ErrorCode::kFailedPrecondition,
             "saga " + id.str() + " is " + std::string(ToString(was)) + "; " +
                 (compensate ? "only running and completed sagas can be compensated"

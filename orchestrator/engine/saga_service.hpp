@@ -36,6 +36,8 @@
 
 namespace sagaflow::engine {
 
+class Observer;
+
 struct EngineOptions {
     /// Seed for backoff jitter; 0 draws one from the OS.
     std::uint64_t seed = 0;
@@ -49,6 +51,8 @@ struct EngineOptions {
     /// Due times left behind by answered commands kept, beyond twice the live ones,
     /// before they are dropped in one pass (see `Scheduler`).
     std::size_t spare_timers = 1024;
+    /// Hears what each committed batch did (metrics, logs); not owned; may be null.
+    Observer* observer = nullptr;
 };
 
 struct StartRequest {
@@ -105,10 +109,43 @@ public:
     [[nodiscard]] virtual bool SurelyUnsent(const MsgId& id) const = 0;
 };
 
+/// One thing a committed batch did, for metrics and logs: reported only once it
+/// committed, so a rolled-back attempt is never counted.
+struct Fact {
+    enum class Kind {
+        kStarted,       ///< a saga was created
+        kStatus,        ///< a saga's status changed (to `status`, for `reason`)
+        kAttempt,       ///< a command's attempt ended with `outcome` (ok, fail, retry, timeout)
+        kRetry,         ///< a command is to be sent again after a backoff
+        kIgnoredReply,  ///< a reply its saga did not await (duplicate, late, stale)
+        kOperator,      ///< an operator's compensate or retry was applied
+        kStoreTx,       ///< one store transaction committed, in `latency`
+    };
+    Kind kind = Kind::kStarted;
+    std::string workflow;
+    SagaId saga_id;     ///< for logs; never a metric label
+    TraceId trace_id;   ///< for logs
+    SagaStatus status = SagaStatus::kRunning;
+    std::string node;   ///< the step's node id
+    Phase phase = Phase::kForward;
+    std::string outcome;
+    std::optional<MsgId> msg_id;
+    Duration latency{0};  ///< kStatus: since the saga was created; kAttempt: since sent (0 if unknown)
+    std::string reason;
+};
+
+/// Hears the facts of every committed batch, on the thread that ran it.
+class Observer {
+public:
+    virtual ~Observer() = default;
+    virtual void Observe(std::span<const Fact> facts) = 0;
+};
+
 /// What committed batches leave for memory, in order.
 struct Effects {
     std::vector<std::pair<PendingRecord, Command>> track;  ///< armed or re-armed commands
     std::vector<MsgId> forget;                             ///< resolved pending items
+    std::vector<Fact> facts;                               ///< for the `Observer`
     bool resync = false;  ///< a commit was in doubt: reload the pending items from the store
 };
 
@@ -167,6 +204,9 @@ private:
     HistoryEvent Note(const SagaRecord& saga, std::string kind) const;
     HistoryEvent Note(const PendingRecord& item, std::string kind) const;
     double NextUnitRandom();
+    [[nodiscard]] Fact FactOf(const SagaRecord& saga, Fact::Kind kind) const;
+    /// An attempt of `item` ended with `outcome`; its latency runs from when it was sent.
+    [[nodiscard]] Fact AttemptFact(const SagaRecord& saga, const PendingRecord& item, std::string outcome) const;
 
     const WorkflowRegistry& registry_;
     SagaStore& store_;

@@ -83,10 +83,32 @@ void to_json(nlohmann::json& j, const HistoryEvent& e);
 void from_json(const nlohmann::json& j, HistoryEvent& e);
 
 /// Filter for listing sagas, newest first.
+/// A saga's place in the list order (created_at, then id, both descending).
+struct SagaCursor {
+    Timestamp created_at{};
+    SagaId id;
+};
+
+/// Which sagas to list; every field set must match. Newest first, `limit` at most.
 struct SagaFilter {
-    std::optional<SagaStatus> status;
-    std::optional<std::string> workflow;
+    std::optional<SagaStatus> status = std::nullopt;
+    std::optional<std::string> workflow = std::nullopt;
+    std::optional<int> version = std::nullopt;
+    std::optional<BusinessKey> business_key = std::nullopt;
+    std::optional<Timestamp> created_after = std::nullopt;   ///< inclusive
+    std::optional<Timestamp> created_before = std::nullopt;  ///< exclusive
+    std::optional<SagaCursor> after = std::nullopt;          ///< only sagas after this one in the order
     int limit = 100;
+
+    /// The rule both stores apply (the memory store calls it; the SQL says the same).
+    [[nodiscard]] bool Matches(const SagaRecord& s) const {
+        return (!status || s.status == *status) && (!workflow || s.workflow == *workflow) &&
+               (!version || s.workflow_version == *version) &&
+               (!business_key || (s.business_key && *s.business_key == *business_key)) &&
+               (!created_after || s.created_at >= *created_after) &&
+               (!created_before || s.created_at < *created_before) &&
+               (!after || s.created_at < after->created_at || (s.created_at == after->created_at && s.id < after->id));
+    }
 };
 
 /// One open transaction. Destroying it without `Commit()` rolls it back. Not thread-safe.

@@ -1,4 +1,5 @@
-// sagactl: a thin client of sagad's admin API. Human tables by default, --json for scripts.
+// sagactl: a thin shell over the typed client of sagad's HTTP API
+// (include/sagaflow/client/). Human tables by default, --json for scripts.
 // Exit codes: 0 ok; 1 a permanent error reported by sagad; 2 usage; 3 retry later (sagad
 // unreachable, or it answered unavailable, aborted, deadline_exceeded or
 // resource_exhausted: the same command may succeed later).
@@ -12,46 +13,20 @@
 #include <string>
 #include <vector>
 
+#include "sagaflow/client/client.hpp"
 #include "sagaflow/core/error.hpp"
 #include "sagaflow/core/ids.hpp"
-#include "socket.hpp"
 
 namespace {
 
 using nlohmann::json;
+using sagaflow::Result;
 
 constexpr int kOk = 0, kSagadError = 1, kUsage = 2, kRetryLater = 3;
 
 struct Usage {
     std::string message;
 };
-
-struct Reply {
-    int exit_code;
-    json body;
-};
-
-Reply Call(const std::string& endpoint, const json& request, int timeout_ms) {
-    sagaflow::transport::Context ctx;
-    sagaflow::transport::Socket req(ctx, sagaflow::transport::SocketKind::kReq);
-    try {
-        req.Connect(endpoint);
-    } catch (const std::exception& e) {
-        throw Usage{std::string("bad --endpoint: ") + e.what()};
-    }
-    if (!req.Send(request.dump())) return {kRetryLater, {}};
-    if (!sagaflow::transport::Poll({&req}, std::chrono::milliseconds(timeout_ms))[0]) return {kRetryLater, {}};
-    auto m = req.TryReceive();
-    if (!m || m->frames.size() != 1) return {kRetryLater, {}};
-    json body = json::parse(m->frames[0], nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-        return {kSagadError, {{"ok", false}, {"error", {{"code", "internal"}, {"message", "sagad sent a reply that is not JSON"}}}}};
-    }
-    if (body.value("ok", false)) return {kOk, body};
-    const json& err = body.contains("error") && body["error"].is_object() ? body["error"] : json::object();
-    const auto code = sagaflow::ParseErrorCode(err.value("code", std::string("internal")));
-    return {code && sagaflow::IsRetryLater(*code) ? kRetryLater : kSagadError, body};
-}
 
 std::string Cell(const json& v) {
     if (v.is_null()) return "-";
@@ -164,20 +139,19 @@ std::string ReadInput(const std::string& text) {
 
 // Every word is read by CLI11: options in any order, before or after their command.
 struct Cli {
-    CLI::App app{"sagactl: inspect and steer sagas through sagad's admin API", "sagactl"};
-    std::string endpoint = "tcp://127.0.0.1:5556";
+    CLI::App app{"sagactl: inspect and steer sagas through sagad's HTTP API", "sagactl"};
+    std::string endpoint = "http://127.0.0.1:8080";
     bool as_json = false;
     int timeout_ms = 5000;
     std::string workflow, input, key, status, id, reason = "manual compensation via sagactl";
     int limit = 0;
     int version = 0;
-    json request{{"v", 1}};
 
     Cli() {
         if (const char* env = std::getenv("SAGACTL_ENDPOINT")) endpoint = env;
         app.require_subcommand(0, 1);  // none is reported after parsing, with the help
         app.fallthrough();
-        app.add_option("--endpoint", endpoint, "sagad's admin endpoint (or SAGACTL_ENDPOINT)")->capture_default_str();
+        app.add_option("--endpoint", endpoint, "sagad's HTTP URL, http://host:port (or SAGACTL_ENDPOINT)")->capture_default_str();
         app.add_flag("--json", as_json, "machine-readable output");
         app.add_option("--timeout-ms", timeout_ms, "how long to wait for sagad's answer")
             ->check(CLI::Range(1, 3'600'000))->capture_default_str();
@@ -213,31 +187,59 @@ struct Cli {
 
     [[nodiscard]] std::string Command() const { return app.get_subcommands().front()->get_name(); }
 
-    // The request for the parsed command; throws Usage for values CLI11 cannot judge.
-    json Request() {
+    // Runs the parsed command through the client: the answer as JSON in the shape the
+    // tables read, or the error. Throws Usage for values CLI11 cannot judge.
+    Result<json> Run(sagaflow::client::Client& sagad) {
+        namespace api = sagaflow::api;
         const std::string command = Command();
-        request["op"] = command;
-        if (command == "start") {
-            request["workflow"] = workflow;
-            request["input"] = json::parse(ReadInput(input), nullptr, false);
-            if (request["input"].is_discarded()) throw Usage{"--input is not valid JSON"};
-            if (!request["input"].is_object()) throw Usage{"--input must be a JSON object"};
-            if (!key.empty()) request["key"] = key;
-            if (version > 0) request["version"] = version;
-        } else if (command == "list") {
-            if (!status.empty()) request["status"] = status;
-            if (!workflow.empty()) request["workflow"] = workflow;
-            if (limit > 0) request["limit"] = limit;
-        } else if (command == "show" || command == "compensate" || command == "retry") {
-            if (!sagaflow::IsUuid(id)) throw Usage{"'" + id + "' is not a saga id (a UUID)"};
-            request["id"] = id;
-            if (command == "compensate") request["reason"] = reason;
-        } else if (command == "graph") {
-            request["workflow"] = workflow;
-            if (!id.empty()) request["id"] = id;
-            if (version > 0) request["version"] = version;
+        auto as = [](auto r) -> Result<json> {
+            if (!r.ok()) return r.status();
+            return json(*r);
+        };
+        auto id_of = [&]() {
+            auto parsed = sagaflow::ParseUuidId<sagaflow::SagaId>(id);
+            if (!parsed) throw Usage{"'" + id + "' is not a saga id (a UUID)"};
+            return *parsed;
+        };
+        if (command == "workflows") {
+            auto r = as(sagad.Workflows());
+            return r.ok() ? Result<json>((*r)["workflows"]) : r;
         }
-        return request;
+        if (command == "start") {
+            api::StartSaga start{workflow, json::parse(ReadInput(input), nullptr, false), std::nullopt, std::nullopt};
+            if (start.input.is_discarded()) throw Usage{"--input is not valid JSON"};
+            if (!start.input.is_object()) throw Usage{"--input must be a JSON object"};
+            if (!key.empty()) start.business_key = key;
+            if (version > 0) start.version = version;
+            return as(sagad.Start(start));
+        }
+        if (command == "list") {
+            api::ListQuery q;
+            if (!status.empty()) {
+                q.status = sagaflow::ParseSagaStatus(status);
+                if (!q.status) throw Usage{"--status: unknown status '" + status + "'"};
+            }
+            if (!workflow.empty()) q.workflow = workflow;
+            if (limit > 0) q.limit = limit;
+            auto page = sagad.List(q);
+            if (!page.ok()) return page.status();
+            if (page->clamped) {
+                std::cerr << "sagactl: --limit clamped to " << page->limit << ", the largest page sagad serves\n";
+            }
+            return json(page->sagas);
+        }
+        if (command == "show") return as(sagad.Show(id_of()));
+        if (command == "compensate") return as(sagad.Compensate(id_of(), reason));
+        if (command == "retry") return as(sagad.Retry(id_of()));
+        if (command == "workers") {
+            auto r = as(sagad.Workers());
+            return r.ok() ? Result<json>((*r)["workers"]) : r;
+        }
+        if (command == "stats") return as(sagad.Stats());
+        // graph
+        std::optional<sagaflow::SagaId> saga;
+        if (!id.empty()) saga = id_of();
+        return as(sagad.Graph(workflow, version > 0 ? std::optional(version) : std::nullopt, saga));
     }
 };
 
@@ -256,31 +258,27 @@ int main(int argc, char** argv) {
         return kUsage;
     }
     try {
-        const json request = cli.Request();
+        std::optional<sagaflow::client::Client> sagad;
+        try {
+            sagad.emplace(cli.endpoint, sagaflow::client::ClientOptions{std::chrono::milliseconds(cli.timeout_ms)});
+        } catch (const sagaflow::Error& e) {
+            throw Usage{std::string("bad --endpoint: ") + e.what()};
+        }
         const std::string command = cli.Command();
-        const Reply reply = Call(cli.endpoint, request, cli.timeout_ms);
-        if (reply.body.is_null()) {
-            std::cerr << "sagactl: cannot reach sagad at " << cli.endpoint << " (no answer in " << cli.timeout_ms
-                      << " ms); retry later\n";
-            return kRetryLater;
-        }
-        if (reply.exit_code != kOk) {
-            const json& err = reply.body["error"];
+        const Result<json> result = cli.Run(*sagad);
+        if (!result.ok()) {
+            const sagaflow::Status st = result.status();
             if (cli.as_json) {
-                std::cout << reply.body.dump() << "\n";
+                std::cout << json{{"error", {{"code", sagaflow::ToString(st.code)}, {"message", st.message}}}}.dump() << "\n";
             } else {
-                std::cerr << "sagactl: " << Cell(err["code"]) << ": " << Cell(err["message"]) << "\n";
+                std::cerr << "sagactl: " << sagaflow::ToString(st.code) << ": " << st.message << "\n";
             }
-            return reply.exit_code;
-        }
-        if (reply.body.value("clamped", false)) {
-            std::cerr << "sagactl: --limit clamped to " << reply.body.value("limit", 0)
-                      << ", the largest page sagad serves\n";
+            return sagaflow::IsRetryLater(st.code) ? kRetryLater : kSagadError;
         }
         if (cli.as_json) {
-            std::cout << reply.body["result"].dump(2) << "\n";
+            std::cout << result->dump(2) << "\n";
         } else {
-            PrintHuman(command, reply.body["result"]);
+            PrintHuman(command, *result);
         }
         return kOk;
     } catch (const Usage& u) {

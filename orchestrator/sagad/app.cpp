@@ -1,6 +1,8 @@
-// The one composition root: settings, database, node, admin API, signals.
+// The one composition root: settings, database, node, HTTP API, signals.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,7 +13,7 @@
 #include <future>
 #include <thread>
 
-#include "admin.hpp"
+#include "api.hpp"
 #include "config.hpp"
 #include "embedded_cluster.hpp"
 #include "migrate.hpp"
@@ -20,6 +22,7 @@
 #include "pg_saga_store.hpp"
 #include "sagaflow/daemon.hpp"
 #include "sagaflow/log.hpp"
+#include "telemetry.hpp"
 
 namespace sagaflow {
 namespace sagad {
@@ -136,9 +139,10 @@ void StartEmbedded(pg::EmbeddedCluster& embedded, const std::string& dir) {
 }
 
 // Waits as a hot standby until the leader lock is ours; false when a signal came first.
-bool AwaitLeadership(store::LeaderLock& leader, Signals& signals, const std::string& admin_at) {
+bool AwaitLeadership(store::LeaderLock& leader, Signals& signals, const std::string& http_at) {
     if (leader.TryAcquire() == store::LeaderLock::State::kHeld) return true;
-    log::Info("standby", {{"admin", admin_at},
+    (void)sd_notify(0, "READY=1\nSTATUS=standby: another sagad is active on this database");
+    log::Info("standby", {{"http", http_at},
                           {"detail", "another sagad is active on this database; taking over when it stops"}});
     const auto since = std::chrono::steady_clock::now();
     while (leader.TryAcquire() != store::LeaderLock::State::kHeld) {
@@ -162,6 +166,16 @@ std::optional<std::string> BindWorkers(runtime::Node& node, Signals& signals) {
             if (e.code() != ErrorCode::kUnavailable || std::chrono::steady_clock::now() > until) throw;
             if (signals.WaitFirstFor(std::chrono::milliseconds(100))) return std::nullopt;
         }
+    }
+}
+
+// Each HTTP connection and each worker is a descriptor: take the hard limit, not the
+// soft default of 1024, so a crowd of clients meets http_max_connections first.
+void RaiseDescriptorLimit() {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &lim);
     }
 }
 
@@ -212,21 +226,27 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         };
         store::PgSagaStore store(store_options);
         SystemClock clock;
+        Telemetry telemetry(SAGAFLOW_VERSION);
         runtime::NodeOptions node_options;
         node_options.worker_endpoint = cfg.worker_endpoint;
         node_options.link.heartbeat_timeout = std::chrono::milliseconds(cfg.heartbeat_timeout_ms);
+        node_options.engine.observer = &telemetry;
         runtime::Node node(registry, store, clock, node_options);
         engine::Queries queries(store);
-        AdminHandler handler(
-            registry, node, queries,
-            [](const std::string& event, const nlohmann::json& fields) { log::Info(event, fields); },
-            static_cast<std::size_t>(cfg.max_running_sagas));
-        AdminServer admin(handler, cfg.admin_endpoint);
+        Api api(registry, node, queries, telemetry, {static_cast<std::size_t>(cfg.max_running_sagas)});
+        http::ServerOptions http_options;
+        http_options.host = cfg.http_host;
+        http_options.port = static_cast<std::uint16_t>(cfg.http_port);
+        http_options.read_timeout = std::chrono::milliseconds(cfg.http_read_timeout_ms);
+        http_options.max_connections = static_cast<std::size_t>(cfg.http_max_connections);
+        http::Server http([&api](const http::Request& r) { return api.Handle(r); }, http_options);
+        telemetry.Watch(SnapshotOf(node, clock, [&api] { return api.Active(); }), [&http] { return http.counters(); });
         if (cfg.command == "run") {
+            RaiseDescriptorLimit();
             // Bind first: a second sagad on taken ports stops here, before initdb or
             // migrations. A taken worker port may be the active node's: a standby binds
             // it when it takes over.
-            admin.Bind();
+            (void)http.Bind();
             try {
                 (void)node.Bind();
             } catch (const Error& e) {
@@ -241,23 +261,25 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         }
         if (cfg.command == "migrate") return 0;
 
-        const std::string admin_at = admin.Start();  // a standby answers stats
+        const std::string http_at = "http://" + http.Start();  // a standby answers stats, health, metrics
         std::optional<std::string> bound;
-        if (!AwaitLeadership(leader, signals, admin_at) || !(bound = BindWorkers(node, signals))) {
+        if (!AwaitLeadership(leader, signals, http_at) || !(bound = BindWorkers(node, signals))) {
             if (embedded) embedded->Detach();  // a standby leaves the active node's server running
             return 0;
         }
-        node.Start();
-        handler.SetActive([&leader] { return leader.Confirm() == store::LeaderLock::State::kHeld; });
+        node.Start();  // recovers every unacknowledged command first
+        api.SetActive([&leader] { return leader.Confirm() == store::LeaderLock::State::kHeld; });
         Watchdog watchdog(leader);
-        log::Info("sagad_ready", {{"workers", *bound}, {"admin", admin_at},
+        (void)sd_notify(0, "READY=1\nSTATUS=active");
+        log::Info("sagad_ready", {{"workers", *bound}, {"http", http_at},
                                   {"workflows", registry.All().size()}, {"role", "active"}});
 
         signals.WaitFirst();
+        (void)sd_notify(0, "STOPPING=1");
         log::Info("stopping", {{"timeout_ms", cfg.shutdown_timeout_ms}});
         // Bounded: if the loop does not stop in time, leave anyway (the outbox keeps it all).
         auto stopped = std::async(std::launch::async, [&] {
-            admin.Stop();
+            http.Stop();
             node.Stop();
         });
         if (stopped.wait_for(std::chrono::milliseconds(cfg.shutdown_timeout_ms)) != std::future_status::ready) {

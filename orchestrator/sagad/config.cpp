@@ -50,6 +50,35 @@ Status Endpoint(std::string& out, const std::string& v, const char* key) {
     return {};
 }
 
+// "host:port" on a loopback address. Anything else would expose an unauthenticated API
+// (DESIGN: a non-loopback bind needs authentication, which sagad does not offer yet).
+Status Listen(Config& c, const std::string& v) {
+    const std::size_t colon = v.rfind(':');
+    std::string host = colon == std::string::npos ? "" : v.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    int port = -1;
+    try {
+        std::size_t used = 0;
+        const std::string digits = colon == std::string::npos ? "" : v.substr(colon + 1);
+        port = std::stoi(digits, &used);
+        if (used != digits.size()) port = -1;
+    } catch (const std::exception&) {
+        port = -1;
+    }
+    if (host.empty() || port < 0 || port > 65535) {
+        return {ErrorCode::kInvalidArgument, "http_listen must be host:port (port 0 for any free one), got '" + v + "'"};
+    }
+    const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+    if (!loopback) {
+        return {ErrorCode::kInvalidArgument,
+                "http_listen must be a loopback address (127.0.0.1, ::1 or localhost): the HTTP API has no "
+                "authentication yet, got '" + v + "'"};
+    }
+    c.http_host = host;
+    c.http_port = port;
+    return {};
+}
+
 const std::vector<Setting>& Settings() {
     static const std::vector<Setting> kAll{
         {"dsn", "SAGAD_DSN", "PostgreSQL connection string; empty runs the embedded cluster",
@@ -62,8 +91,15 @@ const std::vector<Setting>& Settings() {
          }},
         {"worker_endpoint", "SAGAD_WORKER_ENDPOINT", "ZeroMQ endpoint workers connect to (default tcp://127.0.0.1:5555)",
          [](Config& c, const std::string& v) { return Endpoint(c.worker_endpoint, v, "worker_endpoint"); }},
-        {"admin_endpoint", "SAGAD_ADMIN_ENDPOINT", "ZeroMQ endpoint of the admin API for sagactl (default tcp://127.0.0.1:5556)",
-         [](Config& c, const std::string& v) { return Endpoint(c.admin_endpoint, v, "admin_endpoint"); }},
+        {"http_listen", "SAGAD_HTTP_LISTEN",
+         "host:port of the HTTP API, metrics, health and web view; loopback only (default 127.0.0.1:8080)",
+         [](Config& c, const std::string& v) { return Listen(c, v); }},
+        {"http_read_timeout_ms", "SAGAD_HTTP_READ_TIMEOUT_MS",
+         "a request begun must arrive in full within this, or is answered 408 (default 10000)",
+         [](Config& c, const std::string& v) { return Positive(c.http_read_timeout_ms, v, "http_read_timeout_ms"); }},
+        {"http_max_connections", "SAGAD_HTTP_MAX_CONNECTIONS",
+         "HTTP connections open at most; one more is answered 429 and closed (default 1024)",
+         [](Config& c, const std::string& v) { return Positive(c.http_max_connections, v, "http_max_connections"); }},
         {"log_level", "SAGAD_LOG_LEVEL", "debug, info, warn or error (default info)",
          [](Config& c, const std::string& v) { return OneOf(c.log_level, v, "log_level", {"debug", "info", "warn", "error"}); }},
         {"log_format", "SAGAD_LOG_FORMAT", "text or json: one line per event (default text)",
@@ -90,7 +126,7 @@ std::string FlagOf(const char* key) {
 std::string HelpText() {
     std::ostringstream o;
     o << "usage: sagad [run|migrate] [--config FILE] [--setting VALUE ...] | --help | --version\n\n"
-         "  run       serve sagas (default): migrate, recover, accept workers and sagactl\n"
+         "  run       serve sagas (default): migrate, recover, accept workers and HTTP clients\n"
          "  migrate   apply the schema migrations and exit\n\n"
          "Settings (flag, environment variable, JSON config key); flags win over the\n"
          "environment, which wins over the config file (--config FILE or SAGAD_CONFIG):\n\n";

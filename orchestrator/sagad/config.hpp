@@ -15,7 +15,10 @@ struct Config {
     std::string dsn;              ///< empty: the embedded cluster under data_dir
     std::string data_dir = "./sagaflow-data";
     std::string worker_endpoint = "tcp://127.0.0.1:5555";
-    std::string admin_endpoint = "tcp://127.0.0.1:5556";
+    std::string http_host = "127.0.0.1";  ///< from http_listen: loopback only (no authentication yet)
+    int http_port = 8080;                 ///< 0: any free port (sagad logs the one it bound)
+    int http_read_timeout_ms = 10000;     ///< a request begun must arrive in full within this
+    int http_max_connections = 1024;      ///< beyond: 429 and closed
     std::string log_level = "info";   ///< debug, info, warn, error
     std::string log_format = "text";  ///< text, json
     int heartbeat_timeout_ms = 5000;

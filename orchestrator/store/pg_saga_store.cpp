@@ -35,7 +35,12 @@ constexpr Statement kListSagas{
     "SELECT " SF_SAGA_COLUMNS("") " FROM sagas"
     " WHERE ($1::smallint IS NULL OR state_code = $1::smallint)"
     " AND ($2::text IS NULL OR workflow = $2::text)"
-    " ORDER BY created_at DESC, id DESC LIMIT $3::int"};
+    " AND ($3::int IS NULL OR workflow_version = $3::int)"
+    " AND ($4::text IS NULL OR business_key = $4::text)"
+    " AND ($5::bigint IS NULL OR created_at >= " SF_TS(5) ")"
+    " AND ($6::bigint IS NULL OR created_at < " SF_TS(6) ")"
+    " AND ($7::bigint IS NULL OR (created_at, id) < (" SF_TS(7) ", $8::uuid))"
+    " ORDER BY created_at DESC, id DESC LIMIT $9::int"};
 constexpr Statement kInsertSaga{
     "sf_insert_saga",
     "INSERT INTO sagas (id, workflow, workflow_version, state_code, nodes, input, context, business_key,"
@@ -183,7 +188,17 @@ public:
     }
 
     std::vector<SagaRecord> ListSagas(const SagaFilter& f) override {
-        Params p{f.status ? pg::Param(std::to_string(static_cast<int>(*f.status))) : std::nullopt, f.workflow,
+        auto micros = [](const std::optional<Timestamp>& t) {
+            return t ? pg::Param(std::to_string(t->time_since_epoch().count())) : std::nullopt;
+        };
+        Params p{f.status ? pg::Param(std::to_string(static_cast<int>(*f.status))) : std::nullopt,
+                 f.workflow,
+                 f.version ? pg::Param(std::to_string(*f.version)) : std::nullopt,
+                 f.business_key ? pg::Param(f.business_key->str()) : std::nullopt,
+                 micros(f.created_after),
+                 micros(f.created_before),
+                 micros(f.after ? std::optional(f.after->created_at) : std::nullopt),
+                 f.after ? pg::Param(f.after->id.str()) : std::nullopt,
                  std::to_string(f.limit)};
         Flush();
         auto r = conn_->Exec(kListSagas, p);

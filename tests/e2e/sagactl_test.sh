@@ -8,7 +8,9 @@ sagad=$bin/orchestrator/sagad/sagad
 ctl=$bin/orchestrator/sagactl/sagactl
 dir=$(mktemp -d /tmp/sagaflow-e2e-XXXXXX)
 chmod 755 "$dir"
-admin="ipc://$dir/admin.sock"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../../scripts/lib/sagad.sh
+. "$root/scripts/lib/sagad.sh"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -42,12 +44,14 @@ expect "sagad --version is a flag (finding 14)" 0 "^sagad [0-9]+\.[0-9]+" -- "$s
 [ ! -e "$dir/never" ] && ok "bad settings start nothing" || bad "bad settings created $dir/never"
 
 echo "== sagactl without sagad"
-expect "unreachable sagad exits 3" 3 "cannot reach sagad" -- "$ctl" --endpoint "ipc://$dir/nobody.sock" --timeout-ms 300 workflows
+expect "unreachable sagad exits 3" 3 "cannot reach sagad" -- "$ctl" --endpoint "http://127.0.0.1:1" --timeout-ms 300 workflows
+expect "an endpoint that is not an http:// URL is a usage error" 2 "bad --endpoint" -- "$ctl" --endpoint "ipc:///tmp/x" workflows
 expect "--timeout-ms -1 is a usage error, not a hang (finding 14)" 2 "timeout-ms" -- "$ctl" --timeout-ms -1 workflows
 expect "--timeout-ms 5x is a usage error, not 5 (finding 14)" 2 "timeout-ms" -- "$ctl" --timeout-ms 5x workflows
 
-"$sagad" --data-dir "$dir/data" --worker-endpoint "ipc://$dir/w.sock" --admin-endpoint "$admin" --log-format json 2>"$dir/sagad.log" &
+"$sagad" --data-dir "$dir/data" --worker-endpoint "ipc://$dir/w.sock" --http-listen 127.0.0.1:0 --log-format json 2>"$dir/sagad.log" &
 pids+=($!)
+admin=$(sagad_url "$dir/sagad.log" 90) || { cat "$dir/sagad.log"; exit 1; }
 wait_for 60 c workflows || { echo "sagad did not start"; cat "$dir/sagad.log"; exit 1; }
 grep -q '"event":"sagad_ready"' "$dir/sagad.log" && ok "sagad logs JSON lines" || bad "no JSON ready line"
 dsn="host=$dir/data/pg port=5432 user=postgres dbname=postgres passfile=$dir/data/pg/pgpass"
@@ -79,7 +83,17 @@ expect "show's history has the sent hop" 0 " sent +reserve_inventory +forward" -
 expect "show's history has the replied hop" 0 " replied +create_shipment +forward .*outcome=ok" -- c show "$id"
 expect "show lists every node with its state" 0 "^create_shipment +step +done +[34]" -- c show "$id"
 expect "workers lists the three services" 0 "payment-1 +payment +32" -- c workers
-expect "stats counts admin requests and worker-socket frames" 0 "admin +bad_requests +[0-9]+" -- c stats
+expect "stats counts API requests and worker-socket frames" 0 "api +bad_requests +[0-9]+" -- c stats
+api_ids=$(curl -sf "$admin/api/v1/sagas?status=completed" | grep -oE '"id":"[0-9a-f-]{36}"' | cut -d'"' -f4 | sort)
+ctl_ids=$(c --json list --status completed | grep -oE '"id": "[0-9a-f-]{36}"' | cut -d'"' -f4 | sort)
+[ -n "$api_ids" ] && [ "$api_ids" = "$ctl_ids" ] && ok "curl /api/v1/sagas?status=completed and sagactl list agree" \
+  || bad "curl lists '$api_ids', sagactl '$ctl_ids'"
+started=$(curl -sf -X POST "$admin/api/v1/sagas" -H 'Content-Type: application/json' \
+  -d "{\"workflow\":\"order_fulfilment\",\"input\":$order,\"business_key\":\"curl-1\"}")
+grep -qE '"saga_id":"[0-9a-f-]{36}"' <<<"$started" && ok "curl starts a saga" || bad "curl start: $started"
+expect "curl on an unknown route gets a JSON 404" 0 '"code":"not_found"' -- curl -s "$admin/api/v1/nope"
+expect "the place-order sample starts a saga through the typed client and sees it complete" 0 "ended completed" -- \
+  "$bin/samples/place-order" --endpoint "$admin" --order sample-1 --customer c --sku sku --amount 5
 expect "stats --json carries the dispatcher counters" 0 "\"malformed_frames\": *[0-9]+" -- c --json stats
 expect "graph prints DOT" 0 '^  "reserve_inventory" -> "amount_check";' -- c graph order_fulfilment
 expect "graph --version 2 draws the choice as a diamond" 0 '"amount_check" \[shape=diamond' -- c graph order_fulfilment --version 2
@@ -132,9 +146,10 @@ pids=("${pids[@]:1}")
 expect "sagactl after sagad stopped exits 3" 3 "cannot reach sagad" -- c --timeout-ms 300 workers
 
 echo "== admission limit: --max-running-sagas 1, no workers"
-"$sagad" --data-dir "$dir/data2" --worker-endpoint "ipc://$dir/w2.sock" --admin-endpoint "$admin" \
+"$sagad" --data-dir "$dir/data2" --worker-endpoint "ipc://$dir/w2.sock" --http-listen 127.0.0.1:0 \
   --max-running-sagas 1 2>"$dir/sagad2.log" &
 pids+=($!)
+admin=$(sagad_url "$dir/sagad2.log" 90) || { cat "$dir/sagad2.log"; exit 1; }
 wait_for 60 c workflows || bad "sagad with a limit did not start"
 expect "the first start is taken" 0 "^[0-9a-f-]{36}$" -- c start order_fulfilment --input "$order" --key limit-1
 expect "a start over the limit is refused, retry later (3)" 3 "resource_exhausted" -- c start order_fulfilment --input "$order" --key limit-2

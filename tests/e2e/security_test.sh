@@ -44,14 +44,16 @@ wait_for() {
 as_nobody() { runuser -u nobody -- "$@"; }
 # The port sagad bound for tcp://127.0.0.1:*, from its JSON log line: endpoint LOG KEY.
 endpoint() { grep -oE "\"$2\":\"tcp://127\.0\.0\.1:[0-9]+\"" "$1" | head -1 | grep -oE '[0-9]+"$' | tr -d '"'; }
+# shellcheck source=../../scripts/lib/sagad.sh
+. "$root/scripts/lib/sagad.sh"
 ms_now() { date +%s%3N; }
 
 echo "== 3. a data dir named like a shell command"
 cd "$dir" || exit 1
 weird='x y;touch INJECTED;$(touch INJECTED2)`touch INJECTED3`'
-admin="ipc://$dir/a.sock"
-"$sagad" --data-dir "$weird" --worker-endpoint "ipc://$dir/w.sock" --admin-endpoint "$admin" 2>"$dir/weird.log" &
+"$sagad" --data-dir "$weird" --worker-endpoint "ipc://$dir/w.sock" --http-listen 127.0.0.1:0 2>"$dir/weird.log" &
 pids+=($!)
+admin=$(sagad_url "$dir/weird.log" 60)
 if wait_for 60 "$ctl" --endpoint "$admin" workflows; then ok "sagad runs on data dir '$weird'"; else bad "sagad on the weird data dir"; tail -5 "$dir/weird.log"; fi
 [ -d "$dir/$weird/pg/data" ] && ok "the cluster lives under the literal name" || bad "no cluster under the literal name"
 ls "$dir" | grep -q '^INJECTED' && bad "a shell ran: $(ls "$dir" | grep INJECTED)" || ok "no shell ran anything"
@@ -59,13 +61,13 @@ kill -TERM "${pids[-1]}"; wait "${pids[-1]}"; unset 'pids[-1]'
 cd "$root" || exit 1
 
 echo "== 2. the embedded PostgreSQL is the owner's alone"
-"$sagad" --data-dir "$dir/one" --worker-endpoint "tcp://127.0.0.1:*" --admin-endpoint "tcp://127.0.0.1:*" \
-  --log-format json 2>"$dir/one.log" &
+"$sagad" --data-dir "$dir/one" --worker-endpoint "tcp://127.0.0.1:*" --http-listen 127.0.0.1:0 \
+  --http-read-timeout-ms 2000 --log-format json 2>"$dir/one.log" &
 pids+=($!); one=${pids[-1]}
 wait_for 60 grep -q '"event":"sagad_ready"' "$dir/one.log" || { echo "sagad did not start"; cat "$dir/one.log"; exit 1; }
-w1=$(endpoint "$dir/one.log" workers); a1=$(endpoint "$dir/one.log" admin)
-c1() { "$ctl" --endpoint "tcp://127.0.0.1:$a1" "$@"; }
-wait_for 30 c1 workflows || { echo "sagad does not answer on $a1"; exit 1; }
+w1=$(endpoint "$dir/one.log" workers); u1=$(sagad_url "$dir/one.log")
+c1() { "$ctl" --endpoint "$u1" "$@"; }
+wait_for 30 c1 workflows || { echo "sagad does not answer on $u1"; exit 1; }
 pgdir=$dir/one/pg
 dsn="host=$pgdir port=5432 user=postgres dbname=postgres passfile=$pgdir/pgpass"
 [ "$(stat -c %a "$pgdir")" = 700 ] && ok "cluster directory is 0700" || bad "cluster directory is $(stat -c %a "$pgdir")"
@@ -95,7 +97,7 @@ echo "== 1. a forged reply is dropped, the saga unharmed"
 for s in inventory payment; do
   "$bin/samples/order-$s" --dsn "$dsn" --endpoint "tcp://127.0.0.1:$w1" 2>"$dir/$s.log" & pids+=($!)
 done
-wait_for 30 bash -c "[ \$('$ctl' --endpoint tcp://127.0.0.1:$a1 --json workers | grep -c '\"id\"') -ge 2 ]"
+wait_for 30 bash -c "[ \$('$ctl' --endpoint $u1 --json workers | grep -c '\"id\"') -ge 2 ]"
 export PGOPTIONS="-c client_min_messages=warning"
 psql "$dsn" -qAtX -c "INSERT INTO inventory.products VALUES ('sku', 100);
   INSERT INTO payment.accounts VALUES ('c', 100000);"
@@ -107,7 +109,7 @@ wait_for 30 bash -c "[ -n \"\$(psql '$dsn' -qAtX -c \"SELECT msg_id FROM saga_pe
 msg=$(shipment_msg)
 as_nobody "$vandal" --forge-reply "tcp://127.0.0.1:$w1" --forged "$msg" "$id" >/dev/null
 forged() { c1 --json stats | grep -oE '"forged_replies": *[0-9]+' | grep -oE '[0-9]+$'; }
-wait_for 10 bash -c "[ \"\$('$ctl' --endpoint tcp://127.0.0.1:$a1 --json stats | grep -oE '\"forged_replies\": *[0-9]+' | grep -oE '[0-9]+$')\" -ge 1 ]" \
+wait_for 10 bash -c "[ \"\$('$ctl' --endpoint $u1 --json stats | grep -oE '\"forged_replies\": *[0-9]+' | grep -oE '[0-9]+$')\" -ge 1 ]" \
   && ok "the forged reply is counted (forged_replies $(forged))" || bad "forged_replies is $(forged)"
 c1 show "$id" | grep -qE "status +running" && ok "the saga still runs, awaiting its shipment" || bad "the saga moved: $(c1 show "$id" | grep status)"
 c1 --json show "$id" | grep -q FORGED && bad "the forged output reached the saga" || ok "the forged output is nowhere in the saga"
@@ -116,7 +118,7 @@ grep -q '"event":"forged_reply_dropped"' "$dir/one.log" && ok "the forger is log
 psql "$dsn" -qAtX -c "CREATE SCHEMA logistics; CREATE TABLE logistics.regions (name text PRIMARY KEY,
   deliverable boolean NOT NULL); INSERT INTO logistics.regions VALUES ('north', true)" >/dev/null
 "$bin/samples/order-logistics" --dsn "$dsn" --endpoint "tcp://127.0.0.1:$w1" 2>"$dir/logistics.log" & pids+=($!)
-wait_for 60 bash -c "'$ctl' --endpoint tcp://127.0.0.1:$a1 show $id | grep -qE 'status +completed'" \
+wait_for 60 bash -c "'$ctl' --endpoint $u1 show $id | grep -qE 'status +completed'" \
   && ok "the saga completes for real" || bad "the saga did not complete"
 [ "$(psql "$dsn" -qAtX -c "SELECT count(*) FROM logistics.shipments WHERE order_id = 'o-1'")" = 1 ] \
   && ok "with exactly one shipment row" || bad "shipments: $(psql "$dsn" -qAtX -c "SELECT count(*) FROM logistics.shipments")"
@@ -130,19 +132,43 @@ after=$(rss)
 [ $(( after - before )) -lt 8192 ] && ok "sagad RSS grew $(( (after - before) / 1024 )) MiB (< 8)" \
   || bad "sagad RSS grew from $before to $after KiB"
 
+echo "== the HTTP API: a stranger's bad requests, a crowd of 10,000 connections, a slow client"
+bad_before=$(c1 --json stats | grep -oE '"bad_requests": *[0-9]+' | grep -oE '[0-9]+$')
+v=$(as_nobody "$vandal" --http "127.0.0.1:$(port_of "$u1")" --flood 10000 --rounds 2); vrc=$?
+echo "  vandal: $v"
+[ "$vrc" = 0 ] && ok "every bad request got a 4xx JSON error, and sagad answered after the crowd" || bad "vandal exited $vrc"
+refused=$(grep -oE '"flood_refused":[0-9]+' <<<"$v" | grep -oE '[0-9]+$')
+[ "${refused:-0}" -gt 0 ] && ok "connections over http_max_connections got 429 ($refused of 10000)" || bad "no 429 in the crowd"
+expected=$(grep -oE '"api_bad_expected":[0-9]+' <<<"$v" | grep -oE '[0-9]+$')
+bad_after=$(c1 --json stats | grep -oE '"bad_requests": *[0-9]+' | grep -oE '[0-9]+$')
+[ $(( bad_after - bad_before )) -ge "${expected:-1}" ] && ok "the API counted the $expected bad requests" \
+  || bad "bad_requests went from $bad_before to $bad_after, expected +$expected"
+# Half a request, then silence: bash's /dev/tcp holds the connection while sagad's timer runs.
+exec 3<>"/dev/tcp/127.0.0.1/$(port_of "$u1")"
+printf 'GET /api/v1/sagas HTTP/1.1\r\nHost: x\r\n' >&3
+slow=$(timeout 8 head -1 <&3)
+exec 3<&-
+grep -q "408" <<<"$slow" && ok "a slow-loris client is answered 408 after http_read_timeout_ms" || bad "slow client got: $slow"
+check "sagad still serves after all that" c1 workflows
+"$sagad" --http-listen 0.0.0.0:0 --data-dir "$dir/never" 2>"$dir/open.log"; rc=$?
+[ "$rc" = 2 ] && grep -q "loopback" "$dir/open.log" && [ ! -e "$dir/never" ] \
+  && ok "a non-loopback HTTP bind is refused (no authentication yet), exit 2" || bad "0.0.0.0 bind: exit $rc"
+
 echo "== 15. a second sagad on taken ports fails before initdb"
-"$sagad" --data-dir "$dir/two" --worker-endpoint "tcp://127.0.0.1:$w1" --admin-endpoint "tcp://127.0.0.1:$a1" 2>"$dir/two.log"
+"$sagad" --data-dir "$dir/two" --worker-endpoint "tcp://127.0.0.1:$w1" --http-listen "127.0.0.1:$(port_of "$u1")" 2>"$dir/two.log"
 rc=$?
 [ "$rc" != 0 ] && ok "it exits $rc" || bad "it exited 0"
 [ ! -e "$dir/two/pg/data" ] && ok "no initdb ran for it" || bad "it ran initdb under $dir/two"
 
 echo "== 7. a second sagad on the same database is a hot standby"
-"$sagad" --dsn "$dsn" --worker-endpoint "tcp://127.0.0.1:$w1" --admin-endpoint "tcp://127.0.0.1:*" \
+"$sagad" --dsn "$dsn" --worker-endpoint "tcp://127.0.0.1:$w1" --http-listen 127.0.0.1:0 \
   --log-format json 2>"$dir/standby.log" &
 pids+=($!)
 wait_for 30 grep -q '"event":"standby"' "$dir/standby.log" && ok "it logs that it is a standby" || bad "no standby line: $(head -3 "$dir/standby.log")"
-a2=$(endpoint "$dir/standby.log" admin)
-c2() { "$ctl" --endpoint "tcp://127.0.0.1:$a2" "$@"; }
+u2=$(sagad_url "$dir/standby.log")
+c2() { "$ctl" --endpoint "$u2" "$@"; }
+curl -s -o /dev/null -w '%{http_code}' "$u2/readyz" | grep -q 503 && ok "the standby is not ready (/readyz 503)" \
+  || bad "the standby's /readyz: $(curl -s "$u2/readyz")"
 c2 stats | grep -qE "node +role +standby" && ok "stats says standby" || bad "stats: $(c2 stats 2>&1 | head -3)"
 c2 --timeout-ms 2000 workflows >/dev/null 2>&1; rc=$?
 [ "$rc" = 3 ] && ok "it refuses work with exit 3 (retry later)" || bad "standby answered workflows with exit $rc"
@@ -155,7 +181,7 @@ wait_for 30 grep -q '"event":"sagad_ready"' "$dir/standby.log" && took=$(( $(ms_
   && ok "the standby took over ${took} ms after kill -9" || bad "no takeover: $(tail -3 "$dir/standby.log")"
 echo "  takeover_ms=${took:-none}"
 for sid in "${ids[@]}"; do
-  wait_for 60 bash -c "'$ctl' --endpoint tcp://127.0.0.1:$a2 show $sid | grep -qE 'status +(completed|compensated)'" \
+  wait_for 60 bash -c "'$ctl' --endpoint $u2 show $sid | grep -qE 'status +(completed|compensated)'" \
     || { bad "saga $sid did not end: $(c2 show "$sid" | grep status)"; break; }
 done
 ended=$(psql "$dsn" -qAtX -c "SELECT count(*) FROM sagas WHERE business_key LIKE 'standby-%' AND state_code IN (3, 4)")

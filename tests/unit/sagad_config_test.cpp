@@ -15,7 +15,28 @@ TEST(SagadConfig, DefaultsWithNoArguments) {
     EXPECT_EQ(c->dsn, "");
     EXPECT_EQ(c->data_dir, "./sagaflow-data");
     EXPECT_EQ(c->worker_endpoint, "tcp://127.0.0.1:5555");
-    EXPECT_EQ(c->admin_endpoint, "tcp://127.0.0.1:5556");
+    EXPECT_EQ(c->http_host, "127.0.0.1");
+    EXPECT_EQ(c->http_port, 8080);
+}
+
+// The HTTP API has no authentication yet: a bind off loopback is refused, not exposed.
+TEST(SagadConfig, HttpListensOnLoopbackOnly) {
+    for (const char* ok : {"127.0.0.1:0", "localhost:9000", "[::1]:8080", "127.0.0.2:1"}) {
+        auto c = LoadConfig({"--http-listen", ok});
+        EXPECT_TRUE(c.ok()) << ok << ": " << c.status().message;
+    }
+    auto any = LoadConfig({"--http-listen", "0.0.0.0:8080"});
+    ASSERT_FALSE(any.ok());
+    EXPECT_EQ(any.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(any.status().message.find("loopback"), std::string::npos) << any.status().message;
+    for (const char* bad : {"8080", "127.0.0.1:", "127.0.0.1:70000", "127.0.0.1:8x", ":80"}) {
+        auto c = LoadConfig({"--http-listen", bad});
+        ASSERT_FALSE(c.ok()) << bad;
+        EXPECT_NE(c.status().message.find("http_listen"), std::string::npos) << c.status().message;
+    }
+    auto port = LoadConfig({"--http-listen=127.0.0.1:0"});
+    ASSERT_TRUE(port.ok());
+    EXPECT_EQ(port->http_port, 0);
 }
 
 TEST(SagadConfig, FlagsWinOverEnvironmentWhichWinsOverTheFile) {
@@ -52,7 +73,7 @@ TEST(SagadConfig, BadSettingsNameThemselves) {
 
 TEST(SagadConfig, HelpDocumentsEverySetting) {
     const std::string help = HelpText();
-    for (const char* s : {"--dsn", "--data-dir", "--worker-endpoint", "--admin-endpoint", "--log-level",
+    for (const char* s : {"--dsn", "--data-dir", "--worker-endpoint", "--http-listen", "--log-level",
                           "--log-format", "SAGAD_HEARTBEAT_TIMEOUT_MS", "SAGAD_SHUTDOWN_TIMEOUT_MS"}) {
         EXPECT_NE(help.find(s), std::string::npos) << s;
     }

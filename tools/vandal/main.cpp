@@ -4,25 +4,33 @@
 //                envelope, a wrong version, missing fields, an unknown kind, three
 //                frames, a reply from a peer that never said hello. sagad counts each
 //                one. And 10 MiB from another socket, which libzmq drops uncounted.
-//   --admin E    garbage on the admin socket: random bytes, a JSON array, a wrong
-//                version, 2 MiB, half a request, two frames, an unknown op, a SQL-shaped
-//                id. Each must get a well-formed error reply; the first six are counted
-//                as bad requests.
+//   --http H:P   bad requests on the HTTP API: random bytes, an oversized body (both
+//                refused by the server before any handler), malformed JSON, wrong field
+//                types, an unknown route, a wrong method, a SQL-shaped id (each counted
+//                as a bad request by the API). Every one must get a JSON error with a 4xx
+//                status. With --flood N, first N connections at once: those over sagad's
+//                limit must get 429; after they close, sagad must still answer.
 //   --raw E      half a ZMTP greeting, then random bytes, on a plain stream socket to E
 //                (tcp://host:port or ipc://path); libzmq drops such peers itself.
 //   --forge-reply E --forged MSG SAGA
 //                a well-formed `ok` reply for a real command from a peer that never
 //                said hello: sagad must drop it (forged_replies in stats).
 //
-// Prints what it sent as one JSON line. Exits 1 if an admin request got no reply or a
-// reply that is not a JSON error, 2 on bad usage.
+// Prints what it sent as one JSON line. Exits 1 if an HTTP request got no answer or an
+// answer that is not a 4xx JSON error (or sagad stopped answering after a flood), 2 on
+// bad usage.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -47,10 +55,12 @@ std::string RandomBytes(std::mt19937_64& rng, std::size_t n) {
 
 struct Tally {
     int worker_frames = 0;
-    int admin_requests = 0;
-    int admin_bad_expected = 0;
-    int admin_error_replies = 0;
-    int admin_unanswered = 0;
+    int http_requests = 0;
+    int api_bad_expected = 0;     ///< reach the API's router: its bad_requests count them
+    int http_error_replies = 0;   ///< answered with a 4xx and a JSON {"code","message"}
+    int flood_connections = 0;
+    int flood_refused = 0;        ///< answered 429 resource_exhausted
+    bool alive_after_flood = true;
     int raw_connections = 0;
 };
 
@@ -86,33 +96,128 @@ void Worker(const std::string& endpoint, int rounds, int big_mib, std::mt19937_6
     }
 }
 
-void Admin(const std::string& endpoint, int rounds, std::mt19937_64& rng, Tally& t) {
-    Context ctx;
+// A TCP connection to 127.0.0.1:port; -1 when it cannot be made.
+int Dial(int port, bool nonblocking = false) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+    if (fd < 0) return -1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// Reads until the peer closes or `ms` pass.
+std::string ReadFor(int fd, int ms) {
+    std::string out;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        pollfd p{fd, POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return out;
+        char buf[4096];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return out;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+// True for an HTTP answer with a 4xx status (or `status` exactly) and a JSON error body.
+bool IsJsonError(const std::string& answer, int status = 0) {
+    if (answer.rfind("HTTP/1.1 4", 0) != 0) return false;
+    if (status != 0 && answer.compare(9, 3, std::to_string(status)) != 0) return false;
+    const auto body = answer.find("\r\n\r\n");
+    const json j = body == std::string::npos ? json() : json::parse(answer.substr(body + 4), nullptr, false);
+    return j.is_object() && j.contains("code") && j["code"].is_string() && j.contains("message");
+}
+
+void Flood(int port, int n, Tally& t) {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+        lim.rlim_cur = lim.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    std::vector<int> fds;
+    for (int i = 0; i < n; ++i) {
+        const int fd = Dial(port, true);
+        if (fd >= 0) fds.push_back(fd);
+    }
+    t.flood_connections = static_cast<int>(fds.size());
+    // Those over sagad's limit are answered and closed at once; the others wait, silent.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::vector<std::string> got(fds.size());
+    std::vector<bool> done(fds.size(), false);
+    std::size_t open = fds.size();
+    while (open > 0 && std::chrono::steady_clock::now() < until) {
+        std::vector<pollfd> polls;
+        std::vector<std::size_t> which;
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            if (!done[i]) {
+                polls.push_back({fds[i], POLLIN, 0});
+                which.push_back(i);
+            }
+        }
+        if (::poll(polls.data(), polls.size(), 500) <= 0) break;  // the rest are held open, silent
+        for (std::size_t k = 0; k < polls.size(); ++k) {
+            if ((polls[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+            const std::size_t i = which[k];
+            char buf[1024];
+            const ssize_t r = ::recv(fds[i], buf, sizeof buf, 0);
+            if (r > 0) {
+                got[i].append(buf, static_cast<std::size_t>(r));
+            } else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                done[i] = true;
+                --open;
+                t.flood_refused += IsJsonError(got[i], 429) ? 1 : 0;
+            }
+        }
+    }
+    for (int fd : fds) ::close(fd);
+    // sagad must still serve, once the crowd has gone (bounded wait).
+    t.alive_after_flood = false;
+    for (int attempt = 0; attempt < 50 && !t.alive_after_flood; ++attempt) {
+        const int fd = Dial(port);
+        if (fd < 0) continue;
+        const std::string req = "GET /healthz HTTP/1.1\r\nHost: vandal\r\nConnection: close\r\n\r\n";
+        (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+        t.alive_after_flood = ReadFor(fd, 2000).rfind("HTTP/1.1 200", 0) == 0;
+        ::close(fd);
+    }
+}
+
+void Http(const std::string& host_port, int rounds, int flood, std::mt19937_64& rng, Tally& t) {
+    const int port = std::stoi(host_port.substr(host_port.rfind(':') + 1));
+    if (flood > 0) Flood(port, flood, t);
+    auto post = [](const std::string& path, const std::string& body) {
+        return "POST " + path + " HTTP/1.1\r\nHost: vandal\r\nContent-Type: application/json\r\nConnection: close\r\n"
+               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    };
+    auto get = [](const std::string& target, const std::string& method = "GET") {
+        return method + " " + target + " HTTP/1.1\r\nHost: vandal\r\nConnection: close\r\n\r\n";
+    };
     for (int r = 0; r < rounds; ++r) {
-        const std::vector<std::pair<std::vector<std::string>, bool>> requests{
-            {{RandomBytes(rng, 512)}, true},
-            {{"[1,2,3]"}, true},
-            {{R"({"v":99,"op":"list"})"}, true},
-            {{std::string(2 << 20, ' ') + "{}"}, true},
-            {{R"({"v":1,"op":"li)"}, true},
-            {{R"({"v":1,"op":"list"})", R"({"v":1,"op":"list"})"}, true},
-            {{R"({"v":1,"op":"drop_table"})"}, false},
-            {{R"({"v":1,"op":"show","id":"'; DROP TABLE sagas; --"})"}, false},
+        const std::vector<std::pair<std::string, bool>> requests{
+            {RandomBytes(rng, 512) + "\r\n\r\n", false},
+            {"POST /api/v1/sagas HTTP/1.1\r\nHost: vandal\r\nContent-Length: 3000000\r\nConnection: close\r\n\r\n{", false},
+            {post("/api/v1/sagas", R"({"workflow":"order_fulfilment","input":)"), true},
+            {post("/api/v1/sagas", R"({"workflow":["order_fulfilment"],"input":{}})"), true},
+            {post("/api/v1/sagas/batch", R"({"sagas":"all of them"})"), true},
+            {get("/api/v1/drop_table"), true},
+            {get("/api/v1/sagas", "DELETE"), true},
+            {get("/api/v1/sagas/'%3B%20DROP%20TABLE%20sagas%3B%20--"), true},
         };
-        for (const auto& [parts, bad] : requests) {
-            Socket req(ctx, SocketKind::kReq);  // one per request: a lost reply cannot wedge the next
-            req.Connect(endpoint);
-            ++t.admin_requests;
-            t.admin_bad_expected += bad;
-            if (!req.SendParts(parts) || !sagaflow::transport::Poll({&req}, std::chrono::seconds(5))[0]) {
-                ++t.admin_unanswered;
-                continue;
-            }
-            auto m = req.TryReceive();
-            const json reply = m && m->frames.size() == 1 ? json::parse(m->frames[0], nullptr, false) : json();
-            if (reply.is_object() && reply.value("ok", true) == false && reply.contains("error")) {
-                ++t.admin_error_replies;
-            }
+        for (const auto& [request, counted] : requests) {
+            ++t.http_requests;
+            t.api_bad_expected += counted;
+            const int fd = Dial(port);
+            if (fd < 0) continue;
+            (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+            t.http_error_replies += IsJsonError(ReadFor(fd, 5000)) ? 1 : 0;
+            ::close(fd);
         }
     }
 }
@@ -169,13 +274,16 @@ bool ForgeReply(const std::string& endpoint, const std::vector<std::string>& ids
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string worker, admin, raw, forge;
+    std::string worker, http, raw, forge;
+    int flood = 0;
     std::vector<std::string> forged;  // msg id, saga id
     int rounds = 1;
     unsigned long long seed = 1;
     CLI::App app{"sagaflow-vandal: hostile input for sagad's ports"};
     app.add_option("--worker", worker, "garbage on this worker endpoint");
-    app.add_option("--admin", admin, "garbage on this admin endpoint");
+    app.add_option("--http", http, "bad requests on sagad's HTTP API at 127.0.0.1:PORT");
+    app.add_option("--flood", flood, "with --http: first open this many connections at once")
+        ->check(CLI::Range(1, 100000));
     app.add_option("--raw", raw, "half greetings and noise on this endpoint's stream socket");
     app.add_option("--forge-reply", forge, "a reply for a real command, from a peer that never said hello");
     app.add_option("--forged", forged, "with --forge-reply: MSG_ID SAGA_ID of the reply")->expected(2);
@@ -189,24 +297,25 @@ int main(int argc, char** argv) {
         return app.exit(e) == 0 ? 0 : 2;
     }
     if (!forge.empty()) return ForgeReply(forge, forged) ? 0 : 1;
-    if (worker.empty() && admin.empty() && raw.empty()) {
-        std::fprintf(stderr, "sagaflow-vandal: give --worker, --admin, --raw or --forge-reply\n");
+    if (worker.empty() && http.empty() && raw.empty()) {
+        std::fprintf(stderr, "sagaflow-vandal: give --worker, --http, --raw or --forge-reply\n");
         return 2;
     }
     std::mt19937_64 rng(seed);
     Tally t;
     try {
         if (!worker.empty()) Worker(worker, rounds, big_mib, rng, t);
-        if (!admin.empty()) Admin(admin, rounds, rng, t);
+        if (!http.empty()) Http(http, rounds, flood, rng, t);
         if (!raw.empty()) Raw(raw, rounds, rng, t);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sagaflow-vandal: %s\n", e.what());
         return 1;
     }
     std::printf(
-        R"({"worker_frames":%d,"admin_requests":%d,"admin_bad_expected":%d,"admin_error_replies":%d,"admin_unanswered":%d,"raw_connections":%d})"
+        R"({"worker_frames":%d,"http_requests":%d,"api_bad_expected":%d,"http_error_replies":%d,)"
+        R"("flood_connections":%d,"flood_refused":%d,"alive_after_flood":%s,"raw_connections":%d})"
         "\n",
-        t.worker_frames, t.admin_requests, t.admin_bad_expected, t.admin_error_replies, t.admin_unanswered,
-        t.raw_connections);
-    return t.admin_error_replies == t.admin_requests ? 0 : 1;
+        t.worker_frames, t.http_requests, t.api_bad_expected, t.http_error_replies, t.flood_connections,
+        t.flood_refused, t.alive_after_flood ? "true" : "false", t.raw_connections);
+    return t.http_error_replies == t.http_requests && t.alive_after_flood ? 0 : 1;
 }

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
 
 namespace sagaflow {
 
@@ -47,5 +50,13 @@ public:
 private:
     Timestamp now_;
 };
+
+/// RFC 3339 in UTC with milliseconds, e.g. "2026-12-02T05:45:42.123Z": how every
+/// timestamp reads in the API, `sagactl` and the logs.
+[[nodiscard]] std::string FormatTimestamp(Timestamp t);
+
+/// Reads RFC 3339: a date, `T` (or a space), a time with optional fraction (to the
+/// microsecond), then `Z` or an offset `+hh:mm`/`-hh:mm`. nullopt for anything else.
+[[nodiscard]] std::optional<Timestamp> ParseTimestamp(std::string_view text);
 
 }  // namespace sagaflow

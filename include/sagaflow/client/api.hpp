@@ -1,0 +1,288 @@
+// The types of sagad's HTTP JSON API (`/api/v1`, described by docs/openapi.yaml), with one
+// nlohmann ADL codec each, shared by the server, `sagaflow::client::Client` and the tests:
+// what the server writes is what the client reads, by construction.
+//
+//     sagaflow::api::StartSaga s{"order_fulfilment", {{"order_id", "o-1"}}};
+//     nlohmann::json body = s;                       // {"workflow":..., "input":{...}}
+//     auto back = body.get<sagaflow::api::StartSaga>();
+//
+// Decoding throws `sagaflow::Error(kInvalidArgument)` naming the field that is wrong, never
+// a `json::exception`: a request body is untrusted input.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sagaflow/core/clock.hpp"
+#include "sagaflow/core/error.hpp"
+#include "sagaflow/core/ids.hpp"
+#include "sagaflow/core/saga_types.hpp"
+
+namespace sagaflow::api {
+
+/// Every API route starts with this.
+inline constexpr std::string_view kPrefix = "/api/v1";
+/// Starts in one batch request, at most.
+inline constexpr std::size_t kMaxStartBatch = 1000;
+/// Sagas in one list page, at most; a larger `limit` is clamped to it.
+inline constexpr int kMaxListPage = 1000;
+
+/// The body of every error answer: `{"code": "not_found", "message": "..."}`.
+struct ApiError {
+    ErrorCode code = ErrorCode::kInternal;
+    std::string message;
+};
+
+/// The HTTP status that goes with a code (400, 404, 409, 429, 500, 503, 504).
+[[nodiscard]] int HttpStatusOf(ErrorCode code) noexcept;
+
+/// POST /api/v1/sagas. The same business key (per workflow) gives the same saga.
+struct StartSaga {
+    std::string workflow;
+    nlohmann::json input = nlohmann::json::object();
+    std::optional<std::string> business_key;
+    std::optional<int> version;  ///< nullopt: the latest registered version
+};
+
+/// The answer to a start: the saga, and whether this request created it.
+struct Started {
+    SagaId saga_id;
+    bool created = false;
+};
+
+/// POST /api/v1/sagas/batch: many starts in one commit.
+struct StartBatch {
+    std::vector<StartSaga> sagas;
+};
+
+/// One start of a batch: `started`, or `error` when that start was refused.
+struct BatchItem {
+    std::optional<Started> started;
+    std::optional<ApiError> error;
+};
+
+struct BatchStarted {
+    std::vector<BatchItem> results;  ///< In the order of the request's sagas.
+};
+
+/// GET /api/v1/sagas: every field is a query parameter; all given ones must match.
+struct ListQuery {
+    std::optional<SagaStatus> status;
+    std::optional<std::string> workflow;
+    std::optional<int> version;
+    std::optional<std::string> business_key;
+    std::optional<Timestamp> created_after;   ///< Inclusive.
+    std::optional<Timestamp> created_before;  ///< Exclusive.
+    std::optional<std::string> cursor;        ///< A page's `next_cursor`: the page after it.
+    std::optional<int> limit;                 ///< Default 100, at most kMaxListPage.
+};
+
+/// Percent-encodes everything but RFC 3986's unreserved characters: a path segment or a
+/// query value.
+[[nodiscard]] std::string PercentEncode(std::string_view s);
+
+/// The query string for `q`, starting with '?' (empty when no field is set).
+[[nodiscard]] std::string ToQueryString(const ListQuery& q);
+/// Reads decoded query parameters; kInvalidArgument names an unknown or bad one.
+[[nodiscard]] Result<ListQuery> ListQueryFrom(const std::map<std::string, std::string>& params);
+
+/// One saga as `list` shows it.
+struct SagaSummary {
+    SagaId id;
+    std::string workflow;
+    int version = 0;
+    SagaStatus status = SagaStatus::kRunning;
+    std::optional<std::string> step;  ///< Steps whose commands are out, comma-separated.
+    std::optional<std::string> business_key;
+    std::string reason;  ///< Why it left the happy path; empty when it did not.
+    std::string trace_id;
+    Timestamp created_at{};
+    Timestamp updated_at{};
+    std::optional<std::string> problem;  ///< Set when its workflow version is not registered.
+};
+
+/// A page of sagas, newest first (created_at, then id, both descending: a stable order).
+struct SagaPage {
+    std::vector<SagaSummary> sagas;
+    std::optional<std::string> next_cursor;  ///< nullopt on the last page.
+    int limit = 0;                           ///< The page size served.
+    bool clamped = false;                    ///< The asked limit was over kMaxListPage.
+};
+
+/// One node of a saga's workflow, in declaration order, with its state.
+struct NodeInfo {
+    std::string id;
+    std::string kind;   ///< step, choice, parallel, end (unknown: workflow not registered)
+    std::string state;  ///< pending, running, done, failed, compensating, compensated, skipped
+    int order = 0;      ///< Rank among forward completions; 0 for none.
+    bool uncertain = false;
+    bool stuck = false;
+};
+
+/// A command the saga waits on.
+struct PendingInfo {
+    std::string step;
+    Phase phase = Phase::kForward;
+    std::string action;
+    std::string queue;
+    int attempt = 0;
+    MsgId msg_id;
+    Timestamp not_before{};
+};
+
+/// One attempt's outcome.
+struct AttemptInfo {
+    std::string step;
+    Phase phase = Phase::kForward;
+    int attempt = 0;
+    std::string outcome;  ///< ok, fail, retry, timeout
+    std::string detail;
+    MsgId msg_id;
+    Timestamp at{};
+};
+
+/// One history event.
+struct HistoryEntry {
+    std::int64_t seq = 0;
+    Timestamp at{};
+    std::string kind;
+    std::optional<std::string> step;
+    std::optional<Phase> phase;
+    int attempt = 0;
+    std::optional<MsgId> msg_id;
+    nlohmann::json detail = nlohmann::json::object();
+};
+
+/// GET /api/v1/sagas/{id}. On the wire `input` and `context` sit inside `saga`.
+struct SagaDetail {
+    SagaSummary saga;
+    nlohmann::json input = nlohmann::json::object();
+    nlohmann::json context = nlohmann::json::object();
+    std::vector<NodeInfo> nodes;
+    std::vector<PendingInfo> pending;
+    std::vector<AttemptInfo> attempts;
+    std::vector<HistoryEntry> history;
+};
+
+/// GET /api/v1/sagas/{id}/history.
+struct History {
+    std::vector<HistoryEntry> history;
+};
+
+/// POST /api/v1/sagas/{id}/compensate and /retry.
+struct OperatorRequest {
+    std::string reason;
+};
+
+struct Accepted {
+    SagaId saga_id;
+};
+
+/// GET /api/v1/workflows.
+struct StepInfo {
+    std::string name;
+    std::string queue;
+    std::optional<std::string> compensation;
+    int max_attempts = 0;
+    std::int64_t timeout_ms = 0;
+};
+
+struct WorkflowInfo {
+    std::string name;
+    int version = 0;
+    std::vector<StepInfo> steps;
+};
+
+struct Workflows {
+    std::vector<WorkflowInfo> workflows;
+};
+
+/// GET /api/v1/workflows/{name}/graph?version=&saga=: Graphviz DOT, the saga's path marked.
+struct Graph {
+    std::string dot;
+};
+
+/// GET /api/v1/workers.
+struct WorkerInfo {
+    std::string id;
+    std::vector<std::string> queues;
+    int capacity = 0;
+    int in_flight = 0;
+    Timestamp last_heartbeat{};
+};
+
+struct Workers {
+    std::vector<WorkerInfo> workers;
+};
+
+/// GET /api/v1/stats: counters by group (`node`, `api`, `workers`).
+struct Stats {
+    std::map<std::string, std::map<std::string, nlohmann::json>> groups;
+};
+
+// One codec per type. from_json throws Error(kInvalidArgument) naming the bad field.
+void to_json(nlohmann::json& j, const ApiError& v);
+void from_json(const nlohmann::json& j, ApiError& v);
+void to_json(nlohmann::json& j, const StartSaga& v);
+void from_json(const nlohmann::json& j, StartSaga& v);
+void to_json(nlohmann::json& j, const Started& v);
+void from_json(const nlohmann::json& j, Started& v);
+void to_json(nlohmann::json& j, const StartBatch& v);
+void from_json(const nlohmann::json& j, StartBatch& v);
+void to_json(nlohmann::json& j, const BatchItem& v);
+void from_json(const nlohmann::json& j, BatchItem& v);
+void to_json(nlohmann::json& j, const BatchStarted& v);
+void from_json(const nlohmann::json& j, BatchStarted& v);
+void to_json(nlohmann::json& j, const SagaSummary& v);
+void from_json(const nlohmann::json& j, SagaSummary& v);
+void to_json(nlohmann::json& j, const SagaPage& v);
+void from_json(const nlohmann::json& j, SagaPage& v);
+void to_json(nlohmann::json& j, const NodeInfo& v);
+void from_json(const nlohmann::json& j, NodeInfo& v);
+void to_json(nlohmann::json& j, const PendingInfo& v);
+void from_json(const nlohmann::json& j, PendingInfo& v);
+void to_json(nlohmann::json& j, const AttemptInfo& v);
+void from_json(const nlohmann::json& j, AttemptInfo& v);
+void to_json(nlohmann::json& j, const HistoryEntry& v);
+void from_json(const nlohmann::json& j, HistoryEntry& v);
+void to_json(nlohmann::json& j, const SagaDetail& v);
+void from_json(const nlohmann::json& j, SagaDetail& v);
+void to_json(nlohmann::json& j, const History& v);
+void from_json(const nlohmann::json& j, History& v);
+void to_json(nlohmann::json& j, const OperatorRequest& v);
+void from_json(const nlohmann::json& j, OperatorRequest& v);
+void to_json(nlohmann::json& j, const Accepted& v);
+void from_json(const nlohmann::json& j, Accepted& v);
+void to_json(nlohmann::json& j, const StepInfo& v);
+void from_json(const nlohmann::json& j, StepInfo& v);
+void to_json(nlohmann::json& j, const WorkflowInfo& v);
+void from_json(const nlohmann::json& j, WorkflowInfo& v);
+void to_json(nlohmann::json& j, const Workflows& v);
+void from_json(const nlohmann::json& j, Workflows& v);
+void to_json(nlohmann::json& j, const Graph& v);
+void from_json(const nlohmann::json& j, Graph& v);
+void to_json(nlohmann::json& j, const WorkerInfo& v);
+void from_json(const nlohmann::json& j, WorkerInfo& v);
+void to_json(nlohmann::json& j, const Workers& v);
+void from_json(const nlohmann::json& j, Workers& v);
+void to_json(nlohmann::json& j, const Stats& v);
+void from_json(const nlohmann::json& j, Stats& v);
+
+/// Parses a request body into T: kInvalidArgument for malformed JSON or a bad field.
+template <class T>
+[[nodiscard]] Result<T> Decode(std::string_view body) {
+    const nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Status{ErrorCode::kInvalidArgument, "the body is not valid JSON"};
+    try {
+        return j.get<T>();
+    } catch (const Error& e) {
+        return e.status();
+    }
+}
+
+}  // namespace sagaflow::api

@@ -1,0 +1,100 @@
+#include "sagaflow/client/client.hpp"
+
+#include "http/client.hpp"
+
+namespace sagaflow::client {
+using nlohmann::json;
+
+struct Client::Impl {
+    Impl(std::string u, http::Url url, ClientOptions o) : text(std::move(u)), conn(std::move(url), o.timeout) {}
+
+    std::string text;  // the URL as given, for messages
+    http::ClientConnection conn;
+
+    // One call: the typed answer, or the error sagad sent, or why there was none.
+    template <class T>
+    Result<T> Call(std::string_view method, const std::string& path, const std::string& body = "") {
+        http::Response r;
+        try {
+            r = conn.Send(method, std::string(api::kPrefix) + path, body);
+        } catch (const Error& e) {
+            return Status{e.code(), (e.code() == ErrorCode::kDeadlineExceeded ? "no answer from sagad at "
+                                                                              : "cannot reach sagad at ") +
+                                        text + " (" + e.what() + "); retry later"};
+        }
+        const json j = json::parse(r.body, nullptr, false);
+        if (r.status >= 400) {
+            if (j.is_object() && j.contains("code")) {
+                try {
+                    const auto err = j.get<api::ApiError>();
+                    return Status{err.code == ErrorCode::kOk ? ErrorCode::kInternal : err.code, err.message};
+                } catch (const Error&) {
+                }
+            }
+            return Status{r.status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kInternal,
+                          "sagad answered HTTP " + std::to_string(r.status) + " without an error body"};
+        }
+        if (j.is_discarded()) return Status{ErrorCode::kInternal, "sagad's answer is not JSON"};
+        try {
+            return j.get<T>();
+        } catch (const Error& e) {
+            return Status{ErrorCode::kInternal, std::string("sagad's answer does not read: ") + e.what()};
+        }
+    }
+};
+
+Client::Client(const std::string& url, ClientOptions options) {
+    auto parsed = http::ParseUrl(url);
+    if (!parsed.ok()) throw Error(parsed.code(), parsed.status().message);
+    impl_ = std::make_unique<Impl>(url, *parsed, options);
+}
+
+Client::~Client() = default;
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+
+Result<api::Started> Client::Start(const api::StartSaga& start) {
+    return impl_->Call<api::Started>("POST", "/sagas", json(start).dump());
+}
+
+Result<api::BatchStarted> Client::StartBatch(const api::StartBatch& batch) {
+    return impl_->Call<api::BatchStarted>("POST", "/sagas/batch", json(batch).dump());
+}
+
+Result<api::SagaPage> Client::List(const api::ListQuery& query) {
+    return impl_->Call<api::SagaPage>("GET", "/sagas" + api::ToQueryString(query));
+}
+
+Result<api::SagaDetail> Client::Show(const SagaId& id) {
+    return impl_->Call<api::SagaDetail>("GET", "/sagas/" + id.str());
+}
+
+Result<api::History> Client::History(const SagaId& id) {
+    return impl_->Call<api::History>("GET", "/sagas/" + id.str() + "/history");
+}
+
+Result<api::Graph> Client::Graph(const std::string& workflow, std::optional<int> version, std::optional<SagaId> saga) {
+    std::string path = "/workflows/" + api::PercentEncode(workflow) + "/graph";
+    char sep = '?';
+    if (version) {
+        path += sep + std::string("version=") + std::to_string(*version);
+        sep = '&';
+    }
+    if (saga) path += sep + std::string("saga=") + saga->str();
+    return impl_->Call<api::Graph>("GET", path);
+}
+
+Result<api::Accepted> Client::Compensate(const SagaId& id, const std::string& reason) {
+    return impl_->Call<api::Accepted>("POST", "/sagas/" + id.str() + "/compensate",
+                                      json(api::OperatorRequest{reason}).dump());
+}
+
+Result<api::Accepted> Client::Retry(const SagaId& id, const std::string& reason) {
+    return impl_->Call<api::Accepted>("POST", "/sagas/" + id.str() + "/retry", json(api::OperatorRequest{reason}).dump());
+}
+
+Result<api::Workflows> Client::Workflows() { return impl_->Call<api::Workflows>("GET", "/workflows"); }
+Result<api::Workers> Client::Workers() { return impl_->Call<api::Workers>("GET", "/workers"); }
+Result<api::Stats> Client::Stats() { return impl_->Call<api::Stats>("GET", "/stats"); }
+
+}  // namespace sagaflow::client

@@ -1,0 +1,47 @@
+// A blocking HTTP/1.1 client connection with keep-alive and a bound on every wait: the
+// transport under `sagaflow::client::Client`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "http/message.hpp"
+#include "sagaflow/core/error.hpp"
+
+namespace sagaflow::http {
+
+/// "http://host[:port]" (a trailing '/' is allowed; no path, no https yet).
+struct Url {
+    std::string host;
+    std::uint16_t port = 80;
+};
+
+/// kInvalidArgument naming what is wrong.
+[[nodiscard]] Result<Url> ParseUrl(std::string_view text);
+
+/// One connection, reopened when the server closed it. Not thread-safe.
+class ClientConnection {
+public:
+    ClientConnection(Url url, std::chrono::milliseconds timeout);
+    ~ClientConnection();
+    ClientConnection(const ClientConnection&) = delete;
+    ClientConnection& operator=(const ClientConnection&) = delete;
+
+    /// Sends one request and reads the answer. Throws Error(kUnavailable) when the server
+    /// cannot be reached or drops the connection, Error(kDeadlineExceeded) when a connect,
+    /// write or read takes longer than the timeout. When a kept-alive connection turns out
+    /// closed (a server closes idle ones) and nothing of an answer came, the request is sent
+    /// once more on a new connection, as browsers do; give starts a business key so that
+    /// even a server that died mid-request cannot start a saga twice.
+    Response Send(std::string_view method, const std::string& target, const std::string& body = "",
+                  std::string_view content_type = "application/json");
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sagaflow::http

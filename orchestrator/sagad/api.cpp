@@ -1,0 +1,411 @@
+#include "api.hpp"
+
+#include <chrono>
+
+#include "graph_dot.hpp"
+#include "sagaflow/client/api.hpp"
+#include "sagaflow/log.hpp"
+
+namespace sagaflow::sagad {
+namespace {
+
+using nlohmann::json;
+
+http::Response Ok(const json& body, int status = 200) {
+    return http::Json(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+http::Response Fail(const Status& s) { return http::JsonError(s.code, s.message); }
+
+Status Busy(std::size_t max_running) {
+    return {ErrorCode::kResourceExhausted, "too many sagas in flight (max_running_sagas " +
+                                               std::to_string(max_running) + "); retry later"};
+}
+
+SagaId IdParam(const std::map<std::string, std::string>& params) {
+    const std::string& text = params.at("id");
+    auto id = ParseUuidId<SagaId>(text);
+    if (!id) throw Error(ErrorCode::kInvalidArgument, "'" + text + "' is not a saga id");
+    return *id;
+}
+
+engine::StartRequest ToEngine(const api::StartSaga& s) {
+    engine::StartRequest r;
+    r.workflow = s.workflow;
+    r.version = s.version;
+    r.input = s.input;
+    if (s.business_key) r.business_key = BusinessKey(*s.business_key);
+    return r;
+}
+
+// The steps whose commands are out (forward or undo), comma-separated.
+std::optional<std::string> StepsInFlight(const engine::SagaRecord& s) {
+    std::string steps;
+    for (const auto& [id, n] : s.nodes.nodes) {
+        const bool out = n.state == engine::NodeState::kRunning || (n.state == engine::NodeState::kCompensating && !n.stuck);
+        if (out || n.stuck) steps += (steps.empty() ? "" : ",") + id;
+    }
+    return steps.empty() ? std::nullopt : std::optional(steps);
+}
+
+api::SagaSummary SummaryOf(const engine::SagaRecord& s, const Workflow* wf) {
+    api::SagaSummary out;
+    out.id = s.id;
+    out.workflow = s.workflow;
+    out.version = s.workflow_version;
+    out.status = s.status;
+    out.step = StepsInFlight(s);
+    if (s.business_key) out.business_key = s.business_key->str();
+    out.reason = s.failure_reason;
+    out.trace_id = s.trace_id.str();
+    out.created_at = s.created_at;
+    out.updated_at = s.updated_at;
+    if (wf == nullptr) out.problem = engine::UnregisteredReason(s);
+    return out;
+}
+
+// Every node of the saga's workflow in declaration order, with its state; without the
+// workflow, the stored states alone.
+std::vector<api::NodeInfo> NodesOf(const engine::SagaRecord& s, const Workflow* wf) {
+    std::vector<api::NodeInfo> out;
+    auto one = [&](const std::string& id, std::string_view kind) {
+        const engine::NodeStatus n = s.nodes.at(id);
+        out.push_back({id, std::string(kind), std::string(engine::ToString(n.state)), n.order, n.uncertain, n.stuck});
+    };
+    if (wf == nullptr) {
+        for (const auto& [id, n] : s.nodes.nodes) one(id, "unknown");
+        return out;
+    }
+    for (const auto& place : wf->nodes()) one(place.def->id, ToString(place.def->kind));
+    return out;
+}
+
+std::vector<api::HistoryEntry> HistoryOf(const std::vector<engine::HistoryEvent>& events) {
+    std::vector<api::HistoryEntry> out;
+    for (const auto& h : events) {
+        out.push_back({h.seq, h.at, h.kind, h.node.empty() ? std::nullopt : std::optional(h.node), h.phase, h.attempt,
+                       h.msg_id, h.detail});
+    }
+    return out;
+}
+
+// The opaque list cursor: the last saga of a page, "<created_at µs>_<id>".
+std::string CursorOf(const engine::SagaRecord& s) {
+    return std::to_string(s.created_at.time_since_epoch().count()) + "_" + s.id.str();
+}
+
+engine::SagaCursor ParseCursor(const std::string& text) {
+    const std::size_t sep = text.find('_');
+    const auto bad = [&] { return Error(ErrorCode::kInvalidArgument, "'cursor' is not one this API handed out"); };
+    if (sep == std::string::npos) throw bad();
+    std::int64_t us = 0;
+    try {
+        std::size_t used = 0;
+        us = std::stoll(text.substr(0, sep), &used);
+        if (used != sep) throw bad();
+    } catch (const std::exception&) {
+        throw bad();
+    }
+    auto id = ParseUuidId<SagaId>(text.substr(sep + 1));
+    if (!id) throw bad();
+    return {Timestamp(std::chrono::microseconds(us)), *id};
+}
+
+// Matches a path against a pattern ("/api/v1/sagas/{id}"), capturing the parameters.
+bool Match(std::string_view pattern, std::string_view path, std::map<std::string, std::string>& params) {
+    params.clear();
+    while (!pattern.empty() || !path.empty()) {
+        if (pattern.empty() || path.empty() || pattern[0] != '/' || path[0] != '/') return false;
+        pattern.remove_prefix(1);
+        path.remove_prefix(1);
+        const std::string_view p = pattern.substr(0, pattern.find('/'));
+        const std::string_view s = path.substr(0, path.find('/'));
+        if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+            if (s.empty()) return false;
+            params[std::string(p.substr(1, p.size() - 2))] = std::string(s);
+        } else if (p != s) {
+            return false;
+        }
+        pattern.remove_prefix(p.size());
+        path.remove_prefix(s.size());
+    }
+    return true;
+}
+
+}  // namespace
+
+Api::Api(const WorkflowRegistry& registry, runtime::Node& node, engine::Queries& queries, Telemetry& telemetry,
+         ApiOptions options)
+    : registry_(registry), node_(node), queries_(queries), telemetry_(telemetry), options_(options) {}
+
+const std::vector<Api::Route>& Api::Table() {
+    static const std::vector<Route> kRoutes{
+        {"GET", "/api/v1/workflows", &Api::Workflows, true},
+        {"GET", "/api/v1/workflows/{name}/graph", &Api::Graph, true},
+        {"POST", "/api/v1/sagas", &Api::Start, true},
+        {"POST", "/api/v1/sagas/batch", &Api::StartBatch, true},
+        {"GET", "/api/v1/sagas", &Api::List, true},
+        {"GET", "/api/v1/sagas/{id}", &Api::Show, true},
+        {"GET", "/api/v1/sagas/{id}/history", &Api::History, true},
+        {"POST", "/api/v1/sagas/{id}/compensate", &Api::Compensate, true},
+        {"POST", "/api/v1/sagas/{id}/retry", &Api::Retry, true},
+        {"GET", "/api/v1/workers", &Api::Workers, true},
+        {"GET", "/api/v1/stats", &Api::Stats, false},
+        {"GET", "/metrics", &Api::Metrics, false},
+        {"GET", "/healthz", &Api::Healthz, false},
+        {"GET", "/readyz", &Api::Readyz, false},
+    };
+    return kRoutes;
+}
+
+std::vector<std::string> Api::Routes() {
+    std::vector<std::string> out;
+    for (const Route& r : Table()) out.push_back(std::string(r.method) + " " + r.pattern);
+    return out;
+}
+
+void Api::SetActive(std::function<bool()> holds_lock) {
+    holds_lock_ = std::move(holds_lock);
+    active_ = true;
+}
+
+bool Api::Active() const { return active_ && (!holds_lock_ || holds_lock_()); }
+
+http::Response Api::Handle(const http::Request& req) {
+    ++requests_;
+    const auto began = std::chrono::steady_clock::now();
+    const Route* route = nullptr;
+    Params params;
+    bool path_known = false;
+    for (const Route& r : Table()) {
+        if (!Match(r.pattern, req.path, params)) continue;
+        path_known = true;
+        if (req.method == r.method || (req.method == "HEAD" && std::string_view(r.method) == "GET")) {
+            route = &r;
+            break;
+        }
+    }
+    http::Response res;
+    if (route == nullptr) {
+        res = path_known ? http::JsonError(ErrorCode::kInvalidArgument, "method " + req.method + " is not allowed here", 405)
+                         : http::JsonError(ErrorCode::kNotFound, "no route " + req.path);
+    } else if (route->needs_active && !active_) {
+        res = http::JsonError(ErrorCode::kUnavailable,
+                              "this sagad is a standby: another sagad is active on this database; retry later");
+    } else {
+        try {
+            res = (this->*(route->fn))(req, params);
+        } catch (const Error& e) {
+            res = Fail(e.status());
+        } catch (const std::exception& e) {
+            res = http::JsonError(ErrorCode::kInternal, e.what());
+        }
+    }
+    if (res.status >= 400 && res.status < 500) ++bad_requests_;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    telemetry_.Request(route != nullptr ? route->pattern : "unmatched", route != nullptr ? route->method : "other",
+                       res.status, seconds);
+    return res;
+}
+
+http::Response Api::Workflows(const http::Request&, const Params&) {
+    api::Workflows out;
+    for (const Workflow* wf : registry_.All()) {
+        api::WorkflowInfo info{wf->name(), wf->version(), {}};
+        for (const StepDef& s : wf->steps()) {
+            info.steps.push_back({s.name, s.queue, s.compensation ? std::optional(s.compensation->action) : std::nullopt,
+                                  s.retry.max_attempts, static_cast<std::int64_t>(s.timeout.count())});
+        }
+        out.workflows.push_back(std::move(info));
+    }
+    return Ok(out);
+}
+
+http::Response Api::Graph(const http::Request& req, const Params& params) {
+    const std::string& name = params.at("name");
+    std::optional<int> version;
+    if (const auto v = req.query.find("version"); v != req.query.end()) {
+        auto q = api::ListQueryFrom({{"version", v->second}});
+        if (!q.ok()) return Fail(q.status());
+        version = q->version;
+    }
+    std::optional<engine::SagaView> view;
+    if (const auto s = req.query.find("saga"); s != req.query.end()) {
+        auto r = queries_.Describe(IdParam({{"id", s->second}}));
+        if (!r.ok()) return Fail(r.status());
+        view = *r;
+    }
+    const Workflow* wf = view      ? registry_.Find(view->saga.workflow, view->saga.workflow_version)
+                         : version ? registry_.Find(name, *version)
+                                   : registry_.Latest(name);
+    if (wf == nullptr || wf->name() != name || (view && version && wf->version() != *version)) {
+        return Fail({ErrorCode::kNotFound, "unknown workflow '" + name + "'" +
+                                               (version ? " v" + std::to_string(*version) : "") +
+                                               (view ? " for that saga" : "")});
+    }
+    const std::optional<SagaMarks> marks = view ? std::optional(MarksOf(*view)) : std::nullopt;
+    return Ok(api::Graph{WorkflowDot(*wf, marks ? &*marks : nullptr)});
+}
+
+http::Response Api::Start(const http::Request& req, const Params&) {
+    auto start = api::Decode<api::StartSaga>(req.body);
+    if (!start.ok()) return Fail(start.status());
+    const engine::StartRequest one = ToEngine(*start);
+    auto r = node_.Submit<Result<engine::StartResult>>([&](engine::Engine& e, runtime::WorkerLink&) {
+        if (e.tracked() + 1 > options_.max_running) return Result<engine::StartResult>(Busy(options_.max_running));
+        return e.Start(one);
+    });
+    if (!r.ok()) return Fail(r.status());
+    log::Info("saga_started", {{"saga_id", r->saga_id.str()}, {"workflow", one.workflow}, {"created", r->created}});
+    return Ok(api::Started{r->saga_id, r->created}, r->created ? 201 : 200);
+}
+
+http::Response Api::StartBatch(const http::Request& req, const Params&) {
+    auto batch = api::Decode<api::StartBatch>(req.body);
+    if (!batch.ok()) return Fail(batch.status());
+    std::vector<engine::StartRequest> starts;
+    for (const auto& s : batch->sagas) starts.push_back(ToEngine(s));
+    auto results = node_.Submit<std::vector<Result<engine::StartResult>>>([&](engine::Engine& e, runtime::WorkerLink&) {
+        if (e.tracked() + starts.size() > options_.max_running) {
+            return std::vector<Result<engine::StartResult>>(starts.size(), Busy(options_.max_running));
+        }
+        return e.StartMany(starts);
+    });
+    api::BatchStarted out;
+    for (const auto& r : results) {
+        api::BatchItem item;
+        if (r.ok()) {
+            item.started = api::Started{r->saga_id, r->created};
+        } else {
+            item.error = api::ApiError{r.code(), r.status().message};
+        }
+        out.results.push_back(std::move(item));
+    }
+    log::Debug("sagas_started", {{"count", starts.size()}});
+    return Ok(out);
+}
+
+http::Response Api::List(const http::Request& req, const Params&) {
+    auto q = api::ListQueryFrom(req.query);
+    if (!q.ok()) return Fail(q.status());
+    engine::SagaFilter f;
+    f.status = q->status;
+    f.workflow = q->workflow;
+    f.version = q->version;
+    if (q->business_key) f.business_key = BusinessKey(*q->business_key);
+    f.created_after = q->created_after;
+    f.created_before = q->created_before;
+    if (q->cursor) f.after = ParseCursor(*q->cursor);
+    // A page is bounded, so one request cannot hold sagad's memory hostage.
+    const int asked = q->limit.value_or(100);
+    const int limit = std::min(asked, api::kMaxListPage);
+    f.limit = limit + 1;  // one more tells whether there is a next page
+    auto sagas = queries_.List(f);
+    api::SagaPage page;
+    page.limit = limit;
+    page.clamped = asked > limit;
+    if (static_cast<int>(sagas.size()) > limit) {
+        sagas.resize(static_cast<std::size_t>(limit));
+        page.next_cursor = CursorOf(sagas.back());
+    }
+    for (const auto& s : sagas) page.sagas.push_back(SummaryOf(s, registry_.Find(s.workflow, s.workflow_version)));
+    return Ok(page);
+}
+
+http::Response Api::Show(const http::Request&, const Params& params) {
+    auto r = queries_.Describe(IdParam(params));
+    if (!r.ok()) return Fail(r.status());
+    const engine::SagaView& view = *r;
+    const Workflow* wf = registry_.Find(view.saga.workflow, view.saga.workflow_version);
+    api::SagaDetail out;
+    out.saga = SummaryOf(view.saga, wf);
+    out.input = view.saga.input;
+    out.context = view.saga.context;
+    out.nodes = NodesOf(view.saga, wf);
+    for (const auto& p : view.pending) {
+        out.pending.push_back({p.node, p.phase, p.action, p.queue, p.attempt, p.msg_id, p.not_before});
+    }
+    for (const auto& a : view.attempts) {
+        out.attempts.push_back({a.node, a.phase, a.attempt, a.outcome, a.detail, a.msg_id, a.finished_at});
+    }
+    out.history = HistoryOf(view.history);
+    return Ok(out);
+}
+
+http::Response Api::History(const http::Request&, const Params& params) {
+    auto r = queries_.Describe(IdParam(params));
+    if (!r.ok()) return Fail(r.status());
+    return Ok(api::History{HistoryOf(r->history)});
+}
+
+http::Response Api::Compensate(const http::Request& req, const Params& params) { return Operator(req, params, true); }
+http::Response Api::Retry(const http::Request& req, const Params& params) { return Operator(req, params, false); }
+
+http::Response Api::Operator(const http::Request& req, const Params& params, bool compensate) {
+    const SagaId id = IdParam(params);
+    api::OperatorRequest body;
+    if (!req.body.empty()) {
+        auto decoded = api::Decode<api::OperatorRequest>(req.body);
+        if (!decoded.ok()) return Fail(decoded.status());
+        body = *decoded;
+    }
+    const Status st = node_.Submit<Status>([&](engine::Engine& e, runtime::WorkerLink&) {
+        return compensate ? e.Compensate(id, body.reason) : e.Retry(id);
+    });
+    if (!st.ok()) return Fail(st);
+    log::Info(compensate ? "saga_compensation_requested" : "saga_retry_requested",
+              {{"saga_id", id.str()}, {"reason", body.reason}});
+    return Ok(api::Accepted{id}, 202);
+}
+
+http::Response Api::Workers(const http::Request&, const Params&) {
+    auto workers = node_.Submit<std::vector<engine::WorkerSlot>>(
+        [](engine::Engine& e, runtime::WorkerLink&) { return e.dispatcher().Workers(); });
+    api::Workers out;
+    for (const auto& w : workers) out.workers.push_back({w.id, w.queues, w.capacity, w.in_flight, w.last_seen});
+    return Ok(out);
+}
+
+http::Response Api::Stats(const http::Request&, const Params&) {
+    api::Stats out;
+    out.groups["api"] = {{"requests", requests_.load()}, {"bad_requests", bad_requests_.load()}};
+    if (!active_) {
+        out.groups["node"] = {{"role", "standby"}};
+        return Ok(out);
+    }
+    const auto d = node_.Submit<runtime::LinkCounters>(
+        [](engine::Engine&, runtime::WorkerLink& link) { return link.counters(); });
+    out.groups["node"] = {{"role", Active() ? "active" : "lost"}, {"loop_errors", node_.loop_errors()}};
+    out.groups["workers"] = {{"commands_sent", d.commands_sent},
+                             {"replies_received", d.replies_received},
+                             {"malformed_frames", d.malformed_frames},
+                             {"bad_version", d.bad_version},
+                             {"unexpected_kind", d.unexpected_kind},
+                             {"unknown_queue_claims", d.unknown_queue_claims},
+                             {"unknown_msg_replies", d.unknown_msg_replies},
+                             {"ignored_replies", d.ignored_replies},
+                             {"forged_replies", d.forged_replies},
+                             {"workers_gone", d.workers_gone}};
+    return Ok(out);
+}
+
+http::Response Api::Metrics(const http::Request&, const Params&) {
+    http::Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = telemetry_.Expose();
+    return r;
+}
+
+http::Response Api::Healthz(const http::Request&, const Params&) { return Ok({{"status", "serving"}}); }
+
+http::Response Api::Readyz(const http::Request&, const Params&) {
+    // Ready: migrated and recovered (both done before SetActive), still the leader, and
+    // the database answers now.
+    if (!active_) return http::JsonError(ErrorCode::kUnavailable, "standby: another sagad is active");
+    if (!Active()) return http::JsonError(ErrorCode::kUnavailable, "this sagad lost the database's leader lock");
+    const Status db = queries_.Probe();
+    if (!db.ok()) return http::JsonError(ErrorCode::kUnavailable, "the database does not answer: " + db.message);
+    return Ok({{"status", "ready"}});
+}
+
+}  // namespace sagaflow::sagad

@@ -1,0 +1,376 @@
+// sagad's HTTP API over a real socket: the typed client against the server, the reads that
+// answer while the engine's loop is busy, every error a JSON body with its status, the
+// server's limits (body size, slow clients, connection count), and docs/openapi.yaml
+// describing every route the server serves.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "api.hpp"
+#include "http/server.hpp"
+#include "memory_store.hpp"
+#include "node.hpp"
+#include "order_fulfilment.hpp"
+#include "queries.hpp"
+#include "sagaflow/client/client.hpp"
+#include "telemetry.hpp"
+
+namespace sagaflow::testing {
+namespace {
+
+using nlohmann::json;
+
+// A raw TCP client for what the typed client never sends.
+class Raw {
+public:
+    explicit Raw(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    }
+    ~Raw() { ::close(fd_); }
+    Raw(const Raw&) = delete;
+    Raw& operator=(const Raw&) = delete;
+    [[nodiscard]] bool connected() const { return connected_; }
+    void Send(const std::string& bytes) { (void)::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+    // Everything the server sends until it closes, or until `within` passes.
+    std::string ReadAll(std::chrono::milliseconds within = std::chrono::seconds(10)) {
+        std::string out;
+        const auto until = std::chrono::steady_clock::now() + within;
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return out;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return out;
+            char buf[4096];
+            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n <= 0) return out;
+            out.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+
+private:
+    int fd_;
+    bool connected_ = false;
+};
+
+int StatusOf(const std::string& response) {
+    std::smatch m;
+    return std::regex_search(response, m, std::regex(R"(^HTTP/1\.1 (\d{3}))")) ? std::stoi(m[1]) : 0;
+}
+
+json BodyOf(const std::string& response) {
+    const auto at = response.find("\r\n\r\n");
+    return at == std::string::npos ? json() : json::parse(response.substr(at + 4), nullptr, false);
+}
+
+class HttpApiTest : public ::testing::Test {
+protected:
+    void SetUp() override { Start({}); }
+
+    void Start(http::ServerOptions server_options) {
+        workflows::RegisterAll(registry_);
+        runtime::NodeOptions options;
+        options.worker_endpoint = "tcp://127.0.0.1:*";
+        options.engine.observer = &telemetry_;
+        node_ = std::make_unique<runtime::Node>(registry_, store_, clock_, options);
+        node_->Start();
+        api_ = std::make_unique<sagad::Api>(registry_, *node_, queries_, telemetry_);
+        api_->SetActive();
+        server_options.host = "127.0.0.1";
+        server_options.port = 0;
+        server_ = std::make_unique<http::Server>([this](const http::Request& r) { return api_->Handle(r); },
+                                                 server_options);
+        telemetry_.Watch(sagad::SnapshotOf(*node_, clock_, [this] { return api_->Active(); }),
+                         [this] { return server_->counters(); });
+        const std::string bound = server_->Start();
+        port_ = std::stoi(bound.substr(bound.rfind(':') + 1));
+        url_ = "http://127.0.0.1:" + std::to_string(port_);
+    }
+
+    void TearDown() override {
+        server_.reset();
+        node_->Stop();
+    }
+
+    api::StartSaga Order(const std::string& key) {
+        return {"order_fulfilment", {{"order_id", key}, {"amount", 5}}, key, std::nullopt};
+    }
+
+    std::string Exchange(const std::string& request) {
+        Raw raw(port_);
+        EXPECT_TRUE(raw.connected());
+        raw.Send(request);
+        return raw.ReadAll();
+    }
+
+    WorkflowRegistry registry_;
+    engine::MemorySagaStore store_;
+    SystemClock clock_;
+    sagad::Telemetry telemetry_{"test"};
+    std::unique_ptr<runtime::Node> node_;
+    engine::Queries queries_{store_};
+    std::unique_ptr<sagad::Api> api_;
+    std::unique_ptr<http::Server> server_;
+    int port_ = 0;
+    std::string url_;
+};
+
+TEST_F(HttpApiTest, TypedClientStartsListsShowsAndCompensates) {
+    client::Client sagad(url_);
+    auto first = sagad.Start(Order("o-1"));
+    ASSERT_TRUE(first.ok()) << first.status().message;
+    EXPECT_TRUE(first->created);
+    auto again = sagad.Start(Order("o-1"));
+    ASSERT_TRUE(again.ok());
+    EXPECT_FALSE(again->created) << "the same business key gives the same saga";
+    EXPECT_EQ(again->saga_id, first->saga_id);
+
+    api::StartBatch batch;
+    for (int i = 2; i <= 5; ++i) batch.sagas.push_back(Order("o-" + std::to_string(i)));
+    batch.sagas.push_back({"nope", json::object(), std::nullopt, std::nullopt});
+    auto many = sagad.StartBatch(batch);
+    ASSERT_TRUE(many.ok()) << many.status().message;
+    ASSERT_EQ(many->results.size(), 5u);
+    for (int i = 0; i < 4; ++i) EXPECT_TRUE(many->results[static_cast<std::size_t>(i)].started);
+    ASSERT_TRUE(many->results[4].error);
+    EXPECT_EQ(many->results[4].error->code, ErrorCode::kNotFound);
+
+    // Pages of two, by cursor: five sagas, each once, newest first.
+    std::set<std::string> seen;
+    api::ListQuery q;
+    q.limit = 2;
+    for (int page = 0; page < 5; ++page) {
+        auto p = sagad.List(q);
+        ASSERT_TRUE(p.ok()) << p.status().message;
+        for (const auto& s : p->sagas) EXPECT_TRUE(seen.insert(s.id.str()).second);
+        if (!p->next_cursor) break;
+        q.cursor = p->next_cursor;
+    }
+    EXPECT_EQ(seen.size(), 5u);
+    api::ListQuery by_key;
+    by_key.business_key = "o-3";
+    auto one = sagad.List(by_key);
+    ASSERT_TRUE(one.ok());
+    ASSERT_EQ(one->sagas.size(), 1u);
+    EXPECT_EQ(one->sagas[0].business_key, "o-3");
+
+    auto shown = sagad.Show(first->saga_id);
+    ASSERT_TRUE(shown.ok()) << shown.status().message;
+    EXPECT_EQ(shown->saga.id, first->saga_id);
+    EXPECT_EQ(shown->saga.status, SagaStatus::kRunning);
+    EXPECT_EQ(shown->nodes.at(0).id, "reserve_inventory");
+    EXPECT_EQ(shown->input["order_id"], "o-1");
+    auto history = sagad.History(first->saga_id);
+    ASSERT_TRUE(history.ok());
+    EXPECT_EQ(history->history.at(0).kind, "started");
+    auto graph = sagad.Graph("order_fulfilment", std::nullopt, first->saga_id);
+    ASSERT_TRUE(graph.ok()) << graph.status().message;
+    EXPECT_NE(graph->dot.find("digraph"), std::string::npos);
+
+    auto undo = sagad.Compensate(first->saga_id, "test");
+    ASSERT_TRUE(undo.ok()) << undo.status().message;
+    auto twice = sagad.Retry(first->saga_id);
+    EXPECT_EQ(twice.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(sagad.Show(SagaId("00000000-0000-4000-8000-000000000000")).code(), ErrorCode::kNotFound);
+    auto wfs = sagad.Workflows();
+    ASSERT_TRUE(wfs.ok());
+    EXPECT_FALSE(wfs->workflows.empty());
+    EXPECT_TRUE(sagad.Workers().ok());
+    auto stats = sagad.Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->groups["node"]["role"], "active");
+}
+
+TEST_F(HttpApiTest, ReadsAnswerWhileTheEngineLoopIsBusy) {
+    client::Client sagad(url_);
+    auto started = sagad.Start(Order("busy"));
+    ASSERT_TRUE(started.ok());
+    // Hold the engine's loop inside a task until the reads are done (bounded either way).
+    std::promise<void> entered, release;
+    auto released = release.get_future().share();
+    auto blocker = std::async(std::launch::async, [&] {
+        return node_->Submit<int>([&](engine::Engine&, runtime::WorkerLink&) {
+            entered.set_value();
+            released.wait_for(std::chrono::seconds(30));
+            return 0;
+        });
+    });
+    ASSERT_EQ(entered.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    auto reads = std::async(std::launch::async, [&] {
+        client::Client reader(url_);
+        return std::vector<bool>{reader.Show(started->saga_id).ok(), reader.List().ok(),
+                                 reader.Graph("order_fulfilment", std::nullopt, started->saga_id).ok()};
+    });
+    const bool answered = reads.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    release.set_value();
+    EXPECT_EQ(blocker.get(), 0);
+    ASSERT_TRUE(answered) << "a read waited behind the engine loop";
+    EXPECT_EQ(reads.get(), (std::vector<bool>{true, true, true}));
+}
+
+TEST_F(HttpApiTest, BadRequestsGetJsonErrorsAndWriteNothing) {
+    const std::string post = "POST /api/v1/sagas HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+    auto with_body = [&](const std::string& body) {
+        return post + "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    };
+    const std::vector<std::tuple<std::string, int, std::string>> cases{
+        {with_body("{\"workflow\":"), 400, "invalid_argument"},
+        {with_body("{\"workflow\":7,\"input\":{}}"), 400, "invalid_argument"},
+        {with_body("{\"workflow\":\"order_fulfilment\",\"input\":[1]}"), 400, "invalid_argument"},
+        {with_body("{\"workflow\":\"order_fulfilment\",\"input\":{},\"version\":\"2\"}"), 400, "invalid_argument"},
+        {with_body("{\"workflow\":\"nope\",\"input\":{}}"), 404, "not_found"},
+        {with_body("[]"), 400, "invalid_argument"},
+        {"GET /api/v1/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "not_found"},
+        {"DELETE /api/v1/sagas HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405, "invalid_argument"},
+        {"GET /api/v1/sagas?status=happy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, "invalid_argument"},
+        {"GET /api/v1/sagas?cursor=zzz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, "invalid_argument"},
+        {"GET /api/v1/sagas?colour=red HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, "invalid_argument"},
+        {"GET /api/v1/sagas/not-a-uuid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, "invalid_argument"},
+        {"GET /api/v1/sagas/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, "invalid_argument"},
+        {post + "Content-Length: 2000000\r\n\r\n{", 413, "invalid_argument"},
+        {"NOT HTTP AT ALL\r\n\r\n", 400, "invalid_argument"},
+        {"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n", 431, "invalid_argument"},
+    };
+    for (const auto& [request, status, code] : cases) {
+        const std::string response = Exchange(request);
+        EXPECT_EQ(StatusOf(response), status) << request.substr(0, 80) << "\n" << response;
+        const json body = BodyOf(response);
+        ASSERT_TRUE(body.is_object()) << response;
+        EXPECT_EQ(body.value("code", ""), code) << response;
+        EXPECT_FALSE(body.value("message", "").empty());
+    }
+    client::Client sagad(url_);
+    auto page = sagad.List();
+    ASSERT_TRUE(page.ok());
+    EXPECT_TRUE(page->sagas.empty()) << "a refused start wrote a saga";
+    EXPECT_EQ(node_->loop_errors(), 0u);
+}
+
+TEST_F(HttpApiTest, RefusesStartsBeyondMaxRunningWithResourceExhausted) {
+    api_ = std::make_unique<sagad::Api>(registry_, *node_, queries_, telemetry_, sagad::ApiOptions{2});
+    api_->SetActive();
+    client::Client sagad(url_);
+    ASSERT_TRUE(sagad.Start(Order("a")).ok());
+    ASSERT_TRUE(sagad.Start(Order("b")).ok());
+    int refused = 0;
+    for (int i = 0; i < 20; ++i) refused += sagad.Start(Order("c" + std::to_string(i))).code() == ErrorCode::kResourceExhausted;
+    EXPECT_EQ(refused, 20);
+    auto page = sagad.List();
+    ASSERT_TRUE(page.ok());
+    EXPECT_EQ(page->sagas.size(), 2u) << "a refused start wrote a saga";
+}
+
+TEST_F(HttpApiTest, MetricsHealthAndReadiness) {
+    client::Client sagad(url_);
+    ASSERT_TRUE(sagad.Start(Order("m")).ok());
+    const std::string metrics = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(StatusOf(metrics), 200);
+    EXPECT_NE(metrics.find("text/plain; version=0.0.4"), std::string::npos);
+    EXPECT_NE(metrics.find("sagaflow_sagas_started_total{workflow=\"order_fulfilment\"} 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("sagaflow_commands_pending 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("sagaflow_node_active 1"), std::string::npos);
+    EXPECT_EQ(metrics.find("saga_id"), std::string::npos) << "no saga ids in labels";
+    EXPECT_EQ(StatusOf(Exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 200);
+    EXPECT_EQ(StatusOf(Exchange("GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 200);
+    // A standby serves health and stats but is not ready and runs nothing.
+    sagad::Api standby(registry_, *node_, queries_, telemetry_);
+    http::Request ready{"GET", "/readyz", {}, {}, ""};
+    EXPECT_EQ(standby.Handle(ready).status, 503);
+    http::Request start{"POST", "/api/v1/sagas", {}, {}, json(Order("s")).dump()};
+    const auto refused = standby.Handle(start);
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_EQ(json::parse(refused.body)["code"], "unavailable");
+    EXPECT_EQ(standby.Handle({"GET", "/api/v1/stats", {}, {}, ""}).status, 200);
+}
+
+class HttpLimitsTest : public HttpApiTest {
+protected:
+    void SetUp() override {
+        http::ServerOptions o;
+        o.read_timeout = std::chrono::milliseconds(300);
+        o.max_connections = 8;
+        Start(o);
+    }
+};
+
+TEST_F(HttpLimitsTest, SlowClientsAreCutWith408AndIdleOnesClosed) {
+    Raw slow(port_);
+    ASSERT_TRUE(slow.connected());
+    slow.Send("GET /api/v1/sagas HTTP/1.1\r\nHost: x\r\n");  // and never the rest
+    const std::string answer = slow.ReadAll();
+    EXPECT_EQ(StatusOf(answer), 408) << answer;
+    EXPECT_EQ(BodyOf(answer).value("code", ""), "deadline_exceeded");
+    Raw idle(port_);
+    ASSERT_TRUE(idle.connected());
+    EXPECT_EQ(idle.ReadAll(), "") << "a connection that said nothing is closed without an answer";
+    EXPECT_GE(server_->counters().timeouts, 1u);
+    client::Client sagad(url_);
+    EXPECT_TRUE(sagad.Workflows().ok()) << "the server still serves";
+}
+
+TEST_F(HttpLimitsTest, ConnectionsOverTheLimitGet429AndTheServerGoesOn) {
+    std::vector<std::unique_ptr<Raw>> held;
+    for (int i = 0; i < 8; ++i) {
+        held.push_back(std::make_unique<Raw>(port_));
+        ASSERT_TRUE(held.back()->connected());
+    }
+    // The eight are counted once accepted; wait (bounded) until they are.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (server_->counters().open_connections < 8 && std::chrono::steady_clock::now() < until) {
+        std::this_thread::yield();
+    }
+    ASSERT_EQ(server_->counters().open_connections, 8u);
+    Raw extra(port_);
+    ASSERT_TRUE(extra.connected());
+    const std::string answer = extra.ReadAll();
+    EXPECT_EQ(StatusOf(answer), 429) << answer;
+    EXPECT_EQ(BodyOf(answer).value("code", ""), "resource_exhausted");
+    held.clear();
+    const auto freed = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (server_->counters().open_connections > 0 && std::chrono::steady_clock::now() < freed) {
+        std::this_thread::yield();
+    }
+    client::Client sagad(url_);
+    EXPECT_TRUE(sagad.Workflows().ok());
+    EXPECT_GE(server_->counters().refused_connections, 1u);
+}
+
+// docs/openapi.yaml describes every route the server serves (and names no route it does not).
+TEST(OpenApi, DescribesEveryRouteServed) {
+    std::ifstream in(std::string(SAGAFLOW_SOURCE_DIR) + "/docs/openapi.yaml");
+    ASSERT_TRUE(in) << "docs/openapi.yaml";
+    std::set<std::string> documented;
+    std::string line, path;
+    const std::regex path_line(R"(^  (/[^:]*):\s*$)"), method_line(R"(^    (get|post|put|delete|patch):\s*$)");
+    while (std::getline(in, line)) {
+        std::smatch m;
+        if (std::regex_match(line, m, path_line)) {
+            path = m[1];
+        } else if (!path.empty() && std::regex_match(line, m, method_line)) {
+            std::string method = m[1];
+            for (char& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            documented.insert(method + " " + path);
+        } else if (!line.empty() && line[0] != ' ' && line[0] != '#') {
+            path.clear();  // a top-level key ends `paths:`
+        }
+    }
+    std::set<std::string> served;
+    for (const std::string& r : sagad::Api::Routes()) served.insert(r);
+    EXPECT_EQ(documented, served);
+}
+
+}  // namespace
+}  // namespace sagaflow::testing
