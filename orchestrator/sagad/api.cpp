@@ -5,6 +5,7 @@
 #include "graph_dot.hpp"
 #include "sagaflow/client/api.hpp"
 #include "sagaflow/log.hpp"
+#include "web/assets.hpp"
 
 namespace sagaflow::sagad {
 namespace {
@@ -154,6 +155,8 @@ const std::vector<Api::Route>& Api::Table() {
         {"GET", "/metrics", &Api::Metrics, false},
         {"GET", "/healthz", &Api::Healthz, false},
         {"GET", "/readyz", &Api::Readyz, false},
+        {"GET", "/", &Api::Index, false},
+        {"GET", "/ui/{file}", &Api::Asset, false},
     };
     return kRoutes;
 }
@@ -186,7 +189,12 @@ http::Response Api::Handle(const http::Request& req) {
         }
     }
     http::Response res;
-    if (route == nullptr) {
+    // A browser on another site can send a POST without asking (a form, or fetch in
+    // no-cors mode), but never with this content type: operator actions need it.
+    const bool json_body = req.Header("content-type").rfind("application/json", 0) == 0;
+    if (route != nullptr && req.method == "POST" && !json_body) {
+        res = http::JsonError(ErrorCode::kInvalidArgument, "a POST must carry Content-Type: application/json", 415);
+    } else if (route == nullptr) {
         res = path_known ? http::JsonError(ErrorCode::kInvalidArgument, "method " + req.method + " is not allowed here", 405)
                          : http::JsonError(ErrorCode::kNotFound, "no route " + req.path);
     } else if (route->needs_active && !active_) {
@@ -406,6 +414,31 @@ http::Response Api::Readyz(const http::Request&, const Params&) {
     const Status db = queries_.Probe();
     if (!db.ok()) return http::JsonError(ErrorCode::kUnavailable, "the database does not answer: " + db.message);
     return Ok({{"status", "ready"}});
+}
+
+namespace {
+
+// The web view's pages run only their own files, in no one else's frame.
+http::Response Page(const web::Asset& a) {
+    http::Response r;
+    r.content_type = std::string(a.content_type);
+    r.body = std::string(a.body);
+    r.headers = {{"Content-Security-Policy",
+                  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
+                  "frame-ancestors 'none'"},
+                 {"X-Frame-Options", "DENY"},
+                 {"Referrer-Policy", "no-referrer"}};
+    return r;
+}
+
+}  // namespace
+
+http::Response Api::Index(const http::Request&, const Params&) { return Page(*web::FindAsset("index.html")); }
+
+http::Response Api::Asset(const http::Request&, const Params& params) {
+    const web::Asset* a = params.at("file") == "index.html" ? nullptr : web::FindAsset(params.at("file"));
+    if (a == nullptr) return http::JsonError(ErrorCode::kNotFound, "no file /ui/" + params.at("file"));
+    return Page(*a);
 }
 
 }  // namespace sagaflow::sagad

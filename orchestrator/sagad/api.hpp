@@ -1,5 +1,5 @@
-// sagad's HTTP surface: the JSON API under /api/v1 (docs/openapi.yaml), /metrics, /healthz
-// and /readyz. A table of routes, one small handler each (userver's handler-per-route
+// sagad's HTTP surface: the JSON API under /api/v1 (docs/openapi.yaml), /metrics, /healthz,
+// /readyz and the web view (/ and /ui/*, embedded files that call the same API). A table of routes, one small handler each (userver's handler-per-route
 // shape); the request and response types and their codec are the client's
 // (include/sagaflow/client/api.hpp), so server and client cannot drift.
 //
@@ -76,6 +76,8 @@ private:
     http::Response Metrics(const http::Request&, const Params&);
     http::Response Healthz(const http::Request&, const Params&);
     http::Response Readyz(const http::Request&, const Params&);
+    http::Response Index(const http::Request&, const Params&);
+    http::Response Asset(const http::Request&, const Params&);
 
     const WorkflowRegistry& registry_;
     runtime::Node& node_;

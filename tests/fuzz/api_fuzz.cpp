@@ -58,6 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string target = space == std::string::npos ? "/" : line.substr(space + 1);
     if (!sagaflow::http::ParseTarget(target, req.path, req.query)) return 0;  // the server answers 400 itself
     req.body = eol == std::string::npos ? "" : input.substr(eol + 1);
+    req.headers["content-type"] = "application/json";  // else every POST stops at 415
     const sagaflow::http::Response res = f->api.Handle(req);
     if (res.status < 200 || res.status > 599) std::abort();
     if (res.status >= 400) {

@@ -242,6 +242,11 @@ TEST_F(HttpApiTest, BadRequestsGetJsonErrorsAndWriteNothing) {
         {"GET /api/v1/sagas/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, "invalid_argument"},
         {post + "Content-Length: 2000000\r\n\r\n{", 413, "invalid_argument"},
         {"NOT HTTP AT ALL\r\n\r\n", 400, "invalid_argument"},
+        // Another site's form posts text/plain; a no-cors fetch cannot say application/json.
+        {"POST /api/v1/sagas HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+         "Connection: close\r\n\r\n{}", 415, "invalid_argument"},
+        {"POST /api/v1/sagas/00000000-0000-4000-8000-000000000000/compensate HTTP/1.1\r\nHost: x\r\n"
+         "Content-Length: 0\r\nConnection: close\r\n\r\n", 415, "invalid_argument"},
         {"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n", 431, "invalid_argument"},
     };
     for (const auto& [request, status, code] : cases) {
@@ -289,11 +294,26 @@ TEST_F(HttpApiTest, MetricsHealthAndReadiness) {
     sagad::Api standby(registry_, *node_, queries_, telemetry_);
     http::Request ready{"GET", "/readyz", {}, {}, ""};
     EXPECT_EQ(standby.Handle(ready).status, 503);
-    http::Request start{"POST", "/api/v1/sagas", {}, {}, json(Order("s")).dump()};
+    http::Request start{"POST", "/api/v1/sagas", {}, {{"content-type", "application/json"}}, json(Order("s")).dump()};
     const auto refused = standby.Handle(start);
     EXPECT_EQ(refused.status, 503);
     EXPECT_EQ(json::parse(refused.body)["code"], "unavailable");
     EXPECT_EQ(standby.Handle({"GET", "/api/v1/stats", {}, {}, ""}).status, 200);
+}
+
+TEST_F(HttpApiTest, ServesTheEmbeddedWebViewWithALockedDownPolicy) {
+    const std::string index = Exchange("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(StatusOf(index), 200);
+    EXPECT_NE(index.find("Content-Type: text/html"), std::string::npos);
+    EXPECT_NE(index.find("Content-Security-Policy: default-src 'self'"), std::string::npos) << index.substr(0, 600);
+    EXPECT_NE(index.find("<script src=\"/ui/app.js\""), std::string::npos);
+    for (const char* file : {"app.js", "app.css", "viz-global.js"}) {
+        const std::string r = Exchange(std::string("GET /ui/") + file + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        EXPECT_EQ(StatusOf(r), 200) << file;
+        EXPECT_GT(r.size(), 1000u) << file;
+    }
+    EXPECT_EQ(StatusOf(Exchange("GET /ui/../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 404);
+    EXPECT_EQ(StatusOf(Exchange("GET /ui/index.htm HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 404);
 }
 
 class HttpLimitsTest : public HttpApiTest {

@@ -1,0 +1,177 @@
+// Sagaflow's web view: a saga list with the API's filters and paging, a saga page (its
+// graph with the path and node states marked, a timeline of its history, attempts per
+// node, input and context, compensate and retry), the workflows' graphs and the workers.
+// Plain JavaScript on the same /api/v1 as every other client; no build step.
+"use strict";
+
+const main = document.getElementById("main");
+const STATUSES = ["", "running", "compensating", "completed", "compensated", "failed"];
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) el.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
+  return el;
+}
+
+async function api(path, options = {}) {
+  const res = await fetch(`/api/v1${path}`, {
+    ...options,
+    headers: options.body ? { "Content-Type": "application/json" } : {},
+  });
+  const body = await res.json().catch(() => ({ code: "internal", message: `HTTP ${res.status}` }));
+  if (!res.ok) throw new Error(`${body.code}: ${body.message}`);
+  return body;
+}
+
+function status(s) { return h("span", { class: `status ${s}`, "data-status": s }, s); }
+function when(t) { return h("time", { datetime: t }, t.replace("T", " ").replace("Z", "")); }
+function show(...nodes) { main.replaceChildren(...nodes.flat()); }
+function failure(e) { return h("p", { class: "error" }, e.message); }
+
+let vizReady = null;
+async function drawDot(dot, into) {
+  vizReady ??= window.Viz.instance();
+  const viz = await vizReady;
+  into.replaceChildren(viz.renderSVGElement(dot));
+}
+
+// Asks for a reason; resolves to it, or to null when cancelled.
+function confirmWithReason(title, text) {
+  const dialog = document.getElementById("confirm");
+  document.getElementById("confirm-title").textContent = title;
+  document.getElementById("confirm-text").textContent = text;
+  const reason = document.getElementById("confirm-reason");
+  reason.value = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok" ? reason.value : null), { once: true });
+    dialog.showModal();
+  });
+}
+
+async function listPage(params) {
+  const form = h("form", { class: "filters", id: "filters" },
+    h("label", {}, "Status", h("select", { name: "status" },
+      STATUSES.map((s) => h("option", { value: s, selected: params.get("status") === s }, s || "any")))),
+    ["workflow", "version", "business_key", "created_after", "created_before"].map((k) =>
+      h("label", {}, k.replace("_", " "), h("input", { name: k, value: params.get(k) ?? "", size: k.startsWith("created") ? 22 : 14,
+        placeholder: k.startsWith("created") ? "2026-12-01T00:00:00Z" : "" }))),
+    h("label", {}, "per page", h("input", { name: "limit", value: params.get("limit") ?? "50", size: 4 })),
+    h("button", { type: "submit" }, "Filter"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v) q.set(k, v);
+    location.hash = `#/sagas?${q}`;
+  });
+  show(h("h2", {}, "Sagas"), form, h("p", {}, "Loading…"));
+  try {
+    const page = await api(`/sagas?${params}`);
+    const rows = page.sagas.map((s) => h("tr", { "data-id": s.id },
+      h("td", { class: "mono" }, h("a", { href: `#/sagas/${s.id}` }, s.id)),
+      h("td", {}, `${s.workflow} v${s.version}`), h("td", {}, status(s.status)), h("td", {}, s.step ?? "–"),
+      h("td", {}, s.business_key ?? "–"), h("td", {}, when(s.created_at)), h("td", {}, s.reason)));
+    const next = new URLSearchParams(params);
+    next.set("cursor", page.next_cursor ?? "");
+    show(h("h2", {}, "Sagas"), form,
+      h("table", { id: "sagas" }, h("tr", {}, ["id", "workflow", "status", "in flight", "key", "created", "reason"].map((c) => h("th", {}, c))), rows),
+      h("p", {}, `${page.sagas.length} shown. `,
+        page.next_cursor ? h("a", { href: `#/sagas?${next}`, id: "next" }, "Next page →") : "Last page."));
+  } catch (e) { main.append(failure(e)); }
+}
+
+async function sagaPage(id) {
+  show(h("p", {}, "Loading…"));
+  let d;
+  try { d = await api(`/sagas/${id}`); } catch (e) { return show(failure(e)); }
+  const s = d.saga;
+  const act = async (kind) => {
+    const reason = await confirmWithReason(`${kind[0].toUpperCase()}${kind.slice(1)} saga ${s.id}?`,
+      kind === "compensate" ? "Every completed step is undone, in reverse order." : "The compensation that failed runs again.");
+    if (reason === null) return;
+    try {
+      await api(`/sagas/${s.id}/${kind}`, { method: "POST", body: JSON.stringify({ reason }) });
+      sagaPage(id);
+    } catch (e) { main.prepend(failure(e)); }
+  };
+  const canCompensate = s.status === "running" || s.status === "completed";
+  const graph = h("div", { class: "graph", id: "graph" }, "Drawing…");
+  const attempts = {};
+  for (const a of d.attempts) (attempts[a.step] ??= []).push(a);
+  show(
+    h("h2", {}, "Saga ", h("span", { class: "mono" }, s.id), " ", status(s.status)),
+    h("dl", { class: "facts" },
+      h("dt", {}, "workflow"), h("dd", {}, `${s.workflow} v${s.version}`),
+      h("dt", {}, "in flight"), h("dd", {}, s.step ?? "–"),
+      h("dt", {}, "business key"), h("dd", {}, s.business_key ?? "–"),
+      h("dt", {}, "reason"), h("dd", { id: "reason" }, s.reason || "–"),
+      h("dt", {}, "trace"), h("dd", { class: "mono" }, s.trace_id),
+      h("dt", {}, "created"), h("dd", {}, when(s.created_at)),
+      h("dt", {}, "updated"), h("dd", {}, when(s.updated_at)),
+      s.problem ? [h("dt", {}, "problem"), h("dd", {}, s.problem)] : []),
+    h("div", { class: "actions" },
+      h("button", { id: "compensate", disabled: !canCompensate, onclick: () => act("compensate") }, "Compensate…"),
+      h("button", { id: "retry", disabled: s.status !== "failed", onclick: () => act("retry") }, "Retry…")),
+    h("h3", {}, "Graph: the saga's path and node states"), graph,
+    h("div", { class: "two" },
+      h("section", {}, h("h3", {}, "Timeline"),
+        h("ol", { class: "timeline", id: "timeline" }, d.history.map((e) => h("li", {},
+          when(e.at), h("strong", {}, e.kind), " ", e.step ?? "", e.phase ? ` (${e.phase})` : "",
+          e.attempt > 0 ? ` attempt ${e.attempt}` : "",
+          Object.keys(e.detail).length ? h("span", { class: "mono" }, " ", JSON.stringify(e.detail)) : "")))),
+      h("section", {}, h("h3", {}, "Nodes and their attempts"),
+        h("table", { id: "nodes" }, h("tr", {}, ["node", "kind", "state", "attempts"].map((c) => h("th", {}, c))),
+          d.nodes.map((n) => h("tr", {}, h("td", {}, n.id), h("td", {}, n.kind), h("td", {}, n.state + (n.stuck ? " (stuck)" : "")),
+            h("td", {}, (attempts[n.id] ?? []).map((a) =>
+              h("div", {}, `${a.phase} #${a.attempt}: ${a.outcome}${a.detail ? " – " + a.detail : ""}`)))))))),
+    h("div", { class: "two" },
+      h("section", {}, h("h3", {}, "Input"), h("pre", { id: "input" }, JSON.stringify(s.input, null, 2))),
+      h("section", {}, h("h3", {}, "Context (step outputs)"), h("pre", { id: "context" }, JSON.stringify(s.context, null, 2)))));
+  try {
+    const g = await api(`/workflows/${encodeURIComponent(s.workflow)}/graph?saga=${s.id}`);
+    await drawDot(g.dot, graph);
+  } catch (e) { graph.replaceChildren(failure(e)); }
+}
+
+async function workflowsPage() {
+  show(h("h2", {}, "Workflows"), h("p", {}, "Loading…"));
+  try {
+    const { workflows } = await api("/workflows");
+    const sections = workflows.map((w) => {
+      const graph = h("div", { class: "graph" }, "Drawing…");
+      api(`/workflows/${encodeURIComponent(w.name)}/graph?version=${w.version}`).then((g) => drawDot(g.dot, graph))
+        .catch((e) => graph.replaceChildren(failure(e)));
+      return h("section", { class: "workflow" }, h("h3", {}, `${w.name} v${w.version}`),
+        h("p", {}, w.steps.map((st) => `${st.name} → ${st.queue}${st.compensation ? ` (undo: ${st.compensation})` : ""}`).join(" · ")),
+        graph);
+    });
+    show(h("h2", {}, "Workflows"), sections);
+  } catch (e) { show(failure(e)); }
+}
+
+async function workersPage() {
+  try {
+    const { workers } = await api("/workers");
+    show(h("h2", {}, "Workers"), h("table", {},
+      h("tr", {}, ["worker", "queues", "capacity", "in flight", "last heartbeat"].map((c) => h("th", {}, c))),
+      workers.map((w) => h("tr", {}, h("td", {}, w.id), h("td", {}, w.queues.join(", ")), h("td", {}, String(w.capacity)),
+        h("td", {}, String(w.in_flight)), h("td", {}, when(w.last_heartbeat))))));
+  } catch (e) { show(failure(e)); }
+}
+
+function route() {
+  const [path, query] = (location.hash.slice(1) || "/sagas").split("?");
+  const parts = path.split("/").filter(Boolean);
+  if (parts[0] === "sagas" && parts[1]) return sagaPage(parts[1]);
+  if (parts[0] === "workflows") return workflowsPage();
+  if (parts[0] === "workers") return workersPage();
+  return listPage(new URLSearchParams(query ?? ""));
+}
+
+window.addEventListener("hashchange", route);
+api("/stats").then((s) => { document.getElementById("node").textContent = `sagad: ${s.node.role}`; }).catch(() => {});
+route();
