@@ -1,6 +1,8 @@
 #include "sagaflow/protocol/envelope.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <utility>
 
 #include "sagaflow/core/ids.hpp"
@@ -46,6 +48,42 @@ std::string_view ToString(Kind k) noexcept {
     return "unknown";
 }
 
+namespace {
+
+std::string HexOf(std::string_view uuid) {
+    std::string hex;
+    for (char c : uuid) {
+        if (c != '-') hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return hex;
+}
+
+bool AllHex(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+std::string MakeTraceParent(std::string_view trace_id, std::string_view span_id) {
+    if (!IsUuid(trace_id) || !IsUuid(span_id)) return {};
+    return "00-" + HexOf(trace_id) + "-" + HexOf(span_id).substr(16) + "-01";
+}
+
+bool IsTraceParent(std::string_view t) noexcept {
+    if (t.size() != 55 || t[2] != '-' || t[35] != '-' || t[52] != '-') return false;
+    const std::string_view version = t.substr(0, 2), trace = t.substr(3, 32), span = t.substr(36, 16),
+                           flags = t.substr(53, 2);
+    return AllHex(version) && version != "ff" && AllHex(trace) && AllHex(span) && AllHex(flags) &&
+           trace != std::string(32, '0') && span != std::string(16, '0');
+}
+
+std::optional<std::string> TraceIdOf(std::string_view traceparent) {
+    if (!IsTraceParent(traceparent)) return std::nullopt;
+    const std::string hex(traceparent.substr(3, 32));
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+           hex.substr(20);
+}
+
 std::string EncodeEnvelope(const Envelope& e) {
     json j{{"v", e.version}, {"kind", ToString(e.kind)}};
     switch (e.kind) {
@@ -60,6 +98,7 @@ std::string EncodeEnvelope(const Envelope& e) {
             j["msg_id"] = e.msg_id;
             j["saga_id"] = e.saga_id;
             j["trace_id"] = e.trace_id;
+            if (!e.traceparent.empty()) j["traceparent"] = e.traceparent;
             j["workflow"] = e.workflow;
             j["workflow_version"] = e.workflow_version;
             j["step"] = e.step;
@@ -130,6 +169,11 @@ Result<Envelope> DecodeEnvelope(std::string_view frame, std::size_t max_bytes) {
                 e.msg_id = Uuid(j, "msg_id");
                 e.saga_id = Uuid(j, "saga_id");
                 e.trace_id = Str(j, "trace_id");
+                // W3C: a malformed traceparent is ignored, not an error.
+                if (j.contains("traceparent") && j.at("traceparent").is_string() &&
+                    IsTraceParent(j.at("traceparent").get_ref<const std::string&>())) {
+                    e.traceparent = j.at("traceparent").get<std::string>();
+                }
                 e.workflow = Str(j, "workflow");
                 e.workflow_version = static_cast<int>(Int(j, "workflow_version"));
                 e.step = Str(j, "step");

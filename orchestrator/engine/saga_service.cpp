@@ -352,7 +352,7 @@ std::vector<Result<StartResult>> SagaService::Start(std::span<const StartRequest
             saga.workflow_version = workflows[i]->version();
             saga.input = req.input;
             saga.business_key = req.business_key;
-            saga.trace_id = TraceId(NewUuid());
+            saga.trace_id = req.trace_id ? *req.trace_id : TraceId(NewUuid());
             saga.created_at = clock_.Now();
             Move move;
             move.first = LifecycleEvent::kBegin;

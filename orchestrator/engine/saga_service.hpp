@@ -57,9 +57,10 @@ struct EngineOptions {
 
 struct StartRequest {
     std::string workflow;
-    std::optional<int> version;  ///< Latest when unset.
+    std::optional<int> version = std::nullopt;  ///< Latest when unset.
     nlohmann::json input = nlohmann::json::object();
-    std::optional<BusinessKey> business_key;
+    std::optional<BusinessKey> business_key = std::nullopt;
+    std::optional<TraceId> trace_id = std::nullopt;  ///< The caller's trace (W3C traceparent); a new one when unset.
 };
 
 struct StartResult {

@@ -36,6 +36,7 @@ bool WorkerLink::Deliver(const std::string& worker, const engine::Command& c) {
     e.msg_id = c.msg_id.str();
     e.saga_id = c.saga_id.str();
     e.trace_id = c.trace_id.str();
+    e.traceparent = protocol::MakeTraceParent(e.trace_id, c.msg_id.str());
     e.workflow = c.workflow;
     e.workflow_version = c.workflow_version;
     e.step = c.step;

@@ -5,6 +5,7 @@
 #include "graph_dot.hpp"
 #include "sagaflow/client/api.hpp"
 #include "sagaflow/log.hpp"
+#include "sagaflow/protocol/envelope.hpp"
 #include "web/assets.hpp"
 
 namespace sagaflow::sagad {
@@ -30,8 +31,15 @@ SagaId IdParam(const std::map<std::string, std::string>& params) {
     return *id;
 }
 
-engine::StartRequest ToEngine(const api::StartSaga& s) {
+// A W3C traceparent on the request: the saga joins the caller's trace.
+std::optional<TraceId> CallersTrace(const http::Request& req) {
+    auto id = protocol::TraceIdOf(req.Header("traceparent"));
+    return id ? std::optional(TraceId(*id)) : std::nullopt;
+}
+
+engine::StartRequest ToEngine(const api::StartSaga& s, const std::optional<TraceId>& trace) {
     engine::StartRequest r;
+    r.trace_id = trace;
     r.workflow = s.workflow;
     r.version = s.version;
     r.input = s.input;
@@ -258,7 +266,7 @@ http::Response Api::Graph(const http::Request& req, const Params& params) {
 http::Response Api::Start(const http::Request& req, const Params&) {
     auto start = api::Decode<api::StartSaga>(req.body);
     if (!start.ok()) return Fail(start.status());
-    const engine::StartRequest one = ToEngine(*start);
+    const engine::StartRequest one = ToEngine(*start, CallersTrace(req));
     auto r = node_.Submit<Result<engine::StartResult>>([&](engine::Engine& e, runtime::WorkerLink&) {
         if (e.tracked() + 1 > options_.max_running) return Result<engine::StartResult>(Busy(options_.max_running));
         return e.Start(one);
@@ -272,7 +280,7 @@ http::Response Api::StartBatch(const http::Request& req, const Params&) {
     auto batch = api::Decode<api::StartBatch>(req.body);
     if (!batch.ok()) return Fail(batch.status());
     std::vector<engine::StartRequest> starts;
-    for (const auto& s : batch->sagas) starts.push_back(ToEngine(s));
+    for (const auto& s : batch->sagas) starts.push_back(ToEngine(s, CallersTrace(req)));
     auto results = node_.Submit<std::vector<Result<engine::StartResult>>>([&](engine::Engine& e, runtime::WorkerLink&) {
         if (e.tracked() + starts.size() > options_.max_running) {
             return std::vector<Result<engine::StartResult>>(starts.size(), Busy(options_.max_running));

@@ -136,6 +136,7 @@ public:
     int attempt() const override { return e_.attempt; }
     const std::optional<std::string>& business_key() const override { return e_.business_key; }
     const std::string& trace_id() const override { return e_.trace_id; }
+    const std::string& traceparent() const override { return e_.traceparent; }
     const std::string& msg_id() const override { return e_.msg_id; }
     Timestamp deadline() const override { return Timestamp{Duration{e_.deadline_us}}; }
     const json& input() const override { return input_; }

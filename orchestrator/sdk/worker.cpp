@@ -87,6 +87,22 @@ std::vector<Envelope> Worker::Impl::Answer(pg::Connection* conn, const std::vect
             r.reason = e.what();
         }
     }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Envelope& cmd = batch[i];
+        const Envelope& r = replies[i];
+        const nlohmann::json fields{{"saga_id", cmd.saga_id}, {"trace_id", cmd.trace_id},
+                                    {"traceparent", cmd.traceparent}, {"msg_id", cmd.msg_id},
+                                    {"node", cmd.step}, {"action", cmd.action},
+                                    {"phase", ToString(cmd.phase)}, {"attempt", cmd.attempt},
+                                    {"outcome", ToString(r.outcome)}, {"reason", r.reason}};
+        if (r.outcome == ReplyOutcome::kRetry) {
+            log::Warn("step_retry", fields);
+        } else if (r.outcome == ReplyOutcome::kFail) {
+            log::Info("step_failed", fields);
+        } else {
+            log::Debug("step_done", fields);
+        }
+    }
     return replies;
 }
 

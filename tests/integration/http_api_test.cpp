@@ -301,6 +301,29 @@ TEST_F(HttpApiTest, MetricsHealthAndReadiness) {
     EXPECT_EQ(standby.Handle({"GET", "/api/v1/stats", {}, {}, ""}).status, 200);
 }
 
+TEST_F(HttpApiTest, AStartCarryingATraceparentJoinsTheCallersTrace) {
+    const std::string body = json(Order("traced")).dump();
+    const std::string response = Exchange(
+        "POST /api/v1/sagas HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+        "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+    ASSERT_EQ(StatusOf(response), 201) << response;
+    client::Client sagad(url_);
+    auto shown = sagad.Show(BodyOf(response).get<api::Started>().saga_id);
+    ASSERT_TRUE(shown.ok());
+    EXPECT_EQ(shown->saga.trace_id, "4bf92f35-77b3-4da6-a3ce-929d0e0e4736");
+    // A malformed one is ignored, as W3C asks: the saga gets a trace of its own.
+    const std::string other = json(Order("untraced")).dump();
+    const std::string second = Exchange(
+        "POST /api/v1/sagas HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\ntraceparent: 00-zz-1-01\r\n"
+        "Content-Length: " + std::to_string(other.size()) + "\r\nConnection: close\r\n\r\n" + other);
+    ASSERT_EQ(StatusOf(second), 201) << second;
+    auto untraced = sagad.Show(BodyOf(second).get<api::Started>().saga_id);
+    ASSERT_TRUE(untraced.ok());
+    EXPECT_NE(untraced->saga.trace_id, "4bf92f35-77b3-4da6-a3ce-929d0e0e4736");
+    EXPECT_TRUE(IsUuid(untraced->saga.trace_id));
+}
+
 TEST_F(HttpApiTest, ServesTheEmbeddedWebViewWithALockedDownPolicy) {
     const std::string index = Exchange("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(StatusOf(index), 200);

@@ -359,6 +359,26 @@ TEST_F(DirectWorkerTest, AThrowingHandlerAnswersRetryAndLeavesNoTrace) {
     EXPECT_EQ(Effects(), 1);
 }
 
+TEST_F(DirectWorkerTest, HandlersSeeTheCommandsTraceparent) {
+    worker::Worker w(WorkerNamed("traced"));
+    std::mutex mu;
+    std::string seen;
+    w.Register("inventory", [&](worker::StepContext& ctx) {
+        std::lock_guard lock(mu);
+        seen = ctx.traceparent();
+        return worker::StepResult::Ok();
+    });
+    std::thread t([&] { w.Run(); });
+    auto cmd = Command(NewUuid(), Phase::kForward);
+    cmd.traceparent = protocol::MakeTraceParent(NewUuid(), cmd.msg_id);
+    EXPECT_EQ(RoundTrip(cmd).outcome, ReplyOutcome::kOk);
+    w.Stop();
+    t.join();
+    std::lock_guard lock(mu);
+    EXPECT_EQ(seen, cmd.traceparent);
+    EXPECT_TRUE(protocol::IsTraceParent(seen));
+}
+
 pid_t Spawn(const std::vector<std::string>& args) {
     // Built before fork: the child of a threaded process may only exec.
     std::vector<char*> argv;

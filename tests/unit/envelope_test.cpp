@@ -41,6 +41,35 @@ TEST(Envelope, CommandRoundTrips) {
     EXPECT_EQ(out->payload, in.payload);
 }
 
+TEST(TraceContext, ACommandCarriesAW3CTraceparentOfItsSagasTrace) {
+    const std::string trace = "01a23558-a4b1-7f46-82bc-eaac54698b7e";
+    const std::string msg = "01a23558-a4b0-796e-a12e-03e6afe3353b";
+    const std::string tp = MakeTraceParent(trace, msg);
+    EXPECT_EQ(tp, "00-01a23558a4b17f4682bceaac54698b7e-a12e03e6afe3353b-01");
+    EXPECT_TRUE(IsTraceParent(tp));
+    EXPECT_EQ(TraceIdOf(tp), trace);
+    EXPECT_EQ(MakeTraceParent("trace", msg), "") << "no UUID, no traceparent";
+    for (const char* bad : {"", "00-01a23558a4b17f4682bceaac54698b7e-a12e03e6afe3353b", "ff-01a23558a4b17f4682bceaac54698b7e-a12e03e6afe3353b-01",
+                            "00-00000000000000000000000000000000-a12e03e6afe3353b-01",
+                            "00-01a23558a4b17f4682bceaac54698b7e-0000000000000000-01",
+                            "00-01A23558A4B17F4682BCEAAC54698B7E-a12e03e6afe3353b-01",
+                            "00_01a23558a4b17f4682bceaac54698b7e-a12e03e6afe3353b-01"}) {
+        EXPECT_FALSE(IsTraceParent(bad)) << bad;
+        EXPECT_FALSE(TraceIdOf(bad)) << bad;
+    }
+    Envelope cmd = SampleCommand();
+    cmd.traceparent = tp;
+    auto out = DecodeEnvelope(EncodeEnvelope(cmd));
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ(out->traceparent, tp);
+    // A malformed one is dropped (W3C: ignore it), the command still decodes.
+    json j = json::parse(EncodeEnvelope(cmd));
+    j["traceparent"] = "garbage";
+    auto dropped = DecodeEnvelope(j.dump());
+    ASSERT_TRUE(dropped.ok());
+    EXPECT_EQ(dropped->traceparent, "");
+}
+
 TEST(Envelope, ReplyHelloAndAckRoundTrip) {
     Envelope r;
     r.kind = Kind::kReply;

@@ -42,6 +42,9 @@ struct Envelope {
     std::string msg_id;
     std::string saga_id;
     std::string trace_id;
+    /// W3C trace context of the command ("00-<trace>-<span>-01"): the saga's trace id and a
+    /// span per command. Empty when the sender sent none (an older sagad, or a reply).
+    std::string traceparent;
     std::string workflow;
     int workflow_version = 0;
     std::string step;
@@ -59,6 +62,16 @@ struct Envelope {
     nlohmann::json output;  ///< with ok
     std::string reason;     ///< with fail and retry
 };
+
+/// The W3C `traceparent` for a span `span_id` (a UUID: its last 16 hex digits) in the
+/// trace `trace_id` (a UUID: its 32 hex digits), sampled. Empty when either is no UUID.
+[[nodiscard]] std::string MakeTraceParent(std::string_view trace_id, std::string_view span_id);
+
+/// True for a well-formed version-00 `traceparent` (lower-case hex, ids not all zero).
+[[nodiscard]] bool IsTraceParent(std::string_view text) noexcept;
+
+/// The trace id of a `traceparent` as a UUID (8-4-4-4-12); nullopt when it is malformed.
+[[nodiscard]] std::optional<std::string> TraceIdOf(std::string_view traceparent);
 
 /// Serialises an envelope. Never fails.
 [[nodiscard]] std::string EncodeEnvelope(const Envelope& e);

@@ -62,6 +62,10 @@ public:
     [[nodiscard]] virtual int attempt() const = 0;
     [[nodiscard]] virtual const std::optional<std::string>& business_key() const = 0;
     [[nodiscard]] virtual const std::string& trace_id() const = 0;
+    /// The command's W3C trace context ("00-<trace id>-<span id>-01"), for the handler's
+    /// own logs and spans: its trace is the saga's, its span this command. Empty when
+    /// sagad sent none.
+    [[nodiscard]] virtual const std::string& traceparent() const = 0;
     [[nodiscard]] virtual const std::string& msg_id() const = 0;
     [[nodiscard]] virtual Timestamp deadline() const = 0;
     [[nodiscard]] virtual const nlohmann::json& input() const = 0;
