@@ -6,9 +6,13 @@ namespace sagaflow::client {
 using nlohmann::json;
 
 struct Client::Impl {
-    Impl(std::string u, http::Url url, ClientOptions o) : text(std::move(u)), conn(std::move(url), o.timeout) {}
+    Impl(std::string u, http::Url url, ClientOptions o)
+        : text(std::move(u)), base(url.path == "/" ? "" : url.path), conn(std::move(url), o.timeout) {
+        while (!base.empty() && base.back() == '/') base.pop_back();
+    }
 
     std::string text;  // the URL as given, for messages
+    std::string base;  // a path sagad is mounted under (behind a proxy); empty at the root
     http::ClientConnection conn;
 
     // One call: the typed answer, or the error sagad sent, or why there was none.
@@ -16,7 +20,7 @@ struct Client::Impl {
     Result<T> Call(std::string_view method, const std::string& path, const std::string& body = "") {
         http::Response r;
         try {
-            r = conn.Send(method, std::string(api::kPrefix) + path, body);
+            r = conn.Send(method, base + std::string(api::kPrefix) + path, body);
         } catch (const Error& e) {
             return Status{e.code(), (e.code() == ErrorCode::kDeadlineExceeded ? "no answer from sagad at "
                                                                               : "cannot reach sagad at ") +

@@ -117,6 +117,33 @@ public:
 
     void AppendHistory(const HistoryEvent& event) override { staged_.push_back(event); }
 
+    void InsertAlert(const AlertRecord& alert) override {
+        AlertRecord a = alert;
+        a.id = work_.next_alert++;
+        work_.alerts.emplace(std::pair(a.saga_id, a.id), std::move(a));
+    }
+
+    std::vector<AlertRecord> DueAlerts(Timestamp now, int limit) override {
+        std::vector<AlertRecord> out;
+        for (const auto& [key, a] : work_.alerts) {
+            if (a.next_at <= now) out.push_back(a);
+        }
+        std::sort(out.begin(), out.end(), [](const AlertRecord& x, const AlertRecord& y) {
+            return x.next_at != y.next_at ? x.next_at < y.next_at : x.id < y.id;
+        });
+        if (static_cast<int>(out.size()) > limit) out.resize(static_cast<std::size_t>(limit));
+        return out;
+    }
+
+    void DeleteAlert(const AlertRecord& alert) override { work_.alerts.erase(std::pair(alert.saga_id, alert.id)); }
+
+    void DeferAlert(const AlertRecord& alert) override {
+        auto it = work_.alerts.find(std::pair(alert.saga_id, alert.id));
+        if (it == work_.alerts.end()) return;
+        it->second.attempts = alert.attempts;
+        it->second.next_at = alert.next_at;
+    }
+
     void Commit() override {
         if (store_.fail_commits_ > 0) {
             --store_.fail_commits_;

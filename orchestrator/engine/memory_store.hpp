@@ -29,6 +29,8 @@ public:
         std::map<MsgId, PendingRecord> pending;
         std::vector<HistoryRow> history;  ///< One row per saga per transaction, as in PostgreSQL.
         std::int64_t next_seq = 1;
+        std::map<std::pair<SagaId, std::int64_t>, AlertRecord> alerts;
+        std::int64_t next_alert = 1;
     };
 
 private:

@@ -147,6 +147,23 @@ std::vector<HistoryEvent> SagaService::SentEvents(const PendingRecord& item) con
     return {std::move(sent)};
 }
 
+AlertRecord FailedAlert(const SagaRecord& saga, const std::string& reason, Timestamp now) {
+    AlertRecord a;
+    a.saga_id = saga.id;
+    a.next_at = now;
+    a.created_at = now;
+    a.event = {{"event", "saga_failed"},
+               {"saga_id", saga.id.str()},
+               {"workflow", saga.workflow},
+               {"version", saga.workflow_version},
+               {"status", ToString(SagaStatus::kFailed)},
+               {"reason", reason},
+               {"business_key", saga.business_key ? nlohmann::json(saga.business_key->str()) : nlohmann::json(nullptr)},
+               {"trace_id", saga.trace_id.str()},
+               {"at", FormatTimestamp(now)}};
+    return a;
+}
+
 Fact SagaService::FactOf(const SagaRecord& saga, Fact::Kind kind) const {
     Fact f;
     f.kind = kind;
@@ -191,6 +208,7 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
             events.push_back(std::move(e));
             const bool off_path = d.status != SagaStatus::kRunning && d.status != SagaStatus::kCompleted;
             if (off_path && !reason.empty()) saga.failure_reason = reason;
+            if (d.status == SagaStatus::kFailed && options_.record_alerts) tx.InsertAlert(FailedAlert(saga, reason, now));
             Fact f = FactOf(saga, Fact::Kind::kStatus);
             f.status = d.status;
             f.reason = reason;

@@ -51,6 +51,9 @@ struct EngineOptions {
     /// Due times left behind by answered commands kept, beyond twice the live ones,
     /// before they are dropped in one pass (see `Scheduler`).
     std::size_t spare_timers = 1024;
+    /// Record an alert (`AlertRecord`) in the transaction that moves a saga to failed, for
+    /// the webhook sender; off when no webhook is configured, so none pile up.
+    bool record_alerts = false;
     /// Hears what each committed batch did (metrics, logs); not owned; may be null.
     Observer* observer = nullptr;
 };
@@ -75,6 +78,9 @@ struct SagaView {
     std::vector<AttemptRecord> attempts;  ///< Read from the history's replied and timed_out events.
     std::vector<HistoryEvent> history;
 };
+
+/// The webhook's event for a saga that stopped in failed for `reason`.
+[[nodiscard]] AlertRecord FailedAlert(const SagaRecord& saga, const std::string& reason, Timestamp now);
 
 /// Why a saga of a workflow version the registry lacks does not move (for `show`).
 [[nodiscard]] std::string UnregisteredReason(const SagaRecord& saga);

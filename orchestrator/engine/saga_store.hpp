@@ -51,6 +51,16 @@ struct PendingRecord {
     Timestamp created_at{};
 };
 
+/// An event for the operator's webhook (a saga stopped in failed), kept until it is taken.
+struct AlertRecord {
+    SagaId saga_id;
+    std::int64_t id = 0;  ///< Assigned by the store; with the saga id, the alert's identity.
+    nlohmann::json event = nlohmann::json::object();
+    int attempts = 0;     ///< POSTs tried so far.
+    Timestamp next_at{};  ///< Earliest time to try (again).
+    Timestamp created_at{};
+};
+
 /// One entry in a saga's append-only history: the trace of every hop. The store keeps one
 /// row per saga per transaction, holding that transaction's events in order.
 struct HistoryEvent {
@@ -145,6 +155,15 @@ public:
     /// (someone else resolved it), here or at the latest from Commit.
     virtual void DeletePending(const PendingRecord& item) = 0;
     virtual void AppendHistory(const HistoryEvent& event) = 0;
+
+    /// Records an alert for the webhook, written with the transaction (`id` is assigned).
+    virtual void InsertAlert(const AlertRecord& alert) = 0;
+    /// Alerts due by `now`, earliest first, at most `limit`.
+    [[nodiscard]] virtual std::vector<AlertRecord> DueAlerts(Timestamp now, int limit) = 0;
+    /// The webhook took it: gone.
+    virtual void DeleteAlert(const AlertRecord& alert) = 0;
+    /// Not taken: try again at `alert.next_at`, `alert.attempts` counted.
+    virtual void DeferAlert(const AlertRecord& alert) = 0;
 
     virtual void Commit() = 0;
 };

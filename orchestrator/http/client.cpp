@@ -27,11 +27,14 @@ Result<Url> ParseUrl(std::string_view text) {
         return Status{ErrorCode::kInvalidArgument, "'" + std::string(text) + "' must start with http://"};
     }
     std::string_view rest = text.substr(kScheme.size());
-    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-    if (rest.find('/') != std::string_view::npos || rest.empty()) {
-        return Status{ErrorCode::kInvalidArgument, "'" + std::string(text) + "' must be http://host[:port]"};
-    }
     Url url;
+    if (const std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
+        url.path = std::string(rest.substr(slash));
+        rest = rest.substr(0, slash);
+    }
+    if (rest.empty() || url.path.find_first_of(" \r\n") != std::string::npos) {
+        return Status{ErrorCode::kInvalidArgument, "'" + std::string(text) + "' must be http://host[:port][/path]"};
+    }
     const std::size_t colon = rest.rfind(':');
     url.host = std::string(rest.substr(0, colon));
     if (colon != std::string_view::npos) {

@@ -13,10 +13,11 @@
 
 namespace sagaflow::http {
 
-/// "http://host[:port]" (a trailing '/' is allowed; no path, no https yet).
+/// "http://host[:port][/path]" (no https yet).
 struct Url {
     std::string host;
     std::uint16_t port = 80;
+    std::string path = "/";  ///< Starts with '/'.
 };
 
 /// kInvalidArgument naming what is wrong.

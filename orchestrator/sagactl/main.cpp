@@ -177,7 +177,7 @@ struct Cli {
             if (std::string(name) == "compensate") sub->add_option("--reason", reason, "why, for the history");
         }
         app.add_subcommand("workers", "connected workers");
-        app.add_subcommand("stats", "sagad's counters: admin requests, worker-socket frames");
+        app.add_subcommand("stats", "sagad's counters: API requests, worker-socket frames");
         auto* graph = app.add_subcommand("graph", "Graphviz DOT, the saga's path marked");
         graph->add_option("workflow", workflow, "the workflow's name")->required();
         graph->add_option("--saga", id, "mark this saga's path");

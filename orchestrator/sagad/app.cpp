@@ -13,6 +13,7 @@
 #include <future>
 #include <thread>
 
+#include "alerts.hpp"
 #include "api.hpp"
 #include "config.hpp"
 #include "embedded_cluster.hpp"
@@ -231,6 +232,7 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         node_options.worker_endpoint = cfg.worker_endpoint;
         node_options.link.heartbeat_timeout = std::chrono::milliseconds(cfg.heartbeat_timeout_ms);
         node_options.engine.observer = &telemetry;
+        node_options.engine.record_alerts = !cfg.alert_webhook.empty();
         runtime::Node node(registry, store, clock, node_options);
         engine::Queries queries(store);
         Api api(registry, node, queries, telemetry, {static_cast<std::size_t>(cfg.max_running_sagas)});
@@ -267,8 +269,19 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
             if (embedded) embedded->Detach();  // a standby leaves the active node's server running
             return 0;
         }
+        std::unique_ptr<AlertSender> alerts;
+        if (!cfg.alert_webhook.empty()) {
+            // Only the active node sends: its store's connections hold the leader lock.
+            alerts = std::make_unique<AlertSender>(store, clock, AlertOptions{cfg.alert_webhook, http_at});
+            AlertSender* sender = alerts.get();
+            telemetry.OnFailed([sender] { sender->Wake(); });  // before the loop runs: no race
+            telemetry.WatchAlerts([sender] {
+                return Telemetry::AlertCounts{sender->sent(), sender->failed_attempts(), sender->pending()};
+            });
+        }
         node.Start();  // recovers every unacknowledged command first
         api.SetActive([&leader] { return leader.Confirm() == store::LeaderLock::State::kHeld; });
+        if (alerts) alerts->Start();
         Watchdog watchdog(leader);
         (void)sd_notify(0, "READY=1\nSTATUS=active");
         log::Info("sagad_ready", {{"workers", *bound}, {"http", http_at},
@@ -281,6 +294,7 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         auto stopped = std::async(std::launch::async, [&] {
             http.Stop();
             node.Stop();
+            if (alerts) alerts->Stop();
         });
         if (stopped.wait_for(std::chrono::milliseconds(cfg.shutdown_timeout_ms)) != std::future_status::ready) {
             log::Error("stop_timed_out");

@@ -108,6 +108,15 @@ const std::vector<Setting>& Settings() {
          [](Config& c, const std::string& v) { return Positive(c.heartbeat_timeout_ms, v, "heartbeat_timeout_ms"); }},
         {"shutdown_timeout_ms", "SAGAD_SHUTDOWN_TIMEOUT_MS", "longest a graceful stop may take (default 10000)",
          [](Config& c, const std::string& v) { return Positive(c.shutdown_timeout_ms, v, "shutdown_timeout_ms"); }},
+        {"alert_webhook", "SAGAD_ALERT_WEBHOOK",
+         "POST a JSON event here when a saga stops in failed, with retries; durable (default: none)",
+         [](Config& c, const std::string& v) {
+             if (!v.empty() && v.rfind("http://", 0) != 0) {
+                 return Status{ErrorCode::kInvalidArgument, "alert_webhook must be an http:// URL, got '" + v + "'"};
+             }
+             c.alert_webhook = v;
+             return Status{};
+         }},
         {"max_running_sagas", "SAGAD_MAX_RUNNING_SAGAS",
          "sagas in flight at most; starts beyond are refused with resource_exhausted (default 100000)",
          [](Config& c, const std::string& v) { return Positive(c.max_running_sagas, v, "max_running_sagas"); }},

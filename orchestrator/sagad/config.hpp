@@ -24,6 +24,7 @@ struct Config {
     int heartbeat_timeout_ms = 5000;
     int shutdown_timeout_ms = 10000;
     int max_running_sagas = 100000;  ///< starts beyond it are refused: resource_exhausted
+    std::string alert_webhook;       ///< http://host:port/path; empty: no alerts
     bool help = false;
     bool version = false;  ///< --version: print it and exit 0
 };

@@ -107,6 +107,15 @@ Telemetry::Telemetry(const std::string& version)
     registry_.AddCallback("sagaflow_http_open_connections", "HTTP connections open now.", {}, [this] {
         return std::vector<Sample>{{{}, static_cast<double>(http_snapshot_.open_connections)}};
     });
+    registry_.AddCallback("sagaflow_alerts_sent_total", "Alerts the webhook took.", {}, [this] {
+        return std::vector<Sample>{{{}, static_cast<double>(alert_snapshot_.sent)}};
+    }, true);
+    registry_.AddCallback("sagaflow_alert_failures_total", "Alert POSTs that failed (each is retried).", {}, [this] {
+        return std::vector<Sample>{{{}, static_cast<double>(alert_snapshot_.failed)}};
+    }, true);
+    registry_.AddCallback("sagaflow_alerts_pending", "Alerts due at the sender's last look, not yet taken.", {}, [this] {
+        return std::vector<Sample>{{{}, static_cast<double>(alert_snapshot_.pending)}};
+    });
     registry_.AddCallback("sagaflow_build_info", "The running sagad's version.", {"version"},
                           [version] { return std::vector<Sample>{{{version}, 1.0}}; });
 }
@@ -130,6 +139,7 @@ void Telemetry::Observe(std::span<const engine::Fact> facts) {
                 }
                 if (f.status == SagaStatus::kFailed) {
                     log::Warn("saga_failed", fields);
+                    if (on_failed_) on_failed_();
                 } else if (f.status == SagaStatus::kCompensating) {
                     log::Info("saga_compensating", fields);
                 } else if (f.status == SagaStatus::kCompensated) {
@@ -194,8 +204,14 @@ void Telemetry::Watch(std::function<std::optional<NodeSnapshot>()> node, std::fu
     http_ = std::move(http);
 }
 
+void Telemetry::WatchAlerts(std::function<AlertCounts()> read) {
+    std::lock_guard lock(scrape_mu_);
+    alerts_ = std::move(read);
+}
+
 std::string Telemetry::Expose() {
     std::lock_guard lock(scrape_mu_);
+    alert_snapshot_ = alerts_ ? alerts_() : AlertCounts{};
     snapshot_ = node_ ? node_() : std::nullopt;
     http_snapshot_ = http_ ? http_() : http::ServerCounters{};
     return registry_.Expose();

@@ -22,6 +22,7 @@
 //   sagaflow_commands_ready{queue}                         due, no worker free yet
 //   sagaflow_oldest_pending_command_age_seconds            the consumer lag
 //   sagaflow_workers_connected{queue}, sagaflow_worker_free_capacity{queue}
+//   sagaflow_alerts_sent_total, sagaflow_alert_failures_total, sagaflow_alerts_pending
 //   sagaflow_node_active, sagaflow_loop_errors_total, sagaflow_build_info{version}
 #pragma once
 
@@ -68,6 +69,14 @@ public:
     /// The text exposition. Any thread.
     [[nodiscard]] std::string Expose();
 
+    /// Called (on the node's loop) each time a saga stops in failed: the alert sender's wake-up.
+    void OnFailed(std::function<void()> hook) { on_failed_ = std::move(hook); }
+    /// The alert sender's counters (sent, failed attempts, pending), read at each scrape.
+    struct AlertCounts {
+        std::uint64_t sent = 0, failed = 0, pending = 0;
+    };
+    void WatchAlerts(std::function<AlertCounts()> read);
+
 private:
     metrics::Registry registry_;
     metrics::Family<metrics::Counter>& started_;
@@ -83,10 +92,13 @@ private:
     metrics::Family<metrics::Histogram>& tx_seconds_;
     metrics::Family<metrics::Histogram>& request_seconds_;
 
+    std::function<void()> on_failed_;
     std::mutex scrape_mu_;  // one scrape at a time; guards the two below
     std::function<std::optional<NodeSnapshot>()> node_;
     std::function<http::ServerCounters()> http_;
+    std::function<AlertCounts()> alerts_;
     std::optional<NodeSnapshot> snapshot_;
+    AlertCounts alert_snapshot_;
     http::ServerCounters http_snapshot_;
 };
 

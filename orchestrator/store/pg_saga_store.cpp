@@ -87,6 +87,20 @@ constexpr Statement kUpdateSagas{
     " FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, state_code smallint, nodes jsonb, context jsonb,"
     " failure_reason text, version bigint, updated_us bigint, expected bigint)"
     " WHERE s.id = x.id AND s.version = x.expected RETURNING 1)" SF_EXPECT("jsonb_array_length($1::jsonb)", "a saga")};
+// Alerts for the webhook: rare (a saga stopping in failed), so one row per statement.
+constexpr Statement kInsertAlert{
+    "sf_insert_alert",
+    "INSERT INTO saga_alerts (saga_id, event, attempts, next_at, created_at)"
+    " VALUES ($1::uuid, $2::jsonb, $3::int, " SF_TS(4) ", " SF_TS(5) ")"};
+constexpr Statement kDueAlerts{
+    "sf_due_alerts",
+    "SELECT saga_id, id, event::text, attempts, " SF_US("next_at") ", " SF_US("created_at")
+    " FROM saga_alerts WHERE next_at <= " SF_TS(1) " ORDER BY next_at, id LIMIT $2::int"};
+constexpr Statement kDeleteAlert{"sf_delete_alert",
+                                 "DELETE FROM saga_alerts WHERE saga_id = $1::uuid AND id = $2::bigint"};
+constexpr Statement kDeferAlert{
+    "sf_defer_alert",
+    "UPDATE saga_alerts SET attempts = $3::int, next_at = " SF_TS(4) " WHERE saga_id = $1::uuid AND id = $2::bigint"};
 constexpr Statement kInsertPending{
     "sf_insert_pending",
     "INSERT INTO saga_pending (saga_id, msg_id, node, phase, action, queue, attempt, not_before, created_at)"
@@ -294,6 +308,35 @@ public:
         it->second.push_back(e);
     }
 
+    void InsertAlert(const engine::AlertRecord& a) override { new_alerts_.push_back(a); }
+
+    std::vector<engine::AlertRecord> DueAlerts(Timestamp now, int limit) override {
+        Flush();
+        auto r = conn_->Exec(kDueAlerts, {Micros(now), std::to_string(limit)});
+        std::vector<engine::AlertRecord> out;
+        for (int i = 0; i < r.rows(); ++i) {
+            engine::AlertRecord a;
+            a.saga_id = SagaId(r.Text(i, 0));
+            a.id = r.Int(i, 1);
+            a.event = nlohmann::json::parse(r.View(i, 2), nullptr, false);
+            a.attempts = static_cast<int>(r.Int(i, 3));
+            a.next_at = Timestamp(std::chrono::microseconds(r.Int(i, 4)));
+            a.created_at = Timestamp(std::chrono::microseconds(r.Int(i, 5)));
+            out.push_back(std::move(a));
+        }
+        return out;
+    }
+
+    void DeleteAlert(const engine::AlertRecord& a) override {
+        Flush();
+        (void)conn_->Exec(kDeleteAlert, {a.saga_id.str(), std::to_string(a.id)});
+    }
+
+    void DeferAlert(const engine::AlertRecord& a) override {
+        Flush();
+        (void)conn_->Exec(kDeferAlert, {a.saga_id.str(), std::to_string(a.id), std::to_string(a.attempts), Micros(a.next_at)});
+    }
+
     void Commit() override {
         tx_->Commit(PendingWrites());  // the writes and COMMIT in one round trip
     }
@@ -372,6 +415,11 @@ private:
             }
             out.push_back({&kAppendEventRows, {}, {rows.dump()}});
         }
+        for (const engine::AlertRecord& a : new_alerts_) {
+            out.push_back({&kInsertAlert, {}, {a.saga_id.str(), a.event.dump(), std::to_string(a.attempts),
+                                               Micros(a.next_at), Micros(a.created_at)}});
+        }
+        new_alerts_.clear();
         new_pending_.clear();
         dirty_pending_.clear();
         deleted_pending_.clear();
@@ -395,6 +443,7 @@ private:
     std::vector<std::string> dirty_sagas_;
     std::unordered_map<std::string, std::optional<PendingRecord>> pending_;
     std::vector<std::string> new_pending_, dirty_pending_, deleted_pending_;
+    std::vector<engine::AlertRecord> new_alerts_;
     std::unordered_map<std::string, std::vector<HistoryEvent>> history_;
     std::vector<std::string> history_order_;
     PgSagaStore& store_;

@@ -6,41 +6,15 @@
 # Usage: prometheus_test.sh BUILD_DIR
 set -uo pipefail
 bin=${1:?build dir}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-sagad=$bin/orchestrator/sagad/sagad
-ctl=$bin/orchestrator/sagactl/sagactl
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 promql() { node "$root/tests/web/promql.mjs" "$prom" "$@"; }
-dir=$(mktemp -d /tmp/sagaflow-prom-XXXXXX)
-chmod 755 "$dir"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-passed=0; failed=0
-ok() { echo "  ok    $1"; passed=$((passed + 1)); }
-bad() { echo "  FAIL  $1"; failed=$((failed + 1)); }
-# shellcheck source=../../scripts/lib/sagad.sh
-. "$root/scripts/lib/sagad.sh"
-sagactl() { "$ctl" --endpoint "$url" "$@"; }
-# shellcheck source=../../scripts/lib/orders.sh
-. "$root/scripts/lib/orders.sh"
 
 command -v prometheus >/dev/null || { echo "prometheus is not installed (scripts/bootstrap installs it)"; exit 1; }
 
 echo "== sagad and the order sample's services"
-"$sagad" --data-dir "$dir/data" --worker-endpoint "ipc://$dir/w.sock" --http-listen 127.0.0.1:0 --log-format json \
-  2>"$dir/sagad.log" &
-pids+=($!)
-url=$(sagad_url "$dir/sagad.log" 90) || { cat "$dir/sagad.log"; exit 1; }
-dsn="host=$dir/data/pg port=5432 user=postgres dbname=postgres passfile=$dir/data/pg/pgpass"
-for s in inventory payment logistics risk billing; do
-  "$bin/samples/order-$s" --dsn "$dsn" --endpoint "ipc://$dir/w.sock" 2>"$dir/$s.log" & pids+=($!)
-done
-wait_for 30 bash -c "[ \$('$ctl' --endpoint '$url' --json workers | grep -c '\"id\"') -ge 5 ]"
-seed_order_data
+start_sagad_embedded --log-format json
+start_order_services
 
 echo "== Prometheus, scraping sagad every second"
 cat >"$dir/prometheus.yml" <<EOF
@@ -107,5 +81,4 @@ wait_for 30 bash -c "node '$root/tests/web/promql.mjs' '$prom' 'sum(rate(sagaflo
 if promql --dashboard "$root/deploy/grafana/sagaflow.json"; then ok "deploy/grafana/sagaflow.json: every expression has data"
 else bad "some dashboard expressions return nothing"; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+e2e_result

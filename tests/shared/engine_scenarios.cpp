@@ -37,6 +37,7 @@ void EngineScenario::Restart(const WorkflowRegistry* registry) {
     store_ = env_->Open();
     EngineOptions options;
     options.seed = 42;
+    options.record_alerts = true;
     const WorkflowRegistry& deployed = registry != nullptr ? *registry : registry_;
     engine_ = std::make_unique<Engine>(deployed, *store_, worker_, clock_, options);
     worker_.Attach(*engine_, deployed);
@@ -147,6 +148,14 @@ TEST_P(EngineScenario, ExhaustedCompensationFailsWithReasonThenRetryCompensates)
     EXPECT_NE(s.failure_reason.find("refund_payment"), std::string::npos) << s.failure_reason;
     EXPECT_NE(s.failure_reason.find("10 attempts"), std::string::npos) << s.failure_reason;
     EXPECT_EQ(worker_.effects(id, 0, Phase::kCompensate), 0) << "stopped at the failed step";
+    {
+        // The alert for the webhook was written with the move to failed: one, about this saga.
+        auto alerts = store_->Begin()->DueAlerts(clock_.Now(), 10);
+        ASSERT_EQ(alerts.size(), 1u);
+        EXPECT_EQ(alerts[0].saga_id, id);
+        EXPECT_EQ(alerts[0].event["event"], "saga_failed");
+        EXPECT_EQ(alerts[0].event["reason"], s.failure_reason);
+    }
 
     worker_.RetryTimes("refund_payment", 0);  // the operator fixed payment
     ASSERT_TRUE(engine_->Retry(id).ok());

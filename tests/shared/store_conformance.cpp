@@ -394,6 +394,44 @@ TEST_P(StoreConformance, ListSagasPagesByCursorWithoutGapsOrRepeats) {
     EXPECT_EQ(seen, made);
 }
 
+TEST_P(StoreConformance, AlertsAreWrittenWithTheTransactionAndTakenOneByOne) {
+    const SagaRecord s = NewSaga("wf", "alerted");
+    {
+        auto tx = store_->Begin();
+        ASSERT_TRUE(tx->InsertSaga(s));
+        tx->InsertAlert({s.id, 0, {{"event", "saga_failed"}, {"n", 1}}, 0, kT0, kT0});
+        tx->InsertAlert({s.id, 0, {{"event", "saga_failed"}, {"n", 2}}, 0, kT0 + std::chrono::seconds(5), kT0});
+        // Rolled back: never written.
+    }
+    EXPECT_TRUE(store_->Begin()->DueAlerts(kT0 + std::chrono::hours(1), 10).empty());
+    {
+        auto tx = store_->Begin();
+        ASSERT_TRUE(tx->InsertSaga(s));
+        tx->InsertAlert({s.id, 0, {{"event", "saga_failed"}, {"n", 1}}, 0, kT0, kT0});
+        tx->InsertAlert({s.id, 0, {{"event", "saga_failed"}, {"n", 2}}, 0, kT0 + std::chrono::seconds(5), kT0});
+        tx->Commit();
+    }
+    auto tx = store_->Begin();
+    auto due = tx->DueAlerts(kT0, 10);
+    ASSERT_EQ(due.size(), 1u) << "only what is due";
+    EXPECT_EQ(due[0].event["n"], 1);
+    EXPECT_EQ(due[0].saga_id, s.id);
+    EXPECT_GT(due[0].id, 0);
+    due[0].attempts = 1;
+    due[0].next_at = kT0 + std::chrono::seconds(10);
+    tx->DeferAlert(due[0]);
+    auto later = tx->DueAlerts(kT0 + std::chrono::seconds(6), 10);
+    ASSERT_EQ(later.size(), 1u);
+    EXPECT_EQ(later[0].event["n"], 2);
+    tx->DeleteAlert(later[0]);
+    tx->Commit();
+    auto last = store_->Begin()->DueAlerts(kT0 + std::chrono::hours(1), 10);
+    ASSERT_EQ(last.size(), 1u);
+    EXPECT_EQ(last[0].event["n"], 1);
+    EXPECT_EQ(last[0].attempts, 1);
+    EXPECT_EQ(last[0].next_at, kT0 + std::chrono::seconds(10));
+}
+
 TEST_P(StoreConformance, CommittedWritesSurviveANewStoreHandle) {
     const SagaRecord s = NewSaga("wf", "durable");
     {

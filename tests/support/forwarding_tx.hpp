@@ -32,6 +32,10 @@ public:
     void UpdatePending(const engine::PendingRecord& p) override { inner_->UpdatePending(p); }
     void DeletePending(const engine::PendingRecord& p) override { inner_->DeletePending(p); }
     void AppendHistory(const engine::HistoryEvent& e) override { inner_->AppendHistory(e); }
+    void InsertAlert(const engine::AlertRecord& a) override { inner_->InsertAlert(a); }
+    std::vector<engine::AlertRecord> DueAlerts(Timestamp now, int limit) override { return inner_->DueAlerts(now, limit); }
+    void DeleteAlert(const engine::AlertRecord& a) override { inner_->DeleteAlert(a); }
+    void DeferAlert(const engine::AlertRecord& a) override { inner_->DeferAlert(a); }
     void Commit() override { inner_->Commit(); }
 
 private:

@@ -1,0 +1,107 @@
+#include "alerts.hpp"
+
+#include "http/client.hpp"
+#include "sagaflow/log.hpp"
+
+namespace sagaflow::sagad {
+namespace {
+
+constexpr int kBatch = 32;
+
+}  // namespace
+
+AlertSender::AlertSender(engine::SagaStore& store, const Clock& clock, AlertOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {
+    auto url = http::ParseUrl(options_.webhook);
+    if (!url.ok()) throw Error(ErrorCode::kInvalidArgument, "alert_webhook: " + url.status().message);
+}
+
+AlertSender::~AlertSender() { Stop(); }
+
+void AlertSender::Start() {
+    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+}
+
+void AlertSender::Stop() {
+    {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void AlertSender::Wake() {
+    {
+        std::lock_guard lock(mu_);
+        woken_ = true;
+    }
+    cv_.notify_all();
+}
+
+void AlertSender::Loop() {
+    std::chrono::milliseconds pause{0};
+    for (;;) {
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait_for(lock, std::max(pause, options_.poll), [this] { return stop_ || woken_; });
+            if (stop_) return;
+            woken_ = false;
+        }
+        try {
+            while (SendDue() == kBatch) {
+            }
+            guard_.Succeeded();
+            pause = std::chrono::milliseconds(0);
+        } catch (const std::exception& e) {
+            pause = guard_.Failed(e);  // the store is away: try again later
+        }
+    }
+}
+
+int AlertSender::SendDue() {
+    std::vector<engine::AlertRecord> due;
+    {
+        auto tx = store_.Begin();
+        due = tx->DueAlerts(clock_.Now(), kBatch);
+        tx->Commit();
+    }
+    pending_ = due.size();
+    http::ClientConnection conn(*http::ParseUrl(options_.webhook), options_.timeout);
+    const std::string path = http::ParseUrl(options_.webhook)->path;
+    for (engine::AlertRecord& a : due) {
+        nlohmann::json event = a.event;
+        event["alert_id"] = a.saga_id.str() + "/" + std::to_string(a.id);
+        event["attempt"] = a.attempts + 1;
+        if (!options_.sagad_url.empty()) event["url"] = options_.sagad_url + "/#/sagas/" + a.saga_id.str();
+        std::string why;
+        try {
+            const http::Response r = conn.Send("POST", path, event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+            if (r.status >= 200 && r.status < 300) {
+                auto tx = store_.Begin();
+                tx->DeleteAlert(a);
+                tx->Commit();
+                ++sent_;
+                log::Info("alert_sent", {{"saga_id", a.saga_id.str()}, {"alert_id", event["alert_id"]},
+                                         {"attempt", a.attempts + 1}});
+                continue;
+            }
+            why = "the webhook answered HTTP " + std::to_string(r.status);
+        } catch (const Error& e) {
+            why = e.what();
+        }
+        ++failed_;
+        a.attempts += 1;
+        const auto backoff = std::min<std::chrono::milliseconds>(
+            options_.max_backoff, std::chrono::milliseconds(1000) * (1LL << std::min(a.attempts - 1, 20)));
+        a.next_at = clock_.Now() + std::chrono::duration_cast<Duration>(backoff);
+        auto tx = store_.Begin();
+        tx->DeferAlert(a);
+        tx->Commit();
+        log::Warn("alert_not_sent", {{"saga_id", a.saga_id.str()}, {"alert_id", event["alert_id"]},
+                                     {"attempt", a.attempts}, {"error", why}, {"retry_in_ms", backoff.count()}});
+    }
+    return static_cast<int>(due.size());
+}
+
+}  // namespace sagaflow::sagad

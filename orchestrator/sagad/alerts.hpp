@@ -1,0 +1,65 @@
+// The alert hook: POSTs each alert the engine recorded (a saga stopped in failed) to the
+// operator's webhook, with retries and backoff, and deletes it once taken (a 2xx answer).
+// The alerts live in the store (saga_alerts), written in the transaction that failed the
+// saga, so one is sent even when sagad dies between the failure and the POST: the next
+// active sagad finds it. Delivery is at least once; each event carries `alert_id` for the
+// receiver to drop repeats.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "loop_guard.hpp"
+#include "saga_store.hpp"
+#include "sagaflow/core/clock.hpp"
+
+namespace sagaflow::sagad {
+
+struct AlertOptions {
+    std::string webhook;   ///< http://host:port/path
+    std::string sagad_url; ///< this sagad's HTTP URL, for a link to the saga in the event
+    std::chrono::milliseconds poll{1000};
+    std::chrono::milliseconds timeout{5000};
+    std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
+};
+
+class AlertSender {
+public:
+    /// Throws Error(kInvalidArgument) for a webhook that is not an http:// URL.
+    AlertSender(engine::SagaStore& store, const Clock& clock, AlertOptions options);
+    ~AlertSender();  ///< Stops.
+    AlertSender(const AlertSender&) = delete;
+    AlertSender& operator=(const AlertSender&) = delete;
+
+    void Start();
+    void Stop();
+    /// A saga just failed: look now rather than at the next poll. Any thread.
+    void Wake();
+
+    [[nodiscard]] std::uint64_t sent() const { return sent_; }
+    [[nodiscard]] std::uint64_t failed_attempts() const { return failed_; }
+    [[nodiscard]] std::uint64_t pending() const { return pending_; }
+
+private:
+    void Loop();
+    /// Sends what is due; returns how many it tried.
+    int SendDue();
+
+    engine::SagaStore& store_;
+    const Clock& clock_;
+    AlertOptions options_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    bool woken_ = false;
+    std::atomic<std::uint64_t> sent_{0}, failed_{0}, pending_{0};
+    runtime::LoopGuard guard_{"alerts"};
+    std::thread thread_;
+};
+
+}  // namespace sagaflow::sagad
