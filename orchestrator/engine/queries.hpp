@@ -1,4 +1,4 @@
-// Reads of sagas straight from the store, on any thread (DESIGN §10, `Queries`): the admin
+// Reads of sagas straight from the store, on any thread (DESIGN §10, `Queries`): the HTTP
 // API's list, show and graph do not queue behind the engine's loop.
 #pragma once
 

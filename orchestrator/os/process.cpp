@@ -55,6 +55,7 @@ struct Prepared {
     std::string path;
     std::vector<std::string> args;
     std::vector<char*> argv;
+    std::vector<char*> envp;
     Fd in{open("/dev/null", O_RDONLY | O_CLOEXEC)};
     Fd out;
     Fd report_read, report_write;  // exec failure: the child writes errno here
@@ -66,6 +67,12 @@ void Prepare(Prepared& p, const std::vector<std::string>& argv, const SpawnOptio
     p.args = argv;
     for (std::string& a : p.args) p.argv.push_back(a.data());
     p.argv.push_back(nullptr);
+    // systemd's notification socket is sagad's own: a child that inherits it (the embedded
+    // PostgreSQL does sd_notify too) would say READY=1 before sagad is ready.
+    for (char** e = environ; *e != nullptr; ++e) {
+        if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0) p.envp.push_back(*e);
+    }
+    p.envp.push_back(nullptr);
     if (!o.output_file.empty()) {
         p.out.Reset(open(o.output_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
         if (p.out.get() < 0) {
@@ -92,7 +99,7 @@ void Prepare(Prepared& p, const std::vector<std::string>& argv, const SpawnOptio
         const gid_t gid = o.run_as->gid;
         if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(o.run_as->uid) != 0) fail(errno);
     }
-    execve(p.path.c_str(), p.argv.data(), environ);
+    execve(p.path.c_str(), p.argv.data(), p.envp.data());
     fail(errno);
     _exit(127);
 }

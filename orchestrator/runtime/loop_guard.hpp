@@ -17,7 +17,7 @@ namespace sagaflow::runtime {
 
 class LoopGuard {
 public:
-    /// `loop` names the loop in the log ("node", "admin", "watchdog").
+    /// `loop` names the loop in the log ("node", "http", "alerts", "watchdog").
     explicit LoopGuard(std::string loop) : loop_(std::move(loop)) {}
 
     /// Counts and logs `e`; returns how long the loop should pause before trying again.
