@@ -9,12 +9,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <future>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "api.hpp"
 #include "http/server.hpp"
@@ -264,18 +266,36 @@ TEST_F(HttpApiTest, BadRequestsGetJsonErrorsAndWriteNothing) {
     EXPECT_EQ(node_->loop_errors(), 0u);
 }
 
-TEST_F(HttpApiTest, RefusesStartsBeyondMaxRunningWithResourceExhausted) {
-    api_ = std::make_unique<sagad::Api>(registry_, *node_, queries_, telemetry_, sagad::ApiOptions{2});
+TEST_F(HttpApiTest, AFloodOfStartsBeyondMaxRunningIsRefusedWithResourceExhausted) {
+    api_ = std::make_unique<sagad::Api>(registry_, *node_, queries_, telemetry_, sagad::ApiOptions{10});
     api_->SetActive();
+    // 100 starts from 4 clients at once against a limit of 10 sagas in flight (no worker
+    // answers, so none ends): exactly 10 are taken, 90 refused, nothing else written.
+    std::atomic<int> taken{0}, refused{0}, other{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c) {
+        clients.emplace_back([&, c] {
+            client::Client sagad(url_);
+            for (int i = 0; i < 25; ++i) {
+                const auto r = sagad.Start(Order("flood-" + std::to_string(c) + "-" + std::to_string(i)));
+                (r.ok() ? taken : r.code() == ErrorCode::kResourceExhausted ? refused : other)++;
+            }
+        });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(taken, 10);
+    EXPECT_EQ(refused, 90);
+    EXPECT_EQ(other, 0);
     client::Client sagad(url_);
-    ASSERT_TRUE(sagad.Start(Order("a")).ok());
-    ASSERT_TRUE(sagad.Start(Order("b")).ok());
-    int refused = 0;
-    for (int i = 0; i < 20; ++i) refused += sagad.Start(Order("c" + std::to_string(i))).code() == ErrorCode::kResourceExhausted;
-    EXPECT_EQ(refused, 20);
     auto page = sagad.List();
     ASSERT_TRUE(page.ok());
-    EXPECT_EQ(page->sagas.size(), 2u) << "a refused start wrote a saga";
+    EXPECT_EQ(page->sagas.size(), 10u) << "a refused start wrote a saga";
+    const std::string refusal = Exchange(
+        "POST /api/v1/sagas HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(json(Order("one-more")).dump().size()) + "\r\nConnection: close\r\n\r\n" + json(Order("one-more")).dump());
+    EXPECT_EQ(StatusOf(refusal), 429) << refusal;
+    EXPECT_EQ(BodyOf(refusal).value("code", ""), "resource_exhausted");
+    EXPECT_EQ(node_->loop_errors(), 0u);
 }
 
 TEST_F(HttpApiTest, MetricsHealthAndReadiness) {
