@@ -93,7 +93,7 @@ public:
 private:
     void OnRead(beast::error_code ec) {
         read_deadline_.cancel();
-        if (timed_out_) {
+        if (ec && timed_out_) {  // a request that completed as the timer fired is served
             // A kept-alive connection that said nothing is simply closed; one that began a
             // request and did not finish it (a slow-loris) hears why.
             // (Bytes of an unfinished header wait in the buffer, not yet in the parser.)
