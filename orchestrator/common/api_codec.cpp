@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "sagaflow/client/api.hpp"
+#include "sagaflow/core/numbers.hpp"
 
 namespace sagaflow::api {
 namespace {
@@ -98,17 +99,9 @@ json OrNull(const std::optional<T>& v) {
 }
 
 Result<int> PositiveParam(const std::string& key, const std::string& v, int max) {
-    std::size_t used = 0;
-    long long n = 0;
-    try {
-        n = std::stoll(v, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used == 0 || used != v.size() || n < 1 || n > max) {
-        return Status{ErrorCode::kInvalidArgument, "'" + key + "' must be an integer from 1 to " + std::to_string(max)};
-    }
-    return static_cast<int>(n);
+    const auto n = ParseInteger(v, 1, max);
+    if (!n) return Status{ErrorCode::kInvalidArgument, "'" + key + "' must be an integer from 1 to " + std::to_string(max)};
+    return static_cast<int>(*n);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <boost/beast/http.hpp>
 #include <optional>
 
+#include "sagaflow/core/numbers.hpp"
+
 namespace sagaflow::http {
 namespace {
 
@@ -38,18 +40,9 @@ Result<Url> ParseUrl(std::string_view text) {
     const std::size_t colon = rest.rfind(':');
     url.host = std::string(rest.substr(0, colon));
     if (colon != std::string_view::npos) {
-        const std::string port(rest.substr(colon + 1));
-        std::size_t used = 0;
-        int n = 0;
-        try {
-            n = std::stoi(port, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used == 0 || used != port.size() || n < 1 || n > 65535) {
-            return Status{ErrorCode::kInvalidArgument, "'" + std::string(text) + "' has a bad port"};
-        }
-        url.port = static_cast<std::uint16_t>(n);
+        const auto port = ParseInteger(rest.substr(colon + 1), 1, 65535);
+        if (!port) return Status{ErrorCode::kInvalidArgument, "'" + std::string(text) + "' has a bad port"};
+        url.port = static_cast<std::uint16_t>(*port);
     }
     if (url.host.empty()) return Status{ErrorCode::kInvalidArgument, "'" + std::string(text) + "' has no host"};
     return url;

@@ -4,7 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <ctime>
+
+#include "sagaflow/core/clock.hpp"
 
 namespace sagaflow::log {
 namespace {
@@ -26,15 +27,9 @@ spdlog::logger& Sink() {
     return *logger;
 }
 
-std::string Timestamp(std::chrono::system_clock::time_point at) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-    return buf;
+// The one timestamp format (core/clock.hpp).
+std::string Stamp(std::chrono::system_clock::time_point at) {
+    return FormatTimestamp(std::chrono::time_point_cast<Duration>(at));
 }
 
 bool NeedsQuotes(std::string_view s) {
@@ -84,7 +79,7 @@ std::string FormatLine(Format format, Level level, std::string_view event, const
     const std::string_view level_name = kNames[static_cast<int>(level)];
     if (format == Format::kJson) {
         nlohmann::json j = nlohmann::json::object();
-        j["ts"] = Timestamp(at);
+        j["ts"] = Stamp(at);
         j["level"] = level_name;
         j["event"] = std::string(event);
         if (fields.is_object()) {
@@ -94,7 +89,7 @@ std::string FormatLine(Format format, Level level, std::string_view event, const
         }
         return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
-    std::string line = Timestamp(at);
+    std::string line = Stamp(at);
     line += ' ';
     line += level_name;
     line += ' ';

@@ -1,6 +1,5 @@
 #include "alerts.hpp"
 
-#include "http/client.hpp"
 #include "sagaflow/log.hpp"
 
 namespace sagaflow::sagad {
@@ -14,6 +13,7 @@ AlertSender::AlertSender(engine::SagaStore& store, const Clock& clock, AlertOpti
     : store_(store), clock_(clock), options_(std::move(options)) {
     auto url = http::ParseUrl(options_.webhook);
     if (!url.ok()) throw Error(ErrorCode::kInvalidArgument, "alert_webhook: " + url.status().message);
+    webhook_ = *url;
 }
 
 AlertSender::~AlertSender() { Stop(); }
@@ -67,8 +67,7 @@ int AlertSender::SendDue() {
         tx->Commit();
     }
     pending_ = due.size();
-    http::ClientConnection conn(*http::ParseUrl(options_.webhook), options_.timeout);
-    const std::string path = http::ParseUrl(options_.webhook)->path;
+    http::ClientConnection conn(webhook_, options_.timeout);
     for (engine::AlertRecord& a : due) {
         nlohmann::json event = a.event;
         event["alert_id"] = a.saga_id.str() + "/" + std::to_string(a.id);
@@ -76,7 +75,7 @@ int AlertSender::SendDue() {
         if (!options_.sagad_url.empty()) event["url"] = options_.sagad_url + "/#/sagas/" + a.saga_id.str();
         std::string why;
         try {
-            const http::Response r = conn.Send("POST", path, event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+            const http::Response r = conn.Send("POST", webhook_.path, event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
             if (r.status >= 200 && r.status < 300) {
                 auto tx = store_.Begin();
                 tx->DeleteAlert(a);
@@ -92,14 +91,14 @@ int AlertSender::SendDue() {
         }
         ++failed_;
         a.attempts += 1;
-        const auto backoff = std::min<std::chrono::milliseconds>(
-            options_.max_backoff, std::chrono::milliseconds(1000) * (1LL << std::min(a.attempts - 1, 20)));
-        a.next_at = clock_.Now() + std::chrono::duration_cast<Duration>(backoff);
+        const Duration backoff =
+            engine::BackoffDelay(options_.backoff, a.attempts, std::uniform_real_distribution<double>(0, 1)(rng_));
+        a.next_at = clock_.Now() + backoff;
         auto tx = store_.Begin();
         tx->DeferAlert(a);
         tx->Commit();
         log::Warn("alert_not_sent", {{"saga_id", a.saga_id.str()}, {"alert_id", event["alert_id"]},
-                                     {"attempt", a.attempts}, {"error", why}, {"retry_in_ms", backoff.count()}});
+                                     {"attempt", a.attempts}, {"error", why}, {"retry_in_ms", std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count()}});
     }
     return static_cast<int>(due.size());
 }

@@ -11,9 +11,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 
+#include "backoff.hpp"
+#include "http/client.hpp"
 #include "loop_guard.hpp"
 #include "saga_store.hpp"
 #include "sagaflow/core/clock.hpp"
@@ -25,7 +28,8 @@ struct AlertOptions {
     std::string sagad_url; ///< this sagad's HTTP URL, for a link to the saga in the event
     std::chrono::milliseconds poll{1000};
     std::chrono::milliseconds timeout{5000};
-    std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
+    /// Between tries of one alert: 1 s doubling to 5 min, with jitter (no give-up limit).
+    RetryPolicy backoff{1, std::chrono::seconds(1), 2.0, std::chrono::minutes(5), 0.2};
 };
 
 class AlertSender {
@@ -53,6 +57,8 @@ private:
     engine::SagaStore& store_;
     const Clock& clock_;
     AlertOptions options_;
+    http::Url webhook_;
+    std::mt19937_64 rng_{std::random_device{}()};  // the backoff's jitter; the sender's thread only
     std::mutex mu_;
     std::condition_variable cv_;
     bool stop_ = false;

@@ -4,6 +4,7 @@
 
 #include "graph_dot.hpp"
 #include "sagaflow/client/api.hpp"
+#include "sagaflow/core/numbers.hpp"
 #include "sagaflow/log.hpp"
 #include "sagaflow/protocol/envelope.hpp"
 #include "web/assets.hpp"
@@ -107,17 +108,10 @@ engine::SagaCursor ParseCursor(const std::string& text) {
     const std::size_t sep = text.find('_');
     const auto bad = [&] { return Error(ErrorCode::kInvalidArgument, "'cursor' is not one this API handed out"); };
     if (sep == std::string::npos) throw bad();
-    std::int64_t us = 0;
-    try {
-        std::size_t used = 0;
-        us = std::stoll(text.substr(0, sep), &used);
-        if (used != sep) throw bad();
-    } catch (const std::exception&) {
-        throw bad();
-    }
+    const auto us = ParseInteger(std::string_view(text).substr(0, sep), INT64_MIN, INT64_MAX);
     auto id = ParseUuidId<SagaId>(text.substr(sep + 1));
-    if (!id) throw bad();
-    return {Timestamp(std::chrono::microseconds(us)), *id};
+    if (!us || !id) throw bad();
+    return {Timestamp(std::chrono::microseconds(*us)), *id};
 }
 
 // Matches a path against a pattern ("/api/v1/sagas/{id}"), capturing the parameters.

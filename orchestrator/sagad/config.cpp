@@ -2,11 +2,14 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "sagaflow/core/numbers.hpp"
 
 namespace sagaflow::sagad {
 namespace {
@@ -19,15 +22,10 @@ struct Setting {
 };
 
 Status Positive(int& out, const std::string& v, const char* key) {
-    try {
-        std::size_t used = 0;
-        const int n = std::stoi(v, &used);
-        if (used != v.size() || n <= 0) throw std::invalid_argument(v);
-        out = n;
-        return {};
-    } catch (const std::exception&) {
-        return {ErrorCode::kInvalidArgument, std::string(key) + " must be a positive integer, got '" + v + "'"};
-    }
+    const auto n = ParseInteger(v, 1, std::numeric_limits<int>::max());
+    if (!n) return {ErrorCode::kInvalidArgument, std::string(key) + " must be a positive integer, got '" + v + "'"};
+    out = static_cast<int>(*n);
+    return {};
 }
 
 Status OneOf(std::string& out, const std::string& v, const char* key, std::vector<std::string> allowed) {
@@ -56,16 +54,8 @@ Status Listen(Config& c, const std::string& v) {
     const std::size_t colon = v.rfind(':');
     std::string host = colon == std::string::npos ? "" : v.substr(0, colon);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    int port = -1;
-    try {
-        std::size_t used = 0;
-        const std::string digits = colon == std::string::npos ? "" : v.substr(colon + 1);
-        port = std::stoi(digits, &used);
-        if (used != digits.size()) port = -1;
-    } catch (const std::exception&) {
-        port = -1;
-    }
-    if (host.empty() || port < 0 || port > 65535) {
+    const auto port = ParseInteger(colon == std::string::npos ? "" : std::string_view(v).substr(colon + 1), 0, 65535);
+    if (host.empty() || !port) {
         return {ErrorCode::kInvalidArgument, "http_listen must be host:port (port 0 for any free one), got '" + v + "'"};
     }
     const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -75,7 +65,7 @@ Status Listen(Config& c, const std::string& v) {
                 "authentication yet, got '" + v + "'"};
     }
     c.http_host = host;
-    c.http_port = port;
+    c.http_port = static_cast<int>(*port);
     return {};
 }
 
