@@ -52,6 +52,7 @@ public:
         registry_.Add(wf);
         EngineOptions o;
         o.seed = rng_();
+        o.record_alerts = true;
         engine_ = std::make_unique<Engine>(registry_, store_, worker_, clock_, o);
         engine_->dispatcher().Join("chaos", {"q"}, 1 << 20);
     }
@@ -66,6 +67,7 @@ public:
             const SagaStatus status = State();
             if (status == SagaStatus::kCompleted || status == SagaStatus::kCompensated) return;
             if (status == SagaStatus::kFailed) {  // stuck compensation: the operator fixes it and retries
+                ++failed_times_;
                 ASSERT_TRUE(engine_->Retry(id_).ok());
                 continue;
             }
@@ -99,6 +101,8 @@ public:
         const bool off = status == SagaStatus::kCompensated;
         EXPECT_TRUE(off || status == SagaStatus::kCompleted) << ToString(status);
         EXPECT_EQ(off, FailedForGood() || manual_) << "compensated exactly when a step failed for good or the operator asked";
+        const auto alerts = store_.Begin()->DueAlerts(Timestamp::max(), 1 << 20);
+        EXPECT_EQ(static_cast<int>(alerts.size()), failed_times_) << "one alert each time the saga stopped in failed";
         for (const auto& p : wf_.nodes()) {
             const NodeDef& d = *p.def;
             if (d.kind != NodeKind::kStep) continue;
@@ -197,6 +201,7 @@ private:
     std::unique_ptr<Engine> engine_;
     SagaId id_;
     bool manual_ = false;
+    int failed_times_ = 0;
     int t_ = 0;
     std::unordered_map<MsgId, Reply> inbox_;
     std::map<std::pair<std::string, Phase>, Reply> done_;
