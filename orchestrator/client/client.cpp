@@ -9,6 +9,7 @@ struct Client::Impl {
     Impl(std::string u, http::Url url, ClientOptions o)
         : text(std::move(u)), base(url.path == "/" ? "" : url.path), conn(std::move(url), o.timeout) {
         while (!base.empty() && base.back() == '/') base.pop_back();
+        conn.SetBearer(o.token);
     }
 
     std::string text;  // the URL as given, for messages

@@ -125,6 +125,8 @@ int HttpStatusOf(ErrorCode code) noexcept {
     switch (code) {
         case ErrorCode::kOk: return 200;
         case ErrorCode::kInvalidArgument: return 400;
+        case ErrorCode::kUnauthenticated: return 401;
+        case ErrorCode::kPermissionDenied: return 403;
         case ErrorCode::kNotFound: return 404;
         case ErrorCode::kAlreadyExists:
         case ErrorCode::kFailedPrecondition:
@@ -321,6 +323,8 @@ void from_json(const json& j, PendingInfo& v) {
 void to_json(json& j, const AttemptInfo& v) {
     j = {{"step", v.step}, {"phase", ToString(v.phase)}, {"attempt", v.attempt}, {"outcome", v.outcome},
          {"detail", v.detail}, {"msg_id", v.msg_id.str()}, {"at", FormatTimestamp(v.at)}};
+    if (!v.worker.empty()) j["worker"] = v.worker;
+    if (!v.key.empty()) j["key"] = v.key;
 }
 void from_json(const json& j, AttemptInfo& v) {
     RequireObject(j, "an attempt");
@@ -331,6 +335,8 @@ void from_json(const json& j, AttemptInfo& v) {
     v.detail = OptStr(j, "detail").value_or("");
     v.msg_id = IdOf<MsgId>(j, "msg_id");
     v.at = TimeOf(j, "at");
+    v.worker = OptStr(j, "worker").value_or("");
+    v.key = OptStr(j, "key").value_or("");
 }
 
 void to_json(json& j, const HistoryEntry& v) {
@@ -416,6 +422,10 @@ void from_json(const json& j, Graph& v) { v.dot = Str(j, "dot"); }
 void to_json(json& j, const WorkerInfo& v) {
     j = {{"id", v.id}, {"queues", v.queues}, {"capacity", v.capacity}, {"in_flight", v.in_flight},
          {"last_heartbeat", FormatTimestamp(v.last_heartbeat)}};
+    if (!v.key.empty()) {
+        j["key"] = v.key;
+        j["key_name"] = v.key_name;
+    }
 }
 void from_json(const json& j, WorkerInfo& v) {
     RequireObject(j, "a worker");
@@ -428,6 +438,8 @@ void from_json(const json& j, WorkerInfo& v) {
     v.capacity = static_cast<int>(Int(j, "capacity"));
     v.in_flight = static_cast<int>(Int(j, "in_flight"));
     v.last_heartbeat = TimeOf(j, "last_heartbeat");
+    v.key = OptStr(j, "key").value_or("");
+    v.key_name = OptStr(j, "key_name").value_or("");
 }
 
 void to_json(json& j, const Workers& v) { j = {{"workers", v.workers}}; }

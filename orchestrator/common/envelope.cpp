@@ -12,12 +12,13 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<Kind, std::string_view>, 5> kKinds{{
+constexpr std::array<std::pair<Kind, std::string_view>, 6> kKinds{{
     {Kind::kHello, "hello"},
     {Kind::kHeartbeat, "heartbeat"},
     {Kind::kCommand, "command"},
     {Kind::kReply, "reply"},
     {Kind::kAck, "ack"},
+    {Kind::kRefused, "refused"},
 }};
 
 Status Bad(const std::string& why) { return {ErrorCode::kInvalidArgument, "malformed envelope: " + why}; }
@@ -122,6 +123,9 @@ std::string EncodeEnvelope(const Envelope& e) {
         case Kind::kAck:
             j["msg_id"] = e.msg_id;
             break;
+        case Kind::kRefused:
+            j["reason"] = e.reason;
+            break;
     }
     return j.dump();
 }
@@ -217,6 +221,10 @@ Result<Envelope> DecodeEnvelope(std::string_view frame, std::size_t max_bytes) {
             }
             case Kind::kAck:
                 e.msg_id = Uuid(j, "msg_id");
+                break;
+            case Kind::kRefused:
+                e.reason = Str(j, "reason");
+                if (e.reason.size() > 1024) return Bad("reason too long");
                 break;
         }
     } catch (const json::exception& ex) {

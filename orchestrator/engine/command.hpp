@@ -52,6 +52,10 @@ struct Reply {
     /// resent elsewhere, or sagad restarted since): recorded as ignored, never applied.
     /// The command's own delivery answers it, from that worker's inbox.
     bool late = false;
+    /// Who answered, for the attempt's history: the worker's id, and its CURVE key's
+    /// fingerprint (empty without CURVE).
+    std::string worker;
+    std::string key;
 };
 
 }  // namespace sagaflow::engine

@@ -25,11 +25,11 @@ std::vector<std::string> Dispatcher::ExpireSilent(Timestamp cutoff) {
     for (const auto& [id, w] : workers_) {
         if (w.last_seen < cutoff) gone.push_back(id);
     }
-    for (const std::string& id : gone) Remove(id);
+    for (const std::string& id : gone) Leave(id);
     return gone;
 }
 
-void Dispatcher::Remove(const std::string& worker) {
+void Dispatcher::Leave(const std::string& worker) {
     workers_.erase(worker);
     for (auto& [id, e] : entries_) {
         if (e.stage == Stage::kInFlight && e.worker == worker) e.worker.clear();  // late now; the deadline resends it
@@ -135,7 +135,7 @@ std::vector<Delivered> Dispatcher::Pump() {
             Command command = e.command;
             command.deadline = now + e.timeout;
             if (!channel_.Deliver(w->id, command)) {
-                Remove(std::string(w->id));  // unreachable: gone; the command tries the next one
+                Leave(std::string(w->id));  // unreachable: gone; the command tries the next one
                 continue;
             }
             tickets.pop_front();

@@ -93,6 +93,9 @@ public:
     /// had in flight stays in flight until its deadline, then goes to another worker.
     std::vector<std::string> ExpireSilent(Timestamp cutoff);
     [[nodiscard]] std::vector<WorkerSlot> Workers() const;
+    /// Takes `worker` out (refused, or its connection replaced); what it had in flight is
+    /// nobody's: its replies are late, and the deadlines resend.
+    void Leave(const std::string& worker);
 
     // --- commands
     /// Tracks `record`'s command (new, or re-armed for another attempt); it waits until
@@ -127,8 +130,6 @@ public:
 
 private:
     void FreeSlot(Entry& e);
-    /// Takes `worker` out; what it had in flight is nobody's (its replies are late).
-    void Remove(const std::string& worker);
     /// The least-loaded live worker serving `queue` with a free slot, or nullptr.
     WorkerSlot* FreeWorker(const std::string& queue);
     [[nodiscard]] bool HasFreeWorker(const std::string& queue) const;

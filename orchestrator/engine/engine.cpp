@@ -51,13 +51,13 @@ std::vector<Status> Engine::ApplyReplies(std::span<const Reply> replies) {
     return ApplyEvents(std::vector<Event>(replies.begin(), replies.end()));
 }
 
-Status Engine::Compensate(const SagaId& id, const std::string& reason) {
-    const Event e = OperatorAction{OperatorAction::Kind::kCompensate, id, reason};
+Status Engine::Compensate(const SagaId& id, const std::string& reason, const Actor& by) {
+    const Event e = OperatorAction{OperatorAction::Kind::kCompensate, id, reason, by};
     return ApplyEvents(std::span<const Event>(&e, 1)).front();
 }
 
-Status Engine::Retry(const SagaId& id) {
-    const Event e = OperatorAction{OperatorAction::Kind::kRetry, id, {}};
+Status Engine::Retry(const SagaId& id, const std::string& reason, const Actor& by) {
+    const Event e = OperatorAction{OperatorAction::Kind::kRetry, id, reason, by};
     return ApplyEvents(std::span<const Event>(&e, 1)).front();
 }
 

@@ -48,9 +48,9 @@ public:
     /// saga, kFailedPrecondition in any other state. A command the saga awaits that was
     /// never handed to a worker is withdrawn in the same transaction (it cannot have run);
     /// one that may have run is awaited, then undone.
-    Status Compensate(const SagaId& id, const std::string& reason);
+    Status Compensate(const SagaId& id, const std::string& reason, const Actor& by = {});
     /// Re-runs the compensation that failed, for a failed saga; kFailedPrecondition else.
-    Status Retry(const SagaId& id);
+    Status Retry(const SagaId& id, const std::string& reason = {}, const Actor& by = {});
 
     /// Moves what is due into the lines, hands ready commands to free workers and applies
     /// every passed deadline. Returns how many commands it handed over or timed out.

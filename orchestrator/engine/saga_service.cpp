@@ -87,6 +87,11 @@ std::string UnregisteredReason(const SagaRecord& saga) {
            ", which this sagad does not register: it is left untouched until one that does runs";
 }
 
+void Stamp(HistoryEvent& e, const Actor& by) {
+    if (!by.name.empty()) e.detail["by"] = by.name;
+    if (!by.remote.empty()) e.detail["from"] = by.remote;
+}
+
 std::vector<AttemptRecord> AttemptsFrom(const std::vector<HistoryEvent>& history) {
     std::vector<AttemptRecord> out;
     for (const HistoryEvent& e : history) {
@@ -100,6 +105,8 @@ std::vector<AttemptRecord> AttemptsFrom(const std::vector<HistoryEvent>& history
         a.outcome = e.kind == "timed_out" ? "timeout" : e.detail.value("outcome", "");
         a.detail = e.kind == "timed_out" ? "no reply by the deadline" : e.detail.value("reason", "");
         a.finished_at = e.at;
+        a.worker = e.detail.value("worker", "");
+        a.key = e.detail.value("key", "");
         out.push_back(std::move(a));
     }
     return out;
@@ -193,7 +200,9 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
     const bool is_new = move.first == LifecycleEvent::kBegin;
     std::vector<HistoryEvent> events = std::move(move.events);
     if (is_new) {
-        events.push_back(Note(saga, "started"));
+        HistoryEvent started = Note(saga, "started");
+        if (move.by) Stamp(started, *move.by);
+        events.push_back(std::move(started));
         after.facts.push_back(FactOf(saga, Fact::Kind::kStarted));
     }
 
@@ -375,6 +384,7 @@ std::vector<Result<StartResult>> SagaService::Start(std::span<const StartRequest
             Move move;
             move.first = LifecycleEvent::kBegin;
             move.event = Plain(PlanEvent::Kind::kBegin);
+            move.by = req.by;
             if (!Advance(tx, saga, std::move(move), after)) {
                 throw Error(ErrorCode::kInternal, "a new saga was refused");
             }
@@ -458,6 +468,8 @@ Status SagaService::ApplyReply(StoreTx& tx, const Reply& reply, Effects& after) 
     replied.msg_id = reply.msg_id;
     replied.detail["outcome"] = ToString(reply.outcome);
     if (!reply.reason.empty()) replied.detail["reason"] = reply.reason;
+    if (!reply.worker.empty()) replied.detail["worker"] = reply.worker;
+    if (!reply.key.empty()) replied.detail["key"] = reply.key;
     auto ignore = [&](const char* why) {
         replied.kind = "reply_ignored";
         replied.detail["why"] = why;
@@ -540,7 +552,8 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
         return {ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
     }
     HistoryEvent requested = Note(*saga, compensate ? "compensation_requested" : "retry_requested");
-    if (compensate) requested.detail["reason"] = action.reason;
+    if (!action.reason.empty() || compensate) requested.detail["reason"] = action.reason;
+    Stamp(requested, action.by);
     const SagaStatus was = saga->status;
     Move move;
     move.first = compensate ? LifecycleEvent::kManualCompensate : LifecycleEvent::kManualRetry;

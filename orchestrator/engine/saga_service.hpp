@@ -58,12 +58,20 @@ struct EngineOptions {
     Observer* observer = nullptr;
 };
 
+/// Who asked for a start or an operator action, for the history (the audit trail): the
+/// API token's name and the client's address.
+struct Actor {
+    std::string name;    ///< the token's name; "anonymous" when the API takes no tokens
+    std::string remote;  ///< "address:port" of the client
+};
+
 struct StartRequest {
     std::string workflow;
     std::optional<int> version = std::nullopt;  ///< Latest when unset.
     nlohmann::json input = nlohmann::json::object();
     std::optional<BusinessKey> business_key = std::nullopt;
     std::optional<TraceId> trace_id = std::nullopt;  ///< The caller's trace (W3C traceparent); a new one when unset.
+    std::optional<Actor> by = std::nullopt;          ///< Through the API: who, for the history.
 };
 
 struct StartResult {
@@ -85,6 +93,9 @@ struct SagaView {
 /// Why a saga of a workflow version the registry lacks does not move (for `show`).
 [[nodiscard]] std::string UnregisteredReason(const SagaRecord& saga);
 
+/// Records who asked (`by`, `from`) in an event's detail: the audit trail.
+void Stamp(HistoryEvent& e, const Actor& by);
+
 /// The attempts recorded in a saga's history, oldest first.
 [[nodiscard]] std::vector<AttemptRecord> AttemptsFrom(const std::vector<HistoryEvent>& history);
 
@@ -99,7 +110,8 @@ struct OperatorAction {
     enum class Kind { kCompensate, kRetry };
     Kind kind = Kind::kCompensate;
     SagaId saga_id;
-    std::string reason;  ///< kCompensate: why (for the history and the saga row).
+    std::string reason;  ///< Why (for the history; kCompensate: and the saga row).
+    Actor by{};          ///< Who asked.
 };
 
 /// One thing that happened to a running saga.
@@ -188,6 +200,7 @@ private:
         std::vector<PendingRecord> withdrawn;   ///< Never sent: dropped (a manual compensation).
         std::string reason;                     ///< Why, should the saga leave the happy path.
         std::vector<HistoryEvent> events;       ///< What the history records before the walk.
+        std::optional<Actor> by;                ///< A start's: who asked.
     };
     enum class Outcome { kCommitted, kInDoubt };
     /// Runs `fn` in a transaction and commits, running it again on a retryable failure

@@ -85,6 +85,8 @@ struct AttemptRecord {
     std::string outcome;  ///< "ok", "fail", "retry", "timeout".
     std::string detail;   ///< Failure reason or error text.
     Timestamp finished_at{};
+    std::string worker;   ///< who answered (empty for a timeout)
+    std::string key;      ///< its CURVE key's fingerprint (empty without CURVE)
 };
 
 /// One codec for a history event inside a history row (both stores, and the dump of a

@@ -53,6 +53,7 @@ struct ClientConnection::Impl {
 
     Url url;
     std::chrono::milliseconds timeout;
+    std::string authorization;  // "Bearer ..." or empty
     net::io_context ioc;
     std::optional<beast::tcp_stream> stream;
     beast::flat_buffer buffer;
@@ -89,6 +90,10 @@ ClientConnection::ClientConnection(Url url, std::chrono::milliseconds timeout)
 
 ClientConnection::~ClientConnection() = default;
 
+void ClientConnection::SetBearer(std::string token) {
+    impl_->authorization = token.empty() ? std::string() : "Bearer " + std::move(token);
+}
+
 Response ClientConnection::Send(std::string_view method, const std::string& target, const std::string& body,
                                 std::string_view content_type) {
     Impl& c = *impl_;
@@ -108,6 +113,7 @@ Response ClientConnection::Send(std::string_view method, const std::string& targ
                                               target, 11);
         req.set(bhttp::field::host, where);
         req.set(bhttp::field::user_agent, "sagaflow-client");
+        if (!c.authorization.empty()) req.set(bhttp::field::authorization, c.authorization);
         if (!body.empty() || method == "POST") {
             req.set(bhttp::field::content_type, beast::string_view(content_type.data(), content_type.size()));
             req.body() = body;

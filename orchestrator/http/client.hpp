@@ -39,6 +39,8 @@ public:
     /// even a server that died mid-request cannot start a saga twice.
     Response Send(std::string_view method, const std::string& target, const std::string& body = "",
                   std::string_view content_type = "application/json");
+    /// Sends `Authorization: Bearer <token>` with every request from now on (empty: none).
+    void SetBearer(std::string token);
 
 private:
     struct Impl;

@@ -18,6 +18,7 @@ struct Request {
     std::map<std::string, std::string> query;   ///< Decoded; a repeated key keeps the last value
     std::map<std::string, std::string> headers; ///< Names in lower case
     std::string body;
+    std::string remote;  ///< the client's "address:port", as the server's socket sees it
 
     [[nodiscard]] std::string Header(const std::string& lower_name) const {
         const auto it = headers.find(lower_name);

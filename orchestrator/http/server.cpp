@@ -68,6 +68,12 @@ public:
     Session(tcp::socket socket, State& server)
         : stream_(std::move(socket)), server_(server), read_deadline_(stream_.get_executor()) {
         ++server_.open;
+        beast::error_code ec;
+        const auto peer = stream_.socket().remote_endpoint(ec);
+        if (!ec) {
+            const std::string address = peer.address().to_string();
+            remote_ = (peer.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(peer.port());
+        }
     }
     ~Session() { --server_.open; }
 
@@ -129,6 +135,7 @@ private:
                 std::string(field.value());
         }
         req.body = std::move(msg.body());
+        req.remote = remote_;
         const bool keep_alive = msg.keep_alive();
         if (server_.queued.fetch_add(1) >= server_.options.max_queued) {
             --server_.queued;
@@ -180,6 +187,7 @@ private:
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     net::steady_timer read_deadline_;
     bool timed_out_ = false;
+    std::string remote_;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "node.hpp"
 
+#include "keys.hpp"
 #include "sagaflow/log.hpp"
 
 #include <algorithm>
@@ -13,13 +14,47 @@ Node::Node(const WorkflowRegistry& registry, engine::SagaStore& store, const Clo
 Node::~Node() { Stop(); }
 
 std::string Node::Bind() {
-    if (router_) return bound_;
-    transport::SocketOptions router_options;
-    router_options.max_message_bytes = static_cast<std::int64_t>(options_.link.max_frame_bytes);
-    auto router = std::make_unique<transport::Socket>(ctx_, transport::SocketKind::kRouter, router_options);
-    bound_ = router->Bind(options_.worker_endpoint);
-    router_ = std::move(router);
+    if (!bound_.empty()) return bound_;
+    if (!router_) {  // once: a bind that failed (the port taken) is retried on the same socket
+        transport::SocketOptions router_options;
+        router_options.max_message_bytes = static_cast<std::int64_t>(options_.link.max_frame_bytes);
+        if (options_.curve) router_options.curve_server = transport::CurveServerKeys{options_.curve->secret_key};
+        router_ = std::make_unique<transport::Socket>(ctx_, transport::SocketKind::kRouter, router_options);
+        if (options_.curve) {
+            gatekeeper_ = std::make_unique<transport::Gatekeeper>(
+                ctx_, *router_, [this](const transport::ZapRequest& r) { return Admit(r); },
+                [this](transport::HandshakeFailure why, const std::string&) {
+                    // kAuth is Admit's refusal, counted and logged there.
+                    if (why == transport::HandshakeFailure::kProtocol) ++bad_crypto_;
+                    if (why == transport::HandshakeFailure::kOther) ++other_failures_;
+                });
+        }
+    }
+    bound_ = router_->Bind(options_.worker_endpoint);
     return bound_;
+}
+
+transport::ZapVerdict Node::Admit(const transport::ZapRequest& r) {
+    transport::ZapVerdict v;
+    const auto list = options_.curve->keys->Get();
+    if (r.mechanism == "CURVE" && list->Find(r.public_key) != nullptr) {
+        v.allow = true;
+        v.user_id = r.public_key;  // every message of the peer carries its key
+        return v;
+    }
+    v.reason = "key not on the allow-list";
+    if (++unknown_keys_ <= 100 || unknown_keys_ % 1000 == 0) {  // a flood of strangers stays a few lines
+        log::Warn("worker_key_refused", {{"key", security::Fingerprint(r.public_key)},
+                                         {"address", r.address},
+                                         {"refused_so_far", unknown_keys_.load()},
+                                         {"why", v.reason}});
+    }
+    return v;
+}
+
+HandshakeCounters Node::handshakes() const {
+    return {gatekeeper_ ? gatekeeper_->handshakes() : 0, unknown_keys_.load(), bad_crypto_.load(),
+            other_failures_.load()};
 }
 
 std::string Node::Start() {
@@ -30,7 +65,8 @@ std::string Node::Start() {
     wake_push_ = std::make_unique<transport::Socket>(ctx_, transport::SocketKind::kPush);
     wake_push_->Connect(wake);
 
-    link_ = std::make_unique<WorkerLink>(*router_, registry_.Queues(), clock_, options_.link);
+    link_ = std::make_unique<WorkerLink>(*router_, registry_.Queues(), clock_, options_.link,
+                                         LinkSecurity{options_.curve ? options_.curve->keys : nullptr});
     engine_ = std::make_unique<engine::Engine>(registry_, store_, *link_, clock_, options_.engine);
     link_->Attach(engine_->dispatcher());
     engine_->Recover();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "keys.hpp"
 #include "sagaflow/log.hpp"
 
 namespace sagaflow::runtime {
@@ -15,20 +16,15 @@ namespace {
 std::string Printable(const std::string& peer) {
     const std::string id = peer.substr(0, 64);
     if (std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f; })) return id;
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "0x";
-    for (unsigned char c : id) {
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-    return out;
+    return "0x" + security::Hex(id);
 }
 
 }  // namespace
 
 WorkerLink::WorkerLink(transport::Socket& router, std::set<std::string> known_queues,
-                       const Clock& clock, LinkOptions options)
-    : router_(router), known_queues_(std::move(known_queues)), clock_(clock), options_(options) {}
+                       const Clock& clock, LinkOptions options, LinkSecurity security)
+    : router_(router), known_queues_(std::move(known_queues)), clock_(clock), options_(options),
+      security_(security) {}
 
 bool WorkerLink::Deliver(const std::string& worker, const engine::Command& c) {
     Envelope e;
@@ -62,7 +58,44 @@ void WorkerLink::RememberGone(const std::string& peer) {
     gone_.insert(peer);
 }
 
-void WorkerLink::Register(const std::string& peer, const Envelope& e) {
+std::string WorkerLink::Judge(const transport::Received& m, const Envelope& e) {
+    const auto list = security_.keys->Get();
+    const security::WorkerGrant* grant = list->Find(m.user_id);
+    if (grant == nullptr) return "its key is not on the allow-list (any more)";
+    for (const std::string& q : e.queues) {
+        if (!grant->Serves(q)) {
+            return "key " + grant->fingerprint + " (" + grant->name + ") may not serve queue '" + q + "'";
+        }
+    }
+    auto bound = keys_.find(m.peer);
+    if (bound != keys_.end() && bound->second.key != m.user_id) {
+        // Another connection took this routing id: what the old one had in flight is
+        // not this one's to answer.
+        ledger_->Leave(m.peer);
+    }
+    keys_[m.peer] = {m.user_id, {grant->name, grant->fingerprint}};
+    return {};
+}
+
+void WorkerLink::Refuse(const transport::Received& m, const Envelope& e, const std::string& why) {
+    if (e.kind == Kind::kHello) ++counters_.refused_hellos;  // counted once per hello, not per heartbeat
+    if (ledger_->Knows(m.peer)) ledger_->Leave(m.peer);       // e.g. its key left the list on a reload
+    keys_.erase(m.peer);
+    if (refusals_logged_.size() >= 1024) refusals_logged_.clear();
+    if (refusals_logged_.insert(m.peer + "\n" + why).second) {
+        log::Warn("worker_refused", {{"worker", e.worker_id}, {"peer", Printable(m.peer)}, {"why", why}});
+    }
+    Envelope no;
+    no.kind = Kind::kRefused;
+    no.reason = why;
+    (void)router_.Send(protocol::EncodeEnvelope(no), m.peer);
+}
+
+void WorkerLink::Register(const transport::Received& m, const Envelope& e) {
+    if (security_.keys != nullptr) {
+        if (const std::string why = Judge(m, e); !why.empty()) return Refuse(m, e, why);
+    }
+    const std::string& peer = m.peer;
     gone_.erase(peer);
     std::vector<std::string> queues;
     for (const std::string& q : e.queues) {
@@ -73,6 +106,12 @@ void WorkerLink::Register(const std::string& peer, const Envelope& e) {
         }
     }
     ledger_->Join(peer, std::move(queues), e.capacity);
+}
+
+std::optional<WorkerIdentity> WorkerLink::IdentityOf(const std::string& peer) const {
+    const auto it = keys_.find(peer);
+    if (it == keys_.end()) return std::nullopt;
+    return it->second.identity;
 }
 
 std::optional<IncomingReply> WorkerLink::OnMessage(const transport::Received& m) {
@@ -90,13 +129,22 @@ std::optional<IncomingReply> WorkerLink::OnMessage(const transport::Received& m)
     switch (e.kind) {
         case Kind::kHello:
         case Kind::kHeartbeat:
-            Register(m.peer, e);
+            Register(m, e);
             return std::nullopt;
         case Kind::kReply: {
             ++counters_.replies_received;
             auto incoming = [&](bool late) {
-                return IncomingReply{m.peer, engine::Reply{MsgId(e.msg_id), e.outcome, e.output, e.reason,
-                                                           SagaId(e.saga_id), late}};
+                IncomingReply r;
+                r.peer = m.peer;
+                r.reply.msg_id = MsgId(e.msg_id);
+                r.reply.outcome = e.outcome;
+                r.reply.output = e.output;
+                r.reply.reason = e.reason;
+                r.reply.saga_id = SagaId(e.saga_id);
+                r.reply.late = late;
+                r.reply.worker = Printable(m.peer);
+                if (const auto it = keys_.find(m.peer); it != keys_.end()) r.reply.key = it->second.identity.fingerprint;
+                return r;
             };
             if (!ledger_->Seen(m.peer)) {
                 // A worker given up on (silent past the heartbeat timeout) is late, never
@@ -105,10 +153,20 @@ std::optional<IncomingReply> WorkerLink::OnMessage(const transport::Received& m)
                 Forged(m.peer, "reply from a peer that is not a registered worker");
                 return std::nullopt;
             }
+            if (security_.keys != nullptr) {
+                // Its messages must carry the key it registered with: a routing id is no
+                // credential.
+                const auto it = keys_.find(m.peer);
+                if (it == keys_.end() || it->second.key != m.user_id) {
+                    Forged(m.peer, "reply under a key that is not the one this worker registered with");
+                    return std::nullopt;
+                }
+            }
             return incoming(/*late=*/!ledger_->Answered(MsgId(e.msg_id), m.peer));
         }
         case Kind::kCommand:
         case Kind::kAck:
+        case Kind::kRefused:
             ++counters_.unexpected_kind;
             return std::nullopt;
     }
@@ -138,6 +196,7 @@ void WorkerLink::Ack(const IncomingReply& r, ErrorCode applied) {
 void WorkerLink::ExpireSilentWorkers() {
     for (const std::string& peer : ledger_->ExpireSilent(clock_.Now() - options_.heartbeat_timeout)) {
         ++counters_.workers_gone;
+        keys_.erase(peer);
         RememberGone(peer);
     }
 }

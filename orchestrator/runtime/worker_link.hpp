@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "allow_list.hpp"
 #include "dispatcher.hpp"
 #include "sagaflow/core/clock.hpp"
 #include "sagaflow/protocol/envelope.hpp"
@@ -38,6 +40,13 @@ struct LinkCounters {
     std::uint64_t ignored_replies = 0;    ///< duplicate or late
     std::uint64_t forged_replies = 0;     ///< from a peer that never said hello, or naming another saga
     std::uint64_t workers_gone = 0;
+    std::uint64_t refused_hellos = 0;     ///< CURVE: a key claiming a queue it may not serve (or off the list)
+};
+
+/// Who a worker is, as its CURVE key says (empty without CURVE).
+struct WorkerIdentity {
+    std::string name;         ///< the allow-list's name for the key
+    std::string fingerprint;  ///< `security::Fingerprint` of its key
 };
 
 /// A reply as it came off the wire, with who sent it (for the ack). Only registered
@@ -48,11 +57,17 @@ struct IncomingReply {
     engine::Reply reply;
 };
 
+/// CURVE on the worker port: the allow-list each hello is judged by. Without it (plain
+/// transport, loopback only) every hello is taken.
+struct LinkSecurity {
+    const security::KeyRing* keys = nullptr;
+};
+
 class WorkerLink final : public engine::WorkerChannel {
 public:
     /// `known_queues`: the queues the registered workflows use; claims of others are counted.
     WorkerLink(transport::Socket& router, std::set<std::string> known_queues, const Clock& clock,
-               LinkOptions options = {});
+               LinkOptions options = {}, LinkSecurity security = {});
 
     /// The ledger this link reports to; set once, before the first message.
     void Attach(engine::Dispatcher& ledger) { ledger_ = &ledger; }
@@ -68,9 +83,14 @@ public:
     void ExpireSilentWorkers();
 
     [[nodiscard]] const LinkCounters& counters() const { return counters_; }
+    /// The key a registered worker connected with; nullopt without CURVE or for a stranger.
+    [[nodiscard]] std::optional<WorkerIdentity> IdentityOf(const std::string& peer) const;
 
 private:
-    void Register(const std::string& peer, const protocol::Envelope& e);
+    void Register(const transport::Received& m, const protocol::Envelope& e);
+    /// CURVE: why this hello may not register, or empty when it may.
+    std::string Judge(const transport::Received& m, const protocol::Envelope& e);
+    void Refuse(const transport::Received& m, const protocol::Envelope& e, const std::string& why);
     void Forged(const std::string& peer, const std::string& why);
     void RememberGone(const std::string& peer);
 
@@ -80,10 +100,17 @@ private:
     std::set<std::string> known_queues_;
     const Clock& clock_;
     LinkOptions options_;
+    LinkSecurity security_;
     engine::Dispatcher* ledger_ = nullptr;
     LinkCounters counters_;
     std::set<std::string> forgers_logged_;  // each forging peer is logged once (bounded below)
     std::set<std::string> gone_;            // registered workers given up on: late, not forged
+    struct Bound {
+        std::string key;  // Z85: the user id its messages carry
+        WorkerIdentity identity;
+    };
+    std::map<std::string, Bound> keys_;     // CURVE: each registered peer's key
+    std::set<std::string> refusals_logged_; // each refused peer and reason is logged once (bounded)
 };
 
 }  // namespace sagaflow::runtime

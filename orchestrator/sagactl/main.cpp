@@ -4,6 +4,10 @@
 // unreachable, or it answered unavailable, aborted, deadline_exceeded or
 // resource_exhausted: the same command may succeed later).
 #include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -16,6 +20,9 @@
 #include "sagaflow/client/client.hpp"
 #include "sagaflow/core/error.hpp"
 #include "sagaflow/core/ids.hpp"
+#include "allow_list.hpp"
+#include "keys.hpp"
+#include "tokens.hpp"
 
 namespace {
 
@@ -92,15 +99,17 @@ void PrintHuman(const std::string& command, const json& result) {
         std::cout << "\nattempts\n";
         rows.clear();
         for (const auto& a : result["attempts"]) {
+            std::string by = a.contains("worker") ? Cell(a["worker"]) : "-";
+            if (a.contains("key")) by += " " + Cell(a["key"]);
             rows.push_back({Cell(a["at"]), Cell(a["step"]), Cell(a["phase"]), Cell(a["attempt"]),
-                            Cell(a["outcome"]), Cell(a["detail"])});
+                            Cell(a["outcome"]), by, Cell(a["detail"])});
         }
-        Table({"AT", "STEP", "PHASE", "ATTEMPT", "OUTCOME", "DETAIL"}, rows);
+        Table({"AT", "STEP", "PHASE", "ATTEMPT", "OUTCOME", "WORKER", "DETAIL"}, rows);
         std::cout << "\nhistory\n";
         rows.clear();
         for (const auto& h : result["history"]) {
             std::string what = h["detail"].contains("action") ? Cell(h["detail"]["action"]) : "";
-            for (const char* k : {"outcome", "reason", "delay_ms", "why"}) {
+            for (const char* k : {"outcome", "reason", "delay_ms", "why", "by", "from", "worker", "key"}) {
                 if (h["detail"].contains(k)) what += std::string(what.empty() ? "" : " ") + k + "=" + Cell(h["detail"][k]);
             }
             rows.push_back({Cell(h["at"]), Cell(h["kind"]), h["step"].is_null() ? "-" : Cell(h["step"]), Cell(h["phase"]),
@@ -114,9 +123,10 @@ void PrintHuman(const std::string& command, const json& result) {
         for (const auto& w : result) {
             std::string queues;
             for (const auto& q : w["queues"]) queues += (queues.empty() ? "" : ",") + q.get<std::string>();
-            rows.push_back({Cell(w["id"]), queues, Cell(w["capacity"]), Cell(w["in_flight"]), Cell(w["last_heartbeat"])});
+            const std::string key = w.contains("key") ? Cell(w["key_name"]) + " " + Cell(w["key"]) : "-";
+            rows.push_back({Cell(w["id"]), queues, Cell(w["capacity"]), Cell(w["in_flight"]), Cell(w["last_heartbeat"]), key});
         }
-        Table({"WORKER", "QUEUES", "CAPACITY", "IN_FLIGHT", "LAST_HEARTBEAT"}, rows);
+        Table({"WORKER", "QUEUES", "CAPACITY", "IN_FLIGHT", "LAST_HEARTBEAT", "KEY"}, rows);
     } else if (command == "stats") {
         std::vector<std::vector<std::string>> rows;
         for (const auto& [group, counters] : result.items()) {
@@ -126,6 +136,46 @@ void PrintHuman(const std::string& command, const json& result) {
     } else if (command == "graph") {
         std::cout << result["dot"].get<std::string>();
     }
+}
+
+// The two commands that need no sagad: keys and tokens are made here.
+int MakeKeys(const std::string& base) {
+    auto pair = sagaflow::security::WriteKeyPair(base, base);
+    if (!pair.ok()) {
+        std::cerr << "sagactl: " << pair.status().message << "\n";
+        return kSagadError;
+    }
+    std::cout << "wrote " << base << ".secret (keep it on its host) and " << base << ".pub\n"
+              << "public key " << pair->public_key << "  fingerprint " << sagaflow::security::Fingerprint(pair->public_key)
+              << "\n";
+    return kOk;
+}
+
+int MakeToken(const std::string& name, const std::string& role, const std::string& out) {
+    if (!sagaflow::security::IsName(name)) {
+        std::cerr << "sagactl: a token name is 1 to 64 of A-Z a-z 0-9 . _ -\n";
+        return kUsage;
+    }
+    const std::string token = sagaflow::security::NewToken();
+    std::FILE* f = nullptr;
+    if (const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600); fd >= 0) f = ::fdopen(fd, "w");
+    if (f == nullptr || std::fputs((token + "\n").c_str(), f) < 0 || std::fclose(f) != 0) {
+        std::cerr << "sagactl: cannot create " << out << " (it must not exist yet)\n";
+        return kSagadError;
+    }
+    std::cout << sagaflow::security::TokenLine(name, *sagaflow::security::ParseRole(role), token) << "\n";
+    return kOk;
+}
+
+// The API token: --token-file, else SAGACTL_TOKEN; empty when neither is given.
+std::string TokenOf(const std::string& file) {
+    if (file.empty()) return std::getenv("SAGACTL_TOKEN") ? std::getenv("SAGACTL_TOKEN") : "";
+    std::ifstream in(file);
+    if (!in) throw Usage{"cannot read --token-file " + file};
+    std::string token;
+    std::getline(in, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    return token;
 }
 
 std::string ReadInput(const std::string& text) {
@@ -144,6 +194,7 @@ struct Cli {
     bool as_json = false;
     int timeout_ms = 5000;
     std::string workflow, input, key, status, id, reason = "manual compensation via sagactl";
+    std::string token_file, key_base, token_name, token_role = "viewer", token_out;
     int limit = 0;
     int version = 0;
 
@@ -153,6 +204,7 @@ struct Cli {
         app.fallthrough();
         app.add_option("--endpoint", endpoint, "sagad's HTTP URL, http://host:port (or SAGACTL_ENDPOINT)")->capture_default_str();
         app.add_flag("--json", as_json, "machine-readable output");
+        app.add_option("--token-file", token_file, "a file holding the API token (or SAGACTL_TOKEN holds the token)");
         app.add_option("--timeout-ms", timeout_ms, "how long to wait for sagad's answer")
             ->check(CLI::Range(1, 3'600'000))->capture_default_str();
         app.footer("exit codes: 0 ok, 1 sagad reported a permanent error, 2 usage, 3 retry later "
@@ -174,10 +226,18 @@ struct Cli {
                                                  : std::string(name) == "compensate" ? "undo a running or completed saga"
                                                                                      : "re-run the compensation that failed");
             sub->add_option("id", id, "the saga's id (a UUID)")->required();
-            if (std::string(name) == "compensate") sub->add_option("--reason", reason, "why, for the history");
+            if (std::string(name) != "show") sub->add_option("--reason", reason, "why, for the history");
         }
         app.add_subcommand("workers", "connected workers");
         app.add_subcommand("stats", "sagad's counters: API requests, worker-socket frames");
+        auto* keygen = app.add_subcommand("keygen", "write a CURVE key pair: BASE.pub and BASE.secret (0600); no sagad needed");
+        keygen->add_option("base", key_base, "path and name of the pair, e.g. keys/inventory-1")->required();
+        auto* token = app.add_subcommand("token", "make an API token: writes it to --out (0600) and prints the "
+                                                  "line for sagad's api_tokens file; no sagad needed");
+        token->add_option("name", token_name, "who holds it (the audit trail names it)")->required();
+        token->add_option("role", token_role, "viewer, operator or admin")->required()
+            ->check(CLI::IsMember({"viewer", "operator", "admin"}));
+        token->add_option("--out", token_out, "the file to write the token to (must not exist)")->required();
         auto* graph = app.add_subcommand("graph", "Graphviz DOT, the saga's path marked");
         graph->add_option("workflow", workflow, "the workflow's name")->required();
         graph->add_option("--saga", id, "mark this saga's path");
@@ -230,7 +290,7 @@ struct Cli {
         }
         if (command == "show") return as(sagad.Show(id_of()));
         if (command == "compensate") return as(sagad.Compensate(id_of(), reason));
-        if (command == "retry") return as(sagad.Retry(id_of()));
+        if (command == "retry") return as(sagad.Retry(id_of(), reason));
         if (command == "workers") {
             auto r = as(sagad.Workers());
             return r.ok() ? Result<json>((*r)["workers"]) : r;
@@ -257,10 +317,13 @@ int main(int argc, char** argv) {
         std::cerr << "sagactl: a command is required\n\n" << cli.app.help();
         return kUsage;
     }
+    if (cli.Command() == "keygen") return MakeKeys(cli.key_base);
+    if (cli.Command() == "token") return MakeToken(cli.token_name, cli.token_role, cli.token_out);
     try {
         std::optional<sagaflow::client::Client> sagad;
         try {
-            sagad.emplace(cli.endpoint, sagaflow::client::ClientOptions{std::chrono::milliseconds(cli.timeout_ms)});
+            sagad.emplace(cli.endpoint,
+                          sagaflow::client::ClientOptions{std::chrono::milliseconds(cli.timeout_ms), TokenOf(cli.token_file)});
         } catch (const sagaflow::Error& e) {
             throw Usage{std::string("bad --endpoint: ") + e.what()};
         }

@@ -38,9 +38,10 @@ std::optional<TraceId> CallersTrace(const http::Request& req) {
     return id ? std::optional(TraceId(*id)) : std::nullopt;
 }
 
-engine::StartRequest ToEngine(const api::StartSaga& s, const std::optional<TraceId>& trace) {
+engine::StartRequest ToEngine(const api::StartSaga& s, const std::optional<TraceId>& trace, const engine::Actor& by) {
     engine::StartRequest r;
     r.trace_id = trace;
+    r.by = by;
     r.workflow = s.workflow;
     r.version = s.version;
     r.input = s.input;
@@ -142,23 +143,24 @@ Api::Api(const WorkflowRegistry& registry, runtime::Node& node, engine::Queries&
     : registry_(registry), node_(node), queries_(queries), telemetry_(telemetry), options_(options) {}
 
 const std::vector<Api::Route>& Api::Table() {
+    using A = Access;
     static const std::vector<Route> kRoutes{
-        {"GET", "/api/v1/workflows", &Api::Workflows, true},
-        {"GET", "/api/v1/workflows/{name}/graph", &Api::Graph, true},
-        {"POST", "/api/v1/sagas", &Api::Start, true},
-        {"POST", "/api/v1/sagas/batch", &Api::StartBatch, true},
-        {"GET", "/api/v1/sagas", &Api::List, true},
-        {"GET", "/api/v1/sagas/{id}", &Api::Show, true},
-        {"GET", "/api/v1/sagas/{id}/history", &Api::History, true},
-        {"POST", "/api/v1/sagas/{id}/compensate", &Api::Compensate, true},
-        {"POST", "/api/v1/sagas/{id}/retry", &Api::Retry, true},
-        {"GET", "/api/v1/workers", &Api::Workers, true},
-        {"GET", "/api/v1/stats", &Api::Stats, false},
-        {"GET", "/metrics", &Api::Metrics, false},
-        {"GET", "/healthz", &Api::Healthz, false},
-        {"GET", "/readyz", &Api::Readyz, false},
-        {"GET", "/", &Api::Index, false},
-        {"GET", "/ui/{file}", &Api::Asset, false},
+        {"GET", "/api/v1/workflows", &Api::Workflows, true, A::kViewer},
+        {"GET", "/api/v1/workflows/{name}/graph", &Api::Graph, true, A::kViewer},
+        {"POST", "/api/v1/sagas", &Api::Start, true, A::kOperator},
+        {"POST", "/api/v1/sagas/batch", &Api::StartBatch, true, A::kOperator},
+        {"GET", "/api/v1/sagas", &Api::List, true, A::kViewer},
+        {"GET", "/api/v1/sagas/{id}", &Api::Show, true, A::kViewer},
+        {"GET", "/api/v1/sagas/{id}/history", &Api::History, true, A::kViewer},
+        {"POST", "/api/v1/sagas/{id}/compensate", &Api::Compensate, true, A::kOperator},
+        {"POST", "/api/v1/sagas/{id}/retry", &Api::Retry, true, A::kOperator},
+        {"GET", "/api/v1/workers", &Api::Workers, true, A::kAdmin},
+        {"GET", "/api/v1/stats", &Api::Stats, false, A::kViewer},
+        {"GET", "/metrics", &Api::Metrics, false, A::kViewer},
+        {"GET", "/healthz", &Api::Healthz, false, A::kPublic},
+        {"GET", "/readyz", &Api::Readyz, false, A::kPublic},
+        {"GET", "/", &Api::Index, false, A::kPublic},          // the page asks for a token itself
+        {"GET", "/ui/{file}", &Api::Asset, false, A::kPublic},
     };
     return kRoutes;
 }
@@ -175,6 +177,41 @@ void Api::SetActive(std::function<bool()> holds_lock) {
 }
 
 bool Api::Active() const { return active_ && (!holds_lock_ || holds_lock_()); }
+
+std::optional<http::Response> Api::Authorize(const http::Request& req, const Route& route, Params& params) {
+    params.by.remote = req.remote;
+    if (options_.tokens == nullptr) {
+        params.by.name = "anonymous";
+        return std::nullopt;
+    }
+    if (route.access == Access::kPublic) return std::nullopt;
+    const auto refused = [&](std::atomic<std::uint64_t>& counter, const std::string& why, const std::string& who) {
+        // The first hundred, then one in a thousand: a stranger's flood is a few lines.
+        if (const auto n = ++counter; n <= 100 || n % 1000 == 0) {
+            log::Warn("api_refused", {{"remote", req.remote}, {"route", std::string(route.method) + " " + route.pattern},
+                                      {"token", who}, {"why", why}, {"refused_so_far", n}});
+        }
+    };
+    const auto caller = options_.tokens->Get()->Authenticate(req.Header("authorization"));
+    if (!caller.ok()) {
+        refused(unauthenticated_, caller.status().message, "");
+        http::Response r = http::JsonError(ErrorCode::kUnauthenticated, caller.status().message);
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sagad\"");
+        return r;
+    }
+    static constexpr security::Role kNeeds[] = {security::Role::kViewer, security::Role::kViewer,
+                                                security::Role::kOperator, security::Role::kAdmin};
+    const security::Role need = kNeeds[static_cast<int>(route.access)];
+    if (caller->role < need) {
+        const std::string why = "token '" + caller->name + "' is " + std::string(security::ToString(caller->role)) +
+                                "; " + route.method + " " + route.pattern + " needs " +
+                                std::string(security::ToString(need));
+        refused(forbidden_, why, caller->name);
+        return http::JsonError(ErrorCode::kPermissionDenied, why);
+    }
+    params.by.name = caller->name;
+    return std::nullopt;
+}
 
 http::Response Api::Handle(const http::Request& req) {
     ++requests_;
@@ -194,7 +231,11 @@ http::Response Api::Handle(const http::Request& req) {
     // A browser on another site can send a POST without asking (a form, or fetch in
     // no-cors mode), but never with this content type: operator actions need it.
     const bool json_body = req.Header("content-type").rfind("application/json", 0) == 0;
-    if (route != nullptr && req.method == "POST" && !json_body) {
+    std::optional<http::Response> refusal;  // who may ask comes before what was asked
+    if (route != nullptr) refusal = Authorize(req, *route, params);
+    if (refusal) {
+        res = std::move(*refusal);
+    } else if (route != nullptr && req.method == "POST" && !json_body) {
         res = http::JsonError(ErrorCode::kInvalidArgument, "a POST must carry Content-Type: application/json", 415);
     } else if (route == nullptr) {
         res = path_known ? http::JsonError(ErrorCode::kInvalidArgument, "method " + req.method + " is not allowed here", 405)
@@ -257,24 +298,25 @@ http::Response Api::Graph(const http::Request& req, const Params& params) {
     return Ok(api::Graph{WorkflowDot(*wf, marks ? &*marks : nullptr)});
 }
 
-http::Response Api::Start(const http::Request& req, const Params&) {
+http::Response Api::Start(const http::Request& req, const Params& params) {
     auto start = api::Decode<api::StartSaga>(req.body);
     if (!start.ok()) return Fail(start.status());
-    const engine::StartRequest one = ToEngine(*start, CallersTrace(req));
+    const engine::StartRequest one = ToEngine(*start, CallersTrace(req), params.by);
     auto r = node_.Submit<Result<engine::StartResult>>([&](engine::Engine& e, runtime::WorkerLink&) {
         if (e.tracked() + 1 > options_.max_running) return Result<engine::StartResult>(Busy(options_.max_running));
         return e.Start(one);
     });
     if (!r.ok()) return Fail(r.status());
-    log::Info("saga_started", {{"saga_id", r->saga_id.str()}, {"workflow", one.workflow}, {"created", r->created}});
+    log::Info("saga_started", {{"saga_id", r->saga_id.str()}, {"workflow", one.workflow}, {"created", r->created},
+                               {"by", params.by.name}});
     return Ok(api::Started{r->saga_id, r->created}, r->created ? 201 : 200);
 }
 
-http::Response Api::StartBatch(const http::Request& req, const Params&) {
+http::Response Api::StartBatch(const http::Request& req, const Params& params) {
     auto batch = api::Decode<api::StartBatch>(req.body);
     if (!batch.ok()) return Fail(batch.status());
     std::vector<engine::StartRequest> starts;
-    for (const auto& s : batch->sagas) starts.push_back(ToEngine(s, CallersTrace(req)));
+    for (const auto& s : batch->sagas) starts.push_back(ToEngine(s, CallersTrace(req), params.by));
     auto results = node_.Submit<std::vector<Result<engine::StartResult>>>([&](engine::Engine& e, runtime::WorkerLink&) {
         if (e.tracked() + starts.size() > options_.max_running) {
             return std::vector<Result<engine::StartResult>>(starts.size(), Busy(options_.max_running));
@@ -336,7 +378,7 @@ http::Response Api::Show(const http::Request&, const Params& params) {
         out.pending.push_back({p.node, p.phase, p.action, p.queue, p.attempt, p.msg_id, p.not_before});
     }
     for (const auto& a : view.attempts) {
-        out.attempts.push_back({a.node, a.phase, a.attempt, a.outcome, a.detail, a.msg_id, a.finished_at});
+        out.attempts.push_back({a.node, a.phase, a.attempt, a.outcome, a.detail, a.msg_id, a.finished_at, a.worker, a.key});
     }
     out.history = HistoryOf(view.history);
     return Ok(out);
@@ -360,25 +402,30 @@ http::Response Api::Operator(const http::Request& req, const Params& params, boo
         body = *decoded;
     }
     const Status st = node_.Submit<Status>([&](engine::Engine& e, runtime::WorkerLink&) {
-        return compensate ? e.Compensate(id, body.reason) : e.Retry(id);
+        return compensate ? e.Compensate(id, body.reason, params.by) : e.Retry(id, body.reason, params.by);
     });
     if (!st.ok()) return Fail(st);
     log::Info(compensate ? "saga_compensation_requested" : "saga_retry_requested",
-              {{"saga_id", id.str()}, {"reason", body.reason}});
+              {{"saga_id", id.str()}, {"reason", body.reason}, {"by", params.by.name}, {"from", params.by.remote}});
     return Ok(api::Accepted{id}, 202);
 }
 
 http::Response Api::Workers(const http::Request&, const Params&) {
-    auto workers = node_.Submit<std::vector<engine::WorkerSlot>>(
-        [](engine::Engine& e, runtime::WorkerLink&) { return e.dispatcher().Workers(); });
-    api::Workers out;
-    for (const auto& w : workers) out.workers.push_back({w.id, w.queues, w.capacity, w.in_flight, w.last_seen});
+    auto out = node_.Submit<api::Workers>([](engine::Engine& e, runtime::WorkerLink& link) {
+        api::Workers all;
+        for (const auto& w : e.dispatcher().Workers()) {
+            const auto who = link.IdentityOf(w.id).value_or(runtime::WorkerIdentity{});
+            all.workers.push_back({w.id, w.queues, w.capacity, w.in_flight, w.last_seen, who.name, who.fingerprint});
+        }
+        return all;
+    });
     return Ok(out);
 }
 
 http::Response Api::Stats(const http::Request&, const Params&) {
     api::Stats out;
-    out.groups["api"] = {{"requests", requests_.load()}, {"bad_requests", bad_requests_.load()}};
+    out.groups["api"] = {{"requests", requests_.load()}, {"bad_requests", bad_requests_.load()},
+                         {"unauthenticated", unauthenticated_.load()}, {"forbidden", forbidden_.load()}};
     if (!active_) {
         out.groups["node"] = {{"role", "standby"}};
         return Ok(out);
@@ -395,7 +442,13 @@ http::Response Api::Stats(const http::Request&, const Params&) {
                              {"unknown_msg_replies", d.unknown_msg_replies},
                              {"ignored_replies", d.ignored_replies},
                              {"forged_replies", d.forged_replies},
-                             {"workers_gone", d.workers_gone}};
+                             {"workers_gone", d.workers_gone},
+                             {"refused_hellos", d.refused_hellos}};
+    const runtime::HandshakeCounters h = node_.handshakes();
+    out.groups["handshakes"] = {{"completed", h.completed},
+                                {"unknown_key", h.unknown_key},
+                                {"bad_crypto", h.bad_crypto},
+                                {"other_failures", h.other}};
     return Ok(out);
 }
 

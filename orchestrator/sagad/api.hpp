@@ -15,10 +15,12 @@
 #include <vector>
 
 #include "http/message.hpp"
+#include "allow_list.hpp"
 #include "node.hpp"
 #include "queries.hpp"
 #include "sagaflow/workflow/workflow.hpp"
 #include "telemetry.hpp"
+#include "tokens.hpp"
 
 namespace sagaflow::sagad {
 
@@ -26,6 +28,9 @@ struct ApiOptions {
     /// Sagas in flight (commands the engine tracks) at most: a start beyond is refused
     /// with resource_exhausted (429), so memory stays bounded.
     std::size_t max_running = 100000;
+    /// Set: every route but health and the web view's files needs a bearer token whose
+    /// role is enough (401 without one, 403 with too little). Unset: loopback only.
+    const security::Reloadable<security::TokenSet>* tokens = nullptr;
 };
 
 class Api {
@@ -49,16 +54,25 @@ public:
 
     [[nodiscard]] std::uint64_t requests() const { return requests_; }
     [[nodiscard]] std::uint64_t bad_requests() const { return bad_requests_; }
+    [[nodiscard]] std::uint64_t unauthenticated() const { return unauthenticated_; }
+    [[nodiscard]] std::uint64_t forbidden() const { return forbidden_; }
 
 private:
-    using Params = std::map<std::string, std::string>;
+    /// A route's path parameters, and who called (for the audit trail).
+    struct Params : std::map<std::string, std::string> {
+        engine::Actor by;
+    };
     using Fn = http::Response (Api::*)(const http::Request&, const Params&);
+    enum class Access { kPublic, kViewer, kOperator, kAdmin };
     struct Route {
         const char* method;
         const char* pattern;
         Fn fn;
         bool needs_active;
+        Access access;
     };
+    /// With tokens: the caller, or the 401/403 to answer. Without: "anonymous".
+    std::optional<http::Response> Authorize(const http::Request& req, const Route& route, Params& params);
     static const std::vector<Route>& Table();
 
     http::Response Workflows(const http::Request&, const Params&);
@@ -86,6 +100,8 @@ private:
     ApiOptions options_;
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> bad_requests_{0};
+    std::atomic<std::uint64_t> unauthenticated_{0};
+    std::atomic<std::uint64_t> forbidden_{0};
     std::atomic<bool> active_{false};
     std::function<bool()> holds_lock_;  // set before active_, read only after it
 };

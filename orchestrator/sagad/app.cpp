@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "alerts.hpp"
+#include "allow_list.hpp"
 #include "api.hpp"
 #include "config.hpp"
 #include "embedded_cluster.hpp"
@@ -23,7 +24,9 @@
 #include "pg_saga_store.hpp"
 #include "sagaflow/daemon.hpp"
 #include "sagaflow/log.hpp"
+#include "keys.hpp"
 #include "telemetry.hpp"
+#include "tokens.hpp"
 
 namespace sagaflow {
 namespace sagad {
@@ -35,13 +38,16 @@ namespace {
 constexpr int kStandbyPollMs = 200;
 
 // Waits for SIGTERM/SIGINT on a thread of its own; the second one exits at once.
+// SIGHUP is blocked here too, for the `Reloader`'s thread to wait on.
 class Signals {
 public:
     Signals() {
         sigemptyset(&set_);
         sigaddset(&set_, SIGTERM);
         sigaddset(&set_, SIGINT);
-        pthread_sigmask(SIG_BLOCK, &set_, nullptr);  // before any thread: all inherit it
+        sigset_t all = set_;
+        sigaddset(&all, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);  // before any thread: all inherit it
     }
     void WaitFirst() {
         int sig = 0;
@@ -112,6 +118,90 @@ private:
     std::chrono::milliseconds pause_{0};
     std::thread thread_;
 };
+
+// What sagad trusts, read from the files the settings name. A file that does not parse
+// stops the start (exit 2, naming its line).
+struct Trust {
+    std::optional<transport::CurveKeyPair> curve;
+    std::unique_ptr<security::KeyRing> keys;
+    std::unique_ptr<security::Reloadable<security::TokenSet>> tokens;
+};
+
+Result<Trust> LoadTrust(const Config& cfg) {
+    Trust t;
+    if (!cfg.curve_key.empty()) {
+        auto pair = security::ReadSecretKeyFile(cfg.curve_key);
+        if (!pair.ok()) return pair.status();
+        auto list = security::AllowList::Load(cfg.curve_allow_list);
+        if (!list.ok()) return list.status();
+        t.curve = *pair;
+        t.keys = std::make_unique<security::KeyRing>(std::move(*list));
+    }
+    if (!cfg.api_tokens.empty()) {
+        auto tokens = security::TokenSet::Load(cfg.api_tokens);
+        if (!tokens.ok()) return tokens.status();
+        t.tokens = std::make_unique<security::Reloadable<security::TokenSet>>(std::move(*tokens));
+    }
+    return t;
+}
+
+// On SIGHUP, reads the allow-list and the tokens file again; one that does not parse
+// leaves the one in force. Connected workers whose keys remain stay: each heartbeat is
+// judged by the list in force.
+class Reloader {
+public:
+    Reloader(const Config& cfg, Trust& trust) : thread_([&cfg, &trust] {
+        sigset_t hup;
+        sigemptyset(&hup);
+        sigaddset(&hup, SIGHUP);
+        while (true) {
+            int sig = 0;
+            if (sigwait(&hup, &sig) != 0) return;
+            if (stopping_) return;
+            if (trust.keys) Reload(trust.keys.get(), [&] { return security::AllowList::Load(cfg.curve_allow_list); },
+                                   "curve_allow_list", cfg.curve_allow_list);
+            if (trust.tokens) Reload(trust.tokens.get(), [&] { return security::TokenSet::Load(cfg.api_tokens); },
+                                     "api_tokens", cfg.api_tokens);
+        }
+    }) {}
+    ~Reloader() {
+        stopping_ = true;
+        pthread_kill(thread_.native_handle(), SIGHUP);
+        thread_.join();
+    }
+    Reloader(const Reloader&) = delete;
+    Reloader& operator=(const Reloader&) = delete;
+
+private:
+    template <class T, class Load>
+    static void Reload(security::Reloadable<T>* into, Load load, const char* setting, const std::string& path) {
+        auto loaded = load();
+        if (!loaded.ok()) {
+            log::Error("reload_refused", {{"setting", setting}, {"error", loaded.status().message},
+                                          {"detail", "the one loaded before stays in force"}});
+            return;
+        }
+        const std::size_t n = loaded->size();
+        into->Set(std::move(*loaded));
+        log::Info("reloaded", {{"setting", setting}, {"file", path}, {"entries", n}});
+    }
+
+    static inline std::atomic<bool> stopping_{false};
+    std::thread thread_;
+};
+
+void WarnInsecure(const Config& cfg) {
+    if (cfg.insecure_transport && cfg.curve_key.empty() && !IsLocalEndpoint(cfg.worker_endpoint)) {
+        log::Warn("insecure_transport", {{"worker_endpoint", cfg.worker_endpoint},
+                                         {"detail", "plain ZeroMQ beyond this host: anyone who reaches it can serve "
+                                                    "any queue and answer its commands"}});
+    }
+    if (cfg.insecure_api && cfg.api_tokens.empty() && !IsLoopbackHost(cfg.http_host)) {
+        log::Warn("insecure_api", {{"http", cfg.http_host},
+                                   {"detail", "the API takes no tokens beyond this host: anyone who reaches it can "
+                                              "start and compensate sagas"}});
+    }
+}
 
 std::unique_ptr<pg::Connection> ConnectWithBackoff(const std::string& dsn) {
     auto delay = std::chrono::milliseconds(100);
@@ -209,7 +299,14 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         return 0;
     }
     log::Configure(*log::ParseLevel(cfg.log_level), *log::ParseFormat(cfg.log_format));
+    auto trust = LoadTrust(cfg);
+    if (!trust.ok()) {
+        log::Error("bad_config", {{"error", trust.status().message}, {"exit", 2}});
+        return 2;
+    }
+    WarnInsecure(cfg);
     Signals signals;
+    Reloader reloader(cfg, *trust);
     try {
         std::unique_ptr<pg::EmbeddedCluster> embedded;
         std::string dsn = cfg.dsn;
@@ -233,9 +330,10 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         node_options.link.heartbeat_timeout = std::chrono::milliseconds(cfg.heartbeat_timeout_ms);
         node_options.engine.observer = &telemetry;
         node_options.engine.record_alerts = !cfg.alert_webhook.empty();
+        if (trust->curve) node_options.curve = runtime::WorkerCurve{trust->curve->secret_key, trust->keys.get()};
         runtime::Node node(registry, store, clock, node_options);
         engine::Queries queries(store);
-        Api api(registry, node, queries, telemetry, {static_cast<std::size_t>(cfg.max_running_sagas)});
+        Api api(registry, node, queries, telemetry, {static_cast<std::size_t>(cfg.max_running_sagas), trust->tokens.get()});
         http::ServerOptions http_options;
         http_options.host = cfg.http_host;
         http_options.port = static_cast<std::uint16_t>(cfg.http_port);
@@ -285,7 +383,9 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         Watchdog watchdog(leader);
         (void)sd_notify(0, "READY=1\nSTATUS=active");
         log::Info("sagad_ready", {{"workers", *bound}, {"http", http_at},
-                                  {"workflows", registry.All().size()}, {"role", "active"}});
+                                  {"workflows", registry.All().size()}, {"role", "active"},
+                                  {"curve", trust->curve ? security::Fingerprint(trust->curve->public_key) : "off"},
+                                  {"api_tokens", trust->tokens ? std::to_string(trust->tokens->Get()->size()) : "off"}});
 
         signals.WaitFirst();
         (void)sd_notify(0, "STOPPING=1");

@@ -19,7 +19,24 @@ struct Setting {
     const char* env;
     const char* help;
     std::function<Status(Config&, const std::string&)> set;
+    bool is_flag = false;  ///< a switch: --key alone; "true"/"false" (or 1/0) in the file and environment
 };
+
+Status Switch(bool& out, const std::string& v, const char* key) {
+    if (v == "true" || v == "1") {
+        out = true;
+    } else if (v == "false" || v == "0") {
+        out = false;
+    } else {
+        return {ErrorCode::kInvalidArgument, std::string(key) + " must be true or false, got '" + v + "'"};
+    }
+    return {};
+}
+
+Status File(std::string& out, const std::string& v) {
+    out = v;
+    return {};
+}
 
 Status Positive(int& out, const std::string& v, const char* key) {
     const auto n = ParseInteger(v, 1, std::numeric_limits<int>::max());
@@ -48,8 +65,8 @@ Status Endpoint(std::string& out, const std::string& v, const char* key) {
     return {};
 }
 
-// "host:port" on a loopback address. Anything else would expose an unauthenticated API
-// (DESIGN: a non-loopback bind needs authentication, which sagad does not offer yet).
+// "host:port" (IPv6 in brackets). Whether a non-loopback host is allowed depends on
+// other settings: `Check` decides once all are read.
 Status Listen(Config& c, const std::string& v) {
     const std::size_t colon = v.rfind(':');
     std::string host = colon == std::string::npos ? "" : v.substr(0, colon);
@@ -58,16 +75,50 @@ Status Listen(Config& c, const std::string& v) {
     if (host.empty() || !port) {
         return {ErrorCode::kInvalidArgument, "http_listen must be host:port (port 0 for any free one), got '" + v + "'"};
     }
-    const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-    if (!loopback) {
-        return {ErrorCode::kInvalidArgument,
-                "http_listen must be a loopback address (127.0.0.1, ::1 or localhost): the HTTP API has no "
-                "authentication yet, got '" + v + "'"};
-    }
     c.http_host = host;
     c.http_port = static_cast<int>(*port);
     return {};
 }
+
+// The rules between settings (DESIGN: a non-loopback bind needs authentication).
+Status Check(const Config& c) {
+    if (c.curve_key.empty() != c.curve_allow_list.empty()) {
+        return {ErrorCode::kInvalidArgument, "curve_key and curve_allow_list go together: set both, or neither"};
+    }
+    if (c.curve_key.empty() && !c.insecure_transport && !IsLocalEndpoint(c.worker_endpoint)) {
+        return {ErrorCode::kInvalidArgument,
+                "worker_endpoint " + c.worker_endpoint + " is reachable from other hosts, and plain ZeroMQ lets "
+                "anyone there serve any queue: set curve_key and curve_allow_list (docs/security.md), or say "
+                "--insecure-transport"};
+    }
+    if (c.api_tokens.empty() && !c.insecure_api && !IsLoopbackHost(c.http_host)) {
+        return {ErrorCode::kInvalidArgument,
+                "http_listen " + c.http_host + " is reachable from other hosts: set api_tokens (docs/security.md), "
+                "or say --insecure-api"};
+    }
+    if (c.tls_cert.empty() != c.tls_key.empty()) {
+        return {ErrorCode::kInvalidArgument, "tls_cert and tls_key go together: set both, or neither"};
+    }
+    return {};
+}
+
+}  // namespace
+
+bool IsLoopbackHost(std::string_view host) {
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+bool IsLocalEndpoint(const std::string& endpoint) {
+    if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
+    if (endpoint.rfind("tcp://", 0) != 0) return false;
+    std::string_view rest = std::string_view(endpoint).substr(6);
+    const std::size_t colon = rest.rfind(':');
+    std::string_view host = rest.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    return IsLoopbackHost(host);
+}
+
+namespace {
 
 const std::vector<Setting>& Settings() {
     static const std::vector<Setting> kAll{
@@ -82,7 +133,8 @@ const std::vector<Setting>& Settings() {
         {"worker_endpoint", "SAGAD_WORKER_ENDPOINT", "ZeroMQ endpoint workers connect to (default tcp://127.0.0.1:5555)",
          [](Config& c, const std::string& v) { return Endpoint(c.worker_endpoint, v, "worker_endpoint"); }},
         {"http_listen", "SAGAD_HTTP_LISTEN",
-         "host:port of the HTTP API, metrics, health and web view; loopback only (default 127.0.0.1:8080)",
+         "host:port of the HTTP API, metrics, health and web view; beyond loopback only with api_tokens "
+         "(default 127.0.0.1:8080)",
          [](Config& c, const std::string& v) { return Listen(c, v); }},
         {"http_read_timeout_ms", "SAGAD_HTTP_READ_TIMEOUT_MS",
          "a request begun must arrive in full within this, or is answered 408 (default 10000)",
@@ -107,6 +159,25 @@ const std::vector<Setting>& Settings() {
              c.alert_webhook = v;
              return Status{};
          }},
+        {"curve_key", "SAGAD_CURVE_KEY",
+         "sagad's CURVE secret key file (sagactl keygen); set: workers connect with CURVE (default: none)",
+         [](Config& c, const std::string& v) { return File(c.curve_key, v); }},
+        {"curve_allow_list", "SAGAD_CURVE_ALLOW_LIST",
+         "file of worker public keys and the queues each may serve; reloaded on SIGHUP (default: none)",
+         [](Config& c, const std::string& v) { return File(c.curve_allow_list, v); }},
+        {"insecure_transport", "SAGAD_INSECURE_TRANSPORT",
+         "allow plain ZeroMQ on an endpoint other hosts can reach (anyone there can serve any queue)",
+         [](Config& c, const std::string& v) { return Switch(c.insecure_transport, v, "insecure_transport"); }, true},
+        {"api_tokens", "SAGAD_API_TOKENS",
+         "file of API token hashes with names and roles; set: every API call needs a token; reloaded on SIGHUP",
+         [](Config& c, const std::string& v) { return File(c.api_tokens, v); }},
+        {"insecure_api", "SAGAD_INSECURE_API",
+         "allow http_listen beyond loopback without api_tokens (anyone there can compensate any saga)",
+         [](Config& c, const std::string& v) { return Switch(c.insecure_api, v, "insecure_api"); }, true},
+        {"tls_cert", "SAGAD_TLS_CERT", "PEM certificate (chain) of the HTTP API; with tls_key it speaks only HTTPS",
+         [](Config& c, const std::string& v) { return File(c.tls_cert, v); }},
+        {"tls_key", "SAGAD_TLS_KEY", "PEM private key of tls_cert",
+         [](Config& c, const std::string& v) { return File(c.tls_key, v); }},
         {"max_running_sagas", "SAGAD_MAX_RUNNING_SAGAS",
          "sagas in flight at most; starts beyond are refused with resource_exhausted (default 100000)",
          [](Config& c, const std::string& v) { return Positive(c.max_running_sagas, v, "max_running_sagas"); }},
@@ -130,9 +201,11 @@ std::string HelpText() {
          "Settings (flag, environment variable, JSON config key); flags win over the\n"
          "environment, which wins over the config file (--config FILE or SAGAD_CONFIG):\n\n";
     for (const auto& s : Settings()) {
-        o << "  " << FlagOf(s.key) << " VALUE\n      " << s.env << ", \"" << s.key << "\": " << s.help << "\n";
+        o << "  " << FlagOf(s.key) << (s.is_flag ? "" : " VALUE") << "\n      " << s.env << ", \"" << s.key
+          << "\": " << s.help << "\n";
     }
-    o << "\nSignals: SIGTERM or SIGINT stops taking work, flushes and exits 0; a second one exits at once.\n";
+    o << "\nSignals: SIGTERM or SIGINT stops taking work, flushes and exits 0; a second one exits at once.\n"
+         "SIGHUP reloads curve_allow_list and api_tokens (a file that does not parse keeps the old one).\n";
     return o.str();
 }
 
@@ -150,7 +223,14 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     app.add_option("--config", config_file);
     std::vector<std::pair<const Setting*, std::string>> flags;
     std::map<std::string, std::string> given;
-    for (const auto& s : Settings()) app.add_option(FlagOf(s.key), given[s.key]);
+    std::map<std::string, bool> switched;
+    for (const auto& s : Settings()) {
+        if (s.is_flag) {
+            app.add_flag(FlagOf(s.key), switched[s.key]);
+        } else {
+            app.add_option(FlagOf(s.key), given[s.key]);
+        }
+    }
     try {
         std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back
         app.parse(reversed);
@@ -166,7 +246,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
         return c;
     }
     for (const auto& s : Settings()) {
-        if (app.count(FlagOf(s.key)) > 0) flags.emplace_back(&s, given[s.key]);
+        if (app.count(FlagOf(s.key)) > 0) flags.emplace_back(&s, s.is_flag ? "true" : given[s.key]);
     }
     if (!config_file.empty()) {
         std::ifstream in(config_file);
@@ -191,6 +271,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     for (const auto& [s, value] : flags) {
         if (Status st = s->set(c, value); !st.ok()) return st;
     }
+    if (Status st = Check(c); !st.ok()) return st;
     return c;
 }
 

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,7 @@ struct Config {
     std::string dsn;              ///< empty: the embedded cluster under data_dir
     std::string data_dir = "./sagaflow-data";
     std::string worker_endpoint = "tcp://127.0.0.1:5555";
-    std::string http_host = "127.0.0.1";  ///< from http_listen: loopback only (no authentication yet)
+    std::string http_host = "127.0.0.1";  ///< from http_listen; beyond loopback only with api_tokens (or insecure_api)
     int http_port = 8080;                 ///< 0: any free port (sagad logs the one it bound)
     int http_read_timeout_ms = 10000;     ///< a request begun must arrive in full within this
     int http_max_connections = 1024;      ///< beyond: 429 and closed
@@ -25,9 +26,22 @@ struct Config {
     int shutdown_timeout_ms = 10000;
     int max_running_sagas = 100000;  ///< starts beyond it are refused: resource_exhausted
     std::string alert_webhook;       ///< http://host:port/path; empty: no alerts
+    // Security (docs/security.md).
+    std::string curve_key;          ///< sagad's CURVE secret key file; set: workers must use CURVE
+    std::string curve_allow_list;   ///< worker public keys and the queues each may serve
+    bool insecure_transport = false;  ///< plain ZeroMQ on a non-loopback endpoint: warned at every start
+    std::string api_tokens;         ///< the tokens file; set: every API call needs a token
+    bool insecure_api = false;      ///< a non-loopback HTTP bind without tokens: warned at every start
+    std::string tls_cert;           ///< PEM certificate chain; with tls_key: the API speaks only HTTPS
+    std::string tls_key;            ///< PEM private key
     bool help = false;
     bool version = false;  ///< --version: print it and exit 0
 };
+
+/// True for an address only this host can reach: 127.0.0.0/8, ::1, localhost.
+[[nodiscard]] bool IsLoopbackHost(std::string_view host);
+/// True for a ZeroMQ endpoint only this host can reach: ipc://, or tcp:// on loopback.
+[[nodiscard]] bool IsLocalEndpoint(const std::string& endpoint);
 
 /// The --help text: every setting, its flag, environment variable and default.
 [[nodiscard]] std::string HelpText();

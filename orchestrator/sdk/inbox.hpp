@@ -18,7 +18,7 @@ namespace sagaflow::worker {
 struct AtomicStats {
     std::atomic<std::uint64_t> commands{0}, handler_runs{0}, inbox_hits{0},
         compensations_without_forward{0}, forwards_after_compensation{0}, retries{0},
-        malformed_frames{0}, replies_resent{0}, transactions{0};
+        malformed_frames{0}, replies_resent{0}, transactions{0}, refusals{0};
 };
 
 struct Outcome {

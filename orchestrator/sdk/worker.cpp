@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "inbox.hpp"
+#include "keys.hpp"
 #include "migrate.hpp"
 #include "sagaflow/log.hpp"
 #include "socket.hpp"
@@ -31,6 +32,7 @@ struct Worker::Impl {
     std::atomic<bool> stopping{false};
 
     transport::Context ctx;
+    std::optional<transport::CurveClientKeys> curve;  // from key_file and server_key_file
     std::string results_endpoint;
 
     std::mutex mu;
@@ -146,6 +148,7 @@ void Worker::Impl::Loop() {
     transport::SocketOptions so;
     so.routing_id = options.worker_id;
     so.max_message_bytes = static_cast<std::int64_t>(options.max_frame_bytes);  // dropped unallocated
+    so.curve_client = curve;  // unset: plain
     transport::Socket dealer(ctx, transport::SocketKind::kDealer, so);
     dealer.Connect(options.endpoint);
     transport::Socket results(ctx, transport::SocketKind::kPull);
@@ -168,6 +171,7 @@ void Worker::Impl::Loop() {
         Clock::time_point sent;
     };
     std::map<std::string, Unacked> unacked;
+    std::string last_refusal;
     int in_flight = 0;
     auto next_heartbeat = Clock::now() + options.heartbeat_interval;
 
@@ -186,6 +190,12 @@ void Worker::Impl::Loop() {
                 }
                 if (e->kind == Kind::kAck) {
                     unacked.erase(e->msg_id);
+                } else if (e->kind == Kind::kRefused) {
+                    // Heartbeats keep asking: a reloaded allow-list may take us later.
+                    if (stats.refusals++ == 0 || e->reason != last_refusal) {
+                        log::Error("refused_by_sagad", {{"worker", options.worker_id}, {"why", e->reason}});
+                    }
+                    last_refusal = e->reason;
                 } else if (e->kind == Kind::kCommand && !stopping && handlers.contains(e->queue)) {
                     ++stats.commands;
                     ++in_flight;
@@ -247,6 +257,18 @@ void Worker::Run() {
         throw Error(ErrorCode::kInvalidArgument,
                     "a worker needs a worker_id, capacity >= 1 and at least one handler");
     }
+    if (o.key_file.empty() != o.server_key_file.empty()) {
+        throw Error(ErrorCode::kInvalidArgument, "CURVE needs both key_file and server_key_file (or neither)");
+    }
+    if (!o.key_file.empty()) {
+        auto mine = security::ReadSecretKeyFile(o.key_file);
+        if (!mine.ok()) throw Error(mine.status().code, mine.status().message);
+        auto server = security::ReadPublicKeyFile(o.server_key_file);
+        if (!server.ok()) throw Error(server.status().code, server.status().message);
+        impl_->curve = transport::CurveClientKeys{*server, mine->public_key, mine->secret_key};
+        log::Info("worker_curve", {{"worker", o.worker_id}, {"key", security::Fingerprint(mine->public_key)},
+                                   {"server_key", security::Fingerprint(*server)}});
+    }
     // The inbox table, once, before any command: retried while the database is down.
     auto backoff = std::chrono::milliseconds(50);
     while (!impl_->stopping) {
@@ -264,7 +286,7 @@ WorkerStats Worker::stats() const {
     const AtomicStats& s = impl_->stats;
     return {s.commands,         s.handler_runs, s.inbox_hits,
             s.compensations_without_forward, s.forwards_after_compensation,
-            s.retries,          s.malformed_frames, s.replies_resent, s.transactions};
+            s.retries,          s.malformed_frames, s.replies_resent, s.transactions, s.refusals};
 }
 
 }  // namespace sagaflow::worker

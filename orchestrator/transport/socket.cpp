@@ -8,21 +8,12 @@
 #include <zmq.hpp>
 
 #include "sagaflow/core/error.hpp"
+#include "zmq_impl.hpp"
 
 namespace sagaflow::transport {
 
-struct Context::Impl {
-    zmq::context_t ctx;
-};
-
 Context::Context() : impl_(std::make_unique<Impl>()) {}
 Context::~Context() = default;
-
-struct Socket::Impl {
-    Impl(zmq::context_t& ctx, zmq::socket_type type) : sock(ctx, type) {}
-    zmq::socket_t sock;
-    SocketKind kind;
-};
 
 namespace {
 
@@ -38,6 +29,8 @@ zmq::socket_type TypeOf(SocketKind k) {
     return zmq::socket_type::dealer;
 }
 
+}  // namespace
+
 // The one translation of zmq errno into our vocabulary.
 [[noreturn]] void Rethrow(const zmq::error_t& e, const std::string& what) {
     const ErrorCode code = (e.num() == EADDRINUSE || e.num() == EAGAIN) ? ErrorCode::kUnavailable
@@ -45,6 +38,8 @@ zmq::socket_type TypeOf(SocketKind k) {
                                                                         : ErrorCode::kInvalidArgument;
     throw Error(code, what + ": " + e.what());
 }
+
+namespace {
 
 // True when something accepts connections on the Unix socket at `path`.
 bool IpcListening(const std::string& path) {
@@ -72,6 +67,21 @@ Socket::Socket(Context& ctx, SocketKind kind, const SocketOptions& o)
     if (!o.routing_id.empty()) s.set(zmq::sockopt::routing_id, o.routing_id);
     s.set(zmq::sockopt::reconnect_ivl, o.reconnect_ms);
     s.set(zmq::sockopt::reconnect_ivl_max, o.reconnect_max_ms);
+    s.set(zmq::sockopt::handshake_ivl, o.handshake_ms);
+    try {
+        if (o.curve_server) {
+            s.set(zmq::sockopt::curve_server, 1);
+            s.set(zmq::sockopt::curve_secretkey, o.curve_server->secret_key);
+            s.set(zmq::sockopt::zap_domain, "sagaflow");
+            impl_->curve = true;
+        } else if (o.curve_client) {
+            s.set(zmq::sockopt::curve_serverkey, o.curve_client->server_key);
+            s.set(zmq::sockopt::curve_publickey, o.curve_client->public_key);
+            s.set(zmq::sockopt::curve_secretkey, o.curve_client->secret_key);
+        }
+    } catch (const zmq::error_t& e) {
+        Rethrow(e, "bad CURVE key");  // not 40 characters of Z85
+    }
 }
 
 Socket::~Socket() = default;
@@ -134,6 +144,10 @@ std::optional<Received> Socket::TryReceive() {
             if (first && impl_->kind == SocketKind::kRouter) {
                 r.peer = part.to_string();
             } else {
+                if (impl_->curve && r.frames.empty()) {
+                    // libzmq stamps each message from a pipe with the ZAP user id.
+                    if (const char* user = zmq_msg_gets(part.handle(), "User-Id")) r.user_id = user;
+                }
                 r.frames.push_back(part.to_string());
             }
             first = false;

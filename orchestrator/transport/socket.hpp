@@ -21,6 +21,7 @@ public:
 
 private:
     friend class Socket;
+    friend class Gatekeeper;
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
@@ -32,6 +33,22 @@ enum class SocketKind { kRouter, kDealer, kPull, kPush, kReq, kRep };
 struct Received {
     std::string peer;
     std::vector<std::string> frames;
+    /// On a CURVE server: the user id its gatekeeper gave the peer's key at the
+    /// handshake (the key itself, in Z85). Empty without CURVE.
+    std::string user_id;
+};
+
+/// CURVE on a ROUTER that serves: its secret key (Z85). The context's `Gatekeeper`
+/// decides which client keys get in.
+struct CurveServerKeys {
+    std::string secret_key;
+};
+
+/// CURVE on a DEALER that connects: the server's public key and our own pair (Z85).
+struct CurveClientKeys {
+    std::string server_key;
+    std::string public_key;
+    std::string secret_key;
 };
 
 struct SocketOptions {
@@ -41,6 +58,9 @@ struct SocketOptions {
     int reconnect_max_ms = 5000;               ///< ...and cap.
     int send_high_water = 10000;
     int linger_ms = 0;  ///< how long closing waits for queued messages to go out
+    std::optional<CurveServerKeys> curve_server;  ///< set: only CURVE clients, judged by ZAP
+    std::optional<CurveClientKeys> curve_client;  ///< set: connect with CURVE
+    int handshake_ms = 5000;  ///< a handshake not done by then is dropped (a stalled one, say)
 };
 
 class Socket {
@@ -66,6 +86,7 @@ public:
     std::optional<Received> TryReceive();
 
 private:
+    friend class Gatekeeper;
     friend std::vector<bool> Poll(const std::vector<Socket*>&, std::chrono::milliseconds);
     struct Impl;
     std::unique_ptr<Impl> impl_;

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "sagaflow/core/error.hpp"
 #include "sagaflow/log.hpp"
 
 namespace sample {
@@ -98,6 +99,8 @@ int RunService(int argc, char** argv, const std::string& name, const std::string
     app.add_option("--dsn", o.dsn, "the service's PostgreSQL (with passfile= for the embedded cluster)")->required();
     app.add_option("--endpoint", o.endpoint, "sagad's worker endpoint")->capture_default_str();
     app.add_option("--id", o.worker_id, "worker id (its routing id at sagad)")->capture_default_str();
+    app.add_option("--key-file", o.key_file, "CURVE: this worker's secret key file (sagactl keygen)");
+    app.add_option("--server-key-file", o.server_key_file, "CURVE: sagad's public key file");
     app.add_option("--capacity", o.capacity, "commands in flight at most")->check(CLI::Range(1, 100000))->capture_default_str();
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
@@ -146,7 +149,12 @@ int RunService(int argc, char** argv, const std::string& name, const std::string
     signal(SIGTERM, OnSignal);
     signal(SIGINT, OnSignal);
     sagaflow::log::Info("serving", {{"service", name}, {"queue", queue}, {"worker", o.worker_id}, {"endpoint", o.endpoint}});
-    w.Run();
+    try {
+        w.Run();
+    } catch (const sagaflow::Error& e) {  // bad options: a key file that does not read, say
+        sagaflow::log::Error("cannot_serve", {{"service", name}, {"error", e.what()}});
+        return 2;
+    }
     return 0;
 }
 

@@ -151,8 +151,8 @@ exec 3<&-
 grep -q "408" <<<"$slow" && ok "a slow-loris client is answered 408 after http_read_timeout_ms" || bad "slow client got: $slow"
 check "sagad still serves after all that" c1 workflows
 "$sagad" --http-listen 0.0.0.0:0 --data-dir "$dir/never" 2>"$dir/open.log"; rc=$?
-[ "$rc" = 2 ] && grep -q "loopback" "$dir/open.log" && [ ! -e "$dir/never" ] \
-  && ok "a non-loopback HTTP bind is refused (no authentication yet), exit 2" || bad "0.0.0.0 bind: exit $rc"
+[ "$rc" = 2 ] && grep -q "api_tokens" "$dir/open.log" && [ ! -e "$dir/never" ] \
+  && ok "a non-loopback HTTP bind without api_tokens is refused, exit 2" || bad "0.0.0.0 bind: exit $rc"
 
 echo "== 15. a second sagad on taken ports fails before initdb"
 "$sagad" --data-dir "$dir/two" --worker-endpoint "tcp://127.0.0.1:$w1" --http-listen "127.0.0.1:$(port_of "$u1")" 2>"$dir/two.log"

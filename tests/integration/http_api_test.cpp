@@ -312,13 +312,13 @@ TEST_F(HttpApiTest, MetricsHealthAndReadiness) {
     EXPECT_EQ(StatusOf(Exchange("GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 200);
     // A standby serves health and stats but is not ready and runs nothing.
     sagad::Api standby(registry_, *node_, queries_, telemetry_);
-    http::Request ready{"GET", "/readyz", {}, {}, ""};
+    http::Request ready{"GET", "/readyz", {}, {}, "", ""};
     EXPECT_EQ(standby.Handle(ready).status, 503);
-    http::Request start{"POST", "/api/v1/sagas", {}, {{"content-type", "application/json"}}, json(Order("s")).dump()};
+    http::Request start{"POST", "/api/v1/sagas", {}, {{"content-type", "application/json"}}, json(Order("s")).dump(), ""};
     const auto refused = standby.Handle(start);
     EXPECT_EQ(refused.status, 503);
     EXPECT_EQ(json::parse(refused.body)["code"], "unavailable");
-    EXPECT_EQ(standby.Handle({"GET", "/api/v1/stats", {}, {}, ""}).status, 200);
+    EXPECT_EQ(standby.Handle({"GET", "/api/v1/stats", {}, {}, "", ""}).status, 200);
 }
 
 TEST_F(HttpApiTest, AStartCarryingATraceparentJoinsTheCallersTrace) {

@@ -399,7 +399,7 @@ TEST_P(EngineScenario, UnknownSagaIdIsNotFound) {
 TEST_P(EngineScenario, ReplyForAnUnknownMsgIdIsNotFoundAndWritesNothing) {
     const SagaId id = StartOrder();
     const std::size_t history = HistoryKinds(id).size();
-    Reply stray{MsgId(NewUuid()), ReplyOutcome::kOk, {}, "", std::nullopt, false};
+    Reply stray{MsgId(NewUuid()), ReplyOutcome::kOk, {}, "", std::nullopt, false, {}, {}};
     EXPECT_EQ(engine_->ApplyReply(stray).code, ErrorCode::kNotFound);
     EXPECT_EQ(HistoryKinds(id).size(), history);
 }
@@ -475,10 +475,10 @@ TEST_P(EngineScenario, ForgedAndLateRepliesAreNeverApplied) {
     ASSERT_EQ(worker_.queued().size(), 1u);
     const engine::Command sent = worker_.queued().front();
     const std::size_t history = HistoryKinds(id).size();
-    Reply forged{sent.msg_id, ReplyOutcome::kOk, {{"tracking", "FORGED"}}, "", SagaId(NewUuid()), false};
+    Reply forged{sent.msg_id, ReplyOutcome::kOk, {{"tracking", "FORGED"}}, "", SagaId(NewUuid()), false, {}, {}};
     EXPECT_EQ(engine_->ApplyReply(forged).code, ErrorCode::kInvalidArgument);
     EXPECT_EQ(HistoryKinds(id).size(), history);
-    Reply late{sent.msg_id, ReplyOutcome::kOk, {{"tracking", "LATE"}}, "", id, true};
+    Reply late{sent.msg_id, ReplyOutcome::kOk, {{"tracking", "LATE"}}, "", id, true, {}, {}};
     EXPECT_EQ(engine_->ApplyReply(late).code, ErrorCode::kFailedPrecondition);
     EXPECT_EQ(HistoryKinds(id).back(), "reply_ignored");
     EXPECT_EQ(Saga(id).nodes.at("reserve_inventory").state, engine::NodeState::kRunning);
@@ -512,7 +512,7 @@ TEST_P(EngineScenario, RetriedSagaShowsItsCauseNotTheFixedFailure) {
     ASSERT_EQ(Saga(id).status, SagaStatus::kFailed);
     EXPECT_NE(Saga(id).failure_reason.find("warehouse down"), std::string::npos);
     worker_.On("release_inventory", [](const engine::Command& c) {
-        return Reply{c.msg_id, ReplyOutcome::kOk, {}, "", c.saga_id, false};
+        return Reply{c.msg_id, ReplyOutcome::kOk, {}, "", c.saga_id, false, {}, {}};
     });
     ASSERT_TRUE(engine_->Retry(id).ok());
     RunUntilQuiet();

@@ -38,7 +38,7 @@ void FakeWorker::On(const std::string& action, Handler handler) {
 
 void FakeWorker::FailWith(const std::string& action, const std::string& reason) {
     On(action, [reason](const Command& c) {
-        return Reply{c.msg_id, ReplyOutcome::kFail, nlohmann::json::object(), reason, c.saga_id, false};
+        return Reply{c.msg_id, ReplyOutcome::kFail, nlohmann::json::object(), reason, c.saga_id, false, {}, {}};
     });
 }
 
@@ -48,9 +48,9 @@ void FakeWorker::RetryTimes(const std::string& action, int times) {
         int& left = retries_left_[action];
         if (left != 0) {
             if (left > 0) --left;
-            return Reply{c.msg_id, ReplyOutcome::kRetry, nlohmann::json::object(), "transient", c.saga_id, false};
+            return Reply{c.msg_id, ReplyOutcome::kRetry, nlohmann::json::object(), "transient", c.saga_id, false, {}, {}};
         }
-        return Reply{c.msg_id, ReplyOutcome::kOk, {{"done", action}}, "", c.saga_id, false};
+        return Reply{c.msg_id, ReplyOutcome::kOk, {{"done", action}}, "", c.saga_id, false, {}, {}};
     });
 }
 
@@ -61,7 +61,7 @@ Reply FakeWorker::Handle(const Command& c) {
     auto h = handlers_.find(c.action);
     Reply r = h != handlers_.end()
                   ? h->second(c)
-                  : Reply{c.msg_id, ReplyOutcome::kOk, {{"done", c.action}}, "", c.saga_id, false};
+                  : Reply{c.msg_id, ReplyOutcome::kOk, {{"done", c.action}}, "", c.saga_id, false, {}, {}};
     r.msg_id = c.msg_id;
     // A retry is a rolled-back transaction: nothing stored, nothing done.
     if (r.outcome != ReplyOutcome::kRetry) inbox_[c.msg_id] = r;

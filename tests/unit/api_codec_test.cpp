@@ -34,7 +34,7 @@ TEST(ApiCodec, EveryTypeRoundTripsThroughJson) {
     d.context = {{"reserve", {{"ok", true}}}};
     d.nodes = {{"reserve", "step", "compensated", 1, true, false}};
     d.pending = {{"charge", Phase::kCompensate, "refund", "payment", 2, msg, at}};
-    d.attempts = {{"charge", Phase::kForward, 1, "fail", "declined", msg, at}};
+    d.attempts = {{"charge", Phase::kForward, 1, "fail", "declined", msg, at, "payment-1", "sha256:0123456789abcdef"}};
     d.history = {{7, at, "replied", "charge", Phase::kForward, 1, msg, {{"outcome", "fail"}}},
                  {8, at, "compensated", std::nullopt, std::nullopt, 0, std::nullopt, json::object()}};
     const json j = d;

@@ -146,7 +146,7 @@ private:
         ++t_;
         const bool fwd = c.phase == Phase::kForward;
         if (fwd) started_.insert(c.step);
-        Reply reply{c.msg_id, ReplyOutcome::kOk, json::object(), "", c.saga_id, false};
+        Reply reply{c.msg_id, ReplyOutcome::kOk, json::object(), "", c.saga_id, false, {}, {}};
         if (auto it = inbox_.find(c.msg_id); it != inbox_.end()) {
             reply = it->second;
         } else if (auto done = done_.find({c.step, c.phase}); done != done_.end()) {
@@ -163,7 +163,7 @@ private:
             if (roll < 10) return;  // lost before it ran: a timeout
             const ReplyOutcome outcome = fwd ? (roll < 72 ? ReplyOutcome::kOk : roll < 80 ? ReplyOutcome::kFail : ReplyOutcome::kRetry)
                                              : (roll < 77 ? ReplyOutcome::kOk : roll < 95 ? ReplyOutcome::kRetry : ReplyOutcome::kFail);
-            reply = Reply{c.msg_id, outcome, json::object(), outcome == ReplyOutcome::kOk ? "" : "chaos", c.saga_id, false};
+            reply = Reply{c.msg_id, outcome, json::object(), outcome == ReplyOutcome::kOk ? "" : "chaos", c.saga_id, false, {}, {}};
             if (outcome != ReplyOutcome::kRetry) inbox_[c.msg_id] = reply;  // a retry rolled back: nothing kept
             if (outcome == ReplyOutcome::kOk) {
                 ++(fwd ? effects_ : undone_)[c.step];

@@ -20,7 +20,7 @@ TEST(SagadConfig, DefaultsWithNoArguments) {
 }
 
 // The HTTP API has no authentication yet: a bind off loopback is refused, not exposed.
-TEST(SagadConfig, HttpListensOnLoopbackOnly) {
+TEST(SagadConfig, HttpListensBeyondLoopbackOnlyWithTokensOrWhenToldInsecure) {
     for (const char* ok : {"127.0.0.1:0", "localhost:9000", "[::1]:8080", "127.0.0.2:1"}) {
         auto c = LoadConfig({"--http-listen", ok});
         EXPECT_TRUE(c.ok()) << ok << ": " << c.status().message;
@@ -28,7 +28,11 @@ TEST(SagadConfig, HttpListensOnLoopbackOnly) {
     auto any = LoadConfig({"--http-listen", "0.0.0.0:8080"});
     ASSERT_FALSE(any.ok());
     EXPECT_EQ(any.code(), ErrorCode::kInvalidArgument);
-    EXPECT_NE(any.status().message.find("loopback"), std::string::npos) << any.status().message;
+    EXPECT_NE(any.status().message.find("api_tokens"), std::string::npos) << any.status().message;
+    EXPECT_TRUE(LoadConfig({"--http-listen", "0.0.0.0:8080", "--api-tokens", "/etc/sagad/tokens"}).ok());
+    auto told = LoadConfig({"--http-listen", "0.0.0.0:8080", "--insecure-api"});
+    ASSERT_TRUE(told.ok()) << told.status().message;
+    EXPECT_TRUE(told->insecure_api);
     for (const char* bad : {"8080", "127.0.0.1:", "127.0.0.1:70000", "127.0.0.1:8x", ":80"}) {
         auto c = LoadConfig({"--http-listen", bad});
         ASSERT_FALSE(c.ok()) << bad;
@@ -37,6 +41,26 @@ TEST(SagadConfig, HttpListensOnLoopbackOnly) {
     auto port = LoadConfig({"--http-listen=127.0.0.1:0"});
     ASSERT_TRUE(port.ok());
     EXPECT_EQ(port->http_port, 0);
+}
+
+TEST(SagadConfig, PlainZeroMqBeyondThisHostNeedsCurveOrTheInsecureFlag) {
+    for (const char* local : {"ipc:///run/sagad/w.sock", "tcp://127.0.0.1:5555", "tcp://localhost:*", "tcp://[::1]:5555"}) {
+        EXPECT_TRUE(LoadConfig({"--worker-endpoint", local}).ok()) << local;
+    }
+    for (const char* open : {"tcp://0.0.0.0:5555", "tcp://*:5555", "tcp://10.0.0.7:5555", "tcp://eth0:5555"}) {
+        auto c = LoadConfig({"--worker-endpoint", open});
+        ASSERT_FALSE(c.ok()) << open;
+        EXPECT_NE(c.status().message.find("curve_key"), std::string::npos) << c.status().message;
+        EXPECT_TRUE(LoadConfig({"--worker-endpoint", open, "--insecure-transport"}).ok()) << open;
+        EXPECT_TRUE(LoadConfig({"--worker-endpoint", open, "--curve-key", "k", "--curve-allow-list", "l"}).ok()) << open;
+    }
+    EXPECT_FALSE(LoadConfig({"--curve-key", "k"}).ok());   // the pair goes together
+    EXPECT_FALSE(LoadConfig({"--tls-cert", "c"}).ok());
+    setenv("SAGAD_INSECURE_TRANSPORT", "maybe", 1);
+    EXPECT_FALSE(LoadConfig({}).ok());
+    setenv("SAGAD_INSECURE_TRANSPORT", "true", 1);
+    EXPECT_TRUE(LoadConfig({"--worker-endpoint", "tcp://0.0.0.0:1"}).ok());
+    unsetenv("SAGAD_INSECURE_TRANSPORT");
 }
 
 TEST(SagadConfig, FlagsWinOverEnvironmentWhichWinsOverTheFile) {

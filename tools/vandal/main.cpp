@@ -14,7 +14,12 @@
 //                (tcp://host:port or ipc://path); libzmq drops such peers itself.
 //   --forge-reply E --forged MSG SAGA
 //                a well-formed `ok` reply for a real command from a peer that never
-//                said hello: sagad must drop it (forged_replies in stats).
+//                said hello: sagad must drop it (forged_replies in stats). With --hello Q it
+//                registers for Q first: the reply is then another worker's, never applied.
+//
+// With --key-file and --server-key-file the worker-port probes come from a CURVE key
+// (an authenticated worker gone bad); with --token-file the HTTP ones carry a token, so
+// they reach the parsers behind the authentication.
 //
 // Prints what it sent as one JSON line. Exits 1 if an HTTP request got no answer or an
 // answer that is not a 4xx JSON error (or sagad stopped answering after a flood), 2 on
@@ -34,10 +39,13 @@
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "keys.hpp"
 #include "socket.hpp"
 
 namespace {
@@ -52,6 +60,9 @@ std::string RandomBytes(std::mt19937_64& rng, std::size_t n) {
     for (char& c : s) c = static_cast<char>(rng());
     return s;
 }
+
+std::optional<sagaflow::transport::CurveClientKeys> g_curve;  // --key-file, --server-key-file
+std::string g_auth;                                            // "Authorization: Bearer ...\r\n" or empty
 
 struct Tally {
     int worker_frames = 0;
@@ -72,6 +83,7 @@ void Worker(const std::string& endpoint, int rounds, int big_mib, std::mt19937_6
         sagaflow::transport::SocketOptions o;
         o.routing_id = "vandal-" + std::to_string(r);
         o.linger_ms = 5000;  // closing waits until the garbage is out
+        o.curve_client = g_curve;
         Socket s(ctx, SocketKind::kDealer, o);
         s.Connect(endpoint);
         const std::vector<std::vector<std::string>> garbage{
@@ -193,11 +205,11 @@ void Http(const std::string& host_port, int rounds, int flood, std::mt19937_64& 
     const int port = std::stoi(host_port.substr(host_port.rfind(':') + 1));
     if (flood > 0) Flood(port, flood, t);
     auto post = [](const std::string& path, const std::string& body) {
-        return "POST " + path + " HTTP/1.1\r\nHost: vandal\r\nContent-Type: application/json\r\nConnection: close\r\n"
-               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        return "POST " + path + " HTTP/1.1\r\nHost: vandal\r\nContent-Type: application/json\r\nConnection: close\r\n" +
+               g_auth + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     };
     auto get = [](const std::string& target, const std::string& method = "GET") {
-        return method + " " + target + " HTTP/1.1\r\nHost: vandal\r\nConnection: close\r\n\r\n";
+        return method + " " + target + " HTTP/1.1\r\nHost: vandal\r\nConnection: close\r\n" + g_auth + "\r\n";
     };
     for (int r = 0; r < rounds; ++r) {
         const std::vector<std::pair<std::string, bool>> requests{
@@ -253,7 +265,7 @@ void Raw(const std::string& endpoint, int rounds, std::mt19937_64& rng, Tally& t
 
 // Finding 1 of the hardening issue: a DEALER that never said hello sends a reply for a
 // command it was never given. sagad must drop it and count it as forged.
-bool ForgeReply(const std::string& endpoint, const std::vector<std::string>& ids) {
+bool ForgeReply(const std::string& endpoint, const std::vector<std::string>& ids, const std::string& hello_queue) {
     if (ids.size() != 2) {
         std::fprintf(stderr, "sagaflow-vandal: --forge-reply needs --forged MSG_ID SAGA_ID\n");
         return false;
@@ -262,8 +274,13 @@ bool ForgeReply(const std::string& endpoint, const std::vector<std::string>& ids
     sagaflow::transport::SocketOptions o;
     o.routing_id = "forger";
     o.linger_ms = 5000;
+    o.curve_client = g_curve;
     Socket s(ctx, SocketKind::kDealer, o);
     s.Connect(endpoint);
+    if (!hello_queue.empty()) {  // registered first: an authenticated worker gone bad
+        const json hello{{"v", 1}, {"kind", "hello"}, {"worker_id", "forger"}, {"queues", {hello_queue}}, {"capacity", 1}};
+        (void)s.Send(hello.dump());
+    }
     const json reply{{"v", 1},         {"kind", "reply"},   {"msg_id", ids[0]}, {"saga_id", ids[1]},
                      {"trace_id", ""}, {"outcome", "ok"},   {"output", {{"tracking", "FORGED"}}}};
     const bool sent = s.Send(reply.dump());
@@ -291,12 +308,33 @@ int main(int argc, char** argv) {
     int big_mib = 10;
     app.add_option("--big-frame-mib", big_mib, "with --worker: the size of the oversized frame")->check(CLI::Range(2, 200));
     app.add_option("--seed", seed, "random seed");
+    std::string key_file, server_key_file, token_file, hello_queue;
+    app.add_option("--hello", hello_queue, "with --forge-reply: say hello for this queue first (a registered forger)");
+    app.add_option("--key-file", key_file, "CURVE: our secret key file (worker-port probes)");
+    app.add_option("--server-key-file", server_key_file, "CURVE: sagad's public key file");
+    app.add_option("--token-file", token_file, "an API token for the HTTP probes");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
-    if (!forge.empty()) return ForgeReply(forge, forged) ? 0 : 1;
+    if (!key_file.empty()) {
+        auto mine = sagaflow::security::ReadSecretKeyFile(key_file);
+        auto server = sagaflow::security::ReadPublicKeyFile(server_key_file);
+        const sagaflow::Status st = !mine.ok() ? mine.status() : server.status();
+        if (!st.ok()) {
+            std::fprintf(stderr, "sagaflow-vandal: %s\n", st.message.c_str());
+            return 2;
+        }
+        g_curve = sagaflow::transport::CurveClientKeys{*server, mine->public_key, mine->secret_key};
+    }
+    if (!token_file.empty()) {
+        std::ifstream in(token_file);
+        std::string token;
+        std::getline(in, token);
+        g_auth = "Authorization: Bearer " + token + "\r\n";
+    }
+    if (!forge.empty()) return ForgeReply(forge, forged, hello_queue) ? 0 : 1;
     if (worker.empty() && http.empty() && raw.empty()) {
         std::fprintf(stderr, "sagaflow-vandal: give --worker, --http, --raw or --forge-reply\n");
         return 2;

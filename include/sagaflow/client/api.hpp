@@ -144,6 +144,8 @@ struct AttemptInfo {
     std::string detail;
     MsgId msg_id;
     Timestamp at{};
+    std::string worker;  ///< who answered; empty for a timeout
+    std::string key;     ///< the fingerprint of its CURVE key; empty without CURVE
 };
 
 /// One history event.
@@ -214,6 +216,8 @@ struct WorkerInfo {
     int capacity = 0;
     int in_flight = 0;
     Timestamp last_heartbeat{};
+    std::string key_name;  ///< CURVE: the allow-list's name for its key; empty without CURVE
+    std::string key;       ///< CURVE: the key's fingerprint
 };
 
 struct Workers {

@@ -26,6 +26,8 @@ namespace sagaflow::client {
 struct ClientOptions {
     /// Bound on connecting, on sending a request and on reading its answer, each.
     std::chrono::milliseconds timeout{5000};
+    /// The API token (sent as `Authorization: Bearer`); empty when sagad takes none.
+    std::string token;
 };
 
 class Client {

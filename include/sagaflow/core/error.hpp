@@ -22,11 +22,13 @@ enum class ErrorCode : int {
     kDeadlineExceeded = 4,    ///< Took too long; retry may succeed.
     kNotFound = 5,            ///< The named thing does not exist.
     kAlreadyExists = 6,       ///< A unique thing exists already.
+    kPermissionDenied = 7,    ///< Known caller, not allowed to do this (a role too low, a queue not its key's).
     kResourceExhausted = 8,   ///< Over a limit (e.g. running sagas); retry later.
     kFailedPrecondition = 9,  ///< Not allowed in the current state; retry only after a change.
     kAborted = 10,            ///< Concurrency conflict (serialization, version); retry the unit.
     kInternal = 13,           ///< A bug or a broken invariant.
     kUnavailable = 14,        ///< Transient: connection lost, server down; retry with backoff.
+    kUnauthenticated = 16,    ///< No credentials, or ones that name no one.
 };
 
 /// Stable lower-case name, e.g. "not_found".

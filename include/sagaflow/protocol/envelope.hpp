@@ -24,6 +24,7 @@ enum class Kind {
     kCommand,    ///< sagad -> worker: run a step action
     kReply,      ///< worker -> sagad: the outcome of a command
     kAck,        ///< sagad -> worker: the reply is applied; stop resending it
+    kRefused,    ///< sagad -> worker: your hello is refused, and `reason` says why
 };
 
 [[nodiscard]] std::string_view ToString(Kind k) noexcept;
@@ -60,7 +61,7 @@ struct Envelope {
     // reply
     ReplyOutcome outcome = ReplyOutcome::kOk;
     nlohmann::json output;  ///< with ok
-    std::string reason;     ///< with fail and retry
+    std::string reason;     ///< with fail and retry; refused: why
 };
 
 /// The W3C `traceparent` for a span `span_id` (a UUID: its last 16 hex digits) in the

@@ -110,6 +110,11 @@ struct WorkerOptions {
     /// command already waiting, up to this many, runs each under its own savepoint and
     /// commits once. It never waits for a batch to fill. 1 turns batching off.
     int max_batch = 32;
+    /// CURVE (both or neither): this worker's secret key file (BASE.secret from
+    /// `sagactl keygen BASE`, mode 0600) and sagad's public key file (its .pub). sagad
+    /// takes the worker only if the key is on its allow-list, for the queues it lists.
+    std::string key_file;
+    std::string server_key_file;
 };
 
 /// Counters, for tests and metrics.
@@ -123,6 +128,7 @@ struct WorkerStats {
     std::uint64_t malformed_frames = 0;
     std::uint64_t replies_resent = 0;
     std::uint64_t transactions = 0;      ///< committed; with batching, fewer than commands
+    std::uint64_t refusals = 0;          ///< sagad refused our hello (see the log for why)
 };
 
 class Worker {
