@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
         else if (k == "--capacity") o.capacity = std::atoi(v.c_str());
         else if (k == "--threads") o.threads = std::atoi(v.c_str());
         else if (k == "--max-batch") o.max_batch = std::atoi(v.c_str());
+        else if (k == "--key-file") o.key_file = v;
+        else if (k == "--server-key-file") o.server_key_file = v;
         else {
             std::fprintf(stderr, "bench-worker: unknown option %s\n", k.c_str());
             return 2;
@@ -41,7 +43,8 @@ int main(int argc, char** argv) {
     }
     if (argc % 2 == 0 || o.dsn.empty() || o.capacity < 1 || o.threads < 1 || o.max_batch < 1) {
         std::fprintf(stderr,
-                     "usage: bench-worker --dsn DSN [--endpoint E] [--id ID] [--capacity N] [--threads N] [--max-batch N]\n");
+                     "usage: bench-worker --dsn DSN [--endpoint E] [--id ID] [--capacity N] [--threads N] [--max-batch N]\n"
+                     "       [--key-file F --server-key-file F]\n");
         return 2;
     }
     PGconn* c = PQconnectdb(o.dsn.c_str());

@@ -157,6 +157,7 @@ void FaultProxy::Deliver(bool to_sagad, const std::string& peer, const std::stri
         if (!back) {
             transport::SocketOptions o;
             o.routing_id = peer;
+            o.curve_client = options_.upstream_curve;
             back = std::make_unique<Socket>(impl_->ctx, SocketKind::kDealer, o);
             back->Connect(sagad_endpoint_);
         }

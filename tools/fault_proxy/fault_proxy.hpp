@@ -10,9 +10,12 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+
+#include "socket.hpp"
 
 namespace sagaflow::tools {
 
@@ -27,6 +30,10 @@ struct FaultOptions {
     /// has gone past it (at most 50 ms): the two arrive swapped.
     double reorder = 0;
     std::uint64_t seed = 1;
+    /// Set: toward sagad every worker's connection uses this CURVE pair (a key sagad's
+    /// allow-list grants every queue). The proxy sees plain frames, so its side toward the
+    /// workers stays plain, on a local endpoint.
+    std::optional<transport::CurveClientKeys> upstream_curve;
 };
 
 struct FaultCounters {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "fault_proxy.hpp"
+#include "keys.hpp"
 
 namespace {
 
@@ -25,7 +26,9 @@ const char* kUsage =
     "  --max-delay-ms N  longest delay (default 200)\n"
     "  --reorder P       probability it is held until the next message to that peer passes it\n"
     "  --seed N          random seed (default 1)\n"
-    "  --stats-file F    rewrite the counters to F every second\n";
+    "  --stats-file F    rewrite the counters to F every second\n"
+    "  --key-file F      CURVE toward sagad: the proxy's secret key file...\n"
+    "  --server-key-file F  ...and sagad's public key file\n";
 
 bool Probability(const std::string& text, double& out) {
     try {
@@ -50,7 +53,7 @@ std::string CountersJson(const sagaflow::tools::FaultCounters& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string listen, upstream, stats_file;
+    std::string listen, upstream, stats_file, key_file, server_key_file;
     sagaflow::tools::FaultOptions o;
     o.max_delay = std::chrono::milliseconds(200);
     for (int i = 1; i < argc; ++i) {
@@ -67,6 +70,8 @@ int main(int argc, char** argv) {
         bool ok = true;
         double p = 0;
         if (k == "--listen") listen = v;
+        else if (k == "--key-file") key_file = v;
+        else if (k == "--server-key-file") server_key_file = v;
         else if (k == "--upstream") upstream = v;
         else if (k == "--stats-file") stats_file = v;
         else if (k == "--drop") ok = Probability(v, p), o.drop_to_worker = o.drop_to_sagad = p;
@@ -102,6 +107,16 @@ int main(int argc, char** argv) {
     }
     signal(SIGTERM, OnSignal);
     signal(SIGINT, OnSignal);
+    if (!key_file.empty()) {
+        auto mine = sagaflow::security::ReadSecretKeyFile(key_file);
+        auto server = sagaflow::security::ReadPublicKeyFile(server_key_file);
+        const sagaflow::Status st = !mine.ok() ? mine.status() : server.status();
+        if (!st.ok()) {
+            std::fprintf(stderr, "sagaflow-fault-proxy: %s\n", st.message.c_str());
+            return 2;
+        }
+        o.upstream_curve = sagaflow::transport::CurveClientKeys{*server, mine->public_key, mine->secret_key};
+    }
     sagaflow::tools::FaultProxy proxy(upstream, o);
     try {
         std::fprintf(stderr, "sagaflow-fault-proxy: %s -> %s\n", proxy.Start(listen).c_str(), upstream.c_str());
