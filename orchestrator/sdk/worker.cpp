@@ -261,13 +261,11 @@ void Worker::Run() {
         throw Error(ErrorCode::kInvalidArgument, "CURVE needs both key_file and server_key_file (or neither)");
     }
     if (!o.key_file.empty()) {
-        auto mine = security::ReadSecretKeyFile(o.key_file);
-        if (!mine.ok()) throw Error(mine.status().code, mine.status().message);
-        auto server = security::ReadPublicKeyFile(o.server_key_file);
-        if (!server.ok()) throw Error(server.status().code, server.status().message);
-        impl_->curve = transport::CurveClientKeys{*server, mine->public_key, mine->secret_key};
-        log::Info("worker_curve", {{"worker", o.worker_id}, {"key", security::Fingerprint(mine->public_key)},
-                                   {"server_key", security::Fingerprint(*server)}});
+        auto keys = security::LoadClientKeys(o.key_file, o.server_key_file);
+        if (!keys.ok()) throw Error(keys.status().code, keys.status().message);
+        impl_->curve = *keys;
+        log::Info("worker_curve", {{"worker", o.worker_id}, {"key", security::Fingerprint(keys->public_key)},
+                                   {"server_key", security::Fingerprint(keys->server_key)}});
     }
     // The inbox table, once, before any command: retried while the database is down.
     auto backoff = std::chrono::milliseconds(50);

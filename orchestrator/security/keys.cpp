@@ -70,6 +70,14 @@ Result<transport::CurveKeyPair> ReadSecretKeyFile(const std::string& path) {
 
 Result<std::string> ReadPublicKeyFile(const std::string& path) { return KeyLine(path); }
 
+Result<transport::CurveClientKeys> LoadClientKeys(const std::string& key_file, const std::string& server_key_file) {
+    auto mine = ReadSecretKeyFile(key_file);
+    if (!mine.ok()) return mine.status();
+    auto server = ReadPublicKeyFile(server_key_file);
+    if (!server.ok()) return server.status();
+    return transport::CurveClientKeys{*server, mine->public_key, mine->secret_key};
+}
+
 std::string Sha256(std::string_view data) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int n = 0;

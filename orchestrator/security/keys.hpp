@@ -6,6 +6,7 @@
 #include <string>
 
 #include "curve.hpp"
+#include "socket.hpp"
 #include "sagaflow/core/error.hpp"
 
 namespace sagaflow::security {
@@ -17,6 +18,11 @@ namespace sagaflow::security {
 [[nodiscard]] Result<transport::CurveKeyPair> ReadSecretKeyFile(const std::string& path);
 /// Reads a public key file.
 [[nodiscard]] Result<std::string> ReadPublicKeyFile(const std::string& path);
+
+/// A CURVE client's keys: its own pair from `key_file` (a .secret) and the server's
+/// public key from `server_key_file` (a .pub). The one loader for workers and tools.
+[[nodiscard]] Result<transport::CurveClientKeys> LoadClientKeys(const std::string& key_file,
+                                                                const std::string& server_key_file);
 
 /// A key's short name for logs and the history: the first 16 hex digits of the SHA-256
 /// of its 32 bytes ("sha256:9f86d081884c7d65"). Empty for something that is no key.

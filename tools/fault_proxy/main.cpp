@@ -108,14 +108,12 @@ int main(int argc, char** argv) {
     signal(SIGTERM, OnSignal);
     signal(SIGINT, OnSignal);
     if (!key_file.empty()) {
-        auto mine = sagaflow::security::ReadSecretKeyFile(key_file);
-        auto server = sagaflow::security::ReadPublicKeyFile(server_key_file);
-        const sagaflow::Status st = !mine.ok() ? mine.status() : server.status();
-        if (!st.ok()) {
-            std::fprintf(stderr, "sagaflow-fault-proxy: %s\n", st.message.c_str());
+        auto keys = sagaflow::security::LoadClientKeys(key_file, server_key_file);
+        if (!keys.ok()) {
+            std::fprintf(stderr, "sagaflow-fault-proxy: %s\n", keys.status().message.c_str());
             return 2;
         }
-        o.upstream_curve = sagaflow::transport::CurveClientKeys{*server, mine->public_key, mine->secret_key};
+        o.upstream_curve = *keys;
     }
     sagaflow::tools::FaultProxy proxy(upstream, o);
     try {

@@ -319,14 +319,12 @@ int main(int argc, char** argv) {
         return app.exit(e) == 0 ? 0 : 2;
     }
     if (!key_file.empty()) {
-        auto mine = sagaflow::security::ReadSecretKeyFile(key_file);
-        auto server = sagaflow::security::ReadPublicKeyFile(server_key_file);
-        const sagaflow::Status st = !mine.ok() ? mine.status() : server.status();
-        if (!st.ok()) {
-            std::fprintf(stderr, "sagaflow-vandal: %s\n", st.message.c_str());
+        auto keys = sagaflow::security::LoadClientKeys(key_file, server_key_file);
+        if (!keys.ok()) {
+            std::fprintf(stderr, "sagaflow-vandal: %s\n", keys.status().message.c_str());
             return 2;
         }
-        g_curve = sagaflow::transport::CurveClientKeys{*server, mine->public_key, mine->secret_key};
+        g_curve = *keys;
     }
     if (!token_file.empty()) {
         std::ifstream in(token_file);
