@@ -201,7 +201,7 @@ private:
 
 class Admin {
 public:
-    explicit Admin(const std::string& url) : client_(url, {std::chrono::seconds(30), {}}) {}
+    explicit Admin(const std::string& url) : client_(url, {std::chrono::seconds(30), {}, {}}) {}
     std::vector<sagaflow::SagaId> StartBatch(const sagaflow::api::StartBatch& batch) {
         auto r = client_.StartBatch(batch);
         if (!r.ok()) throw std::runtime_error("sagad: " + std::string(sagaflow::ToString(r.code())) + ": " + r.status().message);

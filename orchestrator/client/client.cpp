@@ -7,7 +7,7 @@ using nlohmann::json;
 
 struct Client::Impl {
     Impl(std::string u, http::Url url, ClientOptions o)
-        : text(std::move(u)), base(url.path == "/" ? "" : url.path), conn(std::move(url), o.timeout) {
+        : text(std::move(u)), base(url.path == "/" ? "" : url.path), conn(std::move(url), o.timeout, o.ca_file) {
         while (!base.empty() && base.back() == '/') base.pop_back();
         conn.SetBearer(o.token);
     }

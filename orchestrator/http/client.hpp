@@ -13,11 +13,12 @@
 
 namespace sagaflow::http {
 
-/// "http://host[:port][/path]" (no https yet).
+/// "http://host[:port][/path]" or "https://...".
 struct Url {
     std::string host;
-    std::uint16_t port = 80;
-    std::string path = "/";  ///< Starts with '/'.
+    std::uint16_t port = 80;  ///< 443 for https without a port
+    std::string path = "/";   ///< Starts with '/'.
+    bool tls = false;         ///< https
 };
 
 /// kInvalidArgument naming what is wrong.
@@ -26,13 +27,16 @@ struct Url {
 /// One connection, reopened when the server closed it. Not thread-safe.
 class ClientConnection {
 public:
-    ClientConnection(Url url, std::chrono::milliseconds timeout);
+    /// For https, the server's certificate must chain to `ca_file` (PEM), or to the
+    /// system's trust store when it is empty, and name the URL's host.
+    ClientConnection(Url url, std::chrono::milliseconds timeout, std::string ca_file = {});
     ~ClientConnection();
     ClientConnection(const ClientConnection&) = delete;
     ClientConnection& operator=(const ClientConnection&) = delete;
 
     /// Sends one request and reads the answer. Throws Error(kUnavailable) when the server
-    /// cannot be reached or drops the connection, Error(kDeadlineExceeded) when a connect,
+    /// cannot be reached, drops the connection or fails the TLS handshake (an untrusted
+    /// certificate, say), Error(kDeadlineExceeded) when a connect, handshake,
     /// write or read takes longer than the timeout. When a kept-alive connection turns out
     /// closed (a server closes idle ones) and nothing of an answer came, the request is sent
     /// once more on a new connection, as browsers do; give starts a business key so that

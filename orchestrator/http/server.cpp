@@ -5,14 +5,19 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/loop_guard.hpp"
@@ -24,7 +29,9 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 // Lower-case header names, as Request promises.
 std::string Lower(std::string_view s) {
@@ -40,11 +47,36 @@ struct State {
 
     Handler handler;
     ServerOptions options;
-    std::atomic<std::uint64_t> requests{0}, connections{0}, open{0}, refused{0}, queue_full{0}, timeouts{0}, malformed{0};
+    std::atomic<std::uint64_t> requests{0}, connections{0}, open{0}, refused{0}, queue_full{0}, timeouts{0}, malformed{0},
+        tls_refused{0};
     std::atomic<std::size_t> queued{0};
     net::io_context ioc;
     net::thread_pool pool;
+    std::optional<ssl::context> tls;  // set by Bind() when the options name a certificate
 };
+
+// A whole answer as bytes, for the two that are written before (or instead of) HTTP
+// parsing: too many connections, and plain HTTP on the TLS port.
+std::string RawAnswer(const Response& r, std::string_view status_line) {
+    return "HTTP/1.1 " + std::string(status_line) + "\r\nContent-Type: " + r.content_type +
+           "\r\nConnection: close\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n\r\n" + r.body;
+}
+
+// TLS 1.2 or later, from the PEM files; kInvalidArgument naming the file that did not load.
+ssl::context TlsContext(const ServerOptions& o) {
+    ssl::context ctx(ssl::context::tls_server);
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    beast::error_code ec;
+    ctx.use_certificate_chain_file(o.tls_cert, ec);
+    if (ec) throw Error(ErrorCode::kInvalidArgument, "cannot load the TLS certificate " + o.tls_cert + ": " + ec.message());
+    ctx.use_private_key_file(o.tls_key, ssl::context::pem, ec);  // also checks it is the certificate's
+    if (ec) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "cannot load the TLS key " + o.tls_key + " of " + o.tls_cert + ": " + ec.message());
+    }
+    return ctx;
+}
 
 }  // namespace
 
@@ -63,13 +95,18 @@ struct Server::Impl : State {
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+// One connection. `Stream` is beast::tcp_stream (HTTP) or TlsStream (HTTPS); everything
+// below the TLS layer goes through Tcp().
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+    static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
 public:
     Session(tcp::socket socket, State& server)
-        : stream_(std::move(socket)), server_(server), read_deadline_(stream_.get_executor()) {
+        : stream_(MakeStream(std::move(socket), server)), server_(server), read_deadline_(stream_.get_executor()) {
         ++server_.open;
         beast::error_code ec;
-        const auto peer = stream_.socket().remote_endpoint(ec);
+        const auto peer = Tcp().socket().remote_endpoint(ec);
         if (!ec) {
             const std::string address = peer.address().to_string();
             remote_ = (peer.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(peer.port());
@@ -77,26 +114,72 @@ public:
     }
     ~Session() { --server_.open; }
 
+    void Start() {
+        if constexpr (kTls) {
+            // TLS starts with a handshake record; anything else is someone speaking plain
+            // HTTP (or not HTTP) to the HTTPS port, who hears so in plain text.
+            Tcp().expires_after(server_.options.read_timeout);
+            beast::async_detect_ssl(Tcp(), buffer_, [self = this->shared_from_this()](beast::error_code ec, bool tls) {
+                if (ec) return self->Refused();
+                if (!tls) return self->RefusePlain();
+                self->stream_.async_handshake(ssl::stream_base::server, self->buffer_.data(),
+                                              [self](beast::error_code e, std::size_t used) {
+                                                  if (e) return self->Refused();
+                                                  self->buffer_.consume(used);
+                                                  self->handshaken_ = true;
+                                                  self->Read();
+                                              });
+            });
+        } else {
+            Read();
+        }
+    }
+
+private:
+    static Stream MakeStream(tcp::socket socket, State& server) {
+        if constexpr (kTls) {
+            return Stream(beast::tcp_stream(std::move(socket)), *server.tls);
+        } else {
+            (void)server;
+            return Stream(std::move(socket));
+        }
+    }
+
+    beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+    void Refused() {
+        ++server_.tls_refused;
+        CloseSocket();
+    }
+
+    void RefusePlain() {
+        ++server_.tls_refused;
+        static const std::string kAnswer = RawAnswer(
+            JsonError(ErrorCode::kInvalidArgument, "this port speaks HTTPS only: use https://", 400), "400 Bad Request");
+        Tcp().expires_after(server_.options.write_timeout);
+        net::async_write(Tcp(), net::buffer(kAnswer),
+                         [self = this->shared_from_this()](beast::error_code, std::size_t) { self->CloseSocket(); });
+    }
+
     void Read() {
         parser_.emplace();
         parser_->body_limit(server_.options.max_body);
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header));
         // Our own deadline, not the stream's: its timeout closes the socket, and a slow
         // client is owed a 408 first.
-        stream_.expires_never();
+        Tcp().expires_never();
         timed_out_ = false;
         read_deadline_.expires_after(server_.options.read_timeout);
-        read_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        read_deadline_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
             if (ec) return;  // cancelled: the request arrived
             self->timed_out_ = true;
             beast::error_code ignored;
-            self->stream_.socket().cancel(ignored);
+            self->Tcp().socket().cancel(ignored);
         });
         bhttp::async_read(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
     }
 
-private:
     void OnRead(beast::error_code ec) {
         read_deadline_.cancel();
         if (ec && timed_out_) {  // a request that completed as the timer fired is served
@@ -108,8 +191,12 @@ private:
             return Reply(JsonError(ErrorCode::kDeadlineExceeded, "the request did not arrive in time", 408), false);
         }
         if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
-            ec == net::error::operation_aborted) {
+            ec == net::error::operation_aborted || ec == ssl::error::stream_truncated) {
             return Close();
+        }
+        if (ec.category() == net::error::get_ssl_category()) {  // the TLS layer broke: nothing to answer on
+            ++server_.tls_refused;
+            return CloseSocket();
         }
         if (ec) {
             ++server_.malformed;
@@ -144,7 +231,7 @@ private:
                          false);
         }
         ++server_.requests;
-        net::post(server_.pool, [self = shared_from_this(), req = std::move(req), keep_alive]() mutable {
+        net::post(server_.pool, [self = this->shared_from_this(), req = std::move(req), keep_alive]() mutable {
             Response r;
             try {
                 r = self->server_.handler(req);
@@ -168,25 +255,39 @@ private:
         res->body() = std::move(r.body);
         res->keep_alive(keep_alive);
         res->prepare_payload();
-        stream_.expires_after(server_.options.write_timeout);
-        bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+        Tcp().expires_after(server_.options.write_timeout);
+        bhttp::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
             if (ec || !res->keep_alive()) return self->Close();
             self->Read();
         });
     }
 
+    // An orderly end: TLS says close_notify first (bounded by the write timeout).
     void Close() {
-        beast::error_code ignored;
-        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        stream_.socket().close(ignored);
+        if constexpr (kTls) {
+            if (handshaken_) {
+                handshaken_ = false;
+                Tcp().expires_after(server_.options.write_timeout);
+                stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->CloseSocket(); });
+                return;
+            }
+        }
+        CloseSocket();
     }
 
-    beast::tcp_stream stream_;
+    void CloseSocket() {
+        beast::error_code ignored;
+        Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+        Tcp().socket().close(ignored);
+    }
+
+    Stream stream_;
     State& server_;
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     net::steady_timer read_deadline_;
     bool timed_out_ = false;
+    bool handshaken_ = false;
     std::string remote_;
 };
 
@@ -206,7 +307,11 @@ void Server::Impl::Accept() {
         } else {
             ++connections;
             (void)::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-            std::make_shared<Session>(std::move(socket), *this)->Read();
+            if (tls) {
+                std::make_shared<Session<TlsStream>>(std::move(socket), *this)->Start();
+            } else {
+                std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this)->Start();
+            }
         }
         Accept();
     });
@@ -216,11 +321,8 @@ void Server::Impl::RefuseOverCapacity(tcp::socket socket) {
     ++refused;
     // One non-blocking write of a short answer: a client that does not read it loses it,
     // and this thread never waits on it.
-    static const std::string kAnswer = [] {
-        const Response r = JsonError(ErrorCode::kResourceExhausted, "too many connections; retry later");
-        return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n"
-               "Content-Length: " + std::to_string(r.body.size()) + "\r\n\r\n" + r.body;
-    }();
+    static const std::string kAnswer = RawAnswer(
+        JsonError(ErrorCode::kResourceExhausted, "too many connections; retry later"), "429 Too Many Requests");
     beast::error_code ec;
     socket.non_blocking(true, ec);
     if (!ec) (void)socket.write_some(net::buffer(kAnswer), ec);
@@ -235,6 +337,7 @@ Server::~Server() { Stop(); }
 
 std::string Server::Bind() {
     if (impl_->acceptor.is_open()) return impl_->bound;
+    if (!impl_->options.tls_cert.empty() && !impl_->tls) impl_->tls.emplace(TlsContext(impl_->options));
     const std::string& host = impl_->options.host;
     beast::error_code ec;
     const auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
@@ -297,7 +400,7 @@ void Server::Stop() {
 
 ServerCounters Server::counters() const {
     return {impl_->requests.load(), impl_->connections.load(), impl_->open.load(), impl_->refused.load(),
-            impl_->queue_full.load(), impl_->timeouts.load(), impl_->malformed.load()};
+            impl_->queue_full.load(), impl_->timeouts.load(), impl_->malformed.load(), impl_->tls_refused.load()};
 }
 
 }  // namespace sagaflow::http

@@ -9,6 +9,9 @@
 //   - a body over `max_body`: 413; headers over `max_header`: 431; not HTTP: 400;
 //   - a request that has begun but not fully arrived within `read_timeout`: 408
 //     (a kept-alive connection that sends nothing for that long is closed quietly).
+// With `tls_cert` and `tls_key` it speaks only HTTPS (TLS 1.2 or later): plain HTTP on that
+// port gets a plain 400 saying so, and a handshake that fails or does not finish within
+// `read_timeout` closes the connection; both are counted as `tls_refused`.
 #pragma once
 
 #include <chrono>
@@ -34,6 +37,8 @@ struct ServerOptions {
     std::size_t max_header = 16 << 10;
     std::chrono::milliseconds read_timeout{10000};
     std::chrono::milliseconds write_timeout{10000};
+    std::string tls_cert;  ///< PEM certificate chain; with tls_key, HTTPS only
+    std::string tls_key;   ///< PEM private key of tls_cert
 };
 
 /// What the server refused or cut, for /metrics.
@@ -45,6 +50,7 @@ struct ServerCounters {
     std::uint64_t queue_full = 0;           ///< Over max_queued.
     std::uint64_t timeouts = 0;             ///< 408s.
     std::uint64_t malformed = 0;            ///< 400, 413 and 431 before any handler.
+    std::uint64_t tls_refused = 0;          ///< Plain HTTP on the TLS port, failed handshakes.
 };
 
 /// Thread-safe: `counters()` from any thread; Bind, Start and Stop from one.
@@ -56,7 +62,8 @@ public:
     Server& operator=(const Server&) = delete;
 
     /// Binds and listens (once); returns "host:port" as bound. Throws Error(kUnavailable)
-    /// when the address is taken, Error(kInvalidArgument) for a bad host.
+    /// when the address is taken, Error(kInvalidArgument) for a bad host or a certificate
+    /// or key that does not load.
     std::string Bind();
     /// Starts serving (binding first if needed); returns "host:port".
     std::string Start();

@@ -194,15 +194,19 @@ struct Cli {
     bool as_json = false;
     int timeout_ms = 5000;
     std::string workflow, input, key, status, id, reason = "manual compensation via sagactl";
-    std::string token_file, key_base, token_name, token_role = "viewer", token_out;
+    std::string token_file, ca_file, key_base, token_name, token_role = "viewer", token_out;
     int limit = 0;
     int version = 0;
 
     Cli() {
         if (const char* env = std::getenv("SAGACTL_ENDPOINT")) endpoint = env;
+        if (const char* env = std::getenv("SAGACTL_CA_FILE")) ca_file = env;
         app.require_subcommand(0, 1);  // none is reported after parsing, with the help
         app.fallthrough();
-        app.add_option("--endpoint", endpoint, "sagad's HTTP URL, http://host:port (or SAGACTL_ENDPOINT)")->capture_default_str();
+        app.add_option("--endpoint", endpoint, "sagad's URL, http://host:port or https://host:port (or SAGACTL_ENDPOINT)")
+            ->capture_default_str();
+        app.add_option("--ca-file", ca_file, "for https: the PEM CA that signed sagad's certificate "
+                                             "(or SAGACTL_CA_FILE; default: the system's trust store)");
         app.add_flag("--json", as_json, "machine-readable output");
         app.add_option("--token-file", token_file, "a file holding the API token (or SAGACTL_TOKEN holds the token)");
         app.add_option("--timeout-ms", timeout_ms, "how long to wait for sagad's answer")
@@ -322,10 +326,10 @@ int main(int argc, char** argv) {
     try {
         std::optional<sagaflow::client::Client> sagad;
         try {
-            sagad.emplace(cli.endpoint,
-                          sagaflow::client::ClientOptions{std::chrono::milliseconds(cli.timeout_ms), TokenOf(cli.token_file)});
+            sagad.emplace(cli.endpoint, sagaflow::client::ClientOptions{std::chrono::milliseconds(cli.timeout_ms),
+                                                                        TokenOf(cli.token_file), cli.ca_file});
         } catch (const sagaflow::Error& e) {
-            throw Usage{std::string("bad --endpoint: ") + e.what()};
+            throw Usage{std::string(cli.ca_file.empty() ? "bad --endpoint: " : "bad --endpoint or --ca-file: ") + e.what()};
         }
         const std::string command = cli.Command();
         const Result<json> result = cli.Run(*sagad);

@@ -137,6 +137,9 @@ Result<Trust> LoadTrust(const Config& cfg) {
         t.curve = *pair;
         t.keys = std::make_unique<security::KeyRing>(std::move(*list));
     }
+    if (!cfg.tls_key.empty()) {
+        if (Status st = security::CheckSecretFile(cfg.tls_key); !st.ok()) return st;
+    }
     if (!cfg.api_tokens.empty()) {
         auto tokens = security::TokenSet::Load(cfg.api_tokens);
         if (!tokens.ok()) return tokens.status();
@@ -200,6 +203,11 @@ void WarnInsecure(const Config& cfg) {
         log::Warn("insecure_api", {{"http", cfg.http_host},
                                    {"detail", "the API takes no tokens beyond this host: anyone who reaches it can "
                                               "start and compensate sagas"}});
+    }
+    if (!cfg.api_tokens.empty() && cfg.tls_cert.empty() && !IsLoopbackHost(cfg.http_host)) {
+        log::Warn("api_without_tls", {{"http", cfg.http_host},
+                                      {"detail", "tokens cross the network in clear: set tls_cert and tls_key, or "
+                                                 "serve the API behind a TLS proxy on loopback"}});
     }
 }
 
@@ -339,6 +347,8 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         http_options.port = static_cast<std::uint16_t>(cfg.http_port);
         http_options.read_timeout = std::chrono::milliseconds(cfg.http_read_timeout_ms);
         http_options.max_connections = static_cast<std::size_t>(cfg.http_max_connections);
+        http_options.tls_cert = cfg.tls_cert;
+        http_options.tls_key = cfg.tls_key;
         http::Server http([&api](const http::Request& r) { return api.Handle(r); }, http_options);
         telemetry.Watch(SnapshotOf(node, clock, [&api] { return api.Active(); }), [&http] { return http.counters(); });
         if (cfg.command == "run") {
@@ -346,7 +356,13 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
             // Bind first: a second sagad on taken ports stops here, before initdb or
             // migrations. A taken worker port may be the active node's: a standby binds
             // it when it takes over.
-            (void)http.Bind();
+            try {
+                (void)http.Bind();
+            } catch (const Error& e) {
+                if (e.code() != ErrorCode::kInvalidArgument) throw;
+                log::Error("bad_config", {{"error", e.what()}, {"exit", 2}});  // a certificate that does not load
+                return 2;
+            }
             try {
                 (void)node.Bind();
             } catch (const Error& e) {
@@ -361,7 +377,8 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         }
         if (cfg.command == "migrate") return 0;
 
-        const std::string http_at = "http://" + http.Start();  // a standby answers stats, health, metrics
+        // A standby answers stats, health and metrics too.
+        const std::string http_at = (cfg.tls_cert.empty() ? "http://" : "https://") + http.Start();
         std::optional<std::string> bound;
         if (!AwaitLeadership(leader, signals, http_at) || !(bound = BindWorkers(node, signals))) {
             if (embedded) embedded->Detach();  // a standby leaves the active node's server running

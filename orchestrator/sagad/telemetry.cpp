@@ -101,7 +101,8 @@ Telemetry::Telemetry(const std::string& version)
             return std::vector<Sample>{{{"too_many_connections"}, static_cast<double>(c.refused_connections)},
                                        {{"queue_full"}, static_cast<double>(c.queue_full)},
                                        {{"timeout"}, static_cast<double>(c.timeouts)},
-                                       {{"malformed"}, static_cast<double>(c.malformed)}};
+                                       {{"malformed"}, static_cast<double>(c.malformed)},
+                                       {{"tls"}, static_cast<double>(c.tls_refused)}};
         },
         true);
     registry_.AddCallback("sagaflow_http_open_connections", "HTTP connections open now.", {}, [this] {

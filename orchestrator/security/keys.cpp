@@ -55,12 +55,17 @@ Result<transport::CurveKeyPair> WriteKeyPair(const std::string& base, const std:
     return pair;
 }
 
-Result<transport::CurveKeyPair> ReadSecretKeyFile(const std::string& path) {
+Status CheckSecretFile(const std::string& path) {
     struct stat st {};
     if (stat(path.c_str(), &st) == 0 && (st.st_mode & 0077) != 0) {
         return Status{ErrorCode::kInvalidArgument,
                       "secret key file " + path + " is readable by others (chmod 600 it)"};
     }
+    return {};
+}
+
+Result<transport::CurveKeyPair> ReadSecretKeyFile(const std::string& path) {
+    if (Status st = CheckSecretFile(path); !st.ok()) return st;
     auto secret = KeyLine(path);
     if (!secret.ok()) return secret.status();
     auto pub = transport::CurvePublicOf(*secret);

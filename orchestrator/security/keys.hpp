@@ -14,6 +14,9 @@ namespace sagaflow::security {
 /// Writes a new pair as `base`.pub and `base`.secret (0600, never overwriting either);
 /// returns the public key.
 [[nodiscard]] Result<transport::CurveKeyPair> WriteKeyPair(const std::string& base, const std::string& comment);
+/// kInvalidArgument when anyone but the owner may read or write `path` (a CURVE secret
+/// key, a TLS private key): the one rule for secret files.
+[[nodiscard]] Status CheckSecretFile(const std::string& path);
 /// Reads a secret key file: the pair it makes. Refuses a file others can read.
 [[nodiscard]] Result<transport::CurveKeyPair> ReadSecretKeyFile(const std::string& path);
 /// Reads a public key file.

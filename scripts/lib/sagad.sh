@@ -6,12 +6,12 @@
 sagad_url() {
   local log=$1 until=$(( $(date +%s) + ${2:-60} )) url
   while :; do
-    url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$log" 2>/dev/null | tail -1)
+    url=$(grep -oE 'https?://127\.0\.0\.1:[0-9]+' "$log" 2>/dev/null | tail -1)
     [ -n "$url" ] && { echo "$url"; return 0; }
     [ "$(date +%s)" -lt "$until" ] || { echo "sagad_url: no HTTP URL in $log" >&2; return 1; }
     sleep 0.1  # poll interval of an external condition
   done
 }
 
-# port_of URL: the port of http://host:port.
+# port_of URL: the port of http[s]://host:port.
 port_of() { echo "${1##*:}"; }

@@ -2,11 +2,7 @@
 // answer while the engine's loop is busy, every error a JSON body with its status, the
 // server's limits (body size, slow clients, connection count), and docs/openapi.yaml
 // describing every route the server serves.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,6 +20,7 @@
 #include "node.hpp"
 #include "order_fulfilment.hpp"
 #include "queries.hpp"
+#include "raw_tcp.hpp"
 #include "sagaflow/client/client.hpp"
 #include "telemetry.hpp"
 
@@ -31,42 +28,6 @@ namespace sagaflow::testing {
 namespace {
 
 using nlohmann::json;
-
-// A raw TCP client for what the typed client never sends.
-class Raw {
-public:
-    explicit Raw(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<std::uint16_t>(port));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    }
-    ~Raw() { ::close(fd_); }
-    Raw(const Raw&) = delete;
-    Raw& operator=(const Raw&) = delete;
-    [[nodiscard]] bool connected() const { return connected_; }
-    void Send(const std::string& bytes) { (void)::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
-    // Everything the server sends until it closes, or until `within` passes.
-    std::string ReadAll(std::chrono::milliseconds within = std::chrono::seconds(10)) {
-        std::string out;
-        const auto until = std::chrono::steady_clock::now() + within;
-        for (;;) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return out;
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return out;
-            char buf[4096];
-            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n <= 0) return out;
-            out.append(buf, static_cast<std::size_t>(n));
-        }
-    }
-
-private:
-    int fd_;
-    bool connected_ = false;
-};
 
 int StatusOf(const std::string& response) {
     std::smatch m;
@@ -112,7 +73,7 @@ protected:
     }
 
     std::string Exchange(const std::string& request) {
-        Raw raw(port_);
+        RawTcp raw(port_);
         EXPECT_TRUE(raw.connected());
         raw.Send(request);
         return raw.ReadAll();
@@ -370,13 +331,13 @@ protected:
 };
 
 TEST_F(HttpLimitsTest, SlowClientsAreCutWith408AndIdleOnesClosed) {
-    Raw slow(port_);
+    RawTcp slow(port_);
     ASSERT_TRUE(slow.connected());
     slow.Send("GET /api/v1/sagas HTTP/1.1\r\nHost: x\r\n");  // and never the rest
     const std::string answer = slow.ReadAll();
     EXPECT_EQ(StatusOf(answer), 408) << answer;
     EXPECT_EQ(BodyOf(answer).value("code", ""), "deadline_exceeded");
-    Raw idle(port_);
+    RawTcp idle(port_);
     ASSERT_TRUE(idle.connected());
     EXPECT_EQ(idle.ReadAll(), "") << "a connection that said nothing is closed without an answer";
     EXPECT_GE(server_->counters().timeouts, 1u);
@@ -385,9 +346,9 @@ TEST_F(HttpLimitsTest, SlowClientsAreCutWith408AndIdleOnesClosed) {
 }
 
 TEST_F(HttpLimitsTest, ConnectionsOverTheLimitGet429AndTheServerGoesOn) {
-    std::vector<std::unique_ptr<Raw>> held;
+    std::vector<std::unique_ptr<RawTcp>> held;
     for (int i = 0; i < 8; ++i) {
-        held.push_back(std::make_unique<Raw>(port_));
+        held.push_back(std::make_unique<RawTcp>(port_));
         ASSERT_TRUE(held.back()->connected());
     }
     // The eight are counted once accepted; wait (bounded) until they are.
@@ -396,7 +357,7 @@ TEST_F(HttpLimitsTest, ConnectionsOverTheLimitGet429AndTheServerGoesOn) {
         std::this_thread::yield();
     }
     ASSERT_EQ(server_->counters().open_connections, 8u);
-    Raw extra(port_);
+    RawTcp extra(port_);
     ASSERT_TRUE(extra.connected());
     const std::string answer = extra.ReadAll();
     EXPECT_EQ(StatusOf(answer), 429) << answer;

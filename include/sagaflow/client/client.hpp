@@ -28,11 +28,15 @@ struct ClientOptions {
     std::chrono::milliseconds timeout{5000};
     /// The API token (sent as `Authorization: Bearer`); empty when sagad takes none.
     std::string token;
+    /// For an https URL: the PEM file of the CA that signed sagad's certificate; empty: the
+    /// system's trust store.
+    std::string ca_file;
 };
 
 class Client {
 public:
-    /// `url` is "http://host:port". Throws Error(kInvalidArgument) for a malformed one.
+    /// `url` is "http://host:port" or "https://host:port". Throws Error(kInvalidArgument)
+    /// for a malformed one, or a `ca_file` that does not read.
     explicit Client(const std::string& url, ClientOptions options = {});
     ~Client();
     Client(Client&&) noexcept;
