@@ -2,6 +2,8 @@
 // graph with the path and node states marked, a timeline of its history, attempts per
 // node, input and context, compensate and retry), the workflows' graphs and the workers.
 // Plain JavaScript on the same /api/v1 as every other client; no build step.
+// When sagad takes tokens, the first 401 asks for one; it is kept in this tab's session
+// storage only (closing the tab forgets it) and sent as `Authorization: Bearer`.
 "use strict";
 
 const main = document.getElementById("main");
@@ -18,14 +20,51 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-async function api(path, options = {}) {
-  const res = await fetch(`/api/v1${path}`, {
-    ...options,
-    headers: options.body ? { "Content-Type": "application/json" } : {},
+const TOKEN = "sagaflow.token";
+
+// One sign-in prompt at a time, however many calls wait on it; resolves to whether a
+// token was given.
+let signingIn = null;
+function askForToken(message) {
+  signingIn ??= new Promise((resolve) => {
+    const dialog = document.getElementById("login");
+    const input = document.getElementById("login-token");
+    document.getElementById("login-text").textContent = message;
+    input.value = "";
+    dialog.addEventListener("close", () => {
+      signingIn = null;
+      const token = dialog.returnValue === "ok" ? input.value.trim() : "";
+      if (token) sessionStorage.setItem(TOKEN, token);
+      signedIn();
+      resolve(token !== "");
+    }, { once: true });
+    dialog.showModal();
   });
-  const body = await res.json().catch(() => ({ code: "internal", message: `HTTP ${res.status}` }));
-  if (!res.ok) throw new Error(`${body.code}: ${body.message}`);
-  return body;
+  return signingIn;
+}
+
+function signedIn() {
+  document.getElementById("signout").hidden = !sessionStorage.getItem(TOKEN);
+}
+
+// The one way to sagad: JSON in and out, the token if there is one, and a prompt for one
+// when sagad answers 401 (again after a token it did not take).
+async function api(path, options = {}) {
+  for (;;) {
+    const token = sessionStorage.getItem(TOKEN);
+    const headers = options.body ? { "Content-Type": "application/json" } : {};
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const res = await fetch(`/api/v1${path}`, { ...options, headers });
+    const body = await res.json().catch(() => ({ code: "internal", message: `HTTP ${res.status}` }));
+    if (res.status === 401) {
+      if (token === sessionStorage.getItem(TOKEN)) sessionStorage.removeItem(TOKEN);  // not one another call just set
+      if (sessionStorage.getItem(TOKEN)) continue;
+      if (await askForToken(token ? "sagad did not accept that token. Paste another one."
+                                  : "sagad asks for an API token (sagactl token NAME ROLE makes one).")) continue;
+    }
+    if (!res.ok) throw new Error(`${body.code}: ${body.message}`);
+    return body;
+  }
 }
 
 function status(s) { return h("span", { class: `status ${s}`, "data-status": s }, s); }
@@ -127,7 +166,8 @@ async function sagaPage(id) {
         h("table", { id: "nodes" }, h("tr", {}, ["node", "kind", "state", "attempts"].map((c) => h("th", {}, c))),
           d.nodes.map((n) => h("tr", {}, h("td", {}, n.id), h("td", {}, n.kind), h("td", {}, n.state + (n.stuck ? " (stuck)" : "")),
             h("td", {}, (attempts[n.id] ?? []).map((a) =>
-              h("div", {}, `${a.phase} #${a.attempt}: ${a.outcome}${a.detail ? " – " + a.detail : ""}`)))))))),
+              h("div", { class: "attempt" }, `${a.phase} #${a.attempt}: ${a.outcome}${a.detail ? " – " + a.detail : ""}`,
+                a.worker ? h("span", { class: "mono who" }, ` by ${a.worker}${a.key ? " " + a.key : ""}`) : "")))))))),
     h("div", { class: "two" },
       h("section", {}, h("h3", {}, "Input"), h("pre", { id: "input" }, JSON.stringify(s.input, null, 2))),
       h("section", {}, h("h3", {}, "Context (step outputs)"), h("pre", { id: "context" }, JSON.stringify(s.context, null, 2)))));
@@ -157,8 +197,10 @@ async function workersPage() {
   try {
     const { workers } = await api("/workers");
     show(h("h2", {}, "Workers"), h("table", {},
-      h("tr", {}, ["worker", "queues", "capacity", "in flight", "last heartbeat"].map((c) => h("th", {}, c))),
-      workers.map((w) => h("tr", {}, h("td", {}, w.id), h("td", {}, w.queues.join(", ")), h("td", {}, String(w.capacity)),
+      h("tr", {}, ["worker", "key", "queues", "capacity", "in flight", "last heartbeat"].map((c) => h("th", {}, c))),
+      workers.map((w) => h("tr", {}, h("td", {}, w.id),
+        h("td", { class: "mono" }, w.key ? `${w.key_name} ${w.key}` : "–"), h("td", {}, w.queues.join(", ")),
+        h("td", {}, String(w.capacity)),
         h("td", {}, String(w.in_flight)), h("td", {}, when(w.last_heartbeat))))));
   } catch (e) { show(failure(e)); }
 }
@@ -173,5 +215,11 @@ function route() {
 }
 
 window.addEventListener("hashchange", route);
+document.getElementById("signout").addEventListener("click", () => {
+  sessionStorage.removeItem(TOKEN);
+  signedIn();
+  route();
+});
+signedIn();
 api("/stats").then((s) => { document.getElementById("node").textContent = `sagad: ${s.node.role}`; }).catch(() => {});
 route();

@@ -1,14 +1,23 @@
 // Drives Debian's Chromium (headless, through puppeteer-core) over sagad's web view, on a
-// sagad that has run the order sample:
+// sagad with API tokens that has run the order sample:
+//   - the page asks for a token, asks again after one sagad refuses, and keeps the one it
+//     takes in session storage only (not local storage, not a cookie; a new tab asks);
+//   - a viewer reads but its compensate is refused (403, shown); after signing out, an
+//     operator's token compensates;
 //   - the saga list, filtered to compensated sagas, shows only those;
 //   - a saga's page draws its graph (an SVG from the DOT the API returns) and its timeline;
 //   - the Compensate button, after its confirmation with a reason, compensates a completed
 //     saga, and the page shows the new status;
 //   - the workflows page draws every definition.
-// Usage: node webview.test.mjs SAGAD_URL SCREENSHOT_DIR
+// Usage: VIEWER_TOKEN=... OPERATOR_TOKEN=... node webview.test.mjs SAGAD_URL SCREENSHOT_DIR
 import puppeteer from "puppeteer-core";
 
 const [url, shots] = process.argv.slice(2);
+const { VIEWER_TOKEN: viewer, OPERATOR_TOKEN: operator } = process.env;
+if (!viewer || !operator) {
+  console.error("VIEWER_TOKEN and OPERATOR_TOKEN must be set");
+  process.exit(2);
+}
 const failures = [];
 const check = (ok, what) => {
   console.log(`  ${ok ? "ok  " : "FAIL"}  ${what}`);
@@ -25,7 +34,40 @@ try {
   await page.setViewport({ width: 1400, height: 1000 });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  // The browser logs every 401 and 403 as a failed load; those are the test's own doing.
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/status of 40[13]/.test(m.text())) errors.push(m.text());
+  });
+  const signIn = async (token) => {
+    await page.waitForSelector("#login[open]", { timeout: 10000 });
+    await page.type("#login-token", token);
+    await page.click("#login-ok");
+  };
+
+  // The token prompt: a refused token asks again; the viewer's is taken and kept in this
+  // tab's session storage only.
+  await page.goto(`${url}/#/sagas`, { waitUntil: "networkidle0" });
+  const prompt = await page.waitForSelector("#login[open]", { timeout: 10000 }).then(() => true, () => false);
+  check(prompt, "the page asks for a token");
+  await page.screenshot({ path: `${shots}/webview-login.png` });
+  await signIn("sgf_this-token-is-not-one-sagad-knows-0000000000");
+  await page.waitForFunction(() => document.querySelector("#login[open]") &&
+    document.getElementById("login-text").textContent.includes("did not accept"), { timeout: 10000 });
+  check(true, "a token sagad refuses: the prompt comes back saying so");
+  await page.type("#login-token", viewer);
+  await page.click("#login-ok");
+  await page.waitForSelector("#sagas tr[data-id]", { timeout: 10000 });
+  const kept = await page.evaluate((t) => ({
+    session: sessionStorage.getItem("sagaflow.token") === t, local: localStorage.length, cookie: document.cookie,
+  }), viewer);
+  check(kept.session && kept.local === 0 && kept.cookie === "",
+        `the token is in session storage only (local storage ${kept.local} items, cookie '${kept.cookie}')`);
+  const other = await browser.createBrowserContext();
+  const stranger = await other.newPage();
+  await stranger.goto(`${url}/#/sagas`, { waitUntil: "networkidle0" });
+  check(await stranger.waitForSelector("#login[open]", { timeout: 10000 }).then(() => true, () => false),
+        "another browser context does not have it: it asks again");
+  await other.close();
 
   // The list, filtered by the form.
   await page.goto(`${url}/#/sagas`, { waitUntil: "networkidle0" });
@@ -52,15 +94,31 @@ try {
   await page.screenshot({ path: `${shots}/webview-saga.png`, fullPage: true });
   await page.screenshot({ path: `${shots}/webview-saga-top.png` });  // the one docs/webview.png shows
 
-  // A completed saga, compensated through the button.
+  const by = await page.$$eval("#nodes .attempt .who", (w) => w.map((e) => e.textContent));
+  check(by.length > 0 && by.every((w) => / by \S+-1/.test(w)), `every attempt names the worker that ran it (${by[0]})`);
+
+  // A completed saga: the viewer may not compensate it.
   await page.goto(`${url}/#/sagas?status=completed&limit=1`, { waitUntil: "networkidle0" });
   await page.waitForSelector("#sagas tr[data-id]", { timeout: 10000 });
   const done = await page.$eval("#sagas tr[data-id]", (tr) => tr.dataset.id);
-  await page.goto(`${url}/#/sagas/${done}`, { waitUntil: "networkidle0" });
-  await page.waitForSelector("#compensate:not([disabled])", { timeout: 10000 });
-  await page.click("#compensate");
-  await page.waitForSelector("#confirm[open]", { timeout: 5000 });
-  await page.type("#confirm-reason", "returned, via the web view");
+  const compensate = async (reason) => {
+    await page.goto(`${url}/#/sagas/${done}`, { waitUntil: "networkidle0" });
+    await page.waitForSelector("#compensate:not([disabled])", { timeout: 10000 });
+    await page.click("#compensate");
+    await page.waitForSelector("#confirm[open]", { timeout: 5000 });
+    await page.type("#confirm-reason", reason);
+  };
+  await compensate("a viewer tries");
+  await page.click("#confirm-ok");
+  const refused = await page.waitForFunction(() => document.querySelector(".error")?.textContent ?? "", { timeout: 10000 })
+    .then((h) => h.jsonValue());
+  check(refused.startsWith("permission_denied"), `the viewer's compensate is refused and says why: ${refused}`);
+
+  // Signed out, the operator's token compensates it through the button.
+  await page.click("#signout");
+  await signIn(operator);
+  await page.waitForFunction(() => !document.querySelector("#login[open]"), { timeout: 10000 });
+  await compensate("returned, via the web view");
   await page.screenshot({ path: `${shots}/webview-confirm.png` });
   await page.click("#confirm-ok");
   let now = "";
@@ -73,6 +131,8 @@ try {
   check(now === "compensated", `the completed saga ${done} is compensated after the button (status ${now})`);
   const shown = await page.$eval("#reason", (e) => e.textContent);
   check(shown.includes("returned, via the web view"), `the reason typed in the dialog is its reason: ${shown}`);
+  const audit = await page.$$eval("#timeline li", (li) => li.map((l) => l.textContent).filter((t) => t.includes("compensation_requested")));
+  check(audit.length === 1 && audit[0].includes('"by":"operator-1"'), `the timeline names the operator's token: ${audit[0]}`);
   await page.waitForSelector("#graph svg", { timeout: 20000 });
   await page.screenshot({ path: `${shots}/webview-compensated.png`, fullPage: true });
 
