@@ -67,8 +67,11 @@ echo "== strangers on the worker port"
   $(worker_keys "$t" stranger) 2>"$dir/stranger.log" & pids+=($!)
 "$bin/samples/order-payment" --dsn "$dsn" --endpoint "ipc://$dir/w.sock" --id payment-evil \
   $(worker_keys "$t" inventory) 2>"$dir/evil.log" & pids+=($!)
-wait_for 20 bash -c "[ \"\$($(declare -f stat_of as_admin); url=$url ctl=$ctl t=$t; stat_of handshakes bad_crypto)\" -ge 1 ]" \
-  && ok "a worker without a key fails the handshake (counted: bad_crypto)" || bad "the keyless worker's handshakes were not counted"
+# A mechanism mismatch: bad_crypto when sagad reads the greeting first, other_failures
+# when the worker hung up first (libzmq's race); each reconnect is counted again.
+keyless() { echo $(( $(stat_of handshakes bad_crypto) + $(stat_of handshakes other_failures) )); }
+wait_for 20 bash -c "[ \"\$($(declare -f stat_of as_admin keyless); url=$url ctl=$ctl t=$t; keyless)\" -ge 1 ]" \
+  && ok "a worker without a key fails the handshake (counted: bad_crypto or other_failures)" || bad "the keyless worker's handshakes were not counted"
 wait_for 20 bash -c "[ \"\$($(declare -f stat_of as_admin); url=$url ctl=$ctl t=$t; stat_of handshakes unknown_key)\" -ge 1 ]" \
   && grep -q "worker_key_refused" "$dir/sagad.log" \
   && ok "a key not on the allow-list is refused by ZAP (counted, logged with its fingerprint)" || bad "the stranger's key was not refused"

@@ -35,7 +35,7 @@ Workflow FastOrder() {
 
 ThreadWorker::ThreadWorker(const std::string& endpoint, const std::string& id,
                            const FreshSchema& db, std::vector<std::string> queues, int capacity,
-                           int max_batch, Hook hook) {
+                           int max_batch, Hook hook, Keys keys) {
     worker::WorkerOptions o;
     o.endpoint = endpoint;
     o.worker_id = id;
@@ -46,6 +46,8 @@ ThreadWorker::ThreadWorker(const std::string& endpoint, const std::string& id,
     o.max_batch = max_batch;
     o.heartbeat_interval = std::chrono::milliseconds(100);
     o.reply_resend_interval = std::chrono::milliseconds(300);
+    o.key_file = keys.key_file;
+    o.server_key_file = keys.server_key_file;
     worker_ = std::make_unique<worker::Worker>(o);
     for (const std::string& q : queues) {
         worker_->Register(q, [hook](StepContext& ctx) {
@@ -110,9 +112,10 @@ MessagingTest::~MessagingTest() {
     if (node_) node_->Stop();
 }
 
-std::string MessagingTest::StartNode() {
+std::string MessagingTest::StartNode(std::optional<runtime::WorkerCurve> curve) {
     runtime::NodeOptions o;
     o.worker_endpoint = "tcp://127.0.0.1:*";
+    o.curve = std::move(curve);
     o.link.heartbeat_timeout = std::chrono::seconds(1);
     node_ = std::make_unique<runtime::Node>(registry_, *counting_, clock_, o);
     return node_->Start();

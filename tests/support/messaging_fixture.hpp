@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,8 +25,13 @@ class ThreadWorker {
 public:
     /// Runs inside the handler after its effect is written, before commit (a hang, say).
     using Hook = std::function<void(worker::StepContext&)>;
+    /// CURVE: the worker's .secret file and sagad's .pub file (both empty: plain).
+    struct Keys {
+        std::string key_file, server_key_file;
+    };
     ThreadWorker(const std::string& endpoint, const std::string& id, const FreshSchema& db,
-                 std::vector<std::string> queues, int capacity = 4, int max_batch = 32, Hook hook = {});
+                 std::vector<std::string> queues, int capacity = 4, int max_batch = 32, Hook hook = {},
+                 Keys keys = {});
     ~ThreadWorker();
     void Stop();
     worker::Worker& worker() { return *worker_; }
@@ -40,8 +46,8 @@ protected:
     MessagingTest();
     ~MessagingTest() override;
 
-    /// Starts the node; returns the worker endpoint.
-    std::string StartNode();
+    /// Starts the node (with CURVE when `curve` is set); returns the worker endpoint.
+    std::string StartNode(std::optional<runtime::WorkerCurve> curve = std::nullopt);
     /// Starts `count` sagas of the fast order workflow; input per saga from `input(i)`.
     std::vector<SagaId> StartSagas(int count, const std::function<nlohmann::json(int)>& input);
     /// Waits (bounded) until every saga is completed or compensated.

@@ -11,14 +11,17 @@
 //                status. With --flood N, first N connections at once: those over sagad's
 //                limit must get 429; after they close, sagad must still answer.
 //   --raw E      half a ZMTP greeting, then random bytes, on a plain stream socket to E
-//                (tcp://host:port or ipc://path); libzmq drops such peers itself.
+//                (tcp://host:port or ipc://path); libzmq drops such peers itself. With
+//                CURVE on, sagad counts the half greetings as cut-short handshakes
+//                (handshakes.other_failures) and the noise as bad_crypto.
 //   --forge-reply E --forged MSG SAGA
 //                a well-formed `ok` reply for a real command from a peer that never
 //                said hello: sagad must drop it (forged_replies in stats). With --hello Q it
 //                registers for Q first: the reply is then another worker's, never applied.
 //
 // With --key-file and --server-key-file the worker-port probes come from a CURVE key
-// (an authenticated worker gone bad); with --token-file the HTTP ones carry a token, so
+// (an authenticated worker gone bad), and --worker adds a worker whose idea of sagad's
+// key is wrong (a stale or forged server key): its handshakes fail as bad_crypto; with --token-file the HTTP ones carry a token, so
 // they reach the parsers behind the authentication.
 //
 // Prints what it sent as one JSON line. Exits 1 if an HTTP request got no answer or an
@@ -73,6 +76,8 @@ struct Tally {
     int flood_refused = 0;        ///< answered 429 resource_exhausted
     bool alive_after_flood = true;
     int raw_connections = 0;
+    int half_greetings = 0;     ///< of raw_connections: ZMTP greetings cut short
+    int wrong_server_key = 0;   ///< workers that tried with a wrong server key
 };
 
 void Worker(const std::string& endpoint, int rounds, int big_mib, std::mt19937_64& rng, Tally& t) {
@@ -105,6 +110,18 @@ void Worker(const std::string& endpoint, int rounds, int big_mib, std::mt19937_6
         Socket big(ctx, SocketKind::kDealer, o);
         big.Connect(endpoint);
         (void)big.Send(std::string(static_cast<std::size_t>(big_mib) << 20, 'x'));
+        if (g_curve) {
+            // Our key, but a server key that is not sagad's: the handshake cannot finish.
+            // It tries (and libzmq retries) until the linger ends; the hello never leaves.
+            sagaflow::transport::SocketOptions wrong = o;
+            wrong.routing_id = "vandal-wrong-server-" + std::to_string(r);
+            wrong.linger_ms = 1000;
+            wrong.curve_client->server_key = sagaflow::transport::NewCurveKeyPair().public_key;
+            Socket w(ctx, SocketKind::kDealer, wrong);
+            w.Connect(endpoint);
+            (void)w.Send(R"({"v":1,"kind":"hello","worker_id":"vandal-wrong","queues":["audit"],"capacity":1})");
+            ++t.wrong_server_key;
+        }
     }
 }
 
@@ -257,7 +274,10 @@ void Raw(const std::string& endpoint, int rounds, std::mt19937_64& rng, Tally& t
             if (fd < 0) continue;
             // ZMTP 3 starts with 0xFF, eight bytes, 0x7F: send half of that, or noise.
             const std::string bytes = kind == 0 ? std::string("\xff\0\0\0\0", 5) : RandomBytes(rng, 64);
-            if (write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())) ++t.raw_connections;
+            if (write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())) {
+                ++t.raw_connections;
+                t.half_greetings += kind == 0 ? 1 : 0;
+            }
             close(fd);
         }
     }
@@ -349,9 +369,11 @@ int main(int argc, char** argv) {
     }
     std::printf(
         R"({"worker_frames":%d,"http_requests":%d,"api_bad_expected":%d,"http_error_replies":%d,)"
-        R"("flood_connections":%d,"flood_refused":%d,"alive_after_flood":%s,"raw_connections":%d})"
+        R"("flood_connections":%d,"flood_refused":%d,"alive_after_flood":%s,"raw_connections":%d,)"
+        R"("half_greetings":%d,"wrong_server_key":%d})"
         "\n",
         t.worker_frames, t.http_requests, t.api_bad_expected, t.http_error_replies, t.flood_connections,
-        t.flood_refused, t.alive_after_flood ? "true" : "false", t.raw_connections);
+        t.flood_refused, t.alive_after_flood ? "true" : "false", t.raw_connections, t.half_greetings,
+        t.wrong_server_key);
     return t.http_error_replies == t.http_requests && t.alive_after_flood ? 0 : 1;
 }
