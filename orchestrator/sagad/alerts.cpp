@@ -18,44 +18,14 @@ AlertSender::AlertSender(engine::SagaStore& store, const Clock& clock, AlertOpti
 
 AlertSender::~AlertSender() { Stop(); }
 
-void AlertSender::Start() {
-    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
-}
-
-void AlertSender::Stop() {
-    {
-        std::lock_guard lock(mu_);
-        stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-}
-
-void AlertSender::Wake() {
-    {
-        std::lock_guard lock(mu_);
-        woken_ = true;
-    }
-    cv_.notify_all();
-}
-
-void AlertSender::Loop() {
-    std::chrono::milliseconds pause{0};
-    for (;;) {
-        {
-            std::unique_lock lock(mu_);
-            cv_.wait_for(lock, std::max(pause, options_.poll), [this] { return stop_ || woken_; });
-            if (stop_) return;
-            woken_ = false;
+std::chrono::milliseconds AlertSender::Tick() {
+    try {
+        while (SendDue() == kBatch) {
         }
-        try {
-            while (SendDue() == kBatch) {
-            }
-            guard_.Succeeded();
-            pause = std::chrono::milliseconds(0);
-        } catch (const std::exception& e) {
-            pause = guard_.Failed(e);  // the store is away: try again later
-        }
+        guard_.Succeeded();
+        return options_.poll;
+    } catch (const std::exception& e) {
+        return std::max(guard_.Failed(e), options_.poll);  // the store is away: try again later
     }
 }
 

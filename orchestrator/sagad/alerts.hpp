@@ -8,16 +8,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <random>
 #include <string>
-#include <thread>
 
 #include "backoff.hpp"
 #include "http/client.hpp"
 #include "loop_guard.hpp"
+#include "periodic.hpp"
 #include "saga_store.hpp"
 #include "sagaflow/core/clock.hpp"
 
@@ -40,17 +38,18 @@ public:
     AlertSender(const AlertSender&) = delete;
     AlertSender& operator=(const AlertSender&) = delete;
 
-    void Start();
-    void Stop();
+    void Start() { loop_.Start(); }
+    void Stop() { loop_.Stop(); }
     /// A saga just failed: look now rather than at the next poll. Any thread.
-    void Wake();
+    void Wake() { loop_.Wake(); }
 
     [[nodiscard]] std::uint64_t sent() const { return sent_; }
     [[nodiscard]] std::uint64_t failed_attempts() const { return failed_; }
     [[nodiscard]] std::uint64_t pending() const { return pending_; }
 
 private:
-    void Loop();
+    /// One look: sends what is due; returns the pause before the next.
+    std::chrono::milliseconds Tick();
     /// Sends what is due; returns how many it tried.
     int SendDue();
 
@@ -59,13 +58,9 @@ private:
     AlertOptions options_;
     http::Url webhook_;
     std::mt19937_64 rng_{std::random_device{}()};  // the backoff's jitter; the sender's thread only
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stop_ = false;
-    bool woken_ = false;
     std::atomic<std::uint64_t> sent_{0}, failed_{0}, pending_{0};
     runtime::LoopGuard guard_{"alerts"};
-    std::thread thread_;
+    runtime::Periodic loop_{[this] { return Tick(); }};  // last: stopped before the rest goes
 };
 
 }  // namespace sagaflow::sagad
