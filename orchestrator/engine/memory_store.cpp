@@ -1,6 +1,7 @@
 #include "memory_store.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "sagaflow/core/error.hpp"
 
@@ -142,6 +143,32 @@ public:
         if (it == work_.alerts.end()) return;
         it->second.attempts = alert.attempts;
         it->second.next_at = alert.next_at;
+    }
+
+    ExpiredCounts ExpireEnded(SagaStatus status, Timestamp cutoff, int limit) override {
+        if (status != SagaStatus::kCompleted && status != SagaStatus::kCompensated) {
+            throw Error(ErrorCode::kInvalidArgument, "retention removes only completed or compensated sagas");
+        }
+        std::vector<const SagaRecord*> doomed;
+        for (const auto& [id, saga] : work_.sagas) {
+            if (saga.status == status && saga.updated_at < cutoff) doomed.push_back(&saga);
+        }
+        std::sort(doomed.begin(), doomed.end(), [](const SagaRecord* a, const SagaRecord* b) {
+            return a->created_at != b->created_at ? a->created_at < b->created_at : a->id < b->id;
+        });
+        if (static_cast<int>(doomed.size()) > limit) doomed.resize(static_cast<std::size_t>(std::max(0, limit)));
+        std::set<SagaId> ids;
+        for (const SagaRecord* saga : doomed) ids.insert(saga->id);
+        ExpiredCounts out;
+        out.history_rows = static_cast<std::int64_t>(
+            std::erase_if(work_.history, [&](const MemorySagaStore::HistoryRow& r) { return ids.count(r.saga_id) > 0; }));
+        out.pending = static_cast<std::int64_t>(
+            std::erase_if(work_.pending, [&](const auto& p) { return ids.count(p.second.saga_id) > 0; }));
+        out.alerts = static_cast<std::int64_t>(
+            std::erase_if(work_.alerts, [&](const auto& a) { return ids.count(a.first.first) > 0; }));
+        out.sagas = static_cast<std::int64_t>(ids.size());
+        for (const SagaId& id : ids) work_.sagas.erase(id);
+        return out;
     }
 
     void Commit() override {

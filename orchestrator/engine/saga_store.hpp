@@ -61,6 +61,15 @@ struct AlertRecord {
     Timestamp created_at{};
 };
 
+/// What one retention batch removed (StoreTx::ExpireEnded).
+struct ExpiredCounts {
+    std::int64_t sagas = 0;
+    std::int64_t history_rows = 0;
+    std::int64_t pending = 0;
+    std::int64_t alerts = 0;
+    bool locked_out = false;  ///< another node's batch holds the retention lock: nothing removed
+};
+
 /// One entry in a saga's append-only history: the trace of every hop. The store keeps one
 /// row per saga per transaction, holding that transaction's events in order.
 struct HistoryEvent {
@@ -166,6 +175,13 @@ public:
     virtual void DeleteAlert(const AlertRecord& alert) = 0;
     /// Not taken: try again at `alert.next_at`, `alert.attempts` counted.
     virtual void DeferAlert(const AlertRecord& alert) = 0;
+
+    /// Retention: removes up to `limit` sagas in `status` (kCompleted or kCompensated; any
+    /// other is kInvalidArgument) whose last change was before `cutoff`, oldest first, with
+    /// their history, pending items and alerts. A saga another transaction is changing is
+    /// skipped. One batch at a time per database: while another node's batch runs, this
+    /// one removes nothing and says `locked_out`.
+    [[nodiscard]] virtual ExpiredCounts ExpireEnded(SagaStatus status, Timestamp cutoff, int limit) = 0;
 
     virtual void Commit() = 0;
 };

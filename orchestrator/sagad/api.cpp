@@ -449,6 +449,20 @@ http::Response Api::Stats(const http::Request&, const Params&) {
                                 {"unknown_key", h.unknown_key},
                                 {"bad_crypto", h.bad_crypto},
                                 {"other_failures", h.other}};
+    if (const auto r = telemetry_.Retention()) {
+        out.groups["retention"] = {{"completed_window", FormatDuration(r->completed_window)},
+                                   {"compensated_window", FormatDuration(r->compensated_window)},
+                                   {"passes", r->passes},
+                                   {"sagas_removed", r->sagas},
+                                   {"history_rows_removed", r->history_rows},
+                                   {"pending_removed", r->pending},
+                                   {"alerts_removed", r->alerts},
+                                   {"locked_out", r->locked_out},
+                                   {"last_pass_at", r->last_pass_unix_ms > 0
+                                                        ? FormatTimestamp(Timestamp(std::chrono::milliseconds(r->last_pass_unix_ms)))
+                                                        : std::string("never")},
+                                   {"last_pass_ms", r->last_pass_ms}};
+    }
     return Ok(out);
 }
 

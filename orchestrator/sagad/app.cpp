@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "alerts.hpp"
+#include "retention.hpp"
 #include "allow_list.hpp"
 #include "api.hpp"
 #include "config.hpp"
@@ -349,6 +350,12 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         http_options.max_connections = static_cast<std::size_t>(cfg.http_max_connections);
         http_options.tls_cert = cfg.tls_cert;
         http_options.tls_key = cfg.tls_key;
+        RetentionOptions retention_options;
+        retention_options.completed = cfg.retention_completed;
+        retention_options.compensated = cfg.retention_compensated;
+        retention_options.interval = cfg.retention_interval;
+        RetentionJob retention(store, clock, retention_options);  // outlives the server that reads it
+        telemetry.WatchRetention([&retention] { return retention.counts(); });
         http::Server http([&api](const http::Request& r) { return api.Handle(r); }, http_options);
         telemetry.Watch(SnapshotOf(node, clock, [&api] { return api.Active(); }), [&http] { return http.counters(); });
         if (cfg.command == "run") {
@@ -397,6 +404,7 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         node.Start();  // recovers every unacknowledged command first
         api.SetActive([&leader] { return leader.Confirm() == store::LeaderLock::State::kHeld; });
         if (alerts) alerts->Start();
+        retention.Start();  // the active node only
         Watchdog watchdog(leader);
         (void)sd_notify(0, "READY=1\nSTATUS=active");
         log::Info("sagad_ready", {{"workers", *bound}, {"http", http_at},
@@ -410,6 +418,7 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         // Bounded: if the loop does not stop in time, leave anyway (the outbox keeps it all).
         auto stopped = std::async(std::launch::async, [&] {
             http.Stop();
+            retention.Stop();
             node.Stop();
             if (alerts) alerts->Stop();
         });

@@ -45,6 +45,16 @@ Status Positive(int& out, const std::string& v, const char* key) {
     return {};
 }
 
+Status Positive(std::chrono::milliseconds& out, const std::string& v, const char* key) {
+    const auto d = ParseDuration(v);
+    if (!d) {
+        return {ErrorCode::kInvalidArgument,
+                std::string(key) + " must be a positive duration such as 7d, 12h, 30m, 90s or 500ms, got '" + v + "'"};
+    }
+    out = *d;
+    return {};
+}
+
 Status OneOf(std::string& out, const std::string& v, const char* key, std::vector<std::string> allowed) {
     for (const auto& a : allowed) {
         if (a == v) {
@@ -153,8 +163,9 @@ const std::vector<Setting>& Settings() {
         {"alert_webhook", "SAGAD_ALERT_WEBHOOK",
          "POST a JSON event here when a saga stops in failed, with retries; durable (default: none)",
          [](Config& c, const std::string& v) {
-             if (!v.empty() && v.rfind("http://", 0) != 0) {
-                 return Status{ErrorCode::kInvalidArgument, "alert_webhook must be an http:// URL, got '" + v + "'"};
+             if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+                 return Status{ErrorCode::kInvalidArgument,
+                               "alert_webhook must be an http:// or https:// URL, got '" + v + "'"};
              }
              c.alert_webhook = v;
              return Status{};
@@ -178,6 +189,14 @@ const std::vector<Setting>& Settings() {
          [](Config& c, const std::string& v) { return File(c.tls_cert, v); }},
         {"tls_key", "SAGAD_TLS_KEY", "PEM private key of tls_cert",
          [](Config& c, const std::string& v) { return File(c.tls_key, v); }},
+        {"retention_completed", "SAGAD_RETENTION_COMPLETED",
+         "completed sagas are removed, with their history, this long after they ended (default 7d)",
+         [](Config& c, const std::string& v) { return Positive(c.retention_completed, v, "retention_completed"); }},
+        {"retention_compensated", "SAGAD_RETENTION_COMPENSATED",
+         "compensated sagas likewise (default 30d); failed sagas are kept until resolved",
+         [](Config& c, const std::string& v) { return Positive(c.retention_compensated, v, "retention_compensated"); }},
+        {"retention_interval", "SAGAD_RETENTION_INTERVAL", "how often the retention job looks (default 1m)",
+         [](Config& c, const std::string& v) { return Positive(c.retention_interval, v, "retention_interval"); }},
         {"max_running_sagas", "SAGAD_MAX_RUNNING_SAGAS",
          "sagas in flight at most; starts beyond are refused with resource_exhausted (default 100000)",
          [](Config& c, const std::string& v) { return Positive(c.max_running_sagas, v, "max_running_sagas"); }},

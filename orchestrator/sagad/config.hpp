@@ -25,7 +25,11 @@ struct Config {
     int heartbeat_timeout_ms = 5000;
     int shutdown_timeout_ms = 10000;
     int max_running_sagas = 100000;  ///< starts beyond it are refused: resource_exhausted
-    std::string alert_webhook;       ///< http://host:port/path; empty: no alerts
+    std::string alert_webhook;       ///< http[s]://host:port/path; empty: no alerts
+    // Retention (retention.hpp): ended sagas older than their window are removed.
+    std::chrono::milliseconds retention_completed{std::chrono::hours(24 * 7)};
+    std::chrono::milliseconds retention_compensated{std::chrono::hours(24 * 30)};
+    std::chrono::milliseconds retention_interval{std::chrono::minutes(1)};
     // Security (docs/security.md).
     std::string curve_key;          ///< sagad's CURVE secret key file; set: workers must use CURVE
     std::string curve_allow_list;   ///< worker public keys and the queues each may serve

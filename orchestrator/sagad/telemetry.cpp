@@ -117,6 +117,24 @@ Telemetry::Telemetry(const std::string& version)
     registry_.AddCallback("sagaflow_alerts_pending", "Alerts due at the sender's last look, not yet taken.", {}, [this] {
         return std::vector<Sample>{{{}, static_cast<double>(alert_snapshot_.pending)}};
     });
+    registry_.AddCallback(
+        "sagaflow_retention_removed_total", "What the retention job removed: ended sagas past their window and their rows.",
+        {"what"},
+        [this] {
+            const auto& r = retention_snapshot_;
+            return std::vector<Sample>{{{"sagas"}, static_cast<double>(r.sagas)},
+                                       {{"history_rows"}, static_cast<double>(r.history_rows)},
+                                       {{"pending"}, static_cast<double>(r.pending)},
+                                       {{"alerts"}, static_cast<double>(r.alerts)}};
+        },
+        true);
+    registry_.AddCallback("sagaflow_retention_passes_total", "Passes of the retention job.", {}, [this] {
+        return std::vector<Sample>{{{}, static_cast<double>(retention_snapshot_.passes)}};
+    }, true);
+    registry_.AddCallback("sagaflow_retention_last_pass_timestamp_seconds", "When the retention job last finished a pass.",
+                          {}, [this] {
+                              return std::vector<Sample>{{{}, static_cast<double>(retention_snapshot_.last_pass_unix_ms) / 1000.0}};
+                          });
     registry_.AddCallback("sagaflow_build_info", "The running sagad's version.", {"version"},
                           [version] { return std::vector<Sample>{{{version}, 1.0}}; });
 }
@@ -210,9 +228,21 @@ void Telemetry::WatchAlerts(std::function<AlertCounts()> read) {
     alerts_ = std::move(read);
 }
 
+void Telemetry::WatchRetention(std::function<RetentionCounts()> read) {
+    std::lock_guard lock(scrape_mu_);
+    retention_ = std::move(read);
+}
+
+std::optional<RetentionCounts> Telemetry::Retention() {
+    std::lock_guard lock(scrape_mu_);
+    if (!retention_) return std::nullopt;
+    return retention_();
+}
+
 std::string Telemetry::Expose() {
     std::lock_guard lock(scrape_mu_);
     alert_snapshot_ = alerts_ ? alerts_() : AlertCounts{};
+    retention_snapshot_ = retention_ ? retention_() : RetentionCounts{};
     snapshot_ = node_ ? node_() : std::nullopt;
     http_snapshot_ = http_ ? http_() : http::ServerCounters{};
     return registry_.Expose();

@@ -23,6 +23,8 @@
 //   sagaflow_oldest_pending_command_age_seconds            the consumer lag
 //   sagaflow_workers_connected{queue}, sagaflow_worker_free_capacity{queue}
 //   sagaflow_alerts_sent_total, sagaflow_alert_failures_total, sagaflow_alerts_pending
+//   sagaflow_retention_removed_total{what}                 sagas, history_rows, pending, alerts
+//   sagaflow_retention_passes_total, sagaflow_retention_last_pass_timestamp_seconds
 //   sagaflow_node_active, sagaflow_loop_errors_total, sagaflow_build_info{version}
 #pragma once
 
@@ -36,6 +38,7 @@
 #include "http/server.hpp"
 #include "metrics/metrics.hpp"
 #include "node.hpp"
+#include "retention.hpp"
 #include "saga_service.hpp"
 #include "worker_link.hpp"
 
@@ -76,6 +79,10 @@ public:
         std::uint64_t sent = 0, failed = 0, pending = 0;
     };
     void WatchAlerts(std::function<AlertCounts()> read);
+    /// The retention job's counters, read at each scrape and by `Retention()`.
+    void WatchRetention(std::function<RetentionCounts()> read);
+    /// What the retention job did, for `sagactl stats`; nullopt while it does not run here.
+    [[nodiscard]] std::optional<RetentionCounts> Retention();
 
 private:
     metrics::Registry registry_;
@@ -97,8 +104,10 @@ private:
     std::function<std::optional<NodeSnapshot>()> node_;
     std::function<http::ServerCounters()> http_;
     std::function<AlertCounts()> alerts_;
+    std::function<RetentionCounts()> retention_;
     std::optional<NodeSnapshot> snapshot_;
     AlertCounts alert_snapshot_;
+    RetentionCounts retention_snapshot_;
     http::ServerCounters http_snapshot_;
 };
 

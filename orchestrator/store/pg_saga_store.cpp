@@ -101,6 +101,23 @@ constexpr Statement kDeleteAlert{"sf_delete_alert",
 constexpr Statement kDeferAlert{
     "sf_defer_alert",
     "UPDATE saga_alerts SET attempts = $3::int, next_at = " SF_TS(4) " WHERE saga_id = $1::uuid AND id = $2::bigint"};
+// Retention (StoreTx::ExpireEnded): one statement removes a batch of ended sagas and
+// everything keyed by them. The sagas are taken oldest first through sagas_state
+// (state_code, created_at): a saga that last changed before the cutoff was created before
+// it too. SKIP LOCKED passes over a saga a transaction is changing now (an operator
+// compensating a completed saga); the advisory lock lets one node's batch run at a time.
+constexpr Statement kExpireEnded{
+    "sf_expire_ended",
+    "WITH lock AS (SELECT pg_try_advisory_xact_lock(1397573447, hashtext(current_schema())) AS got),"
+    " doomed AS (SELECT s.id FROM sagas s, lock WHERE lock.got AND s.state_code = $1::smallint"
+    "   AND s.created_at < " SF_TS(2) " AND s.updated_at < " SF_TS(2)
+    "   ORDER BY s.created_at, s.id LIMIT $3::int FOR UPDATE OF s SKIP LOCKED),"
+    " e AS (DELETE FROM saga_events x USING doomed d WHERE x.saga_id = d.id RETURNING 1),"
+    " p AS (DELETE FROM saga_pending x USING doomed d WHERE x.saga_id = d.id RETURNING 1),"
+    " a AS (DELETE FROM saga_alerts x USING doomed d WHERE x.saga_id = d.id RETURNING 1),"
+    " s AS (DELETE FROM sagas x USING doomed d WHERE x.id = d.id RETURNING 1)"
+    " SELECT (SELECT got FROM lock)::int, (SELECT count(*) FROM s), (SELECT count(*) FROM e),"
+    " (SELECT count(*) FROM p), (SELECT count(*) FROM a)"};
 constexpr Statement kInsertPending{
     "sf_insert_pending",
     "INSERT INTO saga_pending (saga_id, msg_id, node, phase, action, queue, attempt, not_before, created_at)"
@@ -335,6 +352,24 @@ public:
     void DeferAlert(const engine::AlertRecord& a) override {
         Flush();
         (void)conn_->Exec(kDeferAlert, {a.saga_id.str(), std::to_string(a.id), std::to_string(a.attempts), Micros(a.next_at)});
+    }
+
+    engine::ExpiredCounts ExpireEnded(SagaStatus status, Timestamp cutoff, int limit) override {
+        if (status != SagaStatus::kCompleted && status != SagaStatus::kCompensated) {
+            throw Error(ErrorCode::kInvalidArgument, "retention removes only completed or compensated sagas");
+        }
+        Flush();
+        auto r = conn_->Exec(kExpireEnded, {std::to_string(static_cast<int>(status)), Micros(cutoff), std::to_string(limit)});
+        // What this transaction read may be gone now; everything it wrote is flushed.
+        sagas_.clear();
+        pending_.clear();
+        engine::ExpiredCounts out;
+        out.locked_out = r.Int(0, 0) == 0;
+        out.sagas = r.Int(0, 1);
+        out.history_rows = r.Int(0, 2);
+        out.pending = r.Int(0, 3);
+        out.alerts = r.Int(0, 4);
+        return out;
     }
 
     void Commit() override {

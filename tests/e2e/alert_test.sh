@@ -74,8 +74,9 @@ wait_for 60 bash -c "[ \$(grep -c '\"saga_id\":\"$c\"' '$dir/alerts.jsonl' 2>/de
 [ "$(alerts_for "$c")" = 1 ] && ok "once" || bad "$(alerts_for "$c") alerts for $c"
 [ "$(grep -c saga_failed "$dir/alerts.jsonl")" = 3 ] && ok "three alerts in all, one per failed saga" \
   || bad "$(grep -c saga_failed "$dir/alerts.jsonl") alerts in all"
-expect_bad=$("$sagad" --alert-webhook "https://x" --data-dir "$dir/never" 2>&1); rc=$?
-[ "$rc" = 2 ] && grep -q "alert_webhook must be an http:// URL" <<<"$expect_bad" && ok "a webhook that is not http:// is a bad setting" \
+expect_bad=$("$sagad" --alert-webhook "ftp://x" --data-dir "$dir/never" 2>&1); rc=$?
+[ "$rc" = 2 ] && grep -q "alert_webhook must be an http:// or https:// URL" <<<"$expect_bad" \
+  && ok "a webhook that is not http:// or https:// is a bad setting" \
   || bad "bad webhook: exit $rc"
 
 e2e_result

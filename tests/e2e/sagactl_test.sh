@@ -84,6 +84,7 @@ expect "show's history has the replied hop" 0 " replied +create_shipment +forwar
 expect "show lists every node with its state" 0 "^create_shipment +step +done +[34]" -- c show "$id"
 expect "workers lists the three services" 0 "payment-1 +payment +32" -- c workers
 expect "stats counts API requests and worker-socket frames" 0 "api +bad_requests +[0-9]+" -- c stats
+expect "stats shows the retention windows and what retention removed" 0 "retention +completed_window +7d" -- c stats
 api_ids=$(curl -sf "$admin/api/v1/sagas?status=completed" | grep -oE '"id":"[0-9a-f-]{36}"' | cut -d'"' -f4 | sort)
 ctl_ids=$(c --json list --status completed | grep -oE '"id": "[0-9a-f-]{36}"' | cut -d'"' -f4 | sort)
 [ -n "$api_ids" ] && [ "$api_ids" = "$ctl_ids" ] && ok "curl /api/v1/sagas?status=completed and sagactl list agree" \

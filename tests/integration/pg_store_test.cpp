@@ -100,5 +100,24 @@ TEST(PgCommits, ThreeStepHappyPathSagaCommitsFourTimesAndWrites14Rows) {
     EXPECT_EQ(rows_per_saga, 14.0) << "1 saga insert + 3 updates, 3 pending inserts + 3 deletes, 4 history rows";
 }
 
+// Two sagads on one database: while one node's retention batch is open, the other's
+// removes nothing and says so; once it commits, the next batch may run anywhere.
+TEST(PgRetention, OneBatchAtATimeOnADatabase) {
+    FreshSchema db;
+    store::PgSagaStore a({db.dsn(), db.name(), 1, {}});
+    store::PgSagaStore b({db.dsn(), db.name(), 1, {}});
+    const Timestamp now = SystemClock().Now();
+    auto first = a.Begin();
+    EXPECT_FALSE(first->ExpireEnded(SagaStatus::kCompleted, now, 10).locked_out);
+    {
+        auto second = b.Begin();
+        EXPECT_TRUE(second->ExpireEnded(SagaStatus::kCompleted, now, 10).locked_out);
+    }
+    first->Commit();
+    auto third = b.Begin();
+    EXPECT_FALSE(third->ExpireEnded(SagaStatus::kCompensated, now, 10).locked_out);
+    third->Commit();
+}
+
 }  // namespace
 }  // namespace sagaflow::testing

@@ -432,6 +432,102 @@ TEST_P(StoreConformance, AlertsAreWrittenWithTheTransactionAndTakenOneByOne) {
     EXPECT_EQ(last[0].next_at, kT0 + std::chrono::seconds(10));
 }
 
+// Retention with the clock pushed forward: "now" is 8 days after kT0 and the window 7 days.
+TEST_P(StoreConformance, RetentionRemovesEndedSagasPastTheirAgeAndNothingElse) {
+    const Timestamp cutoff = kT0 + std::chrono::hours(24);  // now (kT0 + 8 d) - 7 d
+    auto saga = [](SagaStatus status, Timestamp created, Timestamp updated) {
+        SagaRecord s = NewSaga();
+        s.status = status;
+        s.created_at = created;
+        s.updated_at = updated;
+        return s;
+    };
+    const SagaRecord old_done = saga(SagaStatus::kCompleted, kT0, kT0 + std::chrono::minutes(1));
+    const SagaRecord young_done = saga(SagaStatus::kCompleted, kT0 + std::chrono::hours(48), kT0 + std::chrono::hours(48));
+    const SagaRecord ended_lately = saga(SagaStatus::kCompleted, kT0, kT0 + std::chrono::hours(30));  // created long ago
+    const SagaRecord old_running = saga(SagaStatus::kRunning, kT0, kT0);
+    const SagaRecord old_compensating = saga(SagaStatus::kCompensating, kT0, kT0);
+    const SagaRecord old_failed = saga(SagaStatus::kFailed, kT0, kT0);
+    const SagaRecord old_undone = saga(SagaStatus::kCompensated, kT0, kT0);
+    {
+        auto tx = store_->Begin();
+        for (const SagaRecord* s : {&old_done, &young_done, &ended_lately, &old_running, &old_compensating, &old_failed,
+                                    &old_undone}) {
+            ASSERT_TRUE(tx->InsertSaga(*s));
+            tx->InsertPending(NewPending(s->id, kT0));
+            tx->AppendHistory({s->id, 0, kT0, "started", "", std::nullopt, 0, std::nullopt, {}});
+            tx->InsertAlert({s->id, 0, {{"event", "saga_failed"}}, 0, kT0, kT0});
+        }
+        tx->Commit();
+    }
+    {
+        auto tx = store_->Begin();
+        tx->AppendHistory({old_done.id, 0, kT0, "completed", "", std::nullopt, 0, std::nullopt, {}});
+        tx->Commit();
+    }
+    {
+        auto tx = store_->Begin();
+        const engine::ExpiredCounts gone = tx->ExpireEnded(SagaStatus::kCompleted, cutoff, 100);
+        tx->Commit();
+        EXPECT_FALSE(gone.locked_out);
+        EXPECT_EQ(gone.sagas, 1);
+        EXPECT_EQ(gone.history_rows, 2);
+        EXPECT_EQ(gone.pending, 1);
+        EXPECT_EQ(gone.alerts, 1);
+    }
+    auto tx = store_->Begin();
+    EXPECT_FALSE(tx->GetSaga(old_done.id).has_value());
+    EXPECT_TRUE(tx->History(old_done.id).empty());
+    EXPECT_TRUE(tx->PendingOf(old_done.id).empty());
+    for (const SagaRecord* kept : {&young_done, &ended_lately, &old_running, &old_compensating, &old_failed, &old_undone}) {
+        EXPECT_TRUE(tx->GetSaga(kept->id).has_value()) << ToString(kept->status);
+        EXPECT_EQ(tx->History(kept->id).size(), 1u);
+        EXPECT_EQ(tx->PendingOf(kept->id).size(), 1u);
+    }
+    EXPECT_EQ(tx->DueAlerts(kT0, 100).size(), 6u);
+    // Compensated sagas have a window of their own: the call names the status.
+    const engine::ExpiredCounts undone = tx->ExpireEnded(SagaStatus::kCompensated, cutoff, 100);
+    EXPECT_EQ(undone.sagas, 1);
+    EXPECT_FALSE(tx->GetSaga(old_undone.id).has_value());
+    for (SagaStatus never : {SagaStatus::kRunning, SagaStatus::kCompensating, SagaStatus::kFailed}) {
+        try {
+            (void)tx->ExpireEnded(never, cutoff, 100);
+            ADD_FAILURE() << "retention took " << ToString(never);
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+        }
+    }
+}
+
+TEST_P(StoreConformance, RetentionGoesInBatchesOldestFirst) {
+    std::vector<SagaRecord> done;
+    {
+        auto tx = store_->Begin();
+        for (int i = 0; i < 5; ++i) {
+            SagaRecord s = NewSaga("wf", std::nullopt, kT0 + std::chrono::seconds(i));
+            s.status = SagaStatus::kCompleted;
+            ASSERT_TRUE(tx->InsertSaga(s));
+            done.push_back(s);
+        }
+        tx->Commit();
+    }
+    const Timestamp cutoff = kT0 + std::chrono::hours(1);
+    std::vector<std::int64_t> batches;
+    for (;;) {
+        auto tx = store_->Begin();
+        const auto gone = tx->ExpireEnded(SagaStatus::kCompleted, cutoff, 2);
+        tx->Commit();
+        batches.push_back(gone.sagas);
+        if (batches.size() == 1) {  // the two oldest went first
+            auto check = store_->Begin();
+            EXPECT_FALSE(check->GetSaga(done[1].id).has_value());
+            EXPECT_TRUE(check->GetSaga(done[2].id).has_value());
+        }
+        if (gone.sagas < 2) break;
+    }
+    EXPECT_EQ(batches, (std::vector<std::int64_t>{2, 2, 1}));
+}
+
 TEST_P(StoreConformance, CommittedWritesSurviveANewStoreHandle) {
     const SagaRecord s = NewSaga("wf", "durable");
     {

@@ -36,6 +36,9 @@ public:
     std::vector<engine::AlertRecord> DueAlerts(Timestamp now, int limit) override { return inner_->DueAlerts(now, limit); }
     void DeleteAlert(const engine::AlertRecord& a) override { inner_->DeleteAlert(a); }
     void DeferAlert(const engine::AlertRecord& a) override { inner_->DeferAlert(a); }
+    engine::ExpiredCounts ExpireEnded(SagaStatus status, Timestamp cutoff, int limit) override {
+        return inner_->ExpireEnded(status, cutoff, limit);
+    }
     void Commit() override { inner_->Commit(); }
 
 private:

@@ -6,10 +6,26 @@
 
 #include "sagaflow/core/error.hpp"
 #include "sagaflow/core/ids.hpp"
+#include "sagaflow/core/numbers.hpp"
 #include "sagaflow/core/saga_types.hpp"
 
 namespace sagaflow {
 namespace {
+
+TEST(Numbers, DurationsAreAWholeNumberAndOneUnit) {
+    using std::chrono::milliseconds;
+    EXPECT_EQ(ParseDuration("7d"), milliseconds(7LL * 86'400'000));
+    EXPECT_EQ(ParseDuration("12h"), milliseconds(12LL * 3'600'000));
+    EXPECT_EQ(ParseDuration("30m"), milliseconds(30LL * 60'000));
+    EXPECT_EQ(ParseDuration("90s"), milliseconds(90'000));
+    EXPECT_EQ(ParseDuration("500ms"), milliseconds(500));
+    for (const char* bad : {"", "7", "d", "0s", "-1d", "+1d", " 1d", "1d ", "1.5h", "1h30m", "1D", "1w", "36501d", "ms"}) {
+        EXPECT_FALSE(ParseDuration(bad).has_value()) << bad;
+    }
+    for (const char* text : {"7d", "12h", "30m", "90s", "1500ms", "25h"}) {
+        EXPECT_EQ(FormatDuration(*ParseDuration(text)), text);
+    }
+}
 
 TEST(Ids, NewUuidIsCanonicalVersion7UniqueAndOrderedByTime) {
     std::set<std::string> seen;

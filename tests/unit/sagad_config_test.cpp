@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace sagaflow::sagad {
@@ -61,6 +62,28 @@ TEST(SagadConfig, PlainZeroMqBeyondThisHostNeedsCurveOrTheInsecureFlag) {
     setenv("SAGAD_INSECURE_TRANSPORT", "true", 1);
     EXPECT_TRUE(LoadConfig({"--worker-endpoint", "tcp://0.0.0.0:1"}).ok());
     unsetenv("SAGAD_INSECURE_TRANSPORT");
+}
+
+TEST(SagadConfig, RetentionWindowsArePositiveDurations) {
+    auto d = LoadConfig({});
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->retention_completed, std::chrono::hours(24 * 7));
+    EXPECT_EQ(d->retention_compensated, std::chrono::hours(24 * 30));
+    EXPECT_EQ(d->retention_interval, std::chrono::minutes(1));
+    auto c = LoadConfig({"--retention-completed", "2m", "--retention-compensated=90s", "--retention-interval", "500ms"});
+    ASSERT_TRUE(c.ok()) << c.status().message;
+    EXPECT_EQ(c->retention_completed, std::chrono::minutes(2));
+    EXPECT_EQ(c->retention_compensated, std::chrono::seconds(90));
+    EXPECT_EQ(c->retention_interval, std::chrono::milliseconds(500));
+    for (const char* setting : {"--retention-completed", "--retention-compensated", "--retention-interval"}) {
+        for (const char* bad : {"0", "0d", "-1d", "7", "1.5h", "1h30m", "abc", "", "d", "99999999999d"}) {
+            auto r = LoadConfig({setting, bad});
+            ASSERT_FALSE(r.ok()) << setting << " " << bad;
+            std::string key = std::string(setting).substr(2);
+            std::replace(key.begin(), key.end(), '-', '_');
+            EXPECT_NE(r.status().message.find(key), std::string::npos) << r.status().message;
+        }
+    }
 }
 
 TEST(SagadConfig, FlagsWinOverEnvironmentWhichWinsOverTheFile) {
