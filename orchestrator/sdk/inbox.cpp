@@ -53,6 +53,13 @@ constexpr pg::Statement kInsertRows{
     " SELECT x.msg_id, x.saga_id, x.step_index, x.phase, x.action, x.outcome, x.reply"
     " FROM jsonb_to_recordset($1::jsonb) AS x(msg_id uuid, saga_id uuid, step_index int, phase smallint,"
     " action text, outcome text, reply jsonb)"};
+// Inbox retention: the oldest rows past the window, a bounded batch per statement; rows
+// another transaction holds are passed over (several workers may share one inbox).
+constexpr pg::Statement kExpireInbox{
+    "sfw_expire_inbox",
+    "DELETE FROM sagaflow_inbox WHERE msg_id IN (SELECT msg_id FROM sagaflow_inbox"
+    " WHERE created_at < 'epoch'::timestamptz + $1::bigint * interval '1 microsecond'"
+    " ORDER BY created_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"};
 constexpr pg::Statement kStore{
     "sfw_store",
     "UPDATE sagaflow_inbox SET outcome = $2, reply = $3::jsonb WHERE msg_id = $1::uuid"};
@@ -385,6 +392,11 @@ std::vector<Outcome> ExecuteBatch(pg::Connection& conn, const std::vector<protoc
     tx.Commit(tail);  // one commit serves the whole batch; nothing is sent before it
     ++stats.transactions;
     return outcomes;
+}
+
+std::int64_t ExpireInbox(pg::Connection& conn, Timestamp cutoff, int limit) {
+    return conn.Exec(kExpireInbox, {std::to_string(cutoff.time_since_epoch().count()), std::to_string(limit)})
+        .affected();
 }
 
 }  // namespace sagaflow::worker

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "connection.hpp"
+#include "sagaflow/core/clock.hpp"
 #include "sagaflow/protocol/envelope.hpp"
 #include "sagaflow/worker/worker.hpp"
 
@@ -18,7 +19,7 @@ namespace sagaflow::worker {
 struct AtomicStats {
     std::atomic<std::uint64_t> commands{0}, handler_runs{0}, inbox_hits{0},
         compensations_without_forward{0}, forwards_after_compensation{0}, retries{0},
-        malformed_frames{0}, replies_resent{0}, transactions{0}, refusals{0};
+        malformed_frames{0}, replies_resent{0}, transactions{0}, refusals{0}, inbox_expired{0};
 };
 
 struct Outcome {
@@ -40,5 +41,11 @@ using HandlerLookup = std::function<const std::pair<Handler, HandlerOptions>&(co
 /// outcome is in doubt, and every command is to be retried.
 std::vector<Outcome> ExecuteBatch(pg::Connection& conn, const std::vector<protocol::Envelope>& batch,
                                   const HandlerLookup& lookup, AtomicStats& stats);
+
+/// Inbox retention: deletes up to `limit` inbox rows written before `cutoff`, oldest
+/// first, in its own statement (autocommit); returns how many. A resend of a command whose
+/// row is gone would run its handler again, so the window must be far longer than any
+/// resend (see WorkerOptions::inbox_retention).
+std::int64_t ExpireInbox(pg::Connection& conn, Timestamp cutoff, int limit);
 
 }  // namespace sagaflow::worker

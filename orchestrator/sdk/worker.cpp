@@ -39,8 +39,10 @@ struct Worker::Impl {
     std::condition_variable cv;
     std::deque<Envelope> jobs;
     bool no_more_jobs = false;
+    std::condition_variable retention_cv;  // its own: a job's notify_one must wake a handler
 
     void HandlerThread();
+    void RetentionThread();
     std::vector<Envelope> Answer(pg::Connection* conn, const std::vector<Envelope>& batch);
     std::unique_ptr<pg::Connection> Connect(std::chrono::milliseconds& backoff);
     void Loop();
@@ -144,6 +146,33 @@ void Worker::Impl::HandlerThread() {
     }
 }
 
+void Worker::Impl::RetentionThread() {
+    constexpr int kBatch = 1000;
+    std::unique_ptr<pg::Connection> conn;
+    auto backoff = std::chrono::milliseconds(50);
+    for (std::chrono::milliseconds pause{0};; pause = options.inbox_retention_interval) {
+        {
+            std::unique_lock lock(mu);
+            if (retention_cv.wait_for(lock, pause, [this] { return no_more_jobs; })) return;
+        }
+        try {
+            if (!conn || !conn->healthy()) conn = Connect(backoff);
+            if (!conn) continue;
+            const Timestamp cutoff = SystemClock().Now() - std::chrono::duration_cast<Duration>(options.inbox_retention);
+            std::int64_t removed = 0;
+            for (std::int64_t n = kBatch; n == kBatch && !stopping;) {
+                n = ExpireInbox(*conn, cutoff, kBatch);
+                removed += n;
+                stats.inbox_expired += static_cast<std::uint64_t>(n);
+            }
+            if (removed > 0) log::Info("inbox_expired", {{"worker", options.worker_id}, {"rows", removed}});
+        } catch (const Error& e) {
+            conn.reset();
+            log::Warn("inbox_retention_failed", {{"worker", options.worker_id}, {"error", e.what()}});
+        }
+    }
+}
+
 void Worker::Impl::Loop() {
     transport::SocketOptions so;
     so.routing_id = options.worker_id;
@@ -158,6 +187,7 @@ void Worker::Impl::Loop() {
     std::vector<std::thread> threads;
     const int thread_count = options.threads > 0 ? options.threads : std::min(options.capacity, 4);
     for (int i = 0; i < thread_count; ++i) threads.emplace_back([this] { HandlerThread(); });
+    threads.emplace_back([this] { RetentionThread(); });
 
     Envelope hello;
     hello.kind = Kind::kHello;
@@ -240,6 +270,7 @@ void Worker::Impl::Loop() {
         no_more_jobs = true;
     }
     cv.notify_all();
+    retention_cv.notify_all();
     for (auto& t : threads) t.join();
 }
 
@@ -284,7 +315,8 @@ WorkerStats Worker::stats() const {
     const AtomicStats& s = impl_->stats;
     return {s.commands,         s.handler_runs, s.inbox_hits,
             s.compensations_without_forward, s.forwards_after_compensation,
-            s.retries,          s.malformed_frames, s.replies_resent, s.transactions, s.refusals};
+            s.retries,          s.malformed_frames, s.replies_resent, s.transactions, s.refusals,
+            s.inbox_expired};
 }
 
 }  // namespace sagaflow::worker

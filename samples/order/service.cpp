@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "sagaflow/core/error.hpp"
+#include "sagaflow/core/numbers.hpp"
 #include "sagaflow/log.hpp"
 
 namespace sample {
@@ -102,6 +103,18 @@ int RunService(int argc, char** argv, const std::string& name, const std::string
     app.add_option("--key-file", o.key_file, "CURVE: this worker's secret key file (sagactl keygen)");
     app.add_option("--server-key-file", o.server_key_file, "CURVE: sagad's public key file");
     app.add_option("--capacity", o.capacity, "commands in flight at most")->check(CLI::Range(1, 100000))->capture_default_str();
+    const CLI::Validator duration(
+        [](std::string& v) {
+            return sagaflow::ParseDuration(v) ? std::string() : "a positive duration such as 7d, 12h, 30m or 90s";
+        },
+        "DURATION");
+    std::string inbox_retention = sagaflow::FormatDuration(o.inbox_retention);
+    std::string inbox_retention_interval = sagaflow::FormatDuration(o.inbox_retention_interval);
+    app.add_option("--inbox-retention", inbox_retention, "inbox rows older than this are deleted (keep it longer than "
+                                                         "any resend and than sagad's retention_completed)")
+        ->check(duration)->capture_default_str();
+    app.add_option("--inbox-retention-interval", inbox_retention_interval, "how often the inbox is pruned")
+        ->check(duration)->capture_default_str();
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
     app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
@@ -119,6 +132,8 @@ int RunService(int argc, char** argv, const std::string& name, const std::string
         return app.exit(e) == 0 ? 0 : 2;
     }
     sagaflow::log::Configure(*sagaflow::log::ParseLevel(log_level), *sagaflow::log::ParseFormat(log_format));
+    o.inbox_retention = *sagaflow::ParseDuration(inbox_retention);
+    o.inbox_retention_interval = *sagaflow::ParseDuration(inbox_retention_interval);
     // The service's own tables, in its own schema; retried while the database starts.
     for (int attempt = 1;; ++attempt) {
         PGconn* c = PQconnectdb(o.dsn.c_str());

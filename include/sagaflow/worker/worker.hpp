@@ -115,6 +115,18 @@ struct WorkerOptions {
     /// takes the worker only if the key is on its allow-list, for the queues it lists.
     std::string key_file;
     std::string server_key_file;
+    /// Inbox rows older than this are deleted, in batches, every `inbox_retention_interval`
+    /// (workers sharing an inbox may all do it). What the window means: the inbox row is
+    /// what makes a resent command run once and what tells a compensation that its forward
+    /// action ran here. A command resent after its row is gone would run again, and a
+    /// compensation arriving after it would find nothing to undo. So the window must be far
+    /// longer than the resend horizon (sagad resends a command until its retry policy is
+    /// spent: about 2.5 minutes with the defaults, plus however long sagad is down) and than
+    /// the time a saga may still send compensations (a completed one until sagad's
+    /// retention_completed removes it, 7 days by default; a failed one until it is
+    /// resolved). Keep it at least retention_completed.
+    std::chrono::milliseconds inbox_retention{std::chrono::hours(24 * 7)};
+    std::chrono::milliseconds inbox_retention_interval{std::chrono::minutes(10)};
 };
 
 /// Counters, for tests and metrics.
@@ -129,6 +141,7 @@ struct WorkerStats {
     std::uint64_t replies_resent = 0;
     std::uint64_t transactions = 0;      ///< committed; with batching, fewer than commands
     std::uint64_t refusals = 0;          ///< sagad refused our hello (see the log for why)
+    std::uint64_t inbox_expired = 0;     ///< inbox rows deleted by retention
 };
 
 class Worker {
