@@ -4,10 +4,12 @@
 #include <libpq-fe.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "sagaflow/core/numbers.hpp"
 #include "sagaflow/worker/worker.hpp"
 
 namespace {
@@ -36,7 +38,10 @@ int main(int argc, char** argv) {
         else if (k == "--max-batch") o.max_batch = std::atoi(v.c_str());
         else if (k == "--key-file") o.key_file = v;
         else if (k == "--server-key-file") o.server_key_file = v;
-        else {
+        else if (k == "--inbox-retention" && sagaflow::ParseDuration(v)) {
+            o.inbox_retention = *sagaflow::ParseDuration(v);
+            o.inbox_retention_interval = std::min(o.inbox_retention / 4, o.inbox_retention_interval);
+        } else {
             std::fprintf(stderr, "bench-worker: unknown option %s\n", k.c_str());
             return 2;
         }
@@ -44,7 +49,7 @@ int main(int argc, char** argv) {
     if (argc % 2 == 0 || o.dsn.empty() || o.capacity < 1 || o.threads < 1 || o.max_batch < 1) {
         std::fprintf(stderr,
                      "usage: bench-worker --dsn DSN [--endpoint E] [--id ID] [--capacity N] [--threads N] [--max-batch N]\n"
-                     "       [--key-file F --server-key-file F]\n");
+                     "       [--key-file F --server-key-file F] [--inbox-retention DURATION]\n");
         return 2;
     }
     PGconn* c = PQconnectdb(o.dsn.c_str());

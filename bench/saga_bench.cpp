@@ -182,10 +182,21 @@ public:
             " (SELECT blks_read FROM pg_stat_database WHERE datname = current_database()),"
             " (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter),"
             " (SELECT buffers_backend FROM pg_stat_bgwriter),"
-            " (SELECT pg_database_size(current_database()))");
+            " (SELECT pg_database_size(current_database())),"
+            " (SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0)::bigint FROM pg_stat_user_tables),"
+            " (SELECT coalesce(string_agg(relname, ',' ORDER BY relname), '') FROM pg_stat_user_tables"
+            "  WHERE last_autovacuum > now() - interval '1 minute'),"
+            " (SELECT coalesce(sum(n_dead_tup), 0)::bigint FROM pg_stat_user_tables),"
+            // sagad's tables (with their indexes and TOAST), and the worker's inbox
+            " (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c"
+            "  WHERE c.relkind = 'r' AND c.relname IN ('sagas', 'saga_pending', 'saga_events', 'saga_alerts')),"
+            " (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c"
+            "  WHERE c.relkind = 'r' AND c.relname = 'sagaflow_inbox')");
         ++own_xacts_;
-        return {{"wal_bytes", r.Int(0, 0)}, {"wal_fpi", r.Int(0, 1)}, {"blks_read", r.Int(0, 2)},
-                {"checkpoints", r.Int(0, 3)}, {"buffers_backend", r.Int(0, 4)}, {"db_bytes", r.Int(0, 5)}};
+        return {{"wal_bytes", r.Int(0, 0)},       {"wal_fpi", r.Int(0, 1)},     {"blks_read", r.Int(0, 2)},
+                {"checkpoints", r.Int(0, 3)},     {"buffers_backend", r.Int(0, 4)}, {"db_bytes", r.Int(0, 5)},
+                {"autovacuums", r.Int(0, 6)},     {"vacuumed", r.Text(0, 7)},  {"dead_tuples", r.Int(0, 8)},
+                {"sagad_bytes", r.Int(0, 9)},     {"inbox_bytes", r.Int(0, 10)}};
     }
 
     std::int64_t own_xacts() const { return own_xacts_; }
@@ -211,6 +222,15 @@ public:
             ids.push_back(item.started->saga_id);
         }
         return ids;
+    }
+
+    /// Sagas sagad's retention job has removed so far (0 when it reports none).
+    std::int64_t RetentionRemoved() {
+        auto r = client_.Stats();
+        if (!r.ok() || !r->groups.count("retention")) return 0;
+        const auto& g = r->groups.at("retention");
+        auto it = g.find("sagas_removed");
+        return it != g.end() && it->second.is_number() ? it->second.get<std::int64_t>() : 0;
     }
 
 private:
@@ -264,6 +284,7 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
     const auto t0 = Clock::now();
     const auto t_end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(spec.seconds));
     auto next_minute = t0 + std::chrono::minutes(1);
+    std::int64_t removed_before = admin.RetentionRemoved();
     std::size_t minute_begin = 0;
     json counters_before = spec.seconds >= 60 ? db.Counters() : json();
     Clock::time_point last_done = t0;
@@ -314,6 +335,7 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
             const std::vector<double> minute(latency_ms.begin() + static_cast<long>(minute_begin), latency_ms.end());
             minute_begin = latency_ms.size();
             const json counters = db.Counters();
+            const std::int64_t removed = admin.RetentionRemoved();
             const double k = 1.0 / static_cast<double>(std::max<std::size_t>(minute.size(), 1));
             auto delta = [&](const char* name) {
                 return counters[name].get<std::int64_t>() - counters_before[name].get<std::int64_t>();
@@ -331,7 +353,15 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
                    {"blks_read_per_saga", per_saga("blks_read")},
                    {"buffers_backend", delta("buffers_backend")},
                    {"checkpoints", delta("checkpoints")},
-                   {"db_mib", counters["db_bytes"].get<std::int64_t>() >> 20}};
+                   {"db_mib", counters["db_bytes"].get<std::int64_t>() >> 20},
+                   {"sagad_tables_mib", counters["sagad_bytes"].get<std::int64_t>() >> 20},
+                   {"inbox_mib", counters["inbox_bytes"].get<std::int64_t>() >> 20},
+                   {"wal_mib", delta("wal_bytes") >> 20},
+                   {"autovacuums", delta("autovacuums")},
+                   {"vacuumed", counters["vacuumed"]},
+                   {"dead_tuples", counters["dead_tuples"]},
+                   {"retention_removed", removed - removed_before}};
+            removed_before = removed;
             std::fprintf(stderr, "saga-bench: minute %s\n", m.dump().c_str());
             per_minute.push_back(std::move(m));
             counters_before = counters;
