@@ -14,6 +14,7 @@
 
 #include "allow_list.hpp"
 #include "curve.hpp"
+#include "eventually.hpp"
 #include "keys.hpp"
 #include "messaging_fixture.hpp"
 #include "raw_tcp.hpp"
@@ -27,16 +28,6 @@ using nlohmann::json;
 using transport::Context;
 using transport::Socket;
 using transport::SocketKind;
-
-// Waits (bounded) until `done` holds; whether it did.
-bool Eventually(const std::function<bool()>& done, std::chrono::seconds limit = std::chrono::seconds(20)) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a counter, bounded
-    }
-    return true;
-}
 
 class CurveLinkTest : public MessagingTest {
 protected:

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "eventually.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
 #include "os/process.hpp"
@@ -162,10 +163,7 @@ TEST_F(HttpTlsTest, GarbageAndUnfinishedHandshakesAreCountedAndOthersAreServed) 
         truncated.Send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11));
         EXPECT_EQ(truncated.ReadAll(), "");  // closed at the read timeout
     }
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (server_->counters().tls_refused < 2 && std::chrono::steady_clock::now() < until) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a counter, bounded
-    }
+    (void)Eventually([&] { return server_->counters().tls_refused >= 2; }, std::chrono::seconds(10));
     EXPECT_EQ(server_->counters().tls_refused, 2u);
     http::ClientConnection good(UrlOf("127.0.0.1", port), std::chrono::seconds(5), sagad_->cert);
     EXPECT_EQ(good.Send("GET", "/healthz").status, 200);
