@@ -357,7 +357,8 @@ std::vector<Result<StartResult>> SagaService::Start(std::span<const StartRequest
             if (!results[i].ok()) continue;
             const StartRequest& req = requests[i];
             const SagaId& id = ids[i];
-            if (tx.GetSaga(id)) continue;  // a rerun: this one committed already
+            // Never there already: RunTx runs this again only after a rollback, and the rerun
+            // below only when none of the batch landed.
             if (req.business_key) {
                 if (auto existing = tx.FindByBusinessKey(workflows[i]->name(), *req.business_key)) {
                     // As payment APIs treat idempotency keys: the same request gets the same

@@ -153,7 +153,10 @@ public:
     [[nodiscard]] virtual std::vector<PendingRecord> PendingOf(const SagaId& id) = 0;
     [[nodiscard]] virtual std::vector<HistoryEvent> History(const SagaId& id) = 0;
 
-    /// Inserts a saga. Returns false, writing nothing, when its business key is taken.
+    /// Inserts a saga. Returns false, writing nothing, when its business key is taken. A
+    /// saga without a key may be written with the transaction's other writes (PgSagaStore
+    /// does: a batch of starts is one statement); its id is new, so only a reused id
+    /// fails, here or at the latest from Commit.
     [[nodiscard]] virtual bool InsertSaga(const SagaRecord& saga) = 0;
     /// Replaces the saga row if its stored version is `expected_version`; otherwise
     /// throws `Error(kAborted)` (someone else changed it), here or, for a store that

@@ -48,6 +48,17 @@ constexpr Statement kInsertSaga{
     " VALUES ($1::uuid, $2, $3::int, $4::smallint, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10, $11::bigint, "
     SF_TS(12) ", " SF_TS(13) ")"
     " ON CONFLICT (workflow, business_key) WHERE business_key IS NOT NULL DO NOTHING"};
+// The sagas a transaction starts without a business key, written with it in one statement
+// (such a row has no unique key but its fresh id, so nothing is taken by anyone else).
+constexpr Statement kInsertSagas{
+    "sf_insert_sagas",
+    "INSERT INTO sagas (id, workflow, workflow_version, state_code, nodes, input, context, business_key,"
+    " failure_reason, trace_id, version, created_at, updated_at)"
+    " SELECT x.id, x.workflow, x.workflow_version, x.state_code, x.nodes, x.input, x.context, NULL,"
+    " x.failure_reason, x.trace_id, x.version, " SF_AT("x.created_us") ", " SF_AT("x.updated_us")
+    " FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, workflow text, workflow_version int, state_code smallint,"
+    " nodes jsonb, input jsonb, context jsonb, failure_reason text, trace_id text, version bigint, created_us bigint,"
+    " updated_us bigint)"};
 constexpr Statement kGetPending{"sf_get_pending",
                                 "SELECT " SF_PENDING_COLUMNS("") " FROM saga_pending WHERE msg_id = $1::uuid"};
 constexpr Statement kPendingOf{"sf_pending_of",
@@ -263,13 +274,15 @@ public:
     }
 
     bool InsertSaga(const SagaRecord& s) override {
-        auto r = conn_->Exec(kInsertSaga, {s.id.str(), s.workflow, std::to_string(s.workflow_version),
-                                           std::to_string(static_cast<int>(s.status)), nlohmann::json(s.nodes).dump(),
-                                           s.input.dump(), s.context.dump(), OptId(s.business_key), s.failure_reason,
-                                           s.trace_id.str(), std::to_string(s.version), Micros(s.created_at),
-                                           Micros(s.updated_at)});
+        const std::string id = s.id.str();
+        if (!s.business_key) {  // nothing another start can take: written with the rest
+            if (!sagas_.emplace(id, s).second) throw Error(ErrorCode::kAlreadyExists, "saga " + id + " exists");
+            new_sagas_.push_back(id);
+            return true;
+        }
+        auto r = conn_->Exec(kInsertSaga, InsertParams(s));  // a key may be taken: answered now
         if (r.affected() != 1) return false;
-        sagas_[s.id.str()] = s;
+        sagas_[id] = s;
         return true;
     }
 
@@ -284,7 +297,8 @@ public:
             return;
         }
         if (it->second.version != expected_version) throw Error(ErrorCode::kAborted, "saga " + id + " changed concurrently");
-        if (saga_expected_.emplace(id, expected_version).second) dirty_sagas_.push_back(id);
+        // Started here and not yet written: the insert writes it as it is now.
+        if (!Listed(new_sagas_, id) && saga_expected_.emplace(id, expected_version).second) dirty_sagas_.push_back(id);
         it->second = s;
     }
 
@@ -388,9 +402,31 @@ private:
                  s.failure_reason, std::to_string(s.version), Micros(s.updated_at), std::to_string(expected)}};
     }
 
+    static Params InsertParams(const SagaRecord& s) {
+        return {s.id.str(), s.workflow, std::to_string(s.workflow_version), std::to_string(static_cast<int>(s.status)),
+                nlohmann::json(s.nodes).dump(), s.input.dump(), s.context.dump(), OptId(s.business_key),
+                s.failure_reason, s.trace_id.str(), std::to_string(s.version), Micros(s.created_at),
+                Micros(s.updated_at)};
+    }
+
     // The deferred writes, as statements.
     std::vector<pg::Query> PendingWrites() {
         std::vector<pg::Query> out;
+        if (new_sagas_.size() == 1) {
+            out.push_back({&kInsertSaga, {}, InsertParams(sagas_.at(new_sagas_.front()))});
+        } else if (!new_sagas_.empty()) {
+            nlohmann::json rows = nlohmann::json::array();
+            for (const auto& id : new_sagas_) {
+                const SagaRecord& v = sagas_.at(id);
+                rows.push_back({{"id", id}, {"workflow", v.workflow}, {"workflow_version", v.workflow_version},
+                                {"state_code", static_cast<int>(v.status)}, {"nodes", v.nodes}, {"input", v.input},
+                                {"context", v.context}, {"failure_reason", v.failure_reason},
+                                {"trace_id", v.trace_id.str()}, {"version", v.version},
+                                {"created_us", v.created_at.time_since_epoch().count()},
+                                {"updated_us", v.updated_at.time_since_epoch().count()}});
+            }
+            out.push_back({&kInsertSagas, {}, {rows.dump()}});
+        }
         if (!deleted_pending_.empty()) {
             if (deleted_pending_.size() == 1) {
                 out.push_back({&kDeletePending, {}, {deleted_pending_.front()}});
@@ -455,6 +491,7 @@ private:
                                                Micros(a.next_at), Micros(a.created_at)}});
         }
         new_alerts_.clear();
+        new_sagas_.clear();
         new_pending_.clear();
         dirty_pending_.clear();
         deleted_pending_.clear();
@@ -475,6 +512,7 @@ private:
     // what it must write.
     std::unordered_map<std::string, SagaRecord> sagas_;
     std::unordered_map<std::string, std::int64_t> saga_expected_;  // version the row must still have
+    std::vector<std::string> new_sagas_;  // started here, keyless: inserted with the transaction's writes
     std::vector<std::string> dirty_sagas_;
     std::unordered_map<std::string, std::optional<PendingRecord>> pending_;
     std::vector<std::string> new_pending_, dirty_pending_, deleted_pending_;

@@ -75,6 +75,62 @@ TEST_P(StoreConformance, InsertedSagaReadsBackField_for_field) {
     EXPECT_EQ(got->updated_at, s.updated_at);
 }
 
+// Sagas started together without business keys (a start batch), one of them moved on in
+// the same transaction: read back as they were last written, there and after Commit.
+TEST_P(StoreConformance, SagasStartedTogetherReadBackAsLastWritten) {
+    std::vector<SagaRecord> sagas{NewSaga(), NewSaga(), NewSaga()};
+    SagaRecord moved = sagas[1];
+    moved.status = SagaStatus::kCompleted;
+    moved.context["charge"] = {{"ok", true}};
+    moved.version = 2;
+    moved.updated_at += std::chrono::milliseconds(5);
+    {
+        auto tx = store_->Begin();
+        for (const SagaRecord& s : sagas) ASSERT_TRUE(tx->InsertSaga(s));
+        tx->UpdateSaga(moved, 1);
+        EXPECT_EQ(tx->GetSaga(moved.id)->version, 2);
+        SagaFilter all;
+        all.workflow = "wf";
+        std::set<std::string> listed;
+        for (const SagaRecord& s : tx->ListSagas(all)) listed.insert(s.id.str());
+        for (const SagaRecord& s : sagas) EXPECT_TRUE(listed.contains(s.id.str())) << "listed in its own transaction";
+        tx->Commit();
+    }
+    sagas[1] = moved;
+    auto tx = store_->Begin();
+    for (const SagaRecord& s : sagas) {
+        auto got = tx->GetSaga(s.id);
+        ASSERT_TRUE(got);
+        EXPECT_EQ(got->status, s.status);
+        EXPECT_EQ(got->nodes, s.nodes);
+        EXPECT_EQ(got->input, s.input);
+        EXPECT_EQ(got->context, s.context);
+        EXPECT_FALSE(got->business_key);
+        EXPECT_EQ(got->trace_id, s.trace_id);
+        EXPECT_EQ(got->version, s.version);
+        EXPECT_EQ(got->created_at, s.created_at);
+        EXPECT_EQ(got->updated_at, s.updated_at);
+    }
+}
+
+// A saga id is never reused; a store says so at the insert or at the latest from Commit.
+TEST_P(StoreConformance, ReusedSagaIdIsRefused) {
+    const SagaRecord s = NewSaga();
+    {
+        auto tx = store_->Begin();
+        ASSERT_TRUE(tx->InsertSaga(s));
+        tx->Commit();
+    }
+    auto tx = store_->Begin();
+    try {
+        (void)tx->InsertSaga(s);
+        tx->Commit();
+        FAIL() << "a second saga with one id was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kAlreadyExists);
+    }
+}
+
 TEST_P(StoreConformance, MissingSagaIsEmpty) {
     auto tx = store_->Begin();
     EXPECT_FALSE(tx->GetSaga(SagaId(NewUuid())));
