@@ -29,6 +29,7 @@
 #include "connection.hpp"
 #include "os/process.hpp"
 #include "sagaflow/client/client.hpp"
+#include "sagaflow/core/saga_types.hpp"
 
 namespace {
 
@@ -183,7 +184,10 @@ public:
         std::vector<std::tuple<std::string, int, std::int64_t>> out;
         for (int i = 0; i < r.rows(); ++i) {
             const int state = static_cast<int>(r.Int(i, 1));
-            if (state == 3 || state == 4 || state == 5) out.emplace_back(r.Text(i, 0), state, r.Int(i, 2));
+            const auto status = sagaflow::SagaStatusFromCode(state);  // failed too: it waits for an operator
+            if (status && (sagaflow::IsTerminal(*status) || *status == sagaflow::SagaStatus::kFailed)) {
+                out.emplace_back(r.Text(i, 0), state, r.Int(i, 2));
+            }
         }
         return out;
     }
