@@ -110,6 +110,7 @@ struct Snapshot {
     std::int64_t xact_commit = 0, wal_sync = 0, wal_bytes = 0;
     std::int64_t rows_written = 0;         // sagad's tables: inserted + updated + deleted rows
     std::int64_t worker_rows_written = 0;  // the worker's: its inbox and the handlers' bench.rows
+    std::int64_t saga_updates = 0, saga_hot_updates = 0;  // of the sagas table: HOT ones add no index entry
     std::string lsn;
     double cpu_sagad = 0, cpu_workers = 0, cpu_postgres = 0;
     Clock::time_point at;
@@ -137,7 +138,9 @@ public:
             " (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables"
             "   WHERE schemaname = 'public' AND relname NOT LIKE 'sagaflow\\_%' AND relname <> 'bench_calibration'),"
             " (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables"
-            "   WHERE (schemaname = 'public' AND relname LIKE 'sagaflow\\_inbox') OR schemaname = 'bench')");
+            "   WHERE (schemaname = 'public' AND relname LIKE 'sagaflow\\_inbox') OR schemaname = 'bench'),"
+            " (SELECT coalesce(sum(n_tup_upd), 0)::bigint FROM pg_stat_user_tables WHERE schemaname = 'public' AND relname = 'sagas'),"
+            " (SELECT coalesce(sum(n_tup_hot_upd), 0)::bigint FROM pg_stat_user_tables WHERE schemaname = 'public' AND relname = 'sagas')");
         own_xacts_ += 3;
         Snapshot s;
         s.xact_commit = r.Int(0, 0);
@@ -146,6 +149,8 @@ public:
         s.wal_bytes = r.Int(0, 3);
         s.rows_written = r.Int(0, 4);
         s.worker_rows_written = r.Int(0, 5);
+        s.saga_updates = r.Int(0, 6);
+        s.saga_hot_updates = r.Int(0, 7);
         s.cpu_sagad = o_.sagad_pid ? CpuSeconds(o_.sagad_pid) : 0;
         for (int p : o_.worker_pids) s.cpu_workers += CpuSeconds(p);
         s.cpu_postgres = PostgresCpuSeconds(o_.pgdata);
@@ -425,6 +430,9 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
            {"rows_per_saga", static_cast<double>(after.rows_written - before.rows_written) / n},
            {"worker_rows_per_saga", static_cast<double>(after.worker_rows_written - before.worker_rows_written) / n},
            {"wal_bytes_per_saga", static_cast<double>(after.wal_bytes - before.wal_bytes) / n},
+           {"saga_hot_update_share",
+            static_cast<double>(after.saga_hot_updates - before.saga_hot_updates) /
+                static_cast<double>(std::max<std::int64_t>(after.saga_updates - before.saga_updates, 1))},
            {"cpu_ms_per_saga",
             {{"sagad", (after.cpu_sagad - before.cpu_sagad) * 1000 / n},
              {"workers", (after.cpu_workers - before.cpu_workers) * 1000 / n},
