@@ -1,4 +1,5 @@
-// Shared scaffolding of the three sample services: flags, schema set-up, Run().
+// Shared by the order sample's services: sagaflow::worker::Main, with the fault knobs of
+// scripts/faults and the effects ledger it audits.
 #pragma once
 
 #include <string>
@@ -7,8 +8,8 @@
 
 namespace sample {
 
-/// Parses --endpoint, --dsn, --id, --capacity; runs `schema_sql` (idempotent DDL) on the
-/// database; serves `queue` with `handler` until SIGTERM/SIGINT. Returns the exit code.
+/// sagaflow::worker::Main for one queue: the standard flags plus the fault knobs, the
+/// service's DDL plus its effects ledger, `handler` wrapped with the faults and the ledger.
 int RunService(int argc, char** argv, const std::string& name, const std::string& queue,
                const std::string& schema_sql, sagaflow::worker::Handler handler);
 
