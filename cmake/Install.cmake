@@ -1,0 +1,82 @@
+# What `cmake --install` puts in place, and the CMake package a user's project finds:
+#   find_package(Sagaflow 0.1 REQUIRED)
+#   target_link_libraries(my-worker PRIVATE Sagaflow::worker)
+#
+# The four public targets each carry their own dependencies:
+#   Sagaflow::workflow  workflow definitions and the vocabulary (include/sagaflow/core, workflow)
+#   Sagaflow::worker    the worker SDK (include/sagaflow/worker): libpq, ZeroMQ, OpenSSL
+#   Sagaflow::client    the typed HTTP client (include/sagaflow/client): Boost.Beast, OpenSSL
+#   Sagaflow::daemon    RunDaemon (include/sagaflow/daemon.hpp): a sagad with your workflows
+# The libraries they are made of are installed and exported beside them (Sagaflow::part_*),
+# because a static library's users link its parts too; their headers are not installed.
+include(CMakePackageConfigHelpers)
+
+set(SAGAFLOW_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Sagaflow)
+
+set(sagaflow_public_targets sagaflow_core sagaflow_worker sagaflow_client sagaflow_daemon)
+set(sagaflow_part_targets sagaflow_log sagaflow_os sagaflow_pg sagaflow_transport sagaflow_security
+    sagaflow_http sagaflow_http_server sagaflow_engine sagaflow_runtime sagaflow_store_pg
+    sagaflow_metrics sagaflow_web sagaflow_daemon_pure)
+set_target_properties(sagaflow_core PROPERTIES EXPORT_NAME workflow)
+set_target_properties(sagaflow_worker PROPERTIES EXPORT_NAME worker)
+set_target_properties(sagaflow_client PROPERTIES EXPORT_NAME client)
+set_target_properties(sagaflow_daemon PROPERTIES EXPORT_NAME daemon)
+foreach(t IN LISTS sagaflow_part_targets)
+    string(REGEX REPLACE "^sagaflow_" "part_" name ${t})
+    set_target_properties(${t} PROPERTIES EXPORT_NAME ${name})
+endforeach()
+# Build-tree aliases with the installed names, so that the same CMake works for a project
+# that adds Sagaflow with add_subdirectory or FetchContent.
+add_library(Sagaflow::workflow ALIAS sagaflow_core)
+add_library(Sagaflow::worker ALIAS sagaflow_worker)
+add_library(Sagaflow::client ALIAS sagaflow_client)
+add_library(Sagaflow::daemon ALIAS sagaflow_daemon)
+
+install(TARGETS ${sagaflow_public_targets} ${sagaflow_part_targets}
+    EXPORT SagaflowTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS sagad sagactl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT daemon)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/sagaflow DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+    COMPONENT dev FILES_MATCHING PATTERN "*.hpp")
+
+install(EXPORT SagaflowTargets NAMESPACE Sagaflow:: DESTINATION ${SAGAFLOW_CMAKE_DIR} COMPONENT dev)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/SagaflowConfig.cmake.in
+    ${CMAKE_CURRENT_BINARY_DIR}/SagaflowConfig.cmake INSTALL_DESTINATION ${SAGAFLOW_CMAKE_DIR})
+# 0.x: a minor version may break the API, so only the same minor version is compatible.
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/SagaflowConfigVersion.cmake
+    COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/SagaflowConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/SagaflowConfigVersion.cmake
+    DESTINATION ${SAGAFLOW_CMAKE_DIR} COMPONENT dev)
+
+# pkg-config, one file per public target. Static archives: Libs lists the target's parts
+# in link order and Libs.private nothing, so `pkg-config --libs` is all a Makefile needs.
+function(sagaflow_pkg_config name description requires parts)
+    set(libs "")
+    foreach(p IN LISTS parts)
+        string(APPEND libs " -l${p}")
+    endforeach()
+    # Relocatable: the prefix is found from where the file lies.
+    file(RELATIVE_PATH up /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
+    file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/pkgconfig/${name}.pc.in
+"prefix=\${pcfiledir}/${up}
+libdir=\${prefix}/${CMAKE_INSTALL_LIBDIR}
+includedir=\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}
+
+Name: ${name}
+Description: ${description}
+Version: ${PROJECT_VERSION}
+Requires: ${requires}
+Cflags: -I\${includedir} -std=c++20
+Libs: -L\${libdir}${libs} ${ARGN}
+")
+    install(FILES ${CMAKE_CURRENT_BINARY_DIR}/pkgconfig/${name}.pc.in
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig RENAME ${name}.pc COMPONENT dev)
+endfunction()
+sagaflow_pkg_config(sagaflow-workflow "Sagaflow workflow definitions" "nlohmann_json" "sagaflow_core")
+sagaflow_pkg_config(sagaflow-worker "Sagaflow worker SDK" "nlohmann_json, libpq, libzmq, libcrypto, spdlog"
+    "sagaflow_worker;sagaflow_security;sagaflow_transport;sagaflow_pg;sagaflow_os;sagaflow_log;sagaflow_core" -pthread)
+sagaflow_pkg_config(sagaflow-client "Sagaflow HTTP API client" "nlohmann_json, libssl, libcrypto"
+    "sagaflow_client;sagaflow_http;sagaflow_core" -pthread)

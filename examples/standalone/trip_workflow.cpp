@@ -1,0 +1,16 @@
+#include "trip_workflow.hpp"
+
+#include <chrono>
+
+namespace trip {
+
+void Register(sagaflow::WorkflowRegistry& registry) {
+    using std::chrono::seconds;
+    registry.Add(sagaflow::WorkflowBuilder(kWorkflow, 1)
+                     .Step("rent_car", "cars").CompensateWith("return_car").Timeout(seconds(10))
+                     .Step("book_hotel", "hotels").CompensateWith("cancel_hotel").Timeout(seconds(10))
+                     .Step("book_flight", "flights").CompensateWith("cancel_flight").Timeout(seconds(10))
+                     .Build());
+}
+
+}  // namespace trip

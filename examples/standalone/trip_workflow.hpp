@@ -1,0 +1,13 @@
+// The trip-booking workflow: rent a car, book a hotel, book a flight. When a step fails
+// for good, the steps before it are undone in reverse order.
+#pragma once
+
+#include "sagaflow/workflow/workflow.hpp"
+
+namespace trip {
+
+inline constexpr const char* kWorkflow = "trip_booking";
+
+void Register(sagaflow::WorkflowRegistry& registry);
+
+}  // namespace trip

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The developer kit as a user meets it: `cmake --install` to a prefix, the prefix moved
+# (the install is relocatable), examples/standalone built against it with
+# find_package(Sagaflow) alone, its daemon and two workers run, and one trip booked end to
+# end and one undone; pkg-config builds a worker too, and an incompatible version is refused.
+# Usage: standalone_test.sh BUILD_DIR
+set -uo pipefail
+bin=${1:?build dir}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+example=$root/examples/standalone
+
+echo "== install, move, build the example out of tree"
+if cmake --install "$bin" --prefix "$dir/first" >"$dir/install.log" 2>&1; then ok "cmake --install"; else bad "cmake --install: $(tail -5 "$dir/install.log")"; fi
+mv "$dir/first" "$dir/prefix"
+prefix=$dir/prefix
+for f in bin/sagad bin/sagactl lib/cmake/Sagaflow/SagaflowConfig.cmake lib/cmake/Sagaflow/SagaflowConfigVersion.cmake \
+         lib/pkgconfig/sagaflow-worker.pc include/sagaflow/worker/main.hpp; do
+  [ -f "$prefix/$f" ] || bad "installed: $f"
+done
+# Nothing of the build or source tree may leak into the installed package files.
+if grep -rlE "$root|$bin" "$prefix/lib/cmake" "$prefix/lib/pkgconfig" >/dev/null 2>&1; then
+  bad "installed CMake or pkg-config files name the build or source tree: $(grep -rlE "$root|$bin" "$prefix/lib" | head -3)"
+else
+  ok "the installed CMake and pkg-config files name no build or source path"
+fi
+if cmake -S "$example" -B "$dir/build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+     >"$dir/configure.log" 2>&1 && cmake --build "$dir/build" -j2 >"$dir/build.log" 2>&1; then
+  ok "examples/standalone builds against the moved prefix"
+else
+  bad "examples/standalone: $(tail -20 "$dir/configure.log" "$dir/build.log")"; e2e_result; exit 1
+fi
+
+echo "== a find_package asking for another version"
+mkdir -p "$dir/wrong"
+printf 'cmake_minimum_required(VERSION 3.25)\nproject(wrong LANGUAGES CXX)\nfind_package(Sagaflow 1.0 REQUIRED)\n' >"$dir/wrong/CMakeLists.txt"
+out=$(cmake -S "$dir/wrong" -B "$dir/wrong/build" -DCMAKE_PREFIX_PATH="$prefix" 2>&1); rc=$?
+if [ "$rc" != 0 ] && grep -q "compatible with requested version \"1.0\"" <<<"$out" && grep -q "version: 0.1.0" <<<"$out"; then
+  ok "find_package(Sagaflow 1.0) fails with CMake's version message"
+else
+  bad "find_package(Sagaflow 1.0) (exit $rc): $(head -c 400 <<<"$out")"
+fi
+
+echo "== pkg-config"
+if flags=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs sagaflow-worker) &&
+   read -ra flag_words <<<"$flags" &&
+   g++ -O1 -o "$dir/cars-pc" "$example/cars_worker.cpp" "${flag_words[@]}" 2>"$dir/pc.log"; then
+  ok "a worker builds with pkg-config --cflags --libs sagaflow-worker alone"
+else
+  bad "pkg-config build: $(tail -5 "$dir/pc.log" 2>/dev/null)"
+fi
+
+echo "== the example's daemon and workers"
+"$dir/build/trip-sagad" --data-dir "$dir/data" --worker-endpoint "ipc://$dir/w.sock" --http-listen 127.0.0.1:0 \
+  2>"$dir/sagad.log" & pids+=($!)
+url=$(sagad_url "$dir/sagad.log" 90) || { cat "$dir/sagad.log"; exit 1; }
+dsn="host=$dir/data/pg port=5432 user=postgres dbname=postgres passfile=$dir/data/pg/pgpass"
+"$dir/build/cars-worker" --dsn "$dsn" --endpoint "ipc://$dir/w.sock" 2>"$dir/cars.log" & pids+=($!)
+SAGAFLOW_DSN=$dsn SAGAFLOW_ENDPOINT=ipc://$dir/w.sock "$dir/build/travel-worker" 2>"$dir/travel.log" & pids+=($!)
+if wait_for 30 bash -c "[ \$('$ctl' --endpoint '$url' --json workers | grep -c '\"id\"') -ge 2 ]"; then
+  ok "both workers registered (one configured by flags, one by SAGAFLOW_* variables)"
+else
+  bad "workers did not register: $(tail -3 "$dir/cars.log" "$dir/travel.log")"
+fi
+booked=$(sagactl start trip_booking --input '{"trip_id": "t-1", "car": "compact", "hotel": "Hotel Lisboa", "flight": "TP 123"}')
+undone=$(sagactl start trip_booking --input '{"trip_id": "t-2", "car": "van", "hotel": "Hotel Porto", "flight": "full"}')
+status_of() { "$ctl" --endpoint "$url" --json show "$1" | grep -oE '"status": *"[a-z]+"' | head -1 | grep -oE '[a-z]+"$' | tr -d '"'; }
+if wait_for 60 bash -c "[ \"\$('$ctl' --endpoint '$url' --json show '$booked' | grep -c '\"status\": *\"completed\"')\" -ge 1 ]"; then
+  ok "trip t-1 completed"
+else
+  bad "trip t-1: $(status_of "$booked")"
+fi
+if wait_for 60 bash -c "[ \"\$('$ctl' --endpoint '$url' --json show '$undone' | grep -c '\"status\": *\"compensated\"')\" -ge 1 ]"; then
+  ok "trip t-2 (no flight) compensated"
+else
+  bad "trip t-2: $(status_of "$undone")"
+fi
+rows=$(psql "$dsn" -qAtX -c "SELECT string_agg(trip_id || ':' || returned, ',' ORDER BY trip_id) FROM cars.rentals;
+  SELECT string_agg(trip_id || ':' || kind || ':' || cancelled, ',' ORDER BY trip_id, kind) FROM travel.bookings" | paste -sd' ')
+if [ "$rows" = "t-1:false,t-2:true t-1:flight:false,t-1:hotel:false,t-2:hotel:true" ]; then
+  ok "business rows: t-1 rented and booked; t-2's car returned and hotel cancelled, no flight"
+else
+  bad "business rows: $rows"
+fi
+kill -TERM "${pids[1]}"
+if wait "${pids[1]}"; then ok "SIGTERM stops a worker with exit 0"; else bad "the cars worker exited $? on SIGTERM"; fi
+out=$("$dir/build/cars-worker" --endpoint "ipc://$dir/w.sock" 2>&1); rc=$?
+if [ "$rc" = 2 ] && grep -q -- "--dsn" <<<"$out"; then ok "a worker without --dsn exits 2 naming it"; else bad "no --dsn (exit $rc): $out"; fi
+e2e_result
