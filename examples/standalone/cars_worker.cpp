@@ -1,6 +1,7 @@
 // The cars service: rent_car writes a rental, return_car marks it returned. Each runs in
 // the worker's transaction with its inbox row, so a resent command does not rent twice.
 #include "sagaflow/worker/main.hpp"
+#include "trip.hpp"
 
 using sagaflow::worker::StepContext;
 using sagaflow::worker::StepResult;
@@ -8,17 +9,16 @@ using sagaflow::worker::StepResult;
 namespace {
 
 StepResult RentCar(StepContext& ctx) {
-    const std::string trip = ctx.input().at("trip_id").get<std::string>();
-    const std::string car = ctx.input().at("car").get<std::string>();
+    const auto t = ctx.input<trip::Trip>();
     ctx.tx().Exec("INSERT INTO cars.rentals (trip_id, saga_id, car) VALUES ($1, $2::uuid, $3)",
-                  {trip, ctx.saga_id(), car});
-    return StepResult::Ok({{"car", car}});
+                  {t.trip_id, ctx.saga_id(), t.car});
+    return StepResult::Ok({{"car", t.car}});
 }
 
 StepResult ReturnCar(StepContext& ctx) {
-    ctx.tx().Exec("UPDATE cars.rentals SET returned = true WHERE trip_id = $1",
-                  {ctx.input().at("trip_id").get<std::string>()});
-    return StepResult::Ok({{"returned", ctx.tx().affected() == 1}});  // none: it never ran
+    const auto t = ctx.input<trip::Trip>();
+    ctx.tx().Exec("UPDATE cars.rentals SET returned = true WHERE trip_id = $1", {t.trip_id});
+    return StepResult::Ok({{"returned", ctx.tx().affected() == 1}});
 }
 
 }  // namespace
@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
             returned boolean NOT NULL DEFAULT false);
     )sql";
     s.setup = [](sagaflow::worker::Worker& w, const sagaflow::worker::WorkerOptions&) {
-        w.Register("cars", [](StepContext& ctx) { return ctx.action() == "rent_car" ? RentCar(ctx) : ReturnCar(ctx); });
+        w.Handle("cars", "rent_car", RentCar);
+        w.Handle("cars", "return_car", ReturnCar);
     };
     return sagaflow::worker::Main(argc, argv, s);
 }

@@ -1,26 +1,37 @@
 // The travel service serves two queues: hotels and flights. A flight marked "full" in the
-// trip's input fails for good, so the saga returns the hotel and then the car.
+// trip's input fails for good, so the saga cancels the hotel and then returns the car.
 #include "sagaflow/worker/main.hpp"
+#include "trip.hpp"
 
+using sagaflow::worker::Permanent;
 using sagaflow::worker::StepContext;
 using sagaflow::worker::StepResult;
 
 namespace {
 
-// One booking table per kind; `kind` is "hotel" or "flight", never user input.
-StepResult Book(StepContext& ctx, const std::string& kind) {
-    const std::string trip = ctx.input().at("trip_id").get<std::string>();
-    const std::string what = ctx.input().at(kind).get<std::string>();
-    if (what == "full") return StepResult::Fail("no " + kind + " available for trip " + trip);
+// One booking table for both kinds; `kind` is "hotel" or "flight", never user input.
+void Book(StepContext& ctx, const std::string& kind, const std::string& trip_id, const std::string& what) {
     ctx.tx().Exec("INSERT INTO travel.bookings (trip_id, kind, saga_id, what) VALUES ($1, $2, $3::uuid, $4)",
-                  {trip, kind, ctx.saga_id(), what});
-    return StepResult::Ok({{kind, what}});
+                  {trip_id, kind, ctx.saga_id(), what});
 }
 
 StepResult Cancel(StepContext& ctx, const std::string& kind) {
-    ctx.tx().Exec("UPDATE travel.bookings SET cancelled = true WHERE trip_id = $1 AND kind = $2",
-                  {ctx.input().at("trip_id").get<std::string>(), kind});
+    const auto t = ctx.input<trip::Trip>();
+    ctx.tx().Exec("UPDATE travel.bookings SET cancelled = true WHERE trip_id = $1 AND kind = $2", {t.trip_id, kind});
     return StepResult::Ok({{"cancelled", ctx.tx().affected() == 1}});
+}
+
+StepResult BookHotel(StepContext& ctx) {
+    const auto t = ctx.input<trip::Trip>();
+    Book(ctx, "hotel", t.trip_id, t.hotel);
+    return StepResult::Ok({{"hotel", t.hotel}});
+}
+
+StepResult BookFlight(StepContext& ctx) {
+    const auto t = ctx.input<trip::Trip>();
+    if (t.flight == "full") throw Permanent("no seat on any flight for trip " + t.trip_id);  // not retried
+    Book(ctx, "flight", t.trip_id, t.flight);
+    return StepResult::Ok({{"flight", t.flight}});
 }
 
 }  // namespace
@@ -40,12 +51,10 @@ int main(int argc, char** argv) {
             PRIMARY KEY (trip_id, kind));
     )sql";
     s.setup = [](sagaflow::worker::Worker& w, const sagaflow::worker::WorkerOptions&) {
-        w.Register("hotels", [](StepContext& ctx) {
-            return ctx.action() == "book_hotel" ? Book(ctx, "hotel") : Cancel(ctx, "hotel");
-        });
-        w.Register("flights", [](StepContext& ctx) {
-            return ctx.action() == "book_flight" ? Book(ctx, "flight") : Cancel(ctx, "flight");
-        });
+        w.Handle("hotels", "book_hotel", BookHotel);
+        w.Handle("hotels", "cancel_hotel", [](StepContext& ctx) { return Cancel(ctx, "hotel"); });
+        w.Handle("flights", "book_flight", BookFlight);
+        w.Handle("flights", "cancel_flight", [](StepContext& ctx) { return Cancel(ctx, "flight"); });
     };
     return sagaflow::worker::Main(argc, argv, s);
 }

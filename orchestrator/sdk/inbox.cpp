@@ -87,7 +87,9 @@ class Tx final : public StepTransaction {
 public:
     Tx(pg::Connection& c, bool savepoint_first) : c_(c), savepoint_pending_(savepoint_first) {}
     std::vector<SqlRow> Exec(const std::string& sql, const std::vector<SqlParam>& params) override {
-        pg::Params p(params.begin(), params.end());
+        pg::Params p;
+        p.reserve(params.size());
+        for (const SqlParam& param : params) p.push_back(param.value());
         std::optional<pg::Result> result;
         if (savepoint_pending_) {
             savepoint_pending_ = false;
@@ -132,9 +134,11 @@ public:
     Context(const protocol::Envelope& e, StepTransaction& tx)
         : e_(e),
           tx_(tx),
+          saga_id_(e.saga_id),
+          msg_id_(e.msg_id),
           input_(e.payload.contains("input") ? e.payload.at("input") : json::object()),
           context_(e.payload.contains("context") ? e.payload.at("context") : json::object()) {}
-    const std::string& saga_id() const override { return e_.saga_id; }
+    const SagaId& saga_id() const override { return saga_id_; }
     const std::string& workflow() const override { return e_.workflow; }
     const std::string& step() const override { return e_.step; }
     int step_index() const override { return e_.step_index; }
@@ -144,7 +148,7 @@ public:
     const std::optional<std::string>& business_key() const override { return e_.business_key; }
     const std::string& trace_id() const override { return e_.trace_id; }
     const std::string& traceparent() const override { return e_.traceparent; }
-    const std::string& msg_id() const override { return e_.msg_id; }
+    const MsgId& msg_id() const override { return msg_id_; }
     Timestamp deadline() const override { return Timestamp{Duration{e_.deadline_us}}; }
     const json& input() const override { return input_; }
     const json& context() const override { return context_; }
@@ -153,6 +157,8 @@ public:
 private:
     const protocol::Envelope& e_;
     StepTransaction& tx_;
+    SagaId saga_id_;
+    MsgId msg_id_;
     json input_;
     json context_;
 };

@@ -27,7 +27,10 @@ struct Worker::Impl {
     explicit Impl(WorkerOptions o) : options(std::move(o)) {}
 
     WorkerOptions options;
-    std::map<std::string, std::pair<Handler, HandlerOptions>> handlers;
+    std::map<std::string, std::pair<Handler, HandlerOptions>> handlers;  // by queue: what runs a command
+    // Queues served per action (Handle): each action's handler, shared with the queue's
+    // dispatcher in `handlers`. A queue given to Register is not here.
+    std::map<std::string, std::shared_ptr<std::map<std::string, Handler>>> actions;
     AtomicStats stats;
     std::atomic<bool> stopping{false};
 
@@ -277,9 +280,70 @@ void Worker::Impl::Loop() {
 Worker::Worker(WorkerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Worker::~Worker() = default;
 
+namespace {
+
+// The one place where a handler's exception becomes a permanent failure or a retry.
+Handler WithErrorPolicy(Handler handler, std::vector<std::function<bool(const std::exception&)>> permanent) {
+    return [handler = std::move(handler), permanent = std::move(permanent)](StepContext& ctx) -> StepResult {
+        const auto listed = [&](const std::exception& e) {
+            return std::any_of(permanent.begin(), permanent.end(), [&](const auto& is) { return is(e); });
+        };
+        try {
+            return handler(ctx);
+        } catch (const Permanent& e) {
+            return StepResult::Fail(e.what());
+        } catch (const Error& e) {
+            if (IsRetryable(e.code()) || !listed(e)) throw;  // a lost connection or a deadlock may pass
+            return StepResult::Fail(e.what());
+        } catch (const std::exception& e) {
+            if (!listed(e)) throw;
+            return StepResult::Fail(e.what());
+        }
+    };
+}
+
+}  // namespace
+
 void Worker::Register(const std::string& queue, Handler handler, HandlerOptions options) {
     if (queue.empty() || !handler) throw Error(ErrorCode::kInvalidArgument, "Register needs a queue and a handler");
-    impl_->handlers[queue] = {std::move(handler), options};
+    if (impl_->handlers.contains(queue)) {
+        throw Error(ErrorCode::kInvalidArgument, "queue '" + queue + "' is already registered");
+    }
+    Handler h = WithErrorPolicy(std::move(handler), options.permanent);
+    impl_->handlers[queue] = {std::move(h), std::move(options)};
+}
+
+void Worker::Handle(const std::string& queue, const std::string& action, Handler handler, HandlerOptions options) {
+    if (queue.empty() || action.empty() || !handler) {
+        throw Error(ErrorCode::kInvalidArgument, "Handle needs a queue, an action and a handler");
+    }
+    auto& served = impl_->actions[queue];
+    if (!served) {
+        if (impl_->handlers.contains(queue)) {
+            throw Error(ErrorCode::kInvalidArgument,
+                        "queue '" + queue + "' is already registered with one handler for all its actions");
+        }
+        served = std::make_shared<std::map<std::string, Handler>>();
+        const std::string worker_id = impl_->options.worker_id;
+        impl_->handlers[queue] = {[served, queue, worker_id](StepContext& ctx) -> StepResult {
+                                      auto it = served->find(ctx.action());
+                                      if (it != served->end()) return it->second(ctx);
+                                      std::string known;
+                                      for (const auto& [name, h] : *served) known += (known.empty() ? "" : ", ") + name;
+                                      log::Warn("no_handler_for_action", {{"worker", worker_id}, {"queue", queue},
+                                                                          {"action", ctx.action()}, {"serves", known}});
+                                      // Transient: a worker that serves it (a newer build) may take the resend.
+                                      throw std::runtime_error("no handler for action '" + ctx.action() + "' of queue '" +
+                                                               queue + "' here (it serves " + known + ")");
+                                  },
+                                  options};
+    } else if (impl_->handlers.at(queue).second.use_inbox != options.use_inbox) {
+        throw Error(ErrorCode::kInvalidArgument, "the actions of queue '" + queue + "' must agree on use_inbox");
+    }
+    if (served->contains(action)) {
+        throw Error(ErrorCode::kInvalidArgument, "action '" + action + "' of queue '" + queue + "' is already registered");
+    }
+    (*served)[action] = WithErrorPolicy(std::move(handler), std::move(options.permanent));
 }
 
 void Worker::Run() {

@@ -61,7 +61,7 @@ sagaflow::worker::Handler WithFaultsAndLedger(sagaflow::worker::Handler inner, c
                                std::to_string(static_cast<int>(ctx.phase())), ctx.action(), ctx.msg_id(), worker_id});
         if (k.hang_every > 0 && ++*runs % k.hang_every == 0) {
             sagaflow::log::Warn("fault_hang", {{"worker", worker_id}, {"hang_ms", k.hang_ms},
-                                               {"action", ctx.action()}, {"saga_id", ctx.saga_id()}});
+                                               {"action", ctx.action()}, {"saga_id", ctx.saga_id().str()}});
             std::this_thread::sleep_for(std::chrono::milliseconds(k.hang_ms));  // the injected fault itself
         }
         double roll = 1.0;
@@ -71,7 +71,7 @@ sagaflow::worker::Handler WithFaultsAndLedger(sagaflow::worker::Handler inner, c
         }
         if (roll < k.crash_in_handler) {
             sagaflow::log::Warn("fault_sigkill", {{"worker", worker_id}, {"action", ctx.action()},
-                                                  {"saga_id", ctx.saga_id()}, {"detail", "before commit"}});
+                                                  {"saga_id", ctx.saga_id().str()}, {"detail", "before commit"}});
             raise(SIGKILL);
         }
         return r;

@@ -75,6 +75,15 @@ if wait_for 60 bash -c "[ \"\$('$ctl' --endpoint '$url' --json show '$undone' | 
 else
   bad "trip t-2: $(status_of "$undone")"
 fi
+shown=$(sagactl show "$undone" 2>&1)
+if grep -q "no seat on any flight for trip t-2" <<<"$shown"; then
+  ok "the flight's Permanent reason is in the saga's history"
+else
+  bad "t-2 history lacks the Permanent reason: $(head -c 600 <<<"$shown")"
+fi
+# The attempts table: one row per attempt (AT STEP PHASE ATTEMPT OUTCOME ...).
+flight_runs=$(grep -cE '[[:space:]]book_flight[[:space:]]+forward[[:space:]]+[0-9]+[[:space:]]+fail' <<<"$shown")
+if [ "$flight_runs" = 1 ]; then ok "the permanent failure took one attempt, not retried"; else bad "book_flight attempts: $flight_runs"; fi
 rows=$(psql "$dsn" -qAtX -c "SELECT string_agg(trip_id || ':' || returned, ',' ORDER BY trip_id) FROM cars.rentals;
   SELECT string_agg(trip_id || ':' || kind || ':' || cancelled, ',' ORDER BY trip_id, kind) FROM travel.bookings" | paste -sd' ')
 if [ "$rows" = "t-1:false,t-2:true t-1:flight:false,t-1:hotel:false,t-2:hotel:true" ]; then

@@ -379,6 +379,128 @@ TEST_F(DirectWorkerTest, HandlersSeeTheCommandsTraceparent) {
     EXPECT_TRUE(protocol::IsTraceParent(seen));
 }
 
+// A user's input type, decoded by ctx.input<Reservation>() through ADL from_json.
+struct Reservation {
+    std::string sku;
+    int qty = 0;
+};
+void from_json(const json& j, Reservation& r) {
+    j.at("sku").get_to(r.sku);
+    j.at("qty").get_to(r.qty);
+}
+
+TEST_F(DirectWorkerTest, EachActionHasItsOwnHandlerAndTheIdsArriveTyped) {
+    worker::Worker w(WorkerNamed("typed"));
+    std::mutex mu;
+    std::vector<std::string> ran;
+    SagaId saga;
+    MsgId msg;
+    w.Handle("inventory", "reserve_inventory", [&](worker::StepContext& ctx) {
+        const auto r = ctx.input<Reservation>();
+        ctx.tx().Exec("INSERT INTO effects (action) VALUES ($1)", {ctx.action()});
+        std::lock_guard lock(mu);
+        ran.push_back("reserve " + r.sku + " x" + std::to_string(r.qty));
+        saga = ctx.saga_id();
+        msg = ctx.msg_id();
+        return worker::StepResult::Ok({{"reserved", r.qty}});
+    });
+    w.Handle("inventory", "release_inventory", [&](worker::StepContext&) {
+        std::lock_guard lock(mu);
+        ran.push_back("release");
+        return worker::StepResult::Ok();
+    });
+    std::thread t([&] { w.Run(); });
+    auto forward = Command(NewUuid(), Phase::kForward);
+    forward.payload["input"] = {{"sku", "pen"}, {"qty", 2}};
+    EXPECT_EQ(RoundTrip(forward).output, (json{{"reserved", 2}}));
+    EXPECT_EQ(RoundTrip(Command(NewUuid(), Phase::kCompensate)).outcome, ReplyOutcome::kOk);
+    w.Stop();
+    t.join();
+    std::lock_guard lock(mu);
+    EXPECT_EQ(ran, (std::vector<std::string>{"reserve pen x2", "release"}));
+    EXPECT_EQ(saga, SagaId(saga_));
+    EXPECT_EQ(msg, MsgId(forward.msg_id));
+}
+
+TEST_F(DirectWorkerTest, AnInputThatDoesNotDecodeFailsForGoodNamingTheField) {
+    worker::Worker w(WorkerNamed("strict"));
+    std::atomic<int> runs{0};
+    w.Handle("inventory", "reserve_inventory", [&](worker::StepContext& ctx) {
+        ++runs;
+        ctx.tx().Exec("INSERT INTO effects (action) VALUES ('before decoding')");
+        const auto r = ctx.input<Reservation>();
+        return worker::StepResult::Ok({{"qty", r.qty}});
+    });
+    std::thread t([&] { w.Run(); });
+    auto cmd = Command(NewUuid(), Phase::kForward);
+    cmd.payload["input"] = {{"sku", "pen"}};  // no qty
+    const auto first = RoundTrip(cmd);
+    const auto again = RoundTrip(cmd);
+    w.Stop();
+    t.join();
+    EXPECT_EQ(first.outcome, ReplyOutcome::kFail);
+    EXPECT_NE(first.reason.find("key 'qty' not found"), std::string::npos) << first.reason;
+    EXPECT_NE(first.reason.find("reserve_inventory"), std::string::npos) << first.reason;
+    EXPECT_EQ(again.outcome, ReplyOutcome::kFail) << "stored: a resend does not run it again";
+    EXPECT_EQ(runs, 1);
+    EXPECT_EQ(Effects(), 0) << "the failure rolled the handler's write back";
+}
+
+TEST_F(DirectWorkerTest, PermanentAndListedExceptionsFailForGoodOthersAreRetried) {
+    worker::Worker w(WorkerNamed("policy"));
+    w.Handle("inventory", "reserve_inventory", [](worker::StepContext& ctx) -> worker::StepResult {
+        const std::string kind = ctx.input().at("throw").get<std::string>();
+        if (kind == "permanent") throw worker::Permanent("card declined");
+        if (kind == "listed") throw std::out_of_range("no such sku");  // a std::logic_error
+        throw std::runtime_error("timeout talking to the warehouse");
+    }, worker::HandlerOptions{}.PermanentOn<std::logic_error>());
+    std::thread t([&] { w.Run(); });
+    const auto run = [&](const std::string& kind) {
+        auto cmd = Command(NewUuid(), Phase::kForward, static_cast<int>(kind.size()));  // a step each
+        cmd.payload["input"] = {{"throw", kind}};
+        return RoundTrip(cmd);
+    };
+    const auto permanent = run("permanent"), listed = run("listed"), other = run("other");
+    w.Stop();
+    t.join();
+    EXPECT_EQ(permanent.outcome, ReplyOutcome::kFail);
+    EXPECT_EQ(permanent.reason, "card declined");
+    EXPECT_EQ(listed.outcome, ReplyOutcome::kFail) << "std::out_of_range is a listed std::logic_error";
+    EXPECT_EQ(listed.reason, "no such sku");
+    EXPECT_EQ(other.outcome, ReplyOutcome::kRetry) << "anything else stays transient";
+    EXPECT_EQ(w.stats().retries, 1u);
+}
+
+TEST_F(DirectWorkerTest, AnActionNobodyHandlesIsRetriedAndRegisteringTwiceIsRefused) {
+    worker::Worker w(WorkerNamed("partial"));
+    w.Handle("inventory", "reserve_inventory", [](worker::StepContext&) { return worker::StepResult::Ok(); });
+    const auto refused = [&](auto&& call) {
+        try {
+            call();
+        } catch (const Error& e) {
+            return e.code() == ErrorCode::kInvalidArgument;
+        }
+        return false;
+    };
+    const worker::Handler ok = [](worker::StepContext&) { return worker::StepResult::Ok(); };
+    EXPECT_TRUE(refused([&] { w.Handle("inventory", "reserve_inventory", ok); })) << "the same action twice";
+    EXPECT_TRUE(refused([&] { w.Register("inventory", ok); })) << "a queue served per action, then whole";
+    w.Register("payment", ok);
+    EXPECT_TRUE(refused([&] { w.Register("payment", ok); })) << "the same queue twice";
+    EXPECT_TRUE(refused([&] { w.Handle("payment", "charge", ok); })) << "a whole queue, then per action";
+    EXPECT_TRUE(refused([&] { w.Handle("inventory", "release_inventory", ok, {.use_inbox = false}); }))
+        << "the actions of one queue disagree on the inbox";
+    std::thread t([&] { w.Run(); });
+    auto cmd = Command(NewUuid(), Phase::kForward);
+    cmd.action = "reserve_more";  // a newer workflow's action, say
+    const auto reply = RoundTrip(cmd);
+    w.Stop();
+    t.join();
+    EXPECT_EQ(reply.outcome, ReplyOutcome::kRetry);
+    EXPECT_NE(reply.reason.find("no handler for action 'reserve_more'"), std::string::npos) << reply.reason;
+    EXPECT_NE(reply.reason.find("it serves reserve_inventory"), std::string::npos) << reply.reason;
+}
+
 pid_t Spawn(const std::vector<std::string>& args) {
     // Built before fork: the child of a threaded process may only exec.
     std::vector<char*> argv;

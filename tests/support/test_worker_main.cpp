@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
             {ctx.saga_id(), std::to_string(ctx.step_index()),
              std::to_string(static_cast<int>(ctx.phase())), ctx.action(), ctx.msg_id()});
         if (!crash_marker.empty() && !std::filesystem::exists(crash_marker)) {
-            std::ofstream(crash_marker) << ctx.msg_id();
+            std::ofstream(crash_marker) << ctx.msg_id().str();
             kill(getpid(), SIGKILL);  // inside the handler: the transaction never commits
         }
         return sagaflow::worker::StepResult::Ok();

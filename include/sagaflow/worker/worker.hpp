@@ -5,20 +5,23 @@
 //     o.worker_id = "inventory-1";
 //     o.dsn = "host=/run/postgresql dbname=shop";
 //     sagaflow::worker::Worker w(o);
-//     w.Register("inventory", [](sagaflow::worker::StepContext& ctx) {
-//         if (ctx.action() == "reserve_inventory") {
-//             ctx.tx().Exec("UPDATE stock SET n = n - 1 WHERE sku = $1", {ctx.input()["sku"]});
-//             return sagaflow::worker::StepResult::Ok({{"reserved", 1}});
-//         }
-//         ...
+//     w.Handle("inventory", "reserve_inventory", [](sagaflow::worker::StepContext& ctx) {
+//         const auto order = ctx.input<Order>();  // your struct, through from_json
+//         ctx.tx().Exec("UPDATE stock SET n = n - $2::int WHERE sku = $1", {order.sku, std::to_string(order.qty)});
+//         return sagaflow::worker::StepResult::Ok({{"reserved", order.qty}});
 //     });
+//     w.Handle("inventory", "release_inventory", Release);
 //     w.Run();  // until Stop()
+//
+// (worker/main.hpp wraps this in a whole process: flags, signals, the service's tables.)
 //
 // Each command runs in one transaction of the worker's database that also writes the
 // inbox row keyed by the command's msg id, with the reply. A command seen before gets
 // the stored reply and the handler does not run again (DESIGN §4, T2). A handler's
-// `Fail` is a business failure: its writes are rolled back, the failure is stored. A
-// thrown exception is transient: everything is rolled back and sagad retries.
+// `Fail`, or a thrown `Permanent`, is a business failure: its writes are rolled back, the
+// failure is stored, sagad compensates. Any other exception is transient: everything is
+// rolled back and sagad retries, unless HandlerOptions::permanent lists its type.
+// Handlers run concurrently on `threads` threads, each with its own connection.
 #pragma once
 
 #include <chrono>
@@ -27,16 +30,39 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "sagaflow/core/clock.hpp"
+#include "sagaflow/core/ids.hpp"
 #include "sagaflow/core/saga_types.hpp"
 
 namespace sagaflow::worker {
 
-using SqlParam = std::optional<std::string>;  ///< nullopt is SQL NULL.
+/// One $n parameter of a statement, as text: a string, an id, or NULL (std::nullopt).
+class SqlParam {
+public:
+    SqlParam(std::nullopt_t) {}  // NOLINT: implicit, as in {a, std::nullopt, b}
+    SqlParam(std::string v) : v_(std::move(v)) {}
+    SqlParam(const char* v) : v_(std::string(v)) {}
+    SqlParam(std::optional<std::string> v) : v_(std::move(v)) {}
+    template <class Tag>
+    SqlParam(const StrongId<Tag>& id) : v_(id.str()) {}
+    [[nodiscard]] const std::optional<std::string>& value() const noexcept { return v_; }
+
+private:
+    std::optional<std::string> v_;
+};
 using SqlRow = std::vector<std::optional<std::string>>;
+
+/// Thrown by a handler, fails the step for good, like `StepResult::Fail`: its writes are
+/// rolled back, the reason is stored, and sagad compensates without retrying. Any other
+/// exception is transient (retried) unless its type is in `HandlerOptions::permanent`.
+class Permanent : public std::runtime_error {
+public:
+    explicit Permanent(const std::string& reason) : std::runtime_error(reason) {}
+};
 
 /// The handler's view of its transaction. Not thread-safe; valid during the handler.
 class StepTransaction {
@@ -53,7 +79,7 @@ public:
 class StepContext {
 public:
     virtual ~StepContext() = default;
-    [[nodiscard]] virtual const std::string& saga_id() const = 0;
+    [[nodiscard]] virtual const SagaId& saga_id() const = 0;
     [[nodiscard]] virtual const std::string& workflow() const = 0;
     [[nodiscard]] virtual const std::string& step() const = 0;
     [[nodiscard]] virtual int step_index() const = 0;
@@ -66,9 +92,21 @@ public:
     /// own logs and spans: its trace is the saga's, its span this command. Empty when
     /// sagad sent none.
     [[nodiscard]] virtual const std::string& traceparent() const = 0;
-    [[nodiscard]] virtual const std::string& msg_id() const = 0;
+    /// The same on every resend of this command: the inbox's key.
+    [[nodiscard]] virtual const MsgId& msg_id() const = 0;
     [[nodiscard]] virtual Timestamp deadline() const = 0;
     [[nodiscard]] virtual const nlohmann::json& input() const = 0;
+    /// The input decoded into the handler's own type, through nlohmann's ADL `from_json`.
+    /// An input that does not decode fails the step for good (`Permanent`), with
+    /// nlohmann's message: a missing key is named ("key 'qty' not found").
+    template <class T>
+    [[nodiscard]] T input() const {
+        try {
+            return input().get<T>();
+        } catch (const nlohmann::json::exception& e) {
+            throw Permanent("the input of " + action() + " does not decode: " + e.what());
+        }
+    }
     /// Outputs of the steps that completed before, by step name.
     [[nodiscard]] virtual const nlohmann::json& context() const = 0;
     /// The transaction the inbox row is written in: put the business writes here.
@@ -94,6 +132,17 @@ struct HandlerOptions {
     /// False: the handler is naturally idempotent and runs without the inbox (no dedup,
     /// no guards, no stored reply). Say so explicitly; the default is the inbox.
     bool use_inbox = true;
+    /// Exception types that fail the step for good instead of being retried, as Temporal's
+    /// NonRetryableErrorTypes: `HandlerOptions{}.PermanentOn<std::invalid_argument>()`.
+    /// A type matches its subclasses too. A database error that may pass (a lost
+    /// connection, a deadlock, a serialization failure) is retried whatever is listed.
+    std::vector<std::function<bool(const std::exception&)>> permanent{};
+
+    template <class E>
+    HandlerOptions& PermanentOn() {
+        permanent.push_back([](const std::exception& e) { return dynamic_cast<const E*>(&e) != nullptr; });
+        return *this;
+    }
 };
 
 struct WorkerOptions {
@@ -151,7 +200,14 @@ public:
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
-    /// Serves `queue` with `handler` (which branches on `ctx.action()`). Call before Run.
+    /// Serves `action` on `queue` (a step's action or its compensation, as the workflow
+    /// names them). Call before Run. A command for an action of `queue` that no Handle
+    /// serves is retried, and logged. Throws `Error(kInvalidArgument)` for an action
+    /// registered twice, or a queue also given to Register.
+    void Handle(const std::string& queue, const std::string& action, Handler handler, HandlerOptions options = {});
+    /// Serves every action of `queue` with one `handler` (which branches on
+    /// `ctx.action()`). Call before Run. Throws `Error(kInvalidArgument)` for a queue
+    /// registered twice.
     void Register(const std::string& queue, Handler handler, HandlerOptions options = {});
     /// Connects (retrying with backoff), serves until Stop(), then finishes the commands
     /// in flight and returns. Throws `Error` only for bad options.
