@@ -10,6 +10,17 @@ bin=${1:?build dir}
 . "$(dirname "$0")/lib.sh"
 example=$root/examples/standalone
 
+echo "== docs/tutorial.md shows the example's code, file by file"
+for f in "$example"/CMakeLists.txt "$example"/*.hpp "$example"/*.cpp; do
+  name=$(basename "$f")
+  # The fenced block after the line "`examples/standalone/NAME`:".
+  block=$(awk -v head="\`examples/standalone/$name\`:" '
+    $0 == head { found = 1; next }
+    found && /^```/ { if (inside) exit; inside = 1; next }
+    inside { print }' "$root/docs/tutorial.md")
+  if [ -n "$block" ] && [ "$block" = "$(cat "$f")" ]; then ok "tutorial: $name"; else bad "docs/tutorial.md does not show $name as it is"; fi
+done
+
 echo "== install, move, build the example out of tree"
 if cmake --install "$bin" --prefix "$dir/first" >"$dir/install.log" 2>&1; then ok "cmake --install"; else bad "cmake --install: $(tail -5 "$dir/install.log")"; fi
 mv "$dir/first" "$dir/prefix"
