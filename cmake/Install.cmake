@@ -80,3 +80,13 @@ sagaflow_pkg_config(sagaflow-worker "Sagaflow worker SDK" "nlohmann_json, libpq,
     "sagaflow_worker;sagaflow_security;sagaflow_transport;sagaflow_pg;sagaflow_os;sagaflow_log;sagaflow_core" -pthread)
 sagaflow_pkg_config(sagaflow-client "Sagaflow HTTP API client" "nlohmann_json, libssl, libcrypto"
     "sagaflow_client;sagaflow_http;sagaflow_core" -pthread)
+
+# The sagad package's files: its systemd units, a default config, and the worker template.
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/sagad.service
+              ${PROJECT_SOURCE_DIR}/deploy/systemd/sagaflow-worker@.service
+    DESTINATION lib/systemd/system COMPONENT daemon)
+# The default config goes under share/ (the install stays relocatable); the package's
+# postinst copies it to /etc/sagaflow/sagad.json when there is none, and never over one.
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/debian/sagad.json
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/sagaflow COMPONENT daemon)
+include(cmake/Package.cmake)
