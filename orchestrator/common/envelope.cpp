@@ -21,6 +21,8 @@ constexpr std::array<std::pair<Kind, std::string_view>, 6> kKinds{{
     {Kind::kRefused, "refused"},
 }};
 
+constexpr std::size_t kMaxActions = 4096;  // a hello's actions over all its queues
+
 Status Bad(const std::string& why) { return {ErrorCode::kInvalidArgument, "malformed envelope: " + why}; }
 
 // Field readers that name the field when it is missing or mistyped.
@@ -92,6 +94,7 @@ std::string EncodeEnvelope(const Envelope& e) {
         case Kind::kHeartbeat:
             j["worker_id"] = e.worker_id;
             j["queues"] = e.queues;
+            if (!e.actions.empty()) j["actions"] = e.actions;
             j["capacity"] = e.capacity;
             j["in_flight"] = e.in_flight;
             break;
@@ -163,6 +166,26 @@ Result<Envelope> DecodeEnvelope(std::string_view frame, std::size_t max_bytes) {
                 for (const auto& item : q) {
                     if (!item.is_string()) return Bad("queues must hold strings");
                     e.queues.push_back(item.get<std::string>());
+                }
+                if (j.contains("actions")) {
+                    const auto& a = j.at("actions");
+                    if (!a.is_object()) return Bad("actions must be an object");
+                    std::size_t n = 0;
+                    for (const auto& [queue, names] : a.items()) {
+                        if (std::find(e.queues.begin(), e.queues.end(), queue) == e.queues.end()) {
+                            return Bad("actions name a queue not in queues");
+                        }
+                        if (!names.is_array()) return Bad("actions must hold arrays");
+                        auto& out = e.actions[queue];
+                        for (const auto& name : names) {
+                            if (!name.is_string() || name.get_ref<const std::string&>().empty() ||
+                                name.get_ref<const std::string&>().size() > 256 || ++n > kMaxActions) {
+                                return Bad("actions must be at most " + std::to_string(kMaxActions) +
+                                           " names of 1 to 256 bytes");
+                            }
+                            out.push_back(name.get<std::string>());
+                        }
+                    }
                 }
                 e.capacity = static_cast<int>(Int(j, "capacity"));
                 if (e.capacity < 1 || e.capacity > 100'000) return Bad("capacity out of range");

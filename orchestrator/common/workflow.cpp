@@ -246,14 +246,20 @@ std::vector<const Workflow*> WorkflowRegistry::All() const {
     return out;
 }
 
-std::set<std::string> WorkflowRegistry::Queues() const {
-    std::set<std::string> queues;
+std::map<std::string, std::set<std::string>> WorkflowRegistry::Actions() const {
+    std::map<std::string, std::set<std::string>> actions;
     for (const auto& [key, wf] : by_key_) {
         for (const StepDef& s : wf.steps()) {
-            queues.insert(s.queue);
-            if (s.compensation) queues.insert(s.compensation->queue);
+            actions[s.queue].insert(s.name);
+            if (s.compensation) actions[s.compensation->queue].insert(s.compensation->action);
         }
     }
+    return actions;
+}
+
+std::set<std::string> WorkflowRegistry::Queues() const {
+    std::set<std::string> queues;
+    for (const auto& [queue, names] : Actions()) queues.insert(queue);
     return queues;
 }
 

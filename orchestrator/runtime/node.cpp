@@ -65,7 +65,7 @@ std::string Node::Start() {
     wake_push_ = std::make_unique<transport::Socket>(ctx_, transport::SocketKind::kPush);
     wake_push_->Connect(wake);
 
-    link_ = std::make_unique<WorkerLink>(*router_, registry_.Queues(), clock_, options_.link,
+    link_ = std::make_unique<WorkerLink>(*router_, registry_.Actions(), clock_, options_.link,
                                          LinkSecurity{options_.curve ? options_.curve->keys : nullptr});
     engine_ = std::make_unique<engine::Engine>(registry_, store_, *link_, clock_, options_.engine);
     link_->Attach(engine_->dispatcher());

@@ -21,9 +21,9 @@ std::string Printable(const std::string& peer) {
 
 }  // namespace
 
-WorkerLink::WorkerLink(transport::Socket& router, std::set<std::string> known_queues,
+WorkerLink::WorkerLink(transport::Socket& router, std::map<std::string, std::set<std::string>> known_actions,
                        const Clock& clock, LinkOptions options, LinkSecurity security)
-    : router_(router), known_queues_(std::move(known_queues)), clock_(clock), options_(options),
+    : router_(router), known_actions_(std::move(known_actions)), clock_(clock), options_(options),
       security_(security) {}
 
 bool WorkerLink::Deliver(const std::string& worker, const engine::Command& c) {
@@ -99,10 +99,25 @@ void WorkerLink::Register(const transport::Received& m, const Envelope& e) {
     gone_.erase(peer);
     std::vector<std::string> queues;
     for (const std::string& q : e.queues) {
-        if (known_queues_.contains(q)) {
+        if (known_actions_.contains(q)) {
             queues.push_back(q);
         } else if (e.kind == Kind::kHello) {
             ++counters_.unknown_queue_claims;  // counted once per hello, not per heartbeat
+        }
+    }
+    if (e.kind == Kind::kHello) {
+        // A handler for an action no workflow sends: a typo, or a workflow not registered here.
+        for (const auto& [queue, names] : e.actions) {
+            const auto known = known_actions_.find(queue);
+            if (known == known_actions_.end()) continue;  // the queue is counted above
+            for (const std::string& action : names) {
+                if (known->second.contains(action)) continue;
+                ++counters_.unknown_action_claims;
+                std::string used;
+                for (const std::string& a : known->second) used += (used.empty() ? "" : ", ") + a;
+                log::Warn("worker_unknown_action", {{"worker", e.worker_id}, {"queue", queue}, {"action", action},
+                                                    {"workflows_send", used}});
+            }
         }
     }
     ledger_->Join(peer, std::move(queues), e.capacity);

@@ -36,6 +36,7 @@ struct LinkCounters {
     std::uint64_t bad_version = 0;        ///< an envelope version we do not speak
     std::uint64_t unexpected_kind = 0;    ///< e.g. a command sent to sagad
     std::uint64_t unknown_queue_claims = 0;
+    std::uint64_t unknown_action_claims = 0;  ///< hellos' actions that no workflow sends
     std::uint64_t unknown_msg_replies = 0;
     std::uint64_t ignored_replies = 0;    ///< duplicate or late
     std::uint64_t forged_replies = 0;     ///< from a peer that never said hello, or naming another saga
@@ -66,7 +67,7 @@ struct LinkSecurity {
 class WorkerLink final : public engine::WorkerChannel {
 public:
     /// `known_queues`: the queues the registered workflows use; claims of others are counted.
-    WorkerLink(transport::Socket& router, std::set<std::string> known_queues, const Clock& clock,
+    WorkerLink(transport::Socket& router, std::map<std::string, std::set<std::string>> known_actions, const Clock& clock,
                LinkOptions options = {}, LinkSecurity security = {});
 
     /// The ledger this link reports to; set once, before the first message.
@@ -97,7 +98,7 @@ private:
     static constexpr std::size_t kMaxGoneRemembered = 1024;
 
     transport::Socket& router_;
-    std::set<std::string> known_queues_;
+    std::map<std::string, std::set<std::string>> known_actions_;  // by queue
     const Clock& clock_;
     LinkOptions options_;
     LinkSecurity security_;

@@ -439,6 +439,7 @@ http::Response Api::Stats(const http::Request&, const Params&) {
                              {"bad_version", d.bad_version},
                              {"unexpected_kind", d.unexpected_kind},
                              {"unknown_queue_claims", d.unknown_queue_claims},
+                             {"unknown_action_claims", d.unknown_action_claims},
                              {"unknown_msg_replies", d.unknown_msg_replies},
                              {"ignored_replies", d.ignored_replies},
                              {"forged_replies", d.forged_replies},

@@ -89,6 +89,12 @@ Telemetry::Telemetry(const std::string& version)
             }
         }),
         true);
+    registry_.AddCallback("sagaflow_worker_unknown_actions_total",
+                          "Actions workers announced in their hello that no registered workflow sends.", {},
+                          ledger([](const NodeSnapshot& s, std::vector<Sample>& out) {
+                              out.push_back({{}, static_cast<double>(s.link.unknown_action_claims)});
+                          }),
+                          true);
     registry_.AddCallback("sagaflow_loop_errors_total", "Exceptions the node's loop caught and backed off from.", {},
                           ledger([](const NodeSnapshot& s, std::vector<Sample>& out) {
                               out.push_back({{}, static_cast<double>(s.loop_errors)});

@@ -197,6 +197,9 @@ void Worker::Impl::Loop() {
     hello.worker_id = options.worker_id;
     hello.capacity = options.capacity;
     for (const auto& [queue, h] : handlers) hello.queues.push_back(queue);
+    for (const auto& [queue, served] : actions) {  // queues served per action (Handle)
+        for (const auto& [action, h] : *served) hello.actions[queue].push_back(action);
+    }
     (void)dealer.Send(protocol::EncodeEnvelope(hello));
 
     struct Unacked {
@@ -317,12 +320,12 @@ void Worker::Handle(const std::string& queue, const std::string& action, Handler
     if (queue.empty() || action.empty() || !handler) {
         throw Error(ErrorCode::kInvalidArgument, "Handle needs a queue, an action and a handler");
     }
+    if (!impl_->actions.contains(queue) && impl_->handlers.contains(queue)) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "queue '" + queue + "' is already registered with one handler for all its actions");
+    }
     auto& served = impl_->actions[queue];
     if (!served) {
-        if (impl_->handlers.contains(queue)) {
-            throw Error(ErrorCode::kInvalidArgument,
-                        "queue '" + queue + "' is already registered with one handler for all its actions");
-        }
         served = std::make_shared<std::map<std::string, Handler>>();
         const std::string worker_id = impl_->options.worker_id;
         impl_->handlers[queue] = {[served, queue, worker_id](StepContext& ctx) -> StepResult {

@@ -97,6 +97,33 @@ TEST(Envelope, ReplyHelloAndAckRoundTrip) {
     EXPECT_EQ(DecodeEnvelope(EncodeEnvelope(a))->msg_id, a.msg_id);
 }
 
+TEST(Envelope, AHelloCarriesTheActionsItServesPerQueueAndBadOnesAreRefused) {
+    Envelope h;
+    h.kind = Kind::kHello;
+    h.worker_id = "w1";
+    h.queues = {"cars", "hotels"};
+    h.actions = {{"cars", {"rent_car", "return_car"}}};  // hotels: served whole
+    h.capacity = 4;
+    auto hh = DecodeEnvelope(EncodeEnvelope(h));
+    ASSERT_TRUE(hh.ok());
+    EXPECT_EQ(hh->actions, h.actions);
+    Envelope plain = h;
+    plain.actions.clear();
+    EXPECT_FALSE(json::parse(EncodeEnvelope(plain)).contains("actions")) << "absent when every queue is whole";
+
+    json base = json::parse(EncodeEnvelope(h));
+    json other_queue = base, not_object = base, not_array = base, empty_name = base, too_many = base;
+    other_queue["actions"] = {{"flights", {"book_flight"}}};
+    not_object["actions"] = json::array();
+    not_array["actions"] = {{"cars", "rent_car"}};
+    empty_name["actions"] = {{"cars", {""}}};
+    too_many["actions"]["cars"] = json::array();
+    for (int i = 0; i < 5000; ++i) too_many["actions"]["cars"].push_back("a" + std::to_string(i));
+    for (const json& bad : {other_queue, not_object, not_array, empty_name, too_many}) {
+        EXPECT_EQ(DecodeEnvelope(bad.dump()).code(), ErrorCode::kInvalidArgument) << bad.dump().substr(0, 120);
+    }
+}
+
 TEST(Envelope, UnknownVersionIsRefusedAsSuch) {
     json j = json::parse(EncodeEnvelope(SampleCommand()));
     j["v"] = 2;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -36,6 +37,9 @@ struct Envelope {
     // hello, heartbeat
     std::string worker_id;
     std::vector<std::string> queues;
+    /// The actions served per queue, for a worker that registers them one by one
+    /// (Worker::Handle). A queue absent here is served whole. Optional on the wire.
+    std::map<std::string, std::vector<std::string>> actions;
     int capacity = 0;
     int in_flight = 0;
 

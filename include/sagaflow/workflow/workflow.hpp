@@ -260,6 +260,8 @@ public:
     [[nodiscard]] std::vector<const Workflow*> All() const;
     /// Every queue a step or compensation of any definition uses.
     [[nodiscard]] std::set<std::string> Queues() const;
+    /// The actions each queue is sent, steps and compensations, over every definition.
+    [[nodiscard]] std::map<std::string, std::set<std::string>> Actions() const;
 
 private:
     std::map<std::pair<std::string, int>, Workflow, std::less<>> by_key_;
