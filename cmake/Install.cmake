@@ -7,13 +7,14 @@
 #   Sagaflow::worker    the worker SDK (include/sagaflow/worker): libpq, ZeroMQ, OpenSSL
 #   Sagaflow::client    the typed HTTP client (include/sagaflow/client): Boost.Beast, OpenSSL
 #   Sagaflow::daemon    RunDaemon (include/sagaflow/daemon.hpp): a sagad with your workflows
+#   Sagaflow::testing   the test kit (include/sagaflow/testing): failure points, in-process
 # The libraries they are made of are installed and exported beside them (Sagaflow::part_*),
 # because a static library's users link its parts too; their headers are not installed.
 include(CMakePackageConfigHelpers)
 
 set(SAGAFLOW_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Sagaflow)
 
-set(sagaflow_public_targets sagaflow_core sagaflow_worker sagaflow_client sagaflow_daemon)
+set(sagaflow_public_targets sagaflow_core sagaflow_worker sagaflow_client sagaflow_daemon sagaflow_testing)
 set(sagaflow_part_targets sagaflow_log sagaflow_os sagaflow_pg sagaflow_transport sagaflow_security
     sagaflow_http sagaflow_http_server sagaflow_engine sagaflow_runtime sagaflow_store_pg
     sagaflow_metrics sagaflow_web sagaflow_daemon_pure)
@@ -21,6 +22,7 @@ set_target_properties(sagaflow_core PROPERTIES EXPORT_NAME workflow)
 set_target_properties(sagaflow_worker PROPERTIES EXPORT_NAME worker)
 set_target_properties(sagaflow_client PROPERTIES EXPORT_NAME client)
 set_target_properties(sagaflow_daemon PROPERTIES EXPORT_NAME daemon)
+set_target_properties(sagaflow_testing PROPERTIES EXPORT_NAME testing)
 foreach(t IN LISTS sagaflow_part_targets)
     string(REGEX REPLACE "^sagaflow_" "part_" name ${t})
     set_target_properties(${t} PROPERTIES EXPORT_NAME ${name})
@@ -31,6 +33,7 @@ add_library(Sagaflow::workflow ALIAS sagaflow_core)
 add_library(Sagaflow::worker ALIAS sagaflow_worker)
 add_library(Sagaflow::client ALIAS sagaflow_client)
 add_library(Sagaflow::daemon ALIAS sagaflow_daemon)
+add_library(Sagaflow::testing ALIAS sagaflow_testing)
 
 install(TARGETS ${sagaflow_public_targets} ${sagaflow_part_targets}
     EXPORT SagaflowTargets

@@ -8,6 +8,9 @@ namespace trip {
 
 inline constexpr const char* kWorkflow = "trip_booking";
 
+/// The workflow, version 1.
+[[nodiscard]] sagaflow::Workflow Workflow();
+/// Adds it to `registry` (what the daemon serves).
 void Register(sagaflow::WorkflowRegistry& registry);
 
 }  // namespace trip

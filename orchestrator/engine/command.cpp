@@ -33,4 +33,25 @@ std::string CommandLabel(const PendingRecord& c) {
     return (c.phase == Phase::kForward ? "step '" : "compensation '") + c.action + "'";
 }
 
+protocol::Envelope ToEnvelope(const Command& c) {
+    protocol::Envelope e;
+    e.kind = protocol::Kind::kCommand;
+    e.msg_id = c.msg_id.str();
+    e.saga_id = c.saga_id.str();
+    e.trace_id = c.trace_id.str();
+    e.traceparent = protocol::MakeTraceParent(e.trace_id, c.msg_id.str());
+    e.workflow = c.workflow;
+    e.workflow_version = c.workflow_version;
+    e.step = c.step;
+    e.step_index = c.step_index;
+    e.action = c.action;
+    e.queue = c.queue;
+    e.phase = c.phase;
+    e.attempt = c.attempt;
+    if (c.business_key) e.business_key = c.business_key->str();
+    e.deadline_us = c.deadline.time_since_epoch().count();
+    e.payload = {{"input", c.input}, {"context", c.context}};
+    return e;
+}
+
 }  // namespace sagaflow::engine

@@ -8,6 +8,7 @@
 #include "sagaflow/core/clock.hpp"
 #include "sagaflow/core/ids.hpp"
 #include "sagaflow/core/saga_types.hpp"
+#include "sagaflow/protocol/envelope.hpp"
 #include "sagaflow/workflow/workflow.hpp"
 #include "saga_store.hpp"
 
@@ -38,6 +39,10 @@ struct Command {
 
 /// "step 'reserve_inventory'" or "compensation 'release_inventory'", for messages.
 [[nodiscard]] std::string CommandLabel(const PendingRecord& item);
+
+/// The command as it goes on the wire (kind command, with its W3C trace context): the one
+/// mapping, for sagad's worker link and the test kit's in-process worker.
+[[nodiscard]] protocol::Envelope ToEnvelope(const Command& c);
 
 /// A worker's answer to a command.
 struct Reply {

@@ -27,23 +27,7 @@ WorkerLink::WorkerLink(transport::Socket& router, std::map<std::string, std::set
       security_(security) {}
 
 bool WorkerLink::Deliver(const std::string& worker, const engine::Command& c) {
-    Envelope e;
-    e.kind = Kind::kCommand;
-    e.msg_id = c.msg_id.str();
-    e.saga_id = c.saga_id.str();
-    e.trace_id = c.trace_id.str();
-    e.traceparent = protocol::MakeTraceParent(e.trace_id, c.msg_id.str());
-    e.workflow = c.workflow;
-    e.workflow_version = c.workflow_version;
-    e.step = c.step;
-    e.step_index = c.step_index;
-    e.action = c.action;
-    e.queue = c.queue;
-    e.phase = c.phase;
-    e.attempt = c.attempt;
-    if (c.business_key) e.business_key = c.business_key->str();
-    e.deadline_us = c.deadline.time_since_epoch().count();
-    e.payload = {{"input", c.input}, {"context", c.context}};
+    const Envelope e = engine::ToEnvelope(c);
     if (!router_.Send(protocol::EncodeEnvelope(e), worker)) {
         RememberGone(worker);  // unroutable: it is gone (the ledger takes it out)
         ++counters_.workers_gone;

@@ -64,20 +64,6 @@ constexpr pg::Statement kStore{
     "sfw_store",
     "UPDATE sagaflow_inbox SET outcome = $2, reply = $3::jsonb WHERE msg_id = $1::uuid"};
 
-json ToJson(const Outcome& o) {
-    return {{"outcome", ToString(o.outcome)}, {"output", o.output}, {"reason", o.reason}};
-}
-
-Outcome FromJson(const std::string& text) {
-    const json j = json::parse(text);
-    Outcome o;
-    const std::string outcome = j.at("outcome").get<std::string>();
-    o.outcome = outcome == "ok" ? ReplyOutcome::kOk : ReplyOutcome::kFail;
-    o.output = j.value("output", json::object());
-    o.reason = j.value("reason", "");
-    return o;
-}
-
 constexpr const char* kSavepoint = "SAVEPOINT sagaflow_command";
 constexpr const char* kRollbackToSavepoint = "ROLLBACK TO SAVEPOINT sagaflow_command";
 
@@ -129,42 +115,8 @@ private:
     std::int64_t affected_ = 0;
 };
 
-class Context final : public StepContext {
-public:
-    Context(const protocol::Envelope& e, StepTransaction& tx)
-        : e_(e),
-          tx_(tx),
-          saga_id_(e.saga_id),
-          msg_id_(e.msg_id),
-          input_(e.payload.contains("input") ? e.payload.at("input") : json::object()),
-          context_(e.payload.contains("context") ? e.payload.at("context") : json::object()) {}
-    const SagaId& saga_id() const override { return saga_id_; }
-    const std::string& workflow() const override { return e_.workflow; }
-    const std::string& step() const override { return e_.step; }
-    int step_index() const override { return e_.step_index; }
-    const std::string& action() const override { return e_.action; }
-    Phase phase() const override { return e_.phase; }
-    int attempt() const override { return e_.attempt; }
-    const std::optional<std::string>& business_key() const override { return e_.business_key; }
-    const std::string& trace_id() const override { return e_.trace_id; }
-    const std::string& traceparent() const override { return e_.traceparent; }
-    const MsgId& msg_id() const override { return msg_id_; }
-    Timestamp deadline() const override { return Timestamp{Duration{e_.deadline_us}}; }
-    const json& input() const override { return input_; }
-    const json& context() const override { return context_; }
-    StepTransaction& tx() override { return tx_; }
-
-private:
-    const protocol::Envelope& e_;
-    StepTransaction& tx_;
-    SagaId saga_id_;
-    MsgId msg_id_;
-    json input_;
-    json context_;
-};
 
 
-std::string PhaseText(Phase phase) { return std::to_string(static_cast<int>(phase)); }
 
 pg::Params ClaimParams(const protocol::Envelope& cmd, const char* outcome, const std::string& reply) {
     return {cmd.msg_id, cmd.saga_id, std::to_string(cmd.step_index), PhaseText(cmd.phase), cmd.action,
@@ -176,15 +128,9 @@ pg::Params PriorParams(const protocol::Envelope& cmd) {
 }
 
 pg::Params StoreParams(const protocol::Envelope& cmd, const Outcome& o) {
-    return {cmd.msg_id, std::string(ToString(o.outcome)), ToJson(o).dump()};
+    return {cmd.msg_id, std::string(ToString(o.outcome)), EncodeOutcome(o).dump()};
 }
 
-/// A row this step stored before under another msg id.
-struct PriorRow {
-    std::string phase;
-    bool ok;
-    std::string reply;
-};
 
 /// `r`'s rows from column `col` on: phase, outcome, reply.
 std::vector<PriorRow> PriorRows(const pg::Result& r, int col, bool skip_same) {
@@ -196,38 +142,9 @@ std::vector<PriorRow> PriorRows(const pg::Result& r, int col, bool skip_same) {
     return out;
 }
 
-/// The guards of a command this transaction holds the step lock for and has not run
-/// before, from what its step stored before under other msg ids. An outcome means:
-/// answer this, do not run the handler.
-std::optional<Outcome> Guard(const protocol::Envelope& cmd, const std::vector<PriorRow>& prior, AtomicStats& stats) {
-    const std::string phase = PhaseText(cmd.phase);
-    const std::string other_phase = cmd.phase == Phase::kForward ? "2" : "1";
-    bool other_seen = false, forward_done = false;
-    for (const PriorRow& row : prior) {
-        if (row.phase == phase && row.ok) {
-            // Done before under another msg id (a manual retry): answer as then.
-            ++stats.inbox_hits;
-            return FromJson(row.reply);
-        }
-        if (row.phase == other_phase) {
-            other_seen = true;
-            forward_done |= row.ok;
-        }
-    }
-    if (cmd.phase == Phase::kForward && other_seen) {
-        // Its compensation came first: running it now would leave an effect no one undoes.
-        ++stats.forwards_after_compensation;
-        return Outcome{ReplyOutcome::kFail, json::object(), "refused: the step was compensated before it ran"};
-    }
-    if (cmd.phase == Phase::kCompensate && !forward_done) {
-        ++stats.compensations_without_forward;
-        return Outcome{ReplyOutcome::kOk, {{"compensated", false}}, "nothing to undo: the forward action never ran here"};
-    }
-    return std::nullopt;
-}
 
 StepResult RunHandler(const protocol::Envelope& cmd, const Handler& handler, Tx& tx, AtomicStats& stats) {
-    Context ctx(cmd, tx);
+    EnvelopeContext ctx(cmd, tx);
     ++stats.handler_runs;
     return handler(ctx);
 }
@@ -256,9 +173,9 @@ Outcome Run(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& 
             throw Error(ErrorCode::kAborted, "busy: another transaction is running this step");
         }
         ++stats.inbox_hits;  // claimed before: answer as then
-        return FromJson(conn.Exec(kStoredReply, {cmd.msg_id}).Text(0, 0));
+        return DecodeOutcome(conn.Exec(kStoredReply, {cmd.msg_id}).Text(0, 0));
     }
-    if (auto early = Guard(cmd, PriorRows(conn.Exec(kPrior, PriorParams(cmd)), 0, false), stats)) {
+    if (auto early = Guard(cmd.phase, PriorRows(conn.Exec(kPrior, PriorParams(cmd)), 0, false), stats)) {
         return finish(*early);
     }
 
@@ -268,7 +185,7 @@ Outcome Run(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& 
     // store the failure in the claim's place, under the lock again.
     conn.Exec(kRollbackToSavepoint);
     const Outcome failed{ReplyOutcome::kFail, json::object(), std::move(r.reason)};
-    if (!claim("fail", ToJson(failed).dump())) {
+    if (!claim("fail", EncodeOutcome(failed).dump())) {
         throw Error(ErrorCode::kAborted, "busy: another transaction took this step during the handler");
     }
     return failed;
@@ -313,7 +230,7 @@ Outcome Execute(pg::Connection& conn, const protocol::Envelope& cmd, const Handl
 // statement; the outcome is stored by the caller.
 Outcome RunLocked(pg::Connection& conn, const protocol::Envelope& cmd, const Handler& handler,
                   const std::vector<PriorRow>& prior, AtomicStats& stats) {
-    if (auto early = Guard(cmd, prior, stats)) return *early;
+    if (auto early = Guard(cmd.phase, prior, stats)) return *early;
     Tx step_tx(conn, true);
     return RetryOnThrow(
         conn, stats,
@@ -369,14 +286,14 @@ std::vector<Outcome> ExecuteBatch(pg::Connection& conn, const std::vector<protoc
         }
         if (stored) {
             ++stats.inbox_hits;  // run before: answer as then
-            outcomes[quick[k]] = FromJson(*stored);
+            outcomes[quick[k]] = DecodeOutcome(*stored);
             continue;
         }
         Outcome o = RunLocked(conn, cmd, lookup(cmd.queue).first, PriorRows(step_rows, 1, true), stats);
         if (o.outcome != ReplyOutcome::kRetry) {  // a retry leaves no row: the next try runs afresh
             rows.push_back({{"msg_id", cmd.msg_id}, {"saga_id", cmd.saga_id}, {"step_index", cmd.step_index},
                             {"phase", static_cast<int>(cmd.phase)}, {"action", cmd.action},
-                            {"outcome", ToString(o.outcome)}, {"reply", ToJson(o)}});
+                            {"outcome", ToString(o.outcome)}, {"reply", EncodeOutcome(o)}});
         }
         outcomes[quick[k]] = std::move(o);
     }

@@ -10,23 +10,12 @@
 #include <vector>
 
 #include "connection.hpp"
+#include "step_rules.hpp"
 #include "sagaflow/core/clock.hpp"
 #include "sagaflow/protocol/envelope.hpp"
 #include "sagaflow/worker/worker.hpp"
 
 namespace sagaflow::worker {
-
-struct AtomicStats {
-    std::atomic<std::uint64_t> commands{0}, handler_runs{0}, inbox_hits{0},
-        compensations_without_forward{0}, forwards_after_compensation{0}, retries{0},
-        malformed_frames{0}, replies_resent{0}, transactions{0}, refusals{0}, inbox_expired{0};
-};
-
-struct Outcome {
-    ReplyOutcome outcome = ReplyOutcome::kOk;
-    nlohmann::json output = nlohmann::json::object();
-    std::string reason;
-};
 
 /// The handler registered for a queue.
 using HandlerLookup = std::function<const std::pair<Handler, HandlerOptions>&(const std::string& queue)>;

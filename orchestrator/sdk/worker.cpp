@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "inbox.hpp"
+#include "step_rules.hpp"
 #include "keys.hpp"
 #include "migrate.hpp"
 #include "sagaflow/log.hpp"
@@ -283,30 +284,6 @@ void Worker::Impl::Loop() {
 Worker::Worker(WorkerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Worker::~Worker() = default;
 
-namespace {
-
-// The one place where a handler's exception becomes a permanent failure or a retry.
-Handler WithErrorPolicy(Handler handler, std::vector<std::function<bool(const std::exception&)>> permanent) {
-    return [handler = std::move(handler), permanent = std::move(permanent)](StepContext& ctx) -> StepResult {
-        const auto listed = [&](const std::exception& e) {
-            return std::any_of(permanent.begin(), permanent.end(), [&](const auto& is) { return is(e); });
-        };
-        try {
-            return handler(ctx);
-        } catch (const Permanent& e) {
-            return StepResult::Fail(e.what());
-        } catch (const Error& e) {
-            if (IsRetryable(e.code()) || !listed(e)) throw;  // a lost connection or a deadlock may pass
-            return StepResult::Fail(e.what());
-        } catch (const std::exception& e) {
-            if (!listed(e)) throw;
-            return StepResult::Fail(e.what());
-        }
-    };
-}
-
-}  // namespace
-
 void Worker::Register(const std::string& queue, Handler handler, HandlerOptions options) {
     if (queue.empty() || !handler) throw Error(ErrorCode::kInvalidArgument, "Register needs a queue and a handler");
     if (impl_->handlers.contains(queue)) {
@@ -316,7 +293,7 @@ void Worker::Register(const std::string& queue, Handler handler, HandlerOptions 
     impl_->handlers[queue] = {std::move(h), std::move(options)};
 }
 
-void Worker::Handle(const std::string& queue, const std::string& action, Handler handler, HandlerOptions options) {
+void Worker::Add(const std::string& queue, const std::string& action, Handler handler, HandlerOptions options) {
     if (queue.empty() || action.empty() || !handler) {
         throw Error(ErrorCode::kInvalidArgument, "Handle needs a queue, an action and a handler");
     }

@@ -55,10 +55,23 @@ fi
 echo "== pkg-config"
 if flags=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs sagaflow-worker) &&
    read -ra flag_words <<<"$flags" &&
-   g++ -O1 -o "$dir/cars-pc" "$example/cars_worker.cpp" "${flag_words[@]}" 2>"$dir/pc.log"; then
+   g++ -O1 -o "$dir/cars-pc" "$example/cars_worker.cpp" "$example/cars.cpp" "${flag_words[@]}" 2>"$dir/pc.log"; then
   ok "a worker builds with pkg-config --cflags --libs sagaflow-worker alone"
 else
   bad "pkg-config build: $(tail -5 "$dir/pc.log" 2>/dev/null)"
+fi
+
+echo "== the example's test kit cases (Sagaflow::testing, every failure point)"
+if [ ! -x "$dir/build/trip-test" ]; then
+  bad "trip-test was not built (GoogleTest not found?)"
+else
+  "$dir/build/trip-test" >"$dir/kit.log" 2>&1; rc=$?
+  passed=$(grep -c '^\[       OK \] FailurePoints/TripSaga.Holds/' "$dir/kit.log")
+  if [ "$rc" = 0 ] && [ "$passed" = 19 ] && grep -q '^\[       OK \] TripSaga.AFullFlightUndoesTheHotelThenTheCar' "$dir/kit.log"; then
+    ok "trip-test: 19 failure-point cases (1 without faults + 3 steps x 6 kinds) and the full flight pass"
+  else
+    bad "trip-test (exit $rc, $passed cases passed): $(grep -E 'FAILED|PROBLEM' "$dir/kit.log" | head -5)"
+  fi
 fi
 
 echo "== the example's daemon and workers"

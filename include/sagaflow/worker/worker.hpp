@@ -193,18 +193,33 @@ struct WorkerStats {
     std::uint64_t inbox_expired = 0;     ///< inbox rows deleted by retention
 };
 
-class Worker {
+/// Where handlers are registered: a `Worker`, or the test kit's `FlowTest`
+/// (sagaflow/testing/flow_test.hpp). Write a service's registrations once against it,
+///     void ServeCars(sagaflow::worker::Handlers& h) { h.Handle("cars", "rent_car", RentCar); ... }
+/// and call it from the worker's setup and from its tests.
+class Handlers {
+public:
+    /// Serves `action` on `queue` (a step's action or its compensation, as the workflow
+    /// names them). Throws `Error(kInvalidArgument)` for an action registered twice.
+    void Handle(const std::string& queue, const std::string& action, Handler handler, HandlerOptions options = {}) {
+        Add(queue, action, std::move(handler), std::move(options));
+    }
+
+protected:
+    ~Handlers() = default;
+    virtual void Add(const std::string& queue, const std::string& action, Handler handler, HandlerOptions options) = 0;
+};
+
+class Worker final : public Handlers {
 public:
     explicit Worker(WorkerOptions options);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
-    /// Serves `action` on `queue` (a step's action or its compensation, as the workflow
-    /// names them). Call before Run. A command for an action of `queue` that no Handle
-    /// serves is retried, and logged. Throws `Error(kInvalidArgument)` for an action
-    /// registered twice, or a queue also given to Register.
-    void Handle(const std::string& queue, const std::string& action, Handler handler, HandlerOptions options = {});
+    // Handle(queue, action, handler, options), from Handlers: call before Run. A command
+    // for an action of `queue` that no Handle serves is retried, and logged. Also throws
+    // for a queue given to Register.
     /// Serves every action of `queue` with one `handler` (which branches on
     /// `ctx.action()`). Call before Run. Throws `Error(kInvalidArgument)` for a queue
     /// registered twice.
@@ -217,6 +232,8 @@ public:
     [[nodiscard]] WorkerStats stats() const;
 
 private:
+    void Add(const std::string& queue, const std::string& action, Handler handler, HandlerOptions options) override;
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
