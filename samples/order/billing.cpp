@@ -31,8 +31,13 @@ StepResult Void(StepContext& ctx) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    return sample::RunService(argc, argv, "billing", "billing", kSchema, [](StepContext& ctx) {
-        return ctx.action() == "issue_invoice" ? Issue(ctx) : Void(ctx);
-    });
+namespace sample {
+
+ServiceDef BillingService() {
+    return {"billing", kSchema, [](sagaflow::worker::Handlers& h) {
+        h.Handle("billing", "issue_invoice", Issue, MalformedIsPermanent());
+        h.Handle("billing", "void_invoice", Void, MalformedIsPermanent());
+    }};
 }
+
+}  // namespace sample

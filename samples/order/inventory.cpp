@@ -48,8 +48,13 @@ StepResult Release(StepContext& ctx) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    return sample::RunService(argc, argv, "inventory", "inventory", kSchema, [](StepContext& ctx) {
-        return ctx.action() == "reserve_inventory" ? Reserve(ctx) : Release(ctx);
-    });
+namespace sample {
+
+ServiceDef InventoryService() {
+    return {"inventory", kSchema, [](sagaflow::worker::Handlers& h) {
+        h.Handle("inventory", "reserve_inventory", Reserve, MalformedIsPermanent());
+        h.Handle("inventory", "release_inventory", Release, MalformedIsPermanent());
+    }};
 }
+
+}  // namespace sample

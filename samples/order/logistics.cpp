@@ -37,8 +37,13 @@ StepResult Cancel(StepContext& ctx) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    return sample::RunService(argc, argv, "logistics", "logistics", kSchema, [](StepContext& ctx) {
-        return ctx.action() == "create_shipment" ? Create(ctx) : Cancel(ctx);
-    });
+namespace sample {
+
+ServiceDef LogisticsService() {
+    return {"logistics", kSchema, [](sagaflow::worker::Handlers& h) {
+        h.Handle("logistics", "create_shipment", Create, MalformedIsPermanent());
+        h.Handle("logistics", "cancel_shipment", Cancel, MalformedIsPermanent());
+    }};
 }
+
+}  // namespace sample

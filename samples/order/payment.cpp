@@ -49,8 +49,13 @@ StepResult Refund(StepContext& ctx) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    return sample::RunService(argc, argv, "payment", "payment", kSchema, [](StepContext& ctx) {
-        return ctx.action() == "charge_payment" ? Charge(ctx) : Refund(ctx);
-    });
+namespace sample {
+
+ServiceDef PaymentService() {
+    return {"payment", kSchema, [](sagaflow::worker::Handlers& h) {
+        h.Handle("payment", "charge_payment", Charge, MalformedIsPermanent());
+        h.Handle("payment", "refund_payment", Refund, MalformedIsPermanent());
+    }};
 }
+
+}  // namespace sample

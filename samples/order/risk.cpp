@@ -33,9 +33,12 @@ StepResult Check(StepContext& ctx) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    return sample::RunService(argc, argv, "risk", "risk", kSchema, [](StepContext& ctx) {
-        if (ctx.action() == "fraud_check") return Check(ctx);
-        return StepResult::Fail("the risk service has no action '" + ctx.action() + "'");
-    });
+namespace sample {
+
+ServiceDef RiskService() {
+    return {"risk", kSchema, [](sagaflow::worker::Handlers& h) {
+        h.Handle("risk", "fraud_check", Check, MalformedIsPermanent());
+    }};
 }
+
+}  // namespace sample

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -18,6 +19,10 @@ long long Int(const nlohmann::json& j, const char* key) {
         throw std::invalid_argument(std::string("order field '") + key + "' must be an integer");
     }
     return j.at(key).get<long long>();
+}
+
+sagaflow::worker::HandlerOptions MalformedIsPermanent() {
+    return sagaflow::worker::HandlerOptions{}.PermanentOn<std::invalid_argument>();
 }
 
 namespace {
@@ -94,14 +99,43 @@ sagaflow::worker::ServiceFlag Knob(std::string name, std::string help, T& target
             }};
 }
 
-int RunService(int argc, char** argv, const std::string& name, const std::string& queue,
-               const std::string& schema_sql, sagaflow::worker::Handler handler) {
+namespace {
+
+// Registers on the worker each handler given to it, wrapped with the faults and the ledger.
+class FaultyLedgered final : public sagaflow::worker::Handlers {
+public:
+    FaultyLedgered(sagaflow::worker::Worker& w, std::string schema, std::string worker_id, const FaultKnobs& knobs)
+        : w_(w), schema_(std::move(schema)), worker_id_(std::move(worker_id)), knobs_(knobs) {}
+
+private:
+    void Add(const std::string& queue, const std::string& action, sagaflow::worker::Handler handler,
+             sagaflow::worker::HandlerOptions options) override {
+        w_.Handle(queue, action, WithFaultsAndLedger(std::move(handler), schema_, worker_id_, knobs_), std::move(options));
+    }
+
+    sagaflow::worker::Worker& w_;
+    std::string schema_;
+    std::string worker_id_;
+    const FaultKnobs& knobs_;
+};
+
+}  // namespace
+
+int RunService(int argc, char** argv, std::string_view name) {
+    ServiceDef def;
+    for (auto make : {InventoryService, PaymentService, LogisticsService, RiskService, BillingService}) {
+        if (ServiceDef d = make(); d.name == name) def = std::move(d);
+    }
+    if (!def.serve) {
+        std::fprintf(stderr, "no order service named '%.*s'\n", static_cast<int>(name.size()), name.data());
+        return 2;
+    }
     FaultKnobs knobs;
     sagaflow::worker::Service s;
-    s.name = name;
-    s.description = "The " + name + " service of the order demo: serves queue '" + queue + "'.";
+    s.name = def.name;
+    s.description = "The " + def.name + " service of the order demo.";
     s.default_capacity = 32;
-    s.schema_sql = schema_sql + LedgerSql(name);
+    s.schema_sql = def.schema_sql + LedgerSql(def.name);
     // For scripts/faults; all off by default.
     s.flags = {
         Knob("--crash-in-handler", "fault: probability of SIGKILL before commit", knobs.crash_in_handler, 0.0, 1.0),
@@ -112,7 +146,8 @@ int RunService(int argc, char** argv, const std::string& name, const std::string
         Knob("--seed", "fault: seed of the crash roll", knobs.seed, std::uint64_t{0}, ~std::uint64_t{0}),
     };
     s.setup = [&](sagaflow::worker::Worker& w, const sagaflow::worker::WorkerOptions& o) {
-        w.Register(queue, WithFaultsAndLedger(std::move(handler), name, o.worker_id, knobs));
+        FaultyLedgered h(w, def.name, o.worker_id, knobs);
+        def.serve(h);
     };
     return sagaflow::worker::Main(argc, argv, s);
 }

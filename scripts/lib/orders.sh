@@ -44,7 +44,8 @@ fraud_limit=1200
 # parallel group) or from a blocked customer (its fraud check fails) each. With
 # faults=1 also: one in fifty is charged to an account whose refunds are blocked and is
 # undeliverable (its compensation fails for good: the saga ends failed until someone
-# unblocks the account and retries), and one in twenty-five has a SQL-shaped order id.
+# unblocks the account and retries), one in twenty-five has a SQL-shaped order id, and
+# one in forty a quantity written as a string (it fails for good at its first step).
 order_input() {
   local i=$1 faults=${2:-0} regions=(north south east west)
   local sku=sku-book customer="c-$(( i % 20 + 1 ))" region=${regions[$(( i % 4 ))]} qty=$(( i % 3 + 1 ))
@@ -58,6 +59,7 @@ order_input() {
   if [ "$faults" = 1 ]; then
     [ $(( i % 50 )) = 13 ] && { customer=c-blocked; region=atlantis; }
     [ $(( i % 25 )) = 11 ] && id="order-$i'); DROP TABLE inventory.products; --"
+    [ $(( i % 40 )) = 21 ] && qty="\"$qty\""  # malformed: the handler's invalid_argument is permanent
   fi
   echo "{\"order_id\":\"$id\",\"customer\":\"$customer\",\"items\":[{\"sku\":\"$sku\",\"qty\":$qty},{\"sku\":\"sku-pen\",\"qty\":1}],\"amount\":$amount,\"region\":\"$region\"}"
 }
@@ -120,7 +122,11 @@ order_invariants() {
            OR EXISTS (SELECT 1 FROM logistics.shipments sh WHERE sh.saga_id = s.id))"
   check "every path was taken (small, fraud-checked, out of stock, declined, failed shipment, failed fraud check)" "
     SELECT 6 - count(DISTINCT path) FROM (SELECT $path_sql AS path FROM sagas) p
-    WHERE path NOT IN ('compensated by hand', 'other')"
+    WHERE path NOT IN ('compensated by hand', 'malformed order', 'other')"
+  check "a malformed order failed for good at its first step, with nothing done" "
+    SELECT count(*) FROM sagas s WHERE s.failure_reason LIKE '%must be an integer%'
+      AND (s.state_code <> 4 OR s.failure_reason NOT LIKE '%reserve_inventory%'
+           OR EXISTS (SELECT 1 FROM inventory.reservations r WHERE r.saga_id = s.id))"
 }
 
 # The path a saga took, by name (for the summary and the check that every path was taken).
@@ -130,6 +136,7 @@ path_sql="CASE WHEN state_code = 3 AND (nodes->'nodes'->'fraud_check'->>'s')::in
                WHEN failure_reason LIKE '%declined%' THEN 'declined payment'
                WHEN failure_reason LIKE '%out of stock%' THEN 'out of stock'
                WHEN failure_reason LIKE '%undeliverable%' THEN 'failed shipment inside the group'
+               WHEN failure_reason LIKE '%must be an integer%' THEN 'malformed order'
                WHEN failure_reason LIKE 'manual compensation%' THEN 'compensated by hand'
                ELSE 'other' END"
 
