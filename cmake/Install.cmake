@@ -10,6 +10,11 @@
 #   Sagaflow::testing   the test kit (include/sagaflow/testing): failure points, in-process
 # The libraries they are made of are installed and exported beside them (Sagaflow::part_*),
 # because a static library's users link its parts too; their headers are not installed.
+#
+# The same code as one shared library, libsagaflow.so.0.1 (its SONAME: in 0.x a minor
+# version may break the ABI): Sagaflow::shared, pkg-config sagaflow. It holds every public
+# target but the test kit; it links its own dependencies, so its users need only its
+# headers' (nlohmann_json).
 include(CMakePackageConfigHelpers)
 
 set(SAGAFLOW_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Sagaflow)
@@ -35,7 +40,27 @@ add_library(Sagaflow::client ALIAS sagaflow_client)
 add_library(Sagaflow::daemon ALIAS sagaflow_daemon)
 add_library(Sagaflow::testing ALIAS sagaflow_testing)
 
-install(TARGETS ${sagaflow_public_targets} ${sagaflow_part_targets}
+set(sagaflow_shared_parts sagaflow_core sagaflow_worker sagaflow_client sagaflow_daemon ${sagaflow_part_targets})
+add_library(sagaflow_shared SHARED ${PROJECT_SOURCE_DIR}/cmake/shared_library.cpp)
+# Each archive whole, once; then the same targets again as plain archives (nothing left to
+# take from them), which brings their own dependencies (libpq, libzmq, ...) to the link.
+set(sagaflow_shared_archives "")
+foreach(t IN LISTS sagaflow_shared_parts)
+    list(APPEND sagaflow_shared_archives "$<TARGET_FILE:${t}>")
+endforeach()
+target_link_libraries(sagaflow_shared
+    PUBLIC nlohmann_json::nlohmann_json
+    PRIVATE -Wl,--whole-archive ${sagaflow_shared_archives} -Wl,--no-whole-archive ${sagaflow_shared_parts})
+target_include_directories(sagaflow_shared PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+set_target_properties(sagaflow_shared PROPERTIES OUTPUT_NAME sagaflow EXPORT_NAME shared
+    VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}
+    INTERFACE_COMPILE_FEATURES cxx_std_20)
+# With --no-undefined a missing symbol fails the link here, not in a user's program.
+target_link_options(sagaflow_shared PRIVATE -Wl,--no-undefined)
+add_library(Sagaflow::shared ALIAS sagaflow_shared)
+
+install(TARGETS ${sagaflow_public_targets} ${sagaflow_part_targets} sagaflow_shared
     EXPORT SagaflowTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
@@ -83,6 +108,7 @@ sagaflow_pkg_config(sagaflow-worker "Sagaflow worker SDK" "nlohmann_json, libpq,
     "sagaflow_worker;sagaflow_security;sagaflow_transport;sagaflow_pg;sagaflow_os;sagaflow_log;sagaflow_core" -pthread)
 sagaflow_pkg_config(sagaflow-client "Sagaflow HTTP API client" "nlohmann_json, libssl, libcrypto"
     "sagaflow_client;sagaflow_http;sagaflow_core" -pthread)
+sagaflow_pkg_config(sagaflow "Sagaflow, shared: workflows, worker SDK, client, daemon" "nlohmann_json" "sagaflow")
 
 # The sagad package's files: its systemd units, a default config, and the worker template.
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/sagad.service

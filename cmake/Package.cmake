@@ -17,8 +17,10 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME sagaflow-dev)
 set(CPACK_COMPONENT_DEV_DESCRIPTION "Sagaflow SDK: workflows, workers, the HTTP client and RunDaemon
- Headers, static libraries, CMake package (find_package(Sagaflow)) and pkg-config files
- of the Sagaflow saga orchestrator.")
+ Headers, static libraries, the shared libsagaflow, CMake package (find_package(Sagaflow))
+ and pkg-config files of the Sagaflow saga orchestrator.")
+# What libsagaflow.so loads (libpq5, libzmq5, ...), from dpkg-shlibdeps.
+set(CPACK_DEBIAN_DEV_PACKAGE_SHLIBDEPS ON)
 # A static library's users link what it is built on: the -dev packages of its dependencies.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
     "libboost-dev (>= 1.74), nlohmann-json3-dev, libpq-dev, libzmq3-dev, libspdlog-dev, libssl-dev, libsystemd-dev, pkg-config")

@@ -61,6 +61,36 @@ else
   bad "pkg-config build: $(tail -5 "$dir/pc.log" 2>/dev/null)"
 fi
 
+echo "== the shared library (libsagaflow.so, pkg-config sagaflow, Sagaflow::shared)"
+soname=$(objdump -p "$prefix/lib/libsagaflow.so" 2>/dev/null | awk '$1 == "SONAME" { print $2 }')
+if [ "$soname" = libsagaflow.so.0.1 ] && [ -f "$prefix/lib/libsagaflow.so.0.1.0" ]; then
+  ok "libsagaflow.so.0.1.0 installed, SONAME $soname"
+else
+  bad "libsagaflow.so: SONAME '$soname' ($(ls "$prefix/lib" | grep -i '\.so' | head -3))"
+fi
+if flags=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs sagaflow) &&
+   read -ra flag_words <<<"$flags" &&
+   g++ -O1 -o "$dir/cars-so" "$example/cars_worker.cpp" "$example/cars.cpp" "${flag_words[@]}" 2>"$dir/so.log" &&
+   LD_LIBRARY_PATH=$prefix/lib ldd "$dir/cars-so" | grep -q "libsagaflow.so.0.1 => $prefix/lib/" &&
+   LD_LIBRARY_PATH=$prefix/lib "$dir/cars-so" --help >/dev/null; then
+  ok "a worker built with pkg-config sagaflow loads libsagaflow.so.0.1 and runs (--help)"
+else
+  bad "shared worker: $(tail -5 "$dir/so.log" 2>/dev/null)"
+fi
+mkdir -p "$dir/shared"
+cp "$example"/cars.cpp "$example"/cars_worker.cpp "$example"/services.hpp "$example"/trip.hpp "$dir/shared/"
+printf '%s\n' 'cmake_minimum_required(VERSION 3.25)' 'project(shared_worker LANGUAGES CXX)' \
+  'find_package(Sagaflow 0.1 REQUIRED)' 'add_executable(cars-worker cars_worker.cpp cars.cpp)' \
+  'target_link_libraries(cars-worker PRIVATE Sagaflow::shared)' >"$dir/shared/CMakeLists.txt"
+if cmake -S "$dir/shared" -B "$dir/shared/build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >"$dir/shared.log" 2>&1 &&
+   cmake --build "$dir/shared/build" >>"$dir/shared.log" 2>&1 &&
+   ldd "$dir/shared/build/cars-worker" | grep -q "libsagaflow.so.0.1 => $prefix/lib/" &&
+   "$dir/shared/build/cars-worker" --help >/dev/null; then
+  ok "a worker linked to Sagaflow::shared with CMake finds libsagaflow.so.0.1 in the prefix (its RUNPATH) and runs"
+else
+  bad "Sagaflow::shared: $(tail -8 "$dir/shared.log")"
+fi
+
 echo "== the example's test kit cases (Sagaflow::testing, every failure point)"
 if [ ! -x "$dir/build/trip-test" ]; then
   bad "trip-test was not built (GoogleTest not found?)"
