@@ -442,8 +442,24 @@ void from_json(const json& j, WorkerInfo& v) {
     v.key_name = OptStr(j, "key_name").value_or("");
 }
 
-void to_json(json& j, const Workers& v) { j = {{"workers", v.workers}}; }
-void from_json(const json& j, Workers& v) { v.workers = Items<WorkerInfo>(j, "workers"); }
+void to_json(json& j, const UnservedInfo& v) {
+    j = {{"queue", v.queue}, {"action", v.action}, {"commands", v.commands},
+         {"oldest", v.oldest ? json(FormatTimestamp(*v.oldest)) : json(nullptr)}};
+}
+void from_json(const json& j, UnservedInfo& v) {
+    RequireObject(j, "an unserved action");
+    v.queue = Str(j, "queue");
+    v.action = Str(j, "action");
+    v.commands = Int(j, "commands");
+    v.oldest.reset();
+    if (j.contains("oldest") && !j.at("oldest").is_null()) v.oldest = TimeOf(j, "oldest");
+}
+
+void to_json(json& j, const Workers& v) { j = {{"workers", v.workers}, {"unserved", v.unserved}}; }
+void from_json(const json& j, Workers& v) {
+    v.workers = Items<WorkerInfo>(j, "workers");
+    v.unserved = j.contains("unserved") ? Items<UnservedInfo>(j, "unserved") : std::vector<UnservedInfo>{};
+}
 
 void to_json(json& j, const Stats& v) {
     j = json::object();

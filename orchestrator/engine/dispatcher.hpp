@@ -1,9 +1,10 @@
 // The Dispatcher: the one in-flight ledger (DESIGN §10). It holds every command the node
 // tracks, from armed to answered, and the workers with their queues and free capacity.
 // A command that is due joins its queue's line; `Pump` hands the lines' heads to the
-// least-loaded live worker serving that queue with a free slot, and to no one else. A
-// command no worker can take waits in its line, untouched, until a slot frees up: nothing
-// is refused and offered again later.
+// least-loaded live worker serving that queue (and the command's action) with a free slot,
+// and to no one else. A command no worker can take waits in its line, untouched, until a
+// slot frees up: nothing is refused and offered again later. A command whose action no
+// live worker serves at all waits too, without holding up the commands behind it.
 //
 // Pure: the wire is behind `WorkerChannel` (ZeroMQ in sagad, a fake in tests). All of it
 // is rebuilt from the store's pending items after a restart. Not thread-safe: the node's
@@ -15,6 +16,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -38,9 +40,23 @@ public:
 struct WorkerSlot {
     std::string id;
     std::vector<std::string> queues;
+    /// The actions it serves, per queue, as its hello named them; a queue not in the map
+    /// (one handler for the whole queue, or a worker that names none) serves every action.
+    std::map<std::string, std::set<std::string>> actions;
     int capacity = 0;
     int in_flight = 0;
     Timestamp last_seen{};
+
+    [[nodiscard]] bool Serves(const std::string& queue, const std::string& action) const;
+};
+
+/// Ready commands of an action that no live worker serves (its queue's workers name other
+/// actions, or it has none): they wait, and are reported.
+struct UnservedAction {
+    std::string queue;
+    std::string action;
+    std::size_t commands = 0;
+    std::optional<Timestamp> oldest;  ///< when the oldest of them was armed
 };
 
 /// A command `Pump` handed to a worker: its deadline is to be watched.
@@ -61,7 +77,9 @@ struct LedgerGauges {
         int free = 0;  ///< free capacity over its workers
     };
     std::map<std::string, Queue> queues;
+    std::vector<UnservedAction> unserved;  ///< by queue, then action
 };
+
 
 class Dispatcher final : public Deliveries {
 public:
@@ -79,13 +97,16 @@ public:
         std::optional<Timestamp> sent_at;
         bool recovered = false;  ///< loaded from the store: an earlier process may have sent it
         std::uint64_t line_ticket = 0;
+        bool unserved_reported = false;  ///< this attempt was reported unserved
     };
 
     Dispatcher(WorkerChannel& channel, const Clock& clock) : channel_(channel), clock_(clock) {}
 
     // --- workers
-    /// A worker announced itself (hello or heartbeat), serving `queues` with `capacity`.
-    void Join(const std::string& id, std::vector<std::string> queues, int capacity);
+    /// A worker announced itself (hello or heartbeat), serving `queues` with `capacity`;
+    /// `actions`: what it serves of them, per queue (see WorkerSlot::actions).
+    void Join(const std::string& id, std::vector<std::string> queues, int capacity,
+              std::map<std::string, std::set<std::string>> actions = {});
     /// Heard from `id`; false when it is not a live worker.
     bool Seen(const std::string& id);
     [[nodiscard]] bool Knows(const std::string& id) const { return workers_.contains(id); }
@@ -109,8 +130,15 @@ public:
     /// A reply for `id` came from `worker`. True when the command is in flight to that
     /// worker (its slot is freed); false when it is not: a late reply.
     bool Answered(const MsgId& id, const std::string& worker);
-    /// Hands ready commands to workers with free capacity, each line in order.
+    /// Hands ready commands to workers with free capacity, each line in order. A line whose
+    /// queue has no worker waits. A command whose queue's workers all serve other actions is
+    /// set aside (the commands behind it go on) until a worker that serves it joins, and is
+    /// reported once per attempt to `TakeUnserved`.
     std::vector<Delivered> Pump();
+    /// The commands `Pump` newly found unserved since the last call (events for their sagas).
+    [[nodiscard]] std::vector<Unserved> TakeUnserved();
+    /// Its report did not land (the store was down): report it again.
+    void Unreport(const MsgId& id);
 
     [[nodiscard]] const Entry* Find(const MsgId& id) const;
     /// Every tracked command's msg id, in no particular order.
@@ -130,9 +158,15 @@ public:
 
 private:
     void FreeSlot(Entry& e);
-    /// The least-loaded live worker serving `queue` with a free slot, or nullptr.
-    WorkerSlot* FreeWorker(const std::string& queue);
-    [[nodiscard]] bool HasFreeWorker(const std::string& queue) const;
+    /// The least-loaded live worker serving `action` of `queue` with a free slot, or nullptr.
+    WorkerSlot* FreeWorker(const std::string& queue, const std::string& action);
+    [[nodiscard]] bool HasFreeWorker(const std::string& queue, const std::string& action) const;
+    /// Some live worker serves `action` of `queue`, free or not.
+    [[nodiscard]] bool AnyServes(const std::string& queue, const std::string& action) const;
+    /// Some live worker serves `queue`.
+    [[nodiscard]] bool HasWorkers(const std::string& queue) const;
+    /// Puts back into their lines the commands set aside that a live worker now serves.
+    void Unpark();
 
     WorkerChannel& channel_;
     const Clock& clock_;
@@ -143,8 +177,12 @@ private:
         std::uint64_t ticket;
     };
     std::map<std::string, std::deque<Ticket>> lines_;  // by queue
+    // Ready commands whose queue has workers, none of which serves their action, by
+    // (queue, action): out of their line, so that they hold up nothing behind them.
+    std::map<std::pair<std::string, std::string>, std::deque<Ticket>> aside_;
     std::uint64_t next_ticket_ = 1;
     std::size_t ready_ = 0;
+    std::vector<Unserved> unserved_;
 };
 
 }  // namespace sagaflow::engine

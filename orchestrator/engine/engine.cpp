@@ -108,6 +108,20 @@ int Engine::Tick() {
     }
     const std::vector<Delivered> delivered = dispatcher_.Pump();
     for (const Delivered& d : delivered) scheduler_.ArmAt(d.msg_id, d.deadline);
+    if (std::vector<Unserved> unserved = dispatcher_.TakeUnserved(); !unserved.empty()) {
+        // Into the waiting sagas' histories; a report that did not land is made again.
+        std::vector<Event> notes(unserved.begin(), unserved.end());
+        std::vector<Status> statuses;
+        try {
+            statuses = ApplyEvents(notes);
+        } catch (...) {
+            for (const Unserved& u : unserved) dispatcher_.Unreport(u.msg_id);
+            throw;
+        }
+        for (std::size_t i = 0; i < unserved.size(); ++i) {
+            if (statuses[i].code == ErrorCode::kUnavailable) dispatcher_.Unreport(unserved[i].msg_id);
+        }
+    }
     if (!expired.empty()) {
         // Not applied (the store is down, or the commit was in doubt): due again shortly.
         auto again = [&](const Event& e) { scheduler_.ArmIn(std::get<DeadlinePassed>(e).msg_id, options_.retry_after_store_error); };

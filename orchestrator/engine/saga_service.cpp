@@ -421,6 +421,7 @@ std::vector<Status> SagaService::ApplyEvents(std::span<const engine::Event> even
         for (const engine::Event& e : chunk) {
             if (const auto* r = std::get_if<Reply>(&e)) ids.push_back(r->msg_id);
             if (const auto* d = std::get_if<DeadlinePassed>(&e)) ids.push_back(d->msg_id);
+            if (const auto* u = std::get_if<Unserved>(&e)) ids.push_back(u->msg_id);
         }
         std::vector<Status> statuses;
         const auto run = [&](StoreTx& tx, Effects& after) {
@@ -443,7 +444,8 @@ std::vector<Status> SagaService::ApplyEvents(std::span<const engine::Event> even
 Status SagaService::ApplyOne(StoreTx& tx, const engine::Event& event, Effects& after) {
     return std::visit(Overloaded{[&](const Reply& r) { return ApplyReply(tx, r, after); },
                                  [&](const DeadlinePassed& d) { return ApplyDeadline(tx, d, after); },
-                                 [&](const OperatorAction& a) { return ApplyOperator(tx, a, after); }},
+                                 [&](const OperatorAction& a) { return ApplyOperator(tx, a, after); },
+                                 [&](const Unserved& u) { return ApplyUnserved(tx, u); }},
                       event);
 }
 
@@ -541,6 +543,19 @@ Status SagaService::ApplyDeadline(StoreTx& tx, const DeadlinePassed& deadline, E
         tx.DeletePending(*item);  // its node no longer waits for it
         after.forget.push_back(deadline.msg_id);
     }
+    return {};
+}
+
+Status SagaService::ApplyUnserved(StoreTx& tx, const Unserved& unserved) {
+    auto item = tx.GetPending(unserved.msg_id);
+    if (!item) return {};  // answered or withdrawn since: nothing waits
+    HistoryEvent e = Note(*item, "unserved");
+    e.msg_id = unserved.msg_id;
+    e.detail["queue"] = unserved.queue;
+    e.detail["action"] = unserved.action;
+    e.detail["why"] = "no connected worker serves action '" + unserved.action + "' of queue '" + unserved.queue +
+                      "'; the command waits for one";
+    tx.AppendHistory(e);
     return {};
 }
 

@@ -114,8 +114,16 @@ struct OperatorAction {
     Actor by{};          ///< Who asked.
 };
 
+/// A ready command whose action no live worker serves: it waits (it was never sent, so
+/// no deadline runs), and its saga's history says why, once per attempt.
+struct Unserved {
+    MsgId msg_id;
+    std::string queue;
+    std::string action;
+};
+
 /// One thing that happened to a running saga.
-using Event = std::variant<Reply, DeadlinePassed, OperatorAction>;
+using Event = std::variant<Reply, DeadlinePassed, OperatorAction, Unserved>;
 
 /// What the delivery side knows of a command, which the history and manual compensation
 /// need (the `Dispatcher` answers).
@@ -187,6 +195,7 @@ public:
     /// names another saga than its command's (forged; nothing written). Deadline: always
     /// ok (one that lost the race to a reply changes nothing). Operator: kNotFound for an
     /// unknown saga, kFailedPrecondition when its state does not allow the action.
+    /// Unserved: always ok (a history event on a saga that still awaits the command).
     /// kUnavailable for every event of a batch whose commit was in doubt. Throws `Error`
     /// when the store keeps failing.
     [[nodiscard]] std::vector<Status> ApplyEvents(std::span<const Event> events, Effects& effects);
@@ -218,6 +227,7 @@ private:
     Status ApplyReply(StoreTx& tx, const Reply& reply, Effects& after);
     Status ApplyDeadline(StoreTx& tx, const DeadlinePassed& deadline, Effects& after);
     Status ApplyOperator(StoreTx& tx, const OperatorAction& action, Effects& after);
+    Status ApplyUnserved(StoreTx& tx, const Unserved& unserved);
     std::vector<HistoryEvent> SentEvents(const PendingRecord& item) const;
     static std::string CompensationCause(StoreTx& tx, const SagaId& id);
     /// A history event of `kind` about `saga`, or about one of its pending items.

@@ -104,7 +104,9 @@ void WorkerLink::Register(const transport::Received& m, const Envelope& e) {
             }
         }
     }
-    ledger_->Join(peer, std::move(queues), e.capacity);
+    std::map<std::string, std::set<std::string>> actions;
+    for (const auto& [queue, names] : e.actions) actions[queue].insert(names.begin(), names.end());
+    ledger_->Join(peer, std::move(queues), e.capacity, std::move(actions));
 }
 
 std::optional<WorkerIdentity> WorkerLink::IdentityOf(const std::string& peer) const {

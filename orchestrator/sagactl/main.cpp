@@ -120,13 +120,21 @@ void PrintHuman(const std::string& command, const json& result) {
         std::cout << command << " accepted for saga " << result["saga_id"].get<std::string>() << "\n";
     } else if (command == "workers") {
         std::vector<std::vector<std::string>> rows;
-        for (const auto& w : result) {
+        for (const auto& w : result["workers"]) {
             std::string queues;
             for (const auto& q : w["queues"]) queues += (queues.empty() ? "" : ",") + q.get<std::string>();
             const std::string key = w.contains("key") ? Cell(w["key_name"]) + " " + Cell(w["key"]) : "-";
             rows.push_back({Cell(w["id"]), queues, Cell(w["capacity"]), Cell(w["in_flight"]), Cell(w["last_heartbeat"]), key});
         }
         Table({"WORKER", "QUEUES", "CAPACITY", "IN_FLIGHT", "LAST_HEARTBEAT", "KEY"}, rows);
+        if (result.contains("unserved") && !result["unserved"].empty()) {
+            std::cout << "\nactions no connected worker serves (their commands wait):\n";
+            rows.clear();
+            for (const auto& u : result["unserved"]) {
+                rows.push_back({Cell(u["queue"]), Cell(u["action"]), Cell(u["commands"]), Cell(u["oldest"])});
+            }
+            Table({"QUEUE", "ACTION", "COMMANDS", "OLDEST"}, rows);
+        }
     } else if (command == "stats") {
         std::vector<std::vector<std::string>> rows;
         for (const auto& [group, counters] : result.items()) {
@@ -295,10 +303,7 @@ struct Cli {
         if (command == "show") return as(sagad.Show(id_of()));
         if (command == "compensate") return as(sagad.Compensate(id_of(), reason));
         if (command == "retry") return as(sagad.Retry(id_of(), reason));
-        if (command == "workers") {
-            auto r = as(sagad.Workers());
-            return r.ok() ? Result<json>((*r)["workers"]) : r;
-        }
+        if (command == "workers") return as(sagad.Workers());
         if (command == "stats") return as(sagad.Stats());
         // graph
         std::optional<sagaflow::SagaId> saga;

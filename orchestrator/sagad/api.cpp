@@ -417,6 +417,9 @@ http::Response Api::Workers(const http::Request&, const Params&) {
             const auto who = link.IdentityOf(w.id).value_or(runtime::WorkerIdentity{});
             all.workers.push_back({w.id, w.queues, w.capacity, w.in_flight, w.last_seen, who.name, who.fingerprint});
         }
+        for (const auto& u : e.dispatcher().Gauges().unserved) {
+            all.unserved.push_back({u.queue, u.action, static_cast<std::int64_t>(u.commands), u.oldest});
+        }
         return all;
     });
     return Ok(out);

@@ -73,6 +73,13 @@ Telemetry::Telemetry(const std::string& version)
                           ledger([](const NodeSnapshot& s, std::vector<Sample>& out) {
                               for (const auto& [q, g] : s.ledger.queues) out.push_back({{q}, static_cast<double>(g.workers)});
                           }));
+    registry_.AddCallback("sagaflow_commands_unserved",
+                          "Ready commands whose action no connected worker serves: they wait for one.",
+                          {"queue", "action"}, ledger([](const NodeSnapshot& s, std::vector<Sample>& out) {
+                              for (const auto& u : s.ledger.unserved) {
+                                  out.push_back({{u.queue, u.action}, static_cast<double>(u.commands)});
+                              }
+                          }));
     registry_.AddCallback("sagaflow_worker_free_capacity", "Free command slots over each queue's workers.", {"queue"},
                           ledger([](const NodeSnapshot& s, std::vector<Sample>& out) {
                               for (const auto& [q, g] : s.ledger.queues) out.push_back({{q}, static_cast<double>(g.free)});

@@ -56,9 +56,9 @@ for s in "${services[@]}"; do
   "$bin/samples/order-$s" --dsn "$dsn" --endpoint "ipc://$dir/w.sock" $(worker_keys "$t" "$s") 2>"$dir/$s.log" & pids+=($!)
   spid[$s]=$!
 done
-workers_are() { [ "$(as_admin --json workers | jq -r '[.[].id] | sort | join(",")')" = "$1" ]; }
+workers_are() { [ "$(as_admin --json workers | jq -r '[.workers[].id] | sort | join(",")')" = "$1" ]; }
 wait_for 30 workers_are "billing-1,inventory-1,logistics-1,payment-1,risk-1" && ok "the five keyed services registered" \
-  || bad "the keyed services did not register: $(as_admin --json workers | jq -c '[.[].id]')"
+  || bad "the keyed services did not register: $(as_admin --json workers | jq -c '[.workers[].id]')"
 seed_order_data
 
 echo "== strangers on the worker port"
@@ -79,7 +79,7 @@ wait_for 20 grep -q "refused_by_sagad.*may not serve queue 'payment'" "$dir/evil
   && ok "the inventory key claiming payment is refused, and the worker is told why" || bad "the inventory key's claim on payment was not refused"
 [ "$(stat_of workers refused_hellos)" -ge 1 ] && ok "the refused hello is counted" || bad "refused_hellos not counted"
 workers_are "billing-1,inventory-1,logistics-1,payment-1,risk-1" && ok "none of the three strangers is a worker" \
-  || bad "a stranger registered: $(as_admin --json workers | jq -c '[.[].id]')"
+  || bad "a stranger registered: $(as_admin --json workers | jq -c '[.workers[].id]')"
 
 echo "== orders through CURVE; the API's tokens"
 for i in $(seq 1 12); do start_order "$i" || bad "order $i did not start"; done
@@ -149,7 +149,7 @@ grep -v '^billing ' "$t/allow.list" >"$t/allow.new" && mv "$t/allow.new" "$t/all
 kill -HUP "$sagad_pid"
 wait_for 20 workers_are "inventory-1,logistics-1,payment-1,risk-1" \
   && ok "billing's key removed: its worker is dropped, the other four stay connected" \
-  || bad "after the reload: $(as_admin --json workers | jq -c '[.[].id]')"
+  || bad "after the reload: $(as_admin --json workers | jq -c '[.workers[].id]')"
 wait_for 10 grep -q "refused_by_sagad" "$dir/billing.log" && ok "billing is told it was refused" || bad "billing was not told"
 echo "not a valid line" >>"$t/allow.list"
 kill -HUP "$sagad_pid"

@@ -5,10 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <random>
+#include <thread>
 
+#include "eventually.hpp"
 #include "fault_proxy.hpp"
 #include "messaging_fixture.hpp"
 #include "socket.hpp"
@@ -32,6 +35,47 @@ TEST_F(MessagingTest, ThreeStepSagasRunThroughRealWorkers) {
     // Saga 2: reserve, charge, then their undos; the failed shipment wrote nothing.
     EXPECT_EQ(Effects("saga_id = '" + ids[1].str() + "'"), 4);
     EXPECT_EQ(MaxEffectsPerKey(), 1);
+}
+
+TEST_F(MessagingTest, ACompensationNoConnectedWorkerServesIsNotedAndWaitsUntilOneJoins) {
+    const std::string endpoint = StartNode();
+    ThreadWorker others(endpoint, "others", worker_db_, {"payment", "logistics"});
+    // An inventory build that handles reserve_inventory only (its hello says so).
+    worker::WorkerOptions o;
+    o.endpoint = endpoint;
+    o.worker_id = "reserve-only";
+    o.dsn = worker_db_.dsn();
+    o.schema = worker_db_.name();
+    o.heartbeat_interval = std::chrono::milliseconds(100);
+    worker::Worker reserve_only(o);
+    reserve_only.Handle("inventory", "reserve_inventory", [](worker::StepContext&) { return worker::StepResult::Ok(); });
+    std::thread run([&] { reserve_only.Run(); });
+    auto ids = StartSagas(1, [](int) { return json{{"fail", "charge_payment"}}; });
+    const SagaId id = ids[0];
+    auto notes = [&] {
+        return node_->Submit<int>([&](engine::Engine& e, runtime::WorkerLink&) {
+            const Result<engine::SagaView> view = e.Describe(id);
+            if (!view.ok()) return -1;
+            const std::vector<engine::HistoryEvent>& history = view.value().history;
+            return static_cast<int>(std::count_if(history.begin(), history.end(), [](const engine::HistoryEvent& h) {
+                return h.kind == "unserved" && h.node == "reserve_inventory";
+            }));
+        });
+    };
+    ASSERT_TRUE(Eventually([&] { return notes() == 1; })) << "release_inventory waits, and the saga's history says why";
+    const auto unserved = node_->Submit<std::vector<engine::UnservedAction>>(
+        [](engine::Engine& e, runtime::WorkerLink&) { return e.dispatcher().Gauges().unserved; });
+    ASSERT_EQ(unserved.size(), 1u);
+    EXPECT_EQ(unserved[0].queue, "inventory");
+    EXPECT_EQ(unserved[0].action, "release_inventory");
+    EXPECT_EQ(StatusOf(id), SagaStatus::kCompensating);
+
+    ThreadWorker inventory(endpoint, "inventory", worker_db_, {"inventory"});  // serves the whole queue
+    WaitTerminal(ids);
+    EXPECT_EQ(StatusOf(id), SagaStatus::kCompensated);
+    EXPECT_EQ(notes(), 1) << "one note for the one attempt";
+    reserve_only.Stop();
+    run.join();
 }
 
 TEST_F(MessagingTest, DroppedCommandIsResentAndRunsOnce) {

@@ -52,6 +52,17 @@ TEST(ApiCodec, EveryTypeRoundTripsThroughJson) {
     EXPECT_EQ(json(r.get<api::BatchStarted>()), r);
     const api::SagaPage page{{d.saga}, "cursor", 1, true};
     EXPECT_EQ(json(json(page).get<api::SagaPage>()), json(page));
+
+    api::Workers workers;
+    workers.workers.push_back({"inventory-1", {"inventory"}, 4, 1, at, "", ""});
+    workers.unserved.push_back({"inventory", "release_inventory", 3, at});
+    workers.unserved.push_back({"payment", "refund_payment", 1, std::nullopt});
+    const json w = workers;
+    EXPECT_EQ(w["unserved"][0]["commands"], 3);
+    EXPECT_TRUE(w["unserved"][1]["oldest"].is_null());
+    EXPECT_EQ(json(w.get<api::Workers>()), w);
+    const json older = {{"workers", json::array()}};  // a sagad without `unserved`
+    EXPECT_TRUE(older.get<api::Workers>().unserved.empty());
 }
 
 TEST(ApiCodec, BadBodiesAreInvalidArgumentNamingTheField) {

@@ -28,14 +28,16 @@ public:
 
 class DispatcherTest : public ::testing::Test {
 protected:
-    // A command for `queue`, armed and due now.
-    MsgId Ready(const std::string& queue, const std::string& id) {
+    // A command for `queue` (of `action`), armed and due now.
+    MsgId Ready(const std::string& queue, const std::string& id, const std::string& action = "act") {
         PendingRecord r;
         r.msg_id = MsgId(id);
         r.queue = queue;
+        r.action = action;
         Command c;
         c.msg_id = r.msg_id;
         c.queue = queue;
+        c.action = action;
         ledger_.Hold(r, c, seconds(30));
         ledger_.MakeReady(r.msg_id);
         return r.msg_id;
@@ -151,6 +153,57 @@ TEST_F(DispatcherTest, AForgottenCommandLeavesItsLineAndItsSlot) {
     EXPECT_EQ(HandedTo("w"), (std::vector<std::string>{"a", "c"}));
     EXPECT_EQ(ledger_.tracked(), 1u);
     EXPECT_EQ(ledger_.ready(), 0u);
+}
+
+TEST_F(DispatcherTest, ACommandNoWorkerServesWaitsAsideAndHoldsUpNothingBehindIt) {
+    ledger_.Join("reserver", {"inventory"}, 4, {{"inventory", {"reserve"}}});
+    Ready("inventory", "m1", "release");  // no worker serves release: a typo, or an old build
+    Ready("inventory", "m2", "reserve");
+    ASSERT_EQ(ledger_.Pump().size(), 1u);
+    EXPECT_EQ(HandedTo("reserver"), (std::vector<std::string>{"m2"})) << "m1 at the head does not block m2";
+    auto unserved = ledger_.TakeUnserved();
+    ASSERT_EQ(unserved.size(), 1u);
+    EXPECT_EQ(unserved[0].msg_id.str(), "m1");
+    EXPECT_EQ(unserved[0].action, "release");
+    Ready("inventory", "m3", "release");
+    EXPECT_TRUE(ledger_.Pump().empty());
+    EXPECT_FALSE(ledger_.Deliverable());
+    EXPECT_EQ(ledger_.TakeUnserved().size(), 1u) << "m3 once; m1 is not reported again";
+    EXPECT_TRUE(ledger_.TakeUnserved().empty());
+    const auto g = ledger_.Gauges();
+    ASSERT_EQ(g.unserved.size(), 1u);
+    EXPECT_EQ(g.unserved[0].queue, "inventory");
+    EXPECT_EQ(g.unserved[0].action, "release");
+    EXPECT_EQ(g.unserved[0].commands, 2u);
+
+    // A worker that serves the action joins: the commands set aside go to it, in order.
+    ledger_.Join("releaser", {"inventory"}, 4, {{"inventory", {"release"}}});
+    EXPECT_TRUE(ledger_.Deliverable());
+    ASSERT_EQ(ledger_.Pump().size(), 2u);
+    EXPECT_EQ(HandedTo("releaser"), (std::vector<std::string>{"m1", "m3"}));
+    EXPECT_TRUE(ledger_.Gauges().unserved.empty());
+}
+
+TEST_F(DispatcherTest, AQueueWithoutWorkersWaitsInLineUnreportedAndAWholeQueueWorkerServesEveryAction) {
+    Ready("q", "m1", "a");
+    Ready("q", "m2", "b");
+    EXPECT_TRUE(ledger_.Pump().empty());
+    EXPECT_TRUE(ledger_.TakeUnserved().empty()) << "no worker at all is what start-up looks like";
+    EXPECT_EQ(ledger_.Gauges().unserved.size(), 2u) << "but the gauges show both";
+    ledger_.Join("any", {"q"}, 4);  // no actions named: the whole queue
+    EXPECT_EQ(ledger_.Pump().size(), 2u);
+    EXPECT_TRUE(ledger_.TakeUnserved().empty());
+}
+
+TEST_F(DispatcherTest, ACommandSetAsideThenWithdrawnLeavesNothingBehind) {
+    ledger_.Join("w", {"q"}, 4, {{"q", {"a"}}});
+    Ready("q", "m1", "b");
+    EXPECT_TRUE(ledger_.Pump().empty());
+    ledger_.Forget(MsgId("m1"));
+    EXPECT_EQ(ledger_.tracked(), 0u);
+    EXPECT_EQ(ledger_.ready(), 0u);
+    ledger_.Join("w2", {"q"}, 4, {{"q", {"b"}}});
+    EXPECT_TRUE(ledger_.Pump().empty()) << "the withdrawn command is not sent";
 }
 
 TEST(SchedulerTest, EachKeyHasOneLiveDueTime) {

@@ -57,6 +57,31 @@ TEST_F(EngineTest, RetryBackoffFollowsThePolicyUnderAManualClock) {
     EXPECT_FALSE(engine_->NextWakeup());
 }
 
+TEST_F(EngineTest, ACommandNoConnectedWorkerServesIsNotedOnceInItsSagasHistory) {
+    engine_->dispatcher().Join("other", {"q"}, 8, {{"q", {"something_else"}}});
+    engine_->dispatcher().Leave("fake-worker");
+    auto r = engine_->Start("one", "{}");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(engine_->Tick(), 0);
+    EXPECT_EQ(engine_->Tick(), 0);
+    const auto view = engine_->Describe(r->saga_id);
+    int notes = 0;
+    for (const auto& h : view->history) {
+        if (h.kind != "unserved") continue;
+        ++notes;
+        EXPECT_EQ(h.node, "only");
+        EXPECT_EQ(h.detail.at("action"), "only");
+        EXPECT_NE(h.detail.at("why").get<std::string>().find("no connected worker serves action 'only' of queue 'q'"),
+                  std::string::npos);
+    }
+    EXPECT_EQ(notes, 1);
+    EXPECT_TRUE(worker_.received().empty());
+    worker_.Attach(*engine_, registry_);  // a worker that serves the whole queue
+    EXPECT_EQ(engine_->Tick(), 1);
+    worker_.Pump(*engine_);
+    EXPECT_EQ(engine_->Describe(r->saga_id)->saga.status, SagaStatus::kCompleted);
+}
+
 TEST_F(EngineTest, DeadlineIsThePerAttemptTimeout) {
     worker_.DropNext(1);
     auto r = engine_->Start("one", "{}");

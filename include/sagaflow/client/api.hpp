@@ -220,8 +220,17 @@ struct WorkerInfo {
     std::string key;       ///< CURVE: the key's fingerprint
 };
 
+/// Ready commands whose action no connected worker serves: they wait for one.
+struct UnservedInfo {
+    std::string queue;
+    std::string action;
+    std::int64_t commands = 0;
+    std::optional<Timestamp> oldest;  ///< when the oldest of them was armed
+};
+
 struct Workers {
     std::vector<WorkerInfo> workers;
+    std::vector<UnservedInfo> unserved;  ///< empty from a sagad before 0.1 that had none
 };
 
 /// GET /api/v1/stats: counters by group (`node`, `api`, `workers`).
@@ -272,6 +281,8 @@ void to_json(nlohmann::json& j, const Graph& v);
 void from_json(const nlohmann::json& j, Graph& v);
 void to_json(nlohmann::json& j, const WorkerInfo& v);
 void from_json(const nlohmann::json& j, WorkerInfo& v);
+void to_json(nlohmann::json& j, const UnservedInfo& v);
+void from_json(const nlohmann::json& j, UnservedInfo& v);
 void to_json(nlohmann::json& j, const Workers& v);
 void from_json(const nlohmann::json& j, Workers& v);
 void to_json(nlohmann::json& j, const Stats& v);
