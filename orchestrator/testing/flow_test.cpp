@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -168,25 +169,29 @@ public:
             queue_.pop_front();
             const bool at_point = point_ != nullptr && c.phase == Phase::kForward && c.step == point_->node;
             if (at_point) reached_ = true;
-            const bool fire = at_point && (point_->kind == FailureKind::kTimeouts || !fired_);
-            if (fire) fired_ = true;
-            const FailureKind kind = fire ? point_->kind : FailureKind::kDuplicateReply;
-            if (fire && kind == FailureKind::kTimeouts) continue;  // never answered
-            if (fire && kind == FailureKind::kCrashBeforeCommit) {
+            // The fault of this command, if it is the point's: on its first delivery, or on
+            // every one for timeouts.
+            std::optional<FailureKind> fault;
+            if (at_point && (point_->kind == FailureKind::kTimeouts || !fired_)) {
+                fired_ = true;
+                fault = point_->kind;
+            }
+            if (fault == FailureKind::kTimeouts) continue;  // never answered
+            if (fault == FailureKind::kCrashBeforeCommit) {
                 (void)Execute(c, /*commit=*/false, false);
                 queue_.clear();  // the process died with everything it held
                 continue;
             }
-            worker::Outcome o = Execute(c, true, fire && kind == FailureKind::kBusinessFailure);
+            worker::Outcome o = Execute(c, true, fault == FailureKind::kBusinessFailure);
             if (o.outcome == ReplyOutcome::kRetry && !o.reason.empty()) last_retry_ = c.action + ": " + o.reason;
-            if (fire && kind == FailureKind::kCrashAfterCommit) {
+            if (fault == FailureKind::kCrashAfterCommit) {
                 queue_.clear();
                 continue;
             }
-            if (fire && kind == FailureKind::kLostReply) continue;
+            if (fault == FailureKind::kLostReply) continue;
             engine::Reply r{c.msg_id, o.outcome, o.output, o.reason, c.saga_id, false, kWorkerId, {}};
             replies.push_back(r);
-            if (fire && kind == FailureKind::kDuplicateReply) replies.push_back(r);
+            if (fault == FailureKind::kDuplicateReply) replies.push_back(r);
         }
         return replies;
     }
@@ -236,6 +241,8 @@ private:
             }
         } catch (const std::exception& e) {
             return {ReplyOutcome::kRetry, json::object(), e.what()};  // rolled back, nothing stored
+        } catch (...) {
+            return {ReplyOutcome::kRetry, json::object(), "handler threw a non-standard exception"};
         }
         if (commit && o.outcome == ReplyOutcome::kOk) {
             effects_.push_back({c.step, c.phase, c.action, c.attempt, faked, tx.Take()});

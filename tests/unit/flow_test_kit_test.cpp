@@ -173,6 +173,15 @@ TEST(FlowTestKit, TheErrorPolicyIsTheWorkersOne) {
     EXPECT_EQ(attempts, 1) << "a permanent error is not retried";
 }
 
+TEST(FlowTestKit, AHandlerThatThrowsANonStandardExceptionIsRetriedNotFatal) {
+    FlowTest t(Trip());
+    t.Handle("flights", "book_flight", [](StepContext&) -> StepResult { throw 42; });
+    const RunReport r = t.Run();
+    EXPECT_EQ(r.status, SagaStatus::kCompensated);
+    EXPECT_NE(r.reason.find("non-standard exception"), std::string::npos) << r;
+    EXPECT_EQ(r.actions(Phase::kCompensate), (std::vector<std::string>{"cancel_hotel", "return_car"}));
+}
+
 TEST(FlowTestKit, HandleRefusesAnActionTheWorkflowDoesNotSendAndOneRegisteredTwice) {
     FlowTest t(Trip());
     const auto ok = [](StepContext&) { return StepResult::Ok(); };
