@@ -60,10 +60,14 @@ set_target_properties(sagaflow_shared PROPERTIES OUTPUT_NAME sagaflow EXPORT_NAM
 target_link_options(sagaflow_shared PRIVATE -Wl,--no-undefined)
 add_library(Sagaflow::shared ALIAS sagaflow_shared)
 
-install(TARGETS ${sagaflow_public_targets} ${sagaflow_part_targets} sagaflow_shared
+install(TARGETS ${sagaflow_public_targets} ${sagaflow_part_targets}
     EXPORT SagaflowTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
-    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The shared library in its runtime package; its unversioned link, for linking, in dev.
+install(TARGETS sagaflow_shared
+    EXPORT SagaflowTargets
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT lib NAMELINK_COMPONENT dev
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS sagad sagactl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT daemon)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/sagaflow DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}

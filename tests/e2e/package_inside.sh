@@ -12,7 +12,14 @@ wait_for() {
 }
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null 2>&1
-if apt-get install -y -qq ./sagad_*.deb ./sagaflow-dev_*.deb >install.log 2>&1; then
+# The runtime package alone first: the shared library and what it loads, no -dev package.
+if apt-get install -y -qq ./libsagaflow0.1_*.deb >install.log 2>&1 && ldconfig -p | grep -q 'libsagaflow.so.0.1 ' &&
+   ! dpkg -s libpq-dev >/dev/null 2>&1; then
+  ok "apt installs libsagaflow0.1 alone: libsagaflow.so.0.1 is in the loader's cache, no -dev package came with it"
+else
+  bad "libsagaflow0.1: $(tail -5 install.log; ldconfig -p | grep sagaflow)"
+fi
+if apt-get install -y -qq ./sagad_*.deb ./sagaflow-dev_*.deb >>install.log 2>&1; then
   ok "apt installs sagad and sagaflow-dev with their dependencies"
 else
   bad "install: $(tail -15 install.log)"; echo "$passed passed, $failed failed"; exit 1
@@ -42,6 +49,13 @@ if cmake -S example -B build -G Ninja >build.log 2>&1 && cmake --build build -j2
   ok "examples/standalone builds with find_package(Sagaflow) from /usr"
 else
   bad "example build: $(tail -20 build.log)"; echo "$passed passed, $failed failed"; exit 1
+fi
+# shellcheck disable=SC2046  # pkg-config's words are meant to split
+if g++ -O1 -o cars-shared example/cars_worker.cpp example/cars.cpp $(pkg-config --cflags --libs sagaflow) >shared.log 2>&1 &&
+   ldd cars-shared | grep -qE 'libsagaflow.so.0.1 => (/usr)?/lib/libsagaflow' && ./cars-shared --help >/dev/null; then
+  ok "a worker linked with pkg-config sagaflow loads the packaged libsagaflow.so.0.1 and runs"
+else
+  bad "shared worker: $(tail -5 shared.log; ldd cars-shared 2>&1 | grep -i sagaflow)"
 fi
 mkdir -p /tmp/trip && chmod 755 /tmp/trip
 build/trip-sagad --data-dir /tmp/trip/data --worker-endpoint ipc:///tmp/trip/w.sock --http-listen 127.0.0.1:0 2>/tmp/trip/sagad.log &

@@ -2,7 +2,8 @@
 # The Debian packages as an operator meets them: built by CPack from this build, installed
 # with apt (dpkg plus their dependencies) into a clean Debian 12 root made by mmdebstrap
 # from Debian's archive, then, inside it: sagad --version, the files and user the packages
-# set up, and examples/standalone built against /usr and run for one saga end to end.
+# set up, a worker linked to the shared library, and examples/standalone built against
+# /usr and run for one saga end to end.
 # Usage: package_test.sh BUILD_DIR
 set -uo pipefail
 bin=$(cd "${1:?build dir}" && pwd)
