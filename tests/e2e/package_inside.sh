@@ -13,7 +13,7 @@ wait_for() {
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null 2>&1
 # The runtime package alone first: the shared library and what it loads, no -dev package.
-if apt-get install -y -qq ./libsagaflow0.1_*.deb >install.log 2>&1 && ldconfig -p | grep -q 'libsagaflow.so.0.1 ' &&
+if apt-get install -y -qq ./libsagaflow0.1_*.deb >install.log 2>&1 && grep -q 'libsagaflow.so.0.1 ' <<<"$(ldconfig -p)" &&
    ! dpkg -s libpq-dev >/dev/null 2>&1; then
   ok "apt installs libsagaflow0.1 alone: libsagaflow.so.0.1 is in the loader's cache, no -dev package came with it"
 else
@@ -52,7 +52,7 @@ else
 fi
 # shellcheck disable=SC2046  # pkg-config's words are meant to split
 if g++ -O1 -o cars-shared example/cars_worker.cpp example/cars.cpp $(pkg-config --cflags --libs sagaflow) >shared.log 2>&1 &&
-   ldd cars-shared | grep -qE 'libsagaflow.so.0.1 => (/usr)?/lib/libsagaflow' && ./cars-shared --help >/dev/null; then
+   grep -qE 'libsagaflow.so.0.1 => (/usr)?/lib/libsagaflow' <<<"$(ldd cars-shared)" && ./cars-shared --help >/dev/null; then
   ok "a worker linked with pkg-config sagaflow loads the packaged libsagaflow.so.0.1 and runs"
 else
   bad "shared worker: $(tail -5 shared.log; ldd cars-shared 2>&1 | grep -i sagaflow)"

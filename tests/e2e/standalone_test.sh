@@ -71,7 +71,7 @@ fi
 if flags=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs sagaflow) &&
    read -ra flag_words <<<"$flags" &&
    g++ -O1 -o "$dir/cars-so" "$example/cars_worker.cpp" "$example/cars.cpp" "${flag_words[@]}" 2>"$dir/so.log" &&
-   LD_LIBRARY_PATH=$prefix/lib ldd "$dir/cars-so" | grep -q "libsagaflow.so.0.1 => $prefix/lib/" &&
+   grep -q "libsagaflow.so.0.1 => $prefix/lib/" <<<"$(LD_LIBRARY_PATH=$prefix/lib ldd "$dir/cars-so")" &&
    LD_LIBRARY_PATH=$prefix/lib "$dir/cars-so" --help >/dev/null; then
   ok "a worker built with pkg-config sagaflow loads libsagaflow.so.0.1 and runs (--help)"
 else
@@ -84,7 +84,7 @@ printf '%s\n' 'cmake_minimum_required(VERSION 3.25)' 'project(shared_worker LANG
   'target_link_libraries(cars-worker PRIVATE Sagaflow::shared)' >"$dir/shared/CMakeLists.txt"
 if cmake -S "$dir/shared" -B "$dir/shared/build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >"$dir/shared.log" 2>&1 &&
    cmake --build "$dir/shared/build" >>"$dir/shared.log" 2>&1 &&
-   ldd "$dir/shared/build/cars-worker" | grep -q "libsagaflow.so.0.1 => $prefix/lib/" &&
+   grep -q "libsagaflow.so.0.1 => $prefix/lib/" <<<"$(ldd "$dir/shared/build/cars-worker")" &&
    "$dir/shared/build/cars-worker" --help >/dev/null; then
   ok "a worker linked to Sagaflow::shared with CMake finds libsagaflow.so.0.1 in the prefix (its RUNPATH) and runs"
 else
