@@ -166,8 +166,9 @@ std::vector<Delivered> Dispatcher::Pump() {
             }
             Entry& e = it->second;
             const std::string& action = e.command.action;
-            if (!AnyServes(queue, action)) {
-                if (!HasWorkers(queue)) break;  // the line waits for its queue's first worker
+            WorkerSlot* w = FreeWorker(queue, action);
+            if (w == nullptr) {
+                if (AnyServes(queue, action) || !HasWorkers(queue)) break;  // the line waits for a slot
                 // The queue's workers serve other actions: it waits aside, reported once, and
                 // the commands behind it go on. A worker that serves it puts it back.
                 if (!e.unserved_reported) {
@@ -178,8 +179,6 @@ std::vector<Delivered> Dispatcher::Pump() {
                 tickets.pop_front();
                 continue;
             }
-            WorkerSlot* w = FreeWorker(queue, action);
-            if (w == nullptr) break;  // the line waits for a slot
             Command command = e.command;
             command.deadline = now + e.timeout;
             if (!channel_.Deliver(w->id, command)) {

@@ -550,7 +550,6 @@ Status SagaService::ApplyUnserved(StoreTx& tx, const Unserved& unserved) {
     auto item = tx.GetPending(unserved.msg_id);
     if (!item) return {};  // answered or withdrawn since: nothing waits
     HistoryEvent e = Note(*item, "unserved");
-    e.msg_id = unserved.msg_id;
     e.detail["queue"] = unserved.queue;
     e.detail["action"] = unserved.action;
     e.detail["why"] = "no connected worker serves action '" + unserved.action + "' of queue '" + unserved.queue +

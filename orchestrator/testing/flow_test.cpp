@@ -11,6 +11,7 @@
 
 #include "engine.hpp"
 #include "memory_store.hpp"
+#include "plan.hpp"
 #include "sagaflow/core/error.hpp"
 #include "step_rules.hpp"
 
@@ -274,33 +275,11 @@ private:
 
 bool Ended(SagaStatus s) { return s == SagaStatus::kCompleted || s == SagaStatus::kCompensated; }
 
-/// The parallel branches a node sits in, outermost first: (group node, branch) pairs.
-std::vector<std::pair<int, int>> BranchPath(const Workflow& wf, int node) {
-    std::vector<std::pair<int, int>> path;
-    int seq = wf.nodes().at(static_cast<std::size_t>(node)).sequence;
-    while (seq >= 0) {
-        const Workflow::Sequence& s = wf.sequences().at(static_cast<std::size_t>(seq));
-        if (s.group < 0) break;
-        path.insert(path.begin(), {s.group, s.branch});
-        seq = wf.nodes().at(static_cast<std::size_t>(s.group)).sequence;
-    }
-    return path;
-}
-
-/// True when `a` and `b` sit on different branches of one parallel group.
-bool Concurrent(const Workflow& wf, const std::string& a, const std::string& b) {
-    const auto pa = BranchPath(wf, wf.find(a)), pb = BranchPath(wf, wf.find(b));
-    for (std::size_t i = 0; i < std::min(pa.size(), pb.size()); ++i) {
-        if (pa[i].first != pb[i].first) return false;
-        if (pa[i].second != pb[i].second) return true;
-    }
-    return false;
-}
-
 /// What holds in every run: the saga ended, no effect twice, and the compensations are
 /// exactly those of the steps whose forward effect committed, in reverse order.
 void CheckEveryRun(const Workflow& wf, const std::set<std::pair<std::string, Phase>>& uncounted, RunReport& r,
                    const std::string& last_retry) {
+    const engine::Plan plan(wf);  // whether two steps are ordered: the Plan's rule
     if (r.status == SagaStatus::kFailed) {
         r.problems.push_back("the saga ended failed, waiting for an operator: " + r.reason);
     } else if (!Ended(r.status)) {
@@ -339,7 +318,7 @@ void CheckEveryRun(const Workflow& wf, const std::set<std::pair<std::string, Pha
             continue;
         }
         for (std::size_t j = i + 1; j < undone.size(); ++j) {
-            if (!completed.contains(undone[j]) || Concurrent(wf, undone[i], undone[j])) continue;
+            if (!completed.contains(undone[j]) || plan.Concurrent(wf.find(undone[i]), wf.find(undone[j]))) continue;
             if (completed.at(undone[i]) < completed.at(undone[j])) {
                 r.problems.push_back("'" + undone[i] + "' was undone before '" + undone[j] +
                                      "', though it completed first (compensation runs in reverse order)");
