@@ -19,6 +19,8 @@ std::string_view ToString(NodeKind kind) noexcept {
         case NodeKind::kParallel: return "parallel";
         case NodeKind::kComplete: return "complete";
         case NodeKind::kFail: return "fail";
+        case NodeKind::kTimer: return "timer";
+        case NodeKind::kSignal: return "signal";
     }
     return "unknown";
 }
@@ -75,11 +77,33 @@ StepBuilder& StepBuilder::CompensationTimeout(std::chrono::milliseconds per_atte
 
 StepBuilder& StepBuilder::Next(NodeName target) {
     NodeDef& node = owner_->At(address_);
-    if (node.kind == NodeKind::kStep || node.kind == NodeKind::kParallel) {
+    if (node.kind == NodeKind::kStep || node.kind == NodeKind::kParallel || IsWait(node.kind)) {
         node.next = target.str();
     } else {
         owner_->misuse_.push_back("Next after " + std::string(ToString(node.kind)) + " '" + node.id +
-                                  "': only a step or a parallel group has it");
+                                  "': only a step, a parallel group or a wait has it");
+    }
+    return *this;
+}
+
+StepBuilder& StepBuilder::Deadline(std::chrono::milliseconds limit) {
+    NodeDef& node = owner_->At(address_);
+    if (node.kind == NodeKind::kStep || node.kind == NodeKind::kParallel || IsWait(node.kind)) {
+        node.deadline = limit;
+    } else {
+        owner_->misuse_.push_back("Deadline after " + std::string(ToString(node.kind)) + " '" + node.id +
+                                  "': only a step, a parallel group or a wait has it");
+    }
+    return *this;
+}
+
+StepBuilder& StepBuilder::OnDeadline(NodeName target) {
+    NodeDef& node = owner_->At(address_);
+    if (node.kind == NodeKind::kSignal) {
+        node.on_deadline = target.str();
+    } else {
+        owner_->misuse_.push_back("OnDeadline after " + std::string(ToString(node.kind)) + " '" + node.id +
+                                  "': only a signal wait has it");
     }
     return *this;
 }
@@ -89,6 +113,10 @@ ChoiceBuilder StepBuilder::Choice(NodeName id) { return owner_->Choice(id); }
 ParallelBuilder StepBuilder::Parallel(NodeName id) { return owner_->Parallel(id); }
 StepBuilder StepBuilder::Complete(NodeName id) { return owner_->Complete(id); }
 StepBuilder StepBuilder::Fail(NodeName id, std::string reason) { return owner_->Fail(id, std::move(reason)); }
+StepBuilder StepBuilder::Sleep(NodeName id, std::chrono::milliseconds d) { return owner_->Sleep(id, d); }
+StepBuilder StepBuilder::Until(NodeName id, std::string field) { return owner_->Until(id, std::move(field)); }
+StepBuilder StepBuilder::AwaitSignal(NodeName signal) { return owner_->AwaitSignal(signal); }
+StepBuilder StepBuilder::AwaitSignal(NodeName id, NodeName signal) { return owner_->AwaitSignal(id, signal); }
 
 BranchBuilder StepBuilder::Branch() {
     if (owner_->open_groups_.empty()) {
@@ -135,6 +163,10 @@ ChoiceBuilder BranchBuilder::Choice(NodeName id) { return owner_->Choice(id); }
 ParallelBuilder BranchBuilder::Parallel(NodeName id) { return owner_->Parallel(id); }
 StepBuilder BranchBuilder::Complete(NodeName id) { return owner_->Complete(id); }
 StepBuilder BranchBuilder::Fail(NodeName id, std::string reason) { return owner_->Fail(id, std::move(reason)); }
+StepBuilder BranchBuilder::Sleep(NodeName id, std::chrono::milliseconds d) { return owner_->Sleep(id, d); }
+StepBuilder BranchBuilder::Until(NodeName id, std::string field) { return owner_->Until(id, std::move(field)); }
+StepBuilder BranchBuilder::AwaitSignal(NodeName signal) { return owner_->AwaitSignal(signal); }
+StepBuilder BranchBuilder::AwaitSignal(NodeName id, NodeName signal) { return owner_->AwaitSignal(id, signal); }
 
 // ---- WorkflowBuilder ------------------------------------------------------------------
 
@@ -212,6 +244,32 @@ StepBuilder WorkflowBuilder::Fail(NodeName id, std::string reason) {
     node.id = id.str();
     node.kind = NodeKind::kFail;
     node.reason = std::move(reason);
+    return StepBuilder(this, Append(std::move(node)));
+}
+
+StepBuilder WorkflowBuilder::Sleep(NodeName id, std::chrono::milliseconds duration) {
+    NodeDef node;
+    node.id = id.str();
+    node.kind = NodeKind::kTimer;
+    node.sleep = duration;
+    return StepBuilder(this, Append(std::move(node)));
+}
+
+StepBuilder WorkflowBuilder::Until(NodeName id, std::string field) {
+    NodeDef node;
+    node.id = id.str();
+    node.kind = NodeKind::kTimer;
+    node.until = std::move(field);
+    return StepBuilder(this, Append(std::move(node)));
+}
+
+StepBuilder WorkflowBuilder::AwaitSignal(NodeName signal) { return AwaitSignal(signal, signal); }
+
+StepBuilder WorkflowBuilder::AwaitSignal(NodeName id, NodeName signal) {
+    NodeDef node;
+    node.id = id.str();
+    node.kind = NodeKind::kSignal;
+    node.signal = signal.str();
     return StepBuilder(this, Append(std::move(node)));
 }
 

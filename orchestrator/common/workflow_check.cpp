@@ -105,6 +105,64 @@ private:
             case NodeKind::kComplete:
             case NodeKind::kFail:
                 break;
+            case NodeKind::kTimer:
+                if (n.until.empty() && n.sleep.count() <= 0) {
+                    problems_.push_back(where + ": Sleep must be > 0, not " + std::to_string(n.sleep.count()) + " ms");
+                }
+                if (!n.until.empty() && !IsValidName(n.until)) {
+                    problems_.push_back(where + ": Until field must be 1-128 of [A-Za-z0-9_.-]");
+                }
+                break;
+            case NodeKind::kSignal:
+                if (!IsValidName(n.signal)) problems_.push_back(where + ": signal name must be 1-128 of [A-Za-z0-9_.-]");
+                break;
+        }
+        CheckDeadline(n, where);
+    }
+
+    // The longest per-attempt timeout of the steps in `n` (itself, or inside its branches).
+    static std::chrono::milliseconds LongestTimeout(const NodeDef& n, std::string& which) {
+        std::chrono::milliseconds longest{0};
+        if (n.kind == NodeKind::kStep) {
+            longest = n.step.timeout;
+            which = n.id;
+        }
+        for (const auto& branch : n.branches) {
+            for (const NodeDef& m : branch) {
+                std::string inner;
+                const auto t = LongestTimeout(m, inner);
+                if (t > longest) {
+                    longest = t;
+                    which = inner;
+                }
+            }
+        }
+        return longest;
+    }
+
+    void CheckDeadline(const NodeDef& n, const std::string& where) {
+        if (!n.on_deadline.empty() && n.kind != NodeKind::kSignal) {
+            problems_.push_back(where + ": only a signal wait has OnDeadline");
+        }
+        if (!n.deadline) {
+            if (!n.on_deadline.empty()) problems_.push_back(where + ": OnDeadline without a Deadline");
+            return;
+        }
+        const bool may = n.kind == NodeKind::kStep || n.kind == NodeKind::kParallel || IsWait(n.kind);
+        if (!may) {
+            problems_.push_back(where + ": only a step, a parallel group or a wait has a deadline");
+            return;
+        }
+        if (n.deadline->count() <= 0) {
+            problems_.push_back(where + ": deadline must be > 0, not " + std::to_string(n.deadline->count()) + " ms");
+            return;
+        }
+        std::string which;
+        const auto longest = LongestTimeout(n, which);
+        if (*n.deadline < longest) {
+            problems_.push_back(where + ": deadline " + std::to_string(n.deadline->count()) +
+                                " ms is shorter than the timeout of step '" + which + "' (" +
+                                std::to_string(longest.count()) + " ms)");
         }
     }
 
@@ -191,14 +249,18 @@ Workflow WorkflowBuilder::FromNodes(std::string name, int version, std::vector<N
                                                                       : -1;
     };
     std::vector<int> targets(ix.places.size(), -2);  // resolved once, problems reported once
+    std::vector<int> deadline_targets(ix.places.size(), -1);
     for (std::size_t i = 0; i < ix.places.size(); ++i) {
         const NodeDef& n = *ix.places[i].def;
         if (!n.next.empty()) {
-            if (n.kind == NodeKind::kStep || n.kind == NodeKind::kParallel) {
+            if (n.kind == NodeKind::kStep || n.kind == NodeKind::kParallel || IsWait(n.kind)) {
                 targets[i] = target(static_cast<int>(i), n.next, "next");
             } else {
-                problems.push_back(Label(n) + ": only a step or a parallel group has a next node");
+                problems.push_back(Label(n) + ": only a step, a parallel group or a wait has a next node");
             }
+        }
+        if (!n.on_deadline.empty() && n.kind == NodeKind::kSignal) {
+            deadline_targets[i] = target(static_cast<int>(i), n.on_deadline, "on deadline");
         }
         if (n.kind == NodeKind::kChoice) {
             for (const ChoiceBranch& b : n.when) {
@@ -218,7 +280,10 @@ Workflow WorkflowBuilder::FromNodes(std::string name, int version, std::vector<N
         switch (def.kind) {
             case NodeKind::kStep:
             case NodeKind::kParallel:
+            case NodeKind::kTimer:
+            case NodeKind::kSignal:
                 reach(def.next.empty() ? following(n) : targets[static_cast<std::size_t>(n)]);
+                reach(deadline_targets[static_cast<std::size_t>(n)]);
                 for (int s : ix.branch_sequences[static_cast<std::size_t>(n)]) {
                     const auto& seq = ix.sequences[static_cast<std::size_t>(s)].nodes;
                     if (!seq.empty()) reach(seq.front());

@@ -86,8 +86,10 @@ void Engine::Apply(Effects effects) {
     for (const MsgId& id : effects.forget) {
         dispatcher_.Forget(id);
         scheduler_.Cancel(id);
+        waits_.erase(id);
     }
     for (auto& [record, command] : effects.track) Track(record, std::move(command), false);
+    for (const PendingRecord& item : effects.due) ArmWait(item);
     if (options_.observer != nullptr && !effects.facts.empty()) options_.observer->Observe(effects.facts);
 }
 
@@ -98,6 +100,10 @@ int Engine::Tick() {
     }
     std::vector<Event> expired;
     for (const MsgId& id : scheduler_.TakeDue()) {
+        if (waits_.erase(id) > 0) {  // a timer or a deadline
+            expired.emplace_back(WaitDue{id});
+            continue;
+        }
         const Dispatcher::Entry* e = dispatcher_.Find(id);
         if (e == nullptr) continue;
         if (e->stage == Dispatcher::Stage::kInFlight) {
@@ -124,7 +130,14 @@ int Engine::Tick() {
     }
     if (!expired.empty()) {
         // Not applied (the store is down, or the commit was in doubt): due again shortly.
-        auto again = [&](const Event& e) { scheduler_.ArmIn(std::get<DeadlinePassed>(e).msg_id, options_.retry_after_store_error); };
+        auto again = [&](const Event& e) {
+            if (const auto* w = std::get_if<WaitDue>(&e)) {
+                waits_.insert(w->id);
+                scheduler_.ArmIn(w->id, options_.retry_after_store_error);
+            } else {
+                scheduler_.ArmIn(std::get<DeadlinePassed>(e).msg_id, options_.retry_after_store_error);
+            }
+        };
         std::vector<Status> statuses;
         try {
             statuses = ApplyEvents(expired);
@@ -154,6 +167,11 @@ int Engine::Recover() {
         dispatcher_.Forget(id);
         scheduler_.Cancel(id);
     }
+    std::erase_if(waits_, [&](const MsgId& id) {
+        if (awaited.contains(id)) return false;
+        scheduler_.Cancel(id);
+        return true;
+    });
     for (const auto& [item, saga] : work) {
         const std::string version = saga.workflow + " v" + std::to_string(saga.workflow_version);
         const Workflow* wf = registry_.Find(saga.workflow, saga.workflow_version);
@@ -162,9 +180,17 @@ int Engine::Recover() {
             continue;
         }
         const int n = wf->find(item.node);
-        if (n < 0 || wf->node(n).kind != NodeKind::kStep) {
+        const bool command = item.kind == PendingKind::kCommand;
+        if (n < 0 || (command && wf->node(n).kind != NodeKind::kStep)) {
             // Reported and left alone: never walked on a graph it does not belong to.
             unregistered[version + ", unknown node '" + item.node + "'"].insert(saga.id);
+            continue;
+        }
+        if (!command) {
+            if (IsDueTime(item.kind) && !waits_.contains(item.msg_id)) {
+                ArmWait(item);  // one that came due while sagad was down fires now
+                ++loaded;
+            }
             continue;
         }
         const Dispatcher::Entry* known = dispatcher_.Find(item.msg_id);
@@ -175,6 +201,16 @@ int Engine::Recover() {
     unregistered_.clear();
     for (const auto& [version, sagas] : unregistered) unregistered_[version] = sagas.size();
     return loaded;
+}
+
+void Engine::ArmWait(const PendingRecord& item) {
+    waits_.insert(item.msg_id);
+    scheduler_.ArmAt(item.msg_id, item.not_before);
+}
+
+Status Engine::Signal(SignalSent signal) {
+    const Event e = std::move(signal);
+    return ApplyEvents(std::span<const Event>(&e, 1)).front();
 }
 
 std::optional<Timestamp> Engine::NextWakeup() {

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "dispatcher.hpp"
@@ -51,6 +52,8 @@ public:
     Status Compensate(const SagaId& id, const std::string& reason, const Actor& by = {});
     /// Re-runs the compensation that failed, for a failed saga; kFailedPrecondition else.
     Status Retry(const SagaId& id, const std::string& reason = {}, const Actor& by = {});
+    /// Sends a signal into a saga (see `SagaService::ApplyEvents` for the answers).
+    Status Signal(SignalSent signal);
 
     /// Moves what is due into the lines, hands ready commands to free workers and applies
     /// every passed deadline. Returns how many commands it handed over or timed out.
@@ -67,6 +70,8 @@ public:
     [[nodiscard]] std::optional<Timestamp> NextWakeup();
     /// Commands tracked in memory (waiting, ready to send or awaiting a reply).
     [[nodiscard]] std::size_t tracked() const { return dispatcher_.tracked(); }
+    /// Timers and deadlines armed in memory.
+    [[nodiscard]] std::size_t waits() const { return waits_.size(); }
     /// Due times held, live or left behind by an answered command: never more than twice
     /// the live ones plus `EngineOptions::spare_timers`.
     [[nodiscard]] std::size_t timers() const { return scheduler_.held(); }
@@ -83,6 +88,8 @@ private:
     /// What committed batches left: commands into the ledger, due now or at their time.
     void Apply(Effects effects);
     void Track(const PendingRecord& record, Command command, bool recovered);
+    /// A timer or deadline: the scheduler alone holds it, and its due time becomes `WaitDue`.
+    void ArmWait(const PendingRecord& item);
     Duration TimeoutOf(const Command& command) const;
 
     const WorkflowRegistry& registry_;
@@ -92,6 +99,7 @@ private:
     Dispatcher dispatcher_;
     Scheduler scheduler_;
     SagaService service_;
+    std::unordered_set<MsgId> waits_;  ///< The timers and deadlines the scheduler holds.
     bool resync_ = false;
     std::map<std::string, std::size_t> unregistered_;
 };

@@ -118,6 +118,45 @@ public:
 
     void AppendHistory(const HistoryEvent& event) override { staged_.push_back(event); }
 
+    std::optional<SignalRecord> GetSignal(const SagaId& saga, const std::string& id) override {
+        for (const SignalRecord& s : work_.signals) {
+            if (s.saga_id == saga && s.id == id) return s;
+        }
+        return std::nullopt;
+    }
+
+    std::optional<SignalRecord> WaitingSignal(const SagaId& saga, const std::string& name) override {
+        for (const SignalRecord& s : work_.signals) {
+            if (s.saga_id == saga && s.name == name && s.consumed_by.empty()) return s;
+        }
+        return std::nullopt;
+    }
+
+    std::vector<SignalRecord> SignalsOf(const SagaId& saga) override {
+        std::vector<SignalRecord> out;
+        for (const SignalRecord& s : work_.signals) {
+            if (s.saga_id == saga) out.push_back(s);
+        }
+        return out;
+    }
+
+    void InsertSignal(const SignalRecord& signal) override {
+        if (GetSignal(signal.saga_id, signal.id)) {
+            throw Error(ErrorCode::kAborted, "signal " + signal.id + " of saga " + signal.saga_id.str() + " exists");
+        }
+        work_.signals.push_back(signal);
+    }
+
+    void ConsumeSignal(const SignalRecord& signal) override {
+        for (SignalRecord& s : work_.signals) {
+            if (s.saga_id == signal.saga_id && s.id == signal.id) {
+                s.consumed_by = signal.consumed_by;
+                return;
+            }
+        }
+        throw Error(ErrorCode::kAborted, "signal " + signal.id + " of saga " + signal.saga_id.str() + " is gone");
+    }
+
     void InsertAlert(const AlertRecord& alert) override {
         AlertRecord a = alert;
         a.id = work_.next_alert++;
@@ -164,6 +203,8 @@ public:
             std::erase_if(work_.history, [&](const MemorySagaStore::HistoryRow& r) { return ids.count(r.saga_id) > 0; }));
         out.pending = static_cast<std::int64_t>(
             std::erase_if(work_.pending, [&](const auto& p) { return ids.count(p.second.saga_id) > 0; }));
+        out.signals = static_cast<std::int64_t>(
+            std::erase_if(work_.signals, [&](const SignalRecord& x) { return ids.count(x.saga_id) > 0; }));
         out.alerts = static_cast<std::int64_t>(
             std::erase_if(work_.alerts, [&](const auto& a) { return ids.count(a.first.first) > 0; }));
         out.sagas = static_cast<std::int64_t>(ids.size());

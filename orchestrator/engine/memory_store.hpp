@@ -31,6 +31,7 @@ public:
         std::int64_t next_seq = 1;
         std::map<std::pair<SagaId, std::int64_t>, AlertRecord> alerts;
         std::int64_t next_alert = 1;
+        std::vector<SignalRecord> signals;  ///< In the order received.
     };
 
 private:

@@ -43,6 +43,7 @@ void to_json(nlohmann::json& j, const FlowState& s) {
         if (n.order != 0) o["o"] = n.order;
         if (n.uncertain) o["u"] = true;
         if (n.stuck) o["x"] = true;
+        if (n.expired) o["e"] = true;
         nodes[id] = std::move(o);
     }
     j = {{"completions", s.completions}, {"nodes", std::move(nodes)}};
@@ -60,6 +61,7 @@ void from_json(const nlohmann::json& j, FlowState& s) {
             n.order = o.value("o", 0);
             n.uncertain = o.value("u", false);
             n.stuck = o.value("x", false);
+            n.expired = o.value("e", false);
             s.nodes.emplace(id, n);
         }
     } catch (const nlohmann::json::exception& e) {
@@ -136,7 +138,39 @@ public:
                 At(n).state = NodeState::kFailed;
                 Halt(d.reason.empty() ? "the flow reached fail node '" + d.id + "'" : d.reason);
                 return;
+            case NodeKind::kTimer: {
+                const std::optional<Timestamp> due = DueOf(d);
+                if (!due) {
+                    At(n).state = NodeState::kFailed;
+                    Halt("timer '" + d.id + "': field '" + d.until +
+                         "' of the context or input holds no timestamp (RFC 3339 text or epoch milliseconds)");
+                    return;
+                }
+                At(n).state = NodeState::kRunning;
+                timer_due_[n] = *due;
+                return;
+            }
+            case NodeKind::kSignal:
+                At(n).state = NodeState::kRunning;
+                return;
         }
+    }
+
+    // When timer `d` is due: after its sleep, or at the time its field holds.
+    [[nodiscard]] std::optional<Timestamp> DueOf(const NodeDef& d) const {
+        if (d.until.empty()) return facts_.now + std::chrono::duration_cast<Duration>(d.sleep);
+        const nlohmann::json* v = nullptr;
+        if (facts_.context.is_object() && facts_.context.contains(d.until)) v = &facts_.context[d.until];
+        else if (facts_.input.is_object() && facts_.input.contains(d.until)) v = &facts_.input[d.until];
+        if (v == nullptr) return std::nullopt;
+        if (v->is_string()) return ParseTimestamp(v->get_ref<const std::string&>());
+        if (v->is_number_integer()) return Timestamp(std::chrono::milliseconds(v->get<std::int64_t>()));
+        return std::nullopt;
+    }
+
+    [[nodiscard]] std::optional<Timestamp> TimerDue(int n) const {
+        auto it = timer_due_.find(n);
+        return it == timer_due_.end() ? std::nullopt : std::optional<Timestamp>(it->second);
     }
 
     // After node `n` finished forward.
@@ -192,6 +226,10 @@ public:
     void Undo() {
         const int count = static_cast<int>(wf_.nodes().size());
         for (int n = 0; n < count; ++n) {
+            // A wait has no effect to undo: it is withdrawn.
+            if (IsWait(Def(n).kind) && Get(n).state == NodeState::kRunning) At(n).state = NodeState::kSkipped;
+        }
+        for (int n = 0; n < count; ++n) {
             if (Def(n).kind == NodeKind::kStep && Get(n).state == NodeState::kRunning) return;  // awaited
         }
         for (int n = 0; n < count; ++n) {
@@ -244,6 +282,7 @@ private:
     const FlowFacts& facts_;
     PlanResult& result_;
     bool halted_ = false;
+    std::map<int, Timestamp> timer_due_;  ///< The timers this walk started.
 };
 
 Plan::Plan(const Workflow& workflow) : wf_(workflow) {
@@ -277,9 +316,42 @@ bool Plan::Concurrent(int a, int b) const {
 }
 
 PlanResult Plan::Apply(FlowState& state, const PlanEvent& e, const FlowFacts& facts) const {
-    PlanResult r;
     const FlowState before = state;
+    PlanResult r;
     Walk w(*this, state, facts, r);
+    r = ApplyEvent(state, e, facts, w, r);
+    if (!r.accepted) return r;
+    // What started or stopped running: what it waits for is armed or disarmed. Disarms
+    // come first: what a node no longer waits for goes before anything the walk sends.
+    std::vector<PlanEffect> disarms;
+    const int count = static_cast<int>(wf_.nodes().size());
+    for (int n = 0; n < count; ++n) {
+        const NodeDef& d = wf_.node(n);
+        if (!IsWait(d.kind) && !d.deadline) continue;
+        const bool was = before.at(d.id).state == NodeState::kRunning;
+        const bool is = state.at(d.id).state == NodeState::kRunning;
+        if (was == is) continue;
+        if (was) {
+            disarms.push_back({PlanEffect::Kind::kDisarm, d.id, Phase::kForward, {}});
+            continue;
+        }
+        if (d.kind == NodeKind::kTimer) {
+            r.effects.push_back({PlanEffect::Kind::kArmTimer, d.id, Phase::kForward, w.TimerDue(n).value_or(facts.now)});
+        } else if (d.kind == NodeKind::kSignal) {
+            r.effects.push_back({PlanEffect::Kind::kAwaitSignal, d.id, Phase::kForward, {}});
+        }
+        if (d.deadline) {
+            r.effects.push_back({PlanEffect::Kind::kArmDeadline, d.id, Phase::kForward,
+                                 facts.now + std::chrono::duration_cast<Duration>(*d.deadline)});
+        }
+    }
+    r.effects.insert(r.effects.begin(), disarms.begin(), disarms.end());
+    return r;
+}
+
+PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFacts& facts, Walk& w,
+                             PlanResult& r) const {
+    const FlowState before = state;
     auto reject = [&] {
         state = before;
         return PlanResult{false, {}, FlowSignal::kNone, {}};
@@ -346,6 +418,43 @@ PlanResult Plan::Apply(FlowState& state, const PlanEvent& e, const FlowFacts& fa
             }
             w.Undo();
             return r;
+        case PlanEvent::Kind::kFired:
+        case PlanEvent::Kind::kSignal: {
+            const int n = wf_.find(e.node);
+            const NodeKind want = e.kind == PlanEvent::Kind::kFired ? NodeKind::kTimer : NodeKind::kSignal;
+            if (n < 0 || wf_.node(n).kind != want || facts.undoing) return reject();
+            NodeStatus& st = state[e.node];
+            if (st.state != NodeState::kRunning) return reject();
+            st.state = NodeState::kDone;
+            w.Continue(n);
+            return r;
+        }
+        case PlanEvent::Kind::kExpired: {
+            const int n = wf_.find(e.node);
+            if (n < 0 || !wf_.node(n).deadline) return reject();
+            const NodeDef& d = wf_.node(n);
+            NodeStatus& st = state[e.node];
+            if (st.state != NodeState::kRunning) return reject();
+            st.expired = true;
+            if (!d.on_deadline.empty() && !facts.undoing) {
+                st.state = NodeState::kDone;
+                w.Jump(n, wf_.find(d.on_deadline));
+                return r;
+            }
+            st.state = NodeState::kFailed;
+            if (d.kind == NodeKind::kStep) {
+                // Its command may yet have run: undone too, as after spent retries.
+                st.uncertain = true;
+                st.order = ++state.completions;
+            }
+            if (!facts.undoing) {
+                w.Halt(std::string(ToString(d.kind)) + " '" + d.id + "' passed its deadline of " +
+                       std::to_string(d.deadline->count()) + " ms");
+            } else {
+                w.Undo();
+            }
+            return r;
+        }
         case PlanEvent::Kind::kRetryUndo: {
             if (!facts.undoing) return reject();
             bool any = false;
@@ -375,7 +484,12 @@ std::vector<Plan::Exit> Plan::Exits(int n) const {
     switch (d.kind) {
         case NodeKind::kStep:
         case NodeKind::kParallel:
-            return {d.next.empty() ? following() : Exit{wf_.find(d.next), {}, false}};
+        case NodeKind::kTimer:
+        case NodeKind::kSignal: {
+            std::vector<Exit> out{d.next.empty() ? following() : Exit{wf_.find(d.next), {}, false}};
+            if (!d.on_deadline.empty()) out.push_back({wf_.find(d.on_deadline), "deadline", false});
+            return out;
+        }
         case NodeKind::kChoice: {
             std::vector<Exit> out;
             for (const ChoiceBranch& b : d.when) out.push_back({wf_.find(b.target), b.guard, false});

@@ -16,7 +16,14 @@
 //   - then (undoing) every step that completed, or whose outcome is unknown, and has a
 //     compensation is undone in reverse order of completion; steps in different branches
 //     of a parallel group are not ordered against each other, so they are undone
-//     concurrently. Nothing that never started is undone.
+//     concurrently. Nothing that never started is undone;
+//   - a wait (timer, signal) runs until it fires, its signal comes, or its deadline
+//     passes; when the forward walk stops it is withdrawn (it has nothing to undo);
+//   - a node with a deadline that is still running when it passes fails for good (a step:
+//     with an unknown outcome, so it is undone too), or a signal wait with `OnDeadline`
+//     goes there instead.
+// The Plan says what to arm and disarm (timers, signal waits, deadlines) as effects; it
+// reads the time only from `FlowFacts::now`, so it stays pure.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sagaflow/core/clock.hpp"
 #include "sagaflow/core/saga_types.hpp"
 #include "sagaflow/workflow/workflow.hpp"
 
@@ -55,6 +63,7 @@ struct NodeStatus {
     int order = 0;
     bool uncertain = false;  ///< kFailed without knowing whether it had an effect.
     bool stuck = false;      ///< kCompensating whose compensation failed for good.
+    bool expired = false;    ///< Its deadline passed (kFailed, or kDone with `OnDeadline`).
 
     friend bool operator==(const NodeStatus&, const NodeStatus&) = default;
 };
@@ -84,6 +93,9 @@ struct PlanEvent {
         kResume,      ///< The lifecycle moved to undoing: start compensating.
         kCompensate,  ///< An operator asks to undo; `withdrawn` running steps never sent.
         kRetryUndo,   ///< An operator retries the stuck compensations.
+        kFired,       ///< Timer `node` is due.
+        kSignal,      ///< Signal wait `node` got its signal (the service merged its payload).
+        kExpired,     ///< `node`'s deadline passed.
     };
     Kind kind = Kind::kBegin;
     std::string node;
@@ -97,10 +109,16 @@ struct PlanEffect {
         kSend,      ///< A new command (new msg id) for `node` in `phase`.
         kResend,    ///< The awaited command of `node` again (same msg id), after backoff.
         kWithdraw,  ///< Drop `node`'s command: it was never sent, so it cannot have run.
+        kArmTimer,     ///< Timer `node` is due at `due`.
+        kAwaitSignal,  ///< Signal wait `node` waits (a signal that came before it is taken now).
+        kArmDeadline,  ///< `node` must finish by `due`.
+        kDisarm,       ///< `node` stopped running: drop what it waited for (its timer, signal
+                       ///< wait, deadline; after its deadline, a step's command too).
     };
     Kind kind = Kind::kSend;
     std::string node;
     Phase phase = Phase::kForward;
+    Timestamp due{};  ///< kArmTimer, kArmDeadline.
     friend bool operator==(const PlanEffect&, const PlanEffect&) = default;
 };
 
@@ -128,6 +146,7 @@ struct FlowFacts {
     const nlohmann::json& input;
     const nlohmann::json& context;
     bool undoing = false;
+    Timestamp now{};  ///< When the event is applied: timers and deadlines count from it.
 };
 
 /// The walker of one workflow. Cheap to build; immutable; thread-safe to share.
@@ -151,7 +170,7 @@ public:
     /// branch's end is its group's number with `join` set.
     struct Exit {
         int to = -1;
-        std::string label;  ///< A choice's guard, or "otherwise".
+        std::string label;  ///< A choice's guard, "otherwise", or "deadline" (`OnDeadline`).
         bool join = false;
     };
     [[nodiscard]] std::vector<Exit> Exits(int node) const;
@@ -160,6 +179,9 @@ public:
 
 private:
     class Walk;
+    /// The event's own walk, filling `r` (which `w` writes too); a copy of `r`, or a refusal.
+    PlanResult ApplyEvent(FlowState& state, const PlanEvent& event, const FlowFacts& facts, Walk& w,
+                          PlanResult& r) const;
     Workflow wf_;
     /// For each node: the (group, branch) pairs that enclose it, outermost first.
     std::vector<std::vector<std::pair<int, int>>> chains_;

@@ -1,5 +1,7 @@
 #include "saga_service.hpp"
 
+#include <set>
+
 #include "backoff.hpp"
 
 namespace sagaflow::engine {
@@ -70,6 +72,7 @@ SagaService::Outcome SagaService::RunTx(const std::function<void(StoreTx&, Effec
         }
         effects.track.insert(effects.track.end(), std::make_move_iterator(after.track.begin()),
                              std::make_move_iterator(after.track.end()));
+        effects.due.insert(effects.due.end(), after.due.begin(), after.due.end());
         effects.forget.insert(effects.forget.end(), after.forget.begin(), after.forget.end());
         effects.facts.insert(effects.facts.end(), std::make_move_iterator(after.facts.begin()),
                              std::make_move_iterator(after.facts.end()));
@@ -138,11 +141,33 @@ HistoryEvent SagaService::Note(const PendingRecord& c, std::string kind) const {
     e.at = clock_.Now();
     e.kind = std::move(kind);
     e.node = c.node;
-    e.phase = c.phase;
-    e.attempt = c.attempt;
     e.msg_id = c.msg_id;
-    e.detail = {{"action", c.action}, {"queue", c.queue}};
+    switch (c.kind) {
+        case PendingKind::kCommand:
+            e.phase = c.phase;
+            e.attempt = c.attempt;
+            e.detail = {{"action", c.action}, {"queue", c.queue}};
+            break;
+        case PendingKind::kTimer:
+        case PendingKind::kDeadline:
+            e.detail = {{"due", FormatTimestamp(c.not_before)}};
+            break;
+        case PendingKind::kSignal:
+            e.detail = {{"signal", c.action}};
+            break;
+    }
     return e;
+}
+
+PendingRecord SagaService::WaitItem(const SagaRecord& saga, const std::string& node, PendingKind kind) const {
+    PendingRecord w;
+    w.msg_id = MsgId(NewUuid());
+    w.saga_id = saga.id;
+    w.kind = kind;
+    w.node = node;
+    w.not_before = clock_.Now();
+    w.created_at = w.not_before;
+    return w;
 }
 
 std::vector<HistoryEvent> SagaService::SentEvents(const PendingRecord& item) const {
@@ -222,6 +247,10 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
             f.status = d.status;
             f.reason = reason;
             f.latency = now - saga.created_at;
+            if (IsEnded(d.status)) {
+                f.context = saga.context;
+                f.failure_reason = saga.failure_reason;
+            }
             after.facts.push_back(std::move(f));
         }
         status = d.status;
@@ -232,8 +261,10 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
     FlowState nodes = saga.nodes;
     std::vector<PendingRecord> inserts;
     bool resent = false;
+    std::set<std::string> disarm;  // nodes that stopped running: what they waited for goes
+    std::vector<std::pair<std::string, nlohmann::json>> taken;  // kept signals a new wait took
     auto walk = [&](const PlanEvent& event) {
-        PlanResult r = plan.Apply(nodes, event, FlowFacts{saga.input, saga.context, IsUndoing(*status)});
+        PlanResult r = plan.Apply(nodes, event, FlowFacts{saga.input, saga.context, IsUndoing(*status), now});
         if (!r.accepted) return r;
         for (const PlanEffect& effect : r.effects) {
             const NodeDef& node = wf.node(wf.find(effect.node));
@@ -280,22 +311,67 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
                         if (w.node == effect.node) events.push_back(Note(w, "withdrawn"));
                     }
                     break;
+                case PlanEffect::Kind::kArmTimer:
+                case PlanEffect::Kind::kArmDeadline: {
+                    const bool timer = effect.kind == PlanEffect::Kind::kArmTimer;
+                    PendingRecord t = WaitItem(saga, node.id, timer ? PendingKind::kTimer : PendingKind::kDeadline);
+                    t.not_before = effect.due;
+                    events.push_back(Note(t, timer ? "timer_armed" : "deadline_armed"));
+                    inserts.push_back(std::move(t));
+                    break;
+                }
+                case PlanEffect::Kind::kAwaitSignal: {
+                    PendingRecord w = WaitItem(saga, node.id, PendingKind::kSignal);
+                    w.action = node.signal;
+                    // A signal that came before the wait is taken now (a new saga has none).
+                    std::optional<SignalRecord> kept;
+                    if (!is_new) kept = tx.WaitingSignal(saga.id, node.signal);
+                    if (kept) {
+                        kept->consumed_by = node.id;
+                        tx.ConsumeSignal(*kept);
+                        HistoryEvent e = Note(w, "signal_taken");
+                        e.detail["signal_id"] = kept->id;
+                        events.push_back(std::move(e));
+                        taken.emplace_back(node.id, std::move(kept->payload));
+                    } else {
+                        events.push_back(Note(w, "awaiting_signal"));
+                        inserts.push_back(std::move(w));
+                    }
+                    break;
+                }
+                case PlanEffect::Kind::kDisarm:
+                    disarm.insert(node.id);
+                    break;
             }
         }
         return r;
     };
+    // The lifecycle hears the Plan's signals; a failed flow then starts compensating.
+    auto settle = [&](PlanResult r) {
+        while (r.signal != FlowSignal::kNone) {
+            const FlowSignal signal = r.signal;
+            const std::string why = !r.reason.empty() ? r.reason : move.reason;
+            if (!decide(LifecycleOf(signal), why)) {
+                throw Error(ErrorCode::kInternal, "lifecycle refused the Plan's signal for saga " + saga.id.str());
+            }
+            if (signal != FlowSignal::kFailed) break;
+            r = walk(Plain(PlanEvent::Kind::kResume));  // now undoing: start compensating
+            if (!r.accepted) throw Error(ErrorCode::kInternal, "the Plan refused to resume saga " + saga.id.str());
+        }
+    };
 
     PlanResult r = walk(move.event);
     if (!r.accepted) return false;
-    while (r.signal != FlowSignal::kNone) {
-        const FlowSignal signal = r.signal;
-        const std::string why = !r.reason.empty() ? r.reason : move.reason;
-        if (!decide(LifecycleOf(signal), why)) {
-            throw Error(ErrorCode::kInternal, "lifecycle refused the Plan's signal for saga " + saga.id.str());
-        }
-        if (signal != FlowSignal::kFailed) break;
-        r = walk(Plain(PlanEvent::Kind::kResume));  // now undoing: start compensating
-        if (!r.accepted) throw Error(ErrorCode::kInternal, "the Plan refused to resume saga " + saga.id.str());
+    settle(std::move(r));
+    for (std::size_t i = 0; i < taken.size(); ++i) {  // a taken signal may reach more waits
+        const std::string node = taken[i].first;
+        saga.context[node] = std::move(taken[i].second);
+        PlanEvent got;
+        got.kind = PlanEvent::Kind::kSignal;
+        got.node = node;
+        // Refused only when the saga stopped its forward walk since: the wait was withdrawn.
+        PlanResult t = walk(got);
+        if (t.accepted) settle(std::move(t));
     }
 
     if (move.answered) {
@@ -309,6 +385,21 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
     for (const PendingRecord& w : move.withdrawn) {
         tx.DeletePending(w);
         after.forget.push_back(w.msg_id);
+    }
+    if (!disarm.empty()) {
+        std::erase_if(inserts, [&](const PendingRecord& c) { return c.kind != PendingKind::kCommand && disarm.contains(c.node); });
+        // Only the answered item of a wait without a deadline: nothing else to look up.
+        const bool alone = move.answered && disarm.size() == 1 && disarm.contains(move.answered->node) &&
+                           !wf.node(wf.find(move.answered->node)).deadline;
+        if (!is_new && !alone) {
+            for (const PendingRecord& p : tx.PendingOf(saga.id)) {
+                if (!disarm.contains(p.node) || p.phase != Phase::kForward) continue;
+                if (move.answered && move.answered->msg_id == p.msg_id) continue;
+                if (p.kind == PendingKind::kCommand) events.push_back(Note(p, "abandoned"));  // its deadline passed
+                tx.DeletePending(p);
+                after.forget.push_back(p.msg_id);
+            }
+        }
     }
     saga.nodes = std::move(nodes);
     saga.status = *status;
@@ -324,7 +415,11 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
     if (resent) after.track.emplace_back(*move.answered, MakeCommand(*move.answered, saga, wf));
     for (const PendingRecord& c : inserts) {
         tx.InsertPending(c);
-        after.track.emplace_back(c, MakeCommand(c, saga, wf));
+        if (c.kind == PendingKind::kCommand) {
+            after.track.emplace_back(c, MakeCommand(c, saga, wf));
+        } else if (IsDueTime(c.kind)) {
+            after.due.push_back(c);
+        }
     }
     for (const HistoryEvent& e : events) tx.AppendHistory(e);
     return true;
@@ -422,6 +517,7 @@ std::vector<Status> SagaService::ApplyEvents(std::span<const engine::Event> even
             if (const auto* r = std::get_if<Reply>(&e)) ids.push_back(r->msg_id);
             if (const auto* d = std::get_if<DeadlinePassed>(&e)) ids.push_back(d->msg_id);
             if (const auto* u = std::get_if<Unserved>(&e)) ids.push_back(u->msg_id);
+            if (const auto* w = std::get_if<WaitDue>(&e)) ids.push_back(w->id);
         }
         std::vector<Status> statuses;
         const auto run = [&](StoreTx& tx, Effects& after) {
@@ -445,7 +541,9 @@ Status SagaService::ApplyOne(StoreTx& tx, const engine::Event& event, Effects& a
     return std::visit(Overloaded{[&](const Reply& r) { return ApplyReply(tx, r, after); },
                                  [&](const DeadlinePassed& d) { return ApplyDeadline(tx, d, after); },
                                  [&](const OperatorAction& a) { return ApplyOperator(tx, a, after); },
-                                 [&](const Unserved& u) { return ApplyUnserved(tx, u); }},
+                                 [&](const Unserved& u) { return ApplyUnserved(tx, u); },
+                                 [&](const WaitDue& w) { return ApplyWaitDue(tx, w, after); },
+                                 [&](const SignalSent& g) { return ApplySignal(tx, g, after); }},
                       event);
 }
 
@@ -558,6 +656,100 @@ Status SagaService::ApplyUnserved(StoreTx& tx, const Unserved& unserved) {
     return {};
 }
 
+Status SagaService::ApplyWaitDue(StoreTx& tx, const WaitDue& due, Effects& after) {
+    auto item = tx.GetPending(due.id);
+    if (!item || !IsDueTime(item->kind)) {  // resolved since: its node finished, or the saga moved on
+        after.forget.push_back(due.id);
+        return {};
+    }
+    auto saga = tx.GetSaga(item->saga_id);
+    if (!saga) return {};
+    if (registry_.Find(saga->workflow, saga->workflow_version) == nullptr) {
+        after.forget.push_back(due.id);  // left untouched in the store, for a sagad that has it
+        return {};
+    }
+    const bool timer = item->kind == PendingKind::kTimer;
+    Move move;
+    move.event.kind = timer ? PlanEvent::Kind::kFired : PlanEvent::Kind::kExpired;
+    move.event.node = item->node;
+    move.answered = item;
+    move.events.push_back(Note(*item, timer ? "timer_fired" : "deadline_passed"));
+    if (!Advance(tx, *saga, std::move(move), after)) {
+        tx.DeletePending(*item);  // its node no longer waits for it
+        after.forget.push_back(due.id);
+    }
+    return {};
+}
+
+Status SagaService::ApplySignal(StoreTx& tx, const SignalSent& g, Effects& after) {
+    if (!IsValidName(g.name)) return {ErrorCode::kInvalidArgument, "signal name must be 1-128 of [A-Za-z0-9_.-]"};
+    if (!IsValidName(g.id)) return {ErrorCode::kInvalidArgument, "signal id must be 1-128 of [A-Za-z0-9_.-]"};
+    if (!g.payload.is_object()) return {ErrorCode::kInvalidArgument, "signal payload must be a JSON object"};
+    if (g.payload.dump().size() > kMaxSignalPayloadBytes) {
+        return {ErrorCode::kInvalidArgument, "signal payload is over 256 KiB"};
+    }
+    auto saga = tx.GetSaga(g.saga_id);
+    if (!saga) return {ErrorCode::kNotFound, "no saga " + g.saga_id.str()};
+    const Workflow* wf = registry_.Find(saga->workflow, saga->workflow_version);
+    if (wf == nullptr) return {ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
+    if (tx.GetSignal(saga->id, g.id)) {
+        return {ErrorCode::kAlreadyExists, "signal '" + g.name + "' with id " + g.id + " was already applied to saga " +
+                                               saga->id.str()};
+    }
+    HistoryEvent e = Note(*saga, "signal_received");
+    e.detail = {{"signal", g.name}, {"signal_id", g.id}};
+    Stamp(e, g.by);
+    bool named = false;
+    for (const Workflow::Place& place : wf->nodes()) {
+        if (place.def->kind == NodeKind::kSignal && place.def->signal == g.name) named = true;
+    }
+    auto refuse = [&](ErrorCode code, std::string why) {
+        e.kind = "signal_rejected";
+        e.detail["why"] = why;
+        tx.AppendHistory(e);
+        return Status{code, std::move(why)};
+    };
+    if (saga->status != SagaStatus::kRunning) {
+        return refuse(ErrorCode::kFailedPrecondition, "saga " + saga->id.str() + " is " +
+                                                          std::string(ToString(saga->status)) + "; only a running saga takes signals");
+    }
+    if (!named) {
+        return refuse(ErrorCode::kInvalidArgument, "no wait of workflow '" + wf->name() + "' v" +
+                                                       std::to_string(wf->version()) + " names signal '" + g.name + "'");
+    }
+    SignalRecord record{saga->id, g.id, g.name, g.payload, {}, clock_.Now()};
+    std::optional<PendingRecord> wait;
+    for (const PendingRecord& p : tx.PendingOf(saga->id)) {
+        if (p.kind == PendingKind::kSignal && p.action == g.name) {
+            wait = p;
+            break;
+        }
+    }
+    if (!wait) {  // kept until the saga reaches a wait for it
+        tx.InsertSignal(record);
+        e.detail["kept"] = true;
+        tx.AppendHistory(e);
+        return {ErrorCode::kOk, std::string(kSignalKept)};
+    }
+    record.consumed_by = wait->node;
+    tx.InsertSignal(record);
+    e.node = wait->node;
+    e.msg_id = wait->msg_id;
+    SagaRecord next = *saga;
+    next.context[wait->node] = g.payload;
+    Move move;
+    move.event.kind = PlanEvent::Kind::kSignal;
+    move.event.node = wait->node;
+    move.answered = wait;
+    move.events.push_back(e);
+    if (!Advance(tx, next, std::move(move), after)) {
+        tx.DeletePending(*wait);  // its node no longer waits: the signal is recorded, taken by nothing
+        after.forget.push_back(wait->msg_id);
+        return {ErrorCode::kFailedPrecondition, "saga " + saga->id.str() + " no longer waits at node '" + wait->node + "'"};
+    }
+    return {ErrorCode::kOk, std::string(kSignalDelivered)};
+}
+
 Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Effects& after) {
     const SagaId& id = action.saga_id;
     const bool compensate = action.kind == OperatorAction::Kind::kCompensate;
@@ -578,7 +770,8 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
         move.reason = "manual compensation: " + (action.reason.empty() ? "no reason given" : action.reason);
         if (saga->status == SagaStatus::kRunning) {
             for (const PendingRecord& p : tx.PendingOf(id)) {
-                if (p.phase != Phase::kForward || !deliveries_.SurelyUnsent(p.msg_id)) continue;
+                if (p.kind != PendingKind::kCommand || p.phase != Phase::kForward) continue;
+                if (!deliveries_.SurelyUnsent(p.msg_id)) continue;
                 move.event.withdrawn.push_back(p.node);
                 move.withdrawn.push_back(p);
             }

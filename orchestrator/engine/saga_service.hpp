@@ -21,6 +21,7 @@
 #include <optional>
 #include <random>
 #include <span>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <variant>
@@ -122,8 +123,30 @@ struct Unserved {
     std::string action;
 };
 
+/// A timer's or a node deadline's due time came (pending item `id`).
+struct WaitDue {
+    MsgId id;
+};
+
+/// A signal from outside for one saga. Applied once per (saga, `id`): the same id again
+/// answers kAlreadyExists and changes nothing.
+struct SignalSent {
+    SagaId saga_id;
+    std::string name;
+    std::string id;  ///< The sender's id for it, 1-128 of [A-Za-z0-9_.-].
+    nlohmann::json payload = nlohmann::json::object();
+    Actor by{};
+};
+
+/// The most a signal's payload may hold, as JSON text.
+inline constexpr std::size_t kMaxSignalPayloadBytes = 256 * 1024;
+
+/// What an applied signal did, as the message of its ok status.
+inline constexpr std::string_view kSignalDelivered = "delivered";  ///< a wait took it
+inline constexpr std::string_view kSignalKept = "kept";            ///< kept for a wait to come
+
 /// One thing that happened to a running saga.
-using Event = std::variant<Reply, DeadlinePassed, OperatorAction, Unserved>;
+using Event = std::variant<Reply, DeadlinePassed, OperatorAction, Unserved, WaitDue, SignalSent>;
 
 /// What the delivery side knows of a command, which the history and manual compensation
 /// need (the `Dispatcher` answers).
@@ -159,7 +182,15 @@ struct Fact {
     std::optional<MsgId> msg_id;
     Duration latency{0};  ///< kStatus: since the saga was created; kAttempt: since sent (0 if unknown)
     std::string reason;
+    /// kStatus to an ended status (`IsEnded`): the saga's context and failure reason, for
+    /// whoever awaits it.
+    nlohmann::json context;
+    std::string failure_reason;
 };
+
+/// True for the statuses a caller waiting for a saga's result stops at: completed,
+/// compensated, and failed (it then waits for an operator).
+[[nodiscard]] constexpr bool IsEnded(SagaStatus s) noexcept { return IsTerminal(s) || s == SagaStatus::kFailed; }
 
 /// Hears the facts of every committed batch, on the thread that ran it.
 class Observer {
@@ -171,6 +202,7 @@ public:
 /// What committed batches leave for memory, in order.
 struct Effects {
     std::vector<std::pair<PendingRecord, Command>> track;  ///< armed or re-armed commands
+    std::vector<PendingRecord> due;                        ///< armed timers and deadlines
     std::vector<MsgId> forget;                             ///< resolved pending items
     std::vector<Fact> facts;                               ///< for the `Observer`
     bool resync = false;  ///< a commit was in doubt: reload the pending items from the store
@@ -196,6 +228,12 @@ public:
     /// ok (one that lost the race to a reply changes nothing). Operator: kNotFound for an
     /// unknown saga, kFailedPrecondition when its state does not allow the action.
     /// Unserved: always ok (a history event on a saga that still awaits the command).
+    /// WaitDue: always ok (a timer or deadline that lost the race changes nothing).
+    /// SignalSent: ok with message `kSignalDelivered` or `kSignalKept`; kAlreadyExists for
+    /// a signal id applied before; kNotFound for an unknown saga and kInvalidArgument for
+    /// a bad name, id or payload (nothing written); kFailedPrecondition for a saga that is
+    /// not running and kInvalidArgument for a signal no wait of its workflow names (both
+    /// recorded in its history).
     /// kUnavailable for every event of a batch whose commit was in doubt. Throws `Error`
     /// when the store keeps failing.
     [[nodiscard]] std::vector<Status> ApplyEvents(std::span<const Event> events, Effects& effects);
@@ -228,11 +266,15 @@ private:
     Status ApplyDeadline(StoreTx& tx, const DeadlinePassed& deadline, Effects& after);
     Status ApplyOperator(StoreTx& tx, const OperatorAction& action, Effects& after);
     Status ApplyUnserved(StoreTx& tx, const Unserved& unserved);
+    Status ApplyWaitDue(StoreTx& tx, const WaitDue& due, Effects& after);
+    Status ApplySignal(StoreTx& tx, const SignalSent& signal, Effects& after);
     std::vector<HistoryEvent> SentEvents(const PendingRecord& item) const;
     static std::string CompensationCause(StoreTx& tx, const SagaId& id);
     /// A history event of `kind` about `saga`, or about one of its pending items.
     HistoryEvent Note(const SagaRecord& saga, std::string kind) const;
     HistoryEvent Note(const PendingRecord& item, std::string kind) const;
+    /// A new pending item of `kind` (not a command) for `node` of `saga`, armed now.
+    PendingRecord WaitItem(const SagaRecord& saga, const std::string& node, PendingKind kind) const;
     double NextUnitRandom();
     [[nodiscard]] Fact FactOf(const SagaRecord& saga, Fact::Kind kind) const;
     /// An attempt of `item` ended with `outcome`; its latency runs from when it was sent.

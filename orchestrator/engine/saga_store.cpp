@@ -1,8 +1,23 @@
 #include "saga_store.hpp"
 
+#include "sagaflow/core/code_words.hpp"
 #include "sagaflow/core/error.hpp"
 
 namespace sagaflow::engine {
+namespace {
+
+constexpr std::pair<PendingKind, std::string_view> kPendingWords[] = {
+    {PendingKind::kCommand, "command"},
+    {PendingKind::kTimer, "timer"},
+    {PendingKind::kSignal, "signal"},
+    {PendingKind::kDeadline, "deadline"},
+};
+
+}  // namespace
+
+std::string_view ToString(PendingKind k) noexcept { return WordOf(kPendingWords, k); }
+
+std::optional<PendingKind> PendingKindFromCode(int code) noexcept { return FromCode(kPendingWords, code); }
 
 void to_json(nlohmann::json& j, const HistoryEvent& e) {
     j = {{"at_us", e.at.time_since_epoch().count()}, {"kind", e.kind}};

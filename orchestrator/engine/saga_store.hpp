@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sagaflow/core/clock.hpp"
@@ -36,19 +37,47 @@ struct SagaRecord {
     Timestamp updated_at{};
 };
 
-/// One pending item: a thing a saga waits for. Today a command's outcome: the command to a
-/// worker, identical on every resend. Inserted when armed, deleted when resolved; the
-/// command's payload is the saga's input and context, read from the saga row.
+/// What a pending item waits for. The numeric values are stored; they never change meaning.
+enum class PendingKind : std::int16_t {
+    kCommand = 1,   ///< A command's outcome.
+    kTimer = 2,     ///< A timer node's due time (`not_before`).
+    kSignal = 3,    ///< A signal named `action`.
+    kDeadline = 4,  ///< A node's deadline (`not_before`).
+};
+
+[[nodiscard]] std::string_view ToString(PendingKind kind) noexcept;
+[[nodiscard]] std::optional<PendingKind> PendingKindFromCode(int code) noexcept;
+/// True for what the scheduler alone holds: a due time, no command.
+[[nodiscard]] constexpr bool IsDueTime(PendingKind kind) noexcept {
+    return kind == PendingKind::kTimer || kind == PendingKind::kDeadline;
+}
+
+/// One pending item: a thing a saga waits for. Inserted when armed, deleted when resolved.
+/// A command's is the command to a worker, identical on every resend; its payload is the
+/// saga's input and context, read from the saga row. A timer's or a deadline's is its due
+/// time; a signal wait's is the signal's name.
 struct PendingRecord {
-    MsgId msg_id;
+    MsgId msg_id;            ///< A command's msg id; for the other kinds, the item's own id.
     SagaId saga_id;
-    std::string node;        ///< The step's node id.
+    PendingKind kind = PendingKind::kCommand;
+    std::string node;        ///< The node that waits.
     Phase phase = Phase::kForward;
-    std::string action;      ///< Step name (forward) or compensation name.
-    std::string queue;
+    std::string action;      ///< Step name (forward) or compensation name; a signal's name.
+    std::string queue;       ///< A command's queue; empty for the other kinds.
     int attempt = 1;         ///< Attempts started so far, counting the current one.
-    Timestamp not_before{};  ///< Earliest time to (re)send.
+    Timestamp not_before{};  ///< Earliest time to (re)send; when a timer or deadline is due.
     Timestamp created_at{};
+};
+
+/// A signal a saga received, kept for its id: the same id again is applied once. One that
+/// came before its wait is kept untaken until the saga reaches the wait.
+struct SignalRecord {
+    SagaId saga_id;
+    std::string id;           ///< The sender's id for it (idempotency), unique per saga.
+    std::string name;
+    nlohmann::json payload = nlohmann::json::object();
+    std::string consumed_by;  ///< The node that took it; empty while it waits for one.
+    Timestamp received_at{};
 };
 
 /// An event for the operator's webhook (a saga stopped in failed), kept until it is taken.
@@ -67,6 +96,7 @@ struct ExpiredCounts {
     std::int64_t history_rows = 0;
     std::int64_t pending = 0;
     std::int64_t alerts = 0;
+    std::int64_t signals = 0;
     bool locked_out = false;  ///< another node's batch holds the retention lock: nothing removed
 };
 
@@ -170,6 +200,18 @@ public:
     virtual void DeletePending(const PendingRecord& item) = 0;
     virtual void AppendHistory(const HistoryEvent& event) = 0;
 
+    /// The signal with sender id `id` this saga received, if any.
+    [[nodiscard]] virtual std::optional<SignalRecord> GetSignal(const SagaId& saga, const std::string& id) = 0;
+    /// The earliest signal named `name` that no wait of this saga has taken.
+    [[nodiscard]] virtual std::optional<SignalRecord> WaitingSignal(const SagaId& saga, const std::string& name) = 0;
+    /// Every signal the saga received, in order.
+    [[nodiscard]] virtual std::vector<SignalRecord> SignalsOf(const SagaId& saga) = 0;
+    /// Records a signal; kAborted when its id is taken (by a concurrent transaction: run
+    /// again, the signal is then found applied).
+    virtual void InsertSignal(const SignalRecord& signal) = 0;
+    /// A kept signal is taken by node `signal.consumed_by`.
+    virtual void ConsumeSignal(const SignalRecord& signal) = 0;
+
     /// Records an alert for the webhook, written with the transaction (`id` is assigned).
     virtual void InsertAlert(const AlertRecord& alert) = 0;
     /// Alerts due by `now`, earliest first, at most `limit`.
@@ -181,7 +223,7 @@ public:
 
     /// Retention: removes up to `limit` sagas in `status` (kCompleted or kCompensated; any
     /// other is kInvalidArgument) whose last change was before `cutoff`, oldest first, with
-    /// their history, pending items and alerts. A saga another transaction is changing is
+    /// their history, pending items, signals and alerts. A saga another transaction is changing is
     /// skipped. One batch at a time per database: while another node's batch runs, this
     /// one removes nothing and says `locked_out`.
     [[nodiscard]] virtual ExpiredCounts ExpireEnded(SagaStatus status, Timestamp cutoff, int limit) = 0;

@@ -1,5 +1,6 @@
 #include "graph_dot.hpp"
 
+#include <chrono>
 #include <sstream>
 #include <vector>
 
@@ -10,6 +11,14 @@ using engine::NodeState;
 
 std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 std::string Undo(const std::string& id) { return Quote("undo:" + id); }
+
+// A duration as people write it: "30 min", "2 s", "150 ms".
+std::string Span(std::chrono::milliseconds d) {
+    const auto ms = d.count();
+    if (ms != 0 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + " min";
+    if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+    return std::to_string(ms) + " ms";
+}
 
 class Drawer {
 public:
@@ -53,6 +62,9 @@ private:
     std::string Count(const std::string& key) const {
         if (marks_ == nullptr) return {};
         std::string out;
+        if (auto it = marks_->notes.find(key); it != marks_->notes.end()) {
+            for (const std::string& note : it->second) out += "\\n" + note;
+        }
         if (auto it = marks_->retries.find(key); it != marks_->retries.end() && it->second > 0) {
             out += "\\nretries: " + std::to_string(it->second);
         }
@@ -87,7 +99,7 @@ private:
             case NodeKind::kStep: {
                 o_ << indent << Quote(d.id);
                 const std::string fill = Forward(n) ? "palegreen" : failed ? "salmon" : "";
-                Attrs(d.id + "\\n(" + d.step.queue + ")" + Count(d.id), {}, fill, s == NodeState::kRunning, grey);
+                Attrs(LabelOf(d) + Count(d.id), {}, fill, s == NodeState::kRunning, grey);
                 if (d.step.compensation) {
                     const engine::NodeStatus st = marks_ ? marks_->nodes.at(d.id) : engine::NodeStatus{};
                     const std::string undo_fill = s == NodeState::kCompensated ? "lightblue"
@@ -108,13 +120,33 @@ private:
             case NodeKind::kFail:
                 o_ << indent << Quote(d.id) << " [shape=octagon";
                 break;
+            case NodeKind::kTimer:
+                o_ << indent << Quote(d.id) << " [shape=ellipse";
+                break;
+            case NodeKind::kSignal:
+                o_ << indent << Quote(d.id) << " [shape=parallelogram";
+                break;
             case NodeKind::kParallel:
                 return;  // drawn as a cluster by Sequence
         }
-        o_ << ", label=" << Quote(d.kind == NodeKind::kFail ? d.id + "\\n" + d.reason : d.id);
+        o_ << ", label=" << Quote(LabelOf(d) + Count(d.id));
+        if (s == NodeState::kRunning) o_ << ", penwidth=3";
         if (Reached(n)) o_ << ", style=filled, fillcolor=" << (failed ? "salmon" : "palegreen");
         if (grey) o_ << ", fontcolor=grey, color=grey";
         o_ << "];\n";
+    }
+
+    static std::string LabelOf(const NodeDef& d) {
+        std::string label = d.id;
+        switch (d.kind) {
+            case NodeKind::kStep: label += "\\n(" + d.step.queue + ")"; break;
+            case NodeKind::kFail: label += "\\n" + d.reason; break;
+            case NodeKind::kTimer: label += d.until.empty() ? "\\nsleep " + Span(d.sleep) : "\\nuntil " + d.until; break;
+            case NodeKind::kSignal: label += "\\nsignal " + d.signal; break;
+            default: break;
+        }
+        if (d.deadline) label += "\\ndeadline " + Span(*d.deadline);
+        return label;
     }
 
     void Sequence(int s, const std::string& indent) {
@@ -125,7 +157,7 @@ private:
                 continue;
             }
             o_ << indent << "subgraph " << Quote("cluster_" + d.id) << " {\n"
-               << indent << "  label=" << Quote(d.id) << "; style=rounded;";
+               << indent << "  label=" << Quote(LabelOf(d)) << "; style=rounded;";
             if (Reached(n)) o_ << " color=" << (StateOf(n) == NodeState::kFailed ? "red" : "darkgreen") << ";";
             o_ << "\n";
             for (const char* bar : {":fork", ":join"}) {
@@ -167,7 +199,12 @@ private:
                 taken = Forward(n) || (d.kind == NodeKind::kComplete && Reached(n));
             } else {
                 to = In(x.to);
-                taken = left && Reached(x.to) && (d.kind != NodeKind::kStep || Forward(n));
+                const bool waits = d.kind == NodeKind::kStep || IsWait(d.kind);
+                taken = left && Reached(x.to) && (!waits || Forward(n));
+                if (waits && Forward(n)) {  // a wait that expired took its deadline exit, else the other
+                    const bool expired = marks_ != nullptr && marks_->nodes.at(d.id).expired;
+                    taken = taken && expired == (x.label == "deadline");
+                }
             }
             Edge(Out(n), to, taken, x.label.empty() ? "" : "label=" + Quote(x.label));
         }
@@ -205,6 +242,15 @@ SagaMarks MarksOf(const engine::SagaView& view) {
     SagaMarks m;
     m.title = "saga " + view.saga.id.str() + ": " + std::string(ToString(view.saga.status));
     m.nodes = view.saga.nodes;
+    for (const auto& p : view.pending) {
+        if (p.kind == engine::PendingKind::kTimer) m.notes[p.node].push_back("due " + FormatTimestamp(p.not_before));
+        if (p.kind == engine::PendingKind::kDeadline) m.notes[p.node].push_back("deadline " + FormatTimestamp(p.not_before));
+    }
+    for (const auto& e : view.history) {
+        if (e.kind == "signal_taken" || (e.kind == "signal_received" && !e.node.empty())) {
+            m.notes[e.node].push_back("got " + e.detail.value("signal_id", std::string()));
+        }
+    }
     for (const auto& a : view.attempts) {
         const std::string key = (a.phase == Phase::kCompensate ? "~" : "") + a.node;
         if (a.outcome == "retry") ++m.retries[key];

@@ -51,7 +51,19 @@ engine::PendingRecord PendingFromRow(const pg::Result& r, int i, int c) {
     p.attempt = static_cast<int>(r.Int(i, c + 6));
     p.not_before = FromMicros(r.Int(i, c + 7));
     p.created_at = FromMicros(r.Int(i, c + 8));
+    p.kind = Code<engine::PendingKind>(r, i, c + 9, engine::PendingKindFromCode, "pending kind");
     return p;
+}
+
+engine::SignalRecord SignalFromRow(const pg::Result& r, int i) {
+    engine::SignalRecord g;
+    g.saga_id = SagaId(r.Text(i, 0));
+    g.id = r.Text(i, 1);
+    g.name = r.Text(i, 2);
+    g.payload = Json(r, i, 3);
+    g.consumed_by = r.Text(i, 4);
+    g.received_at = FromMicros(r.Int(i, 5));
+    return g;
 }
 
 void AppendHistoryRow(const pg::Result& r, int i, const SagaId& saga, std::vector<engine::HistoryEvent>& out) {

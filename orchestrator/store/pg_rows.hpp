@@ -19,6 +19,8 @@ template <class Id>
 // Column orders match the SELECT lists in pg_saga_store.cpp; `first` is where they start.
 [[nodiscard]] engine::SagaRecord SagaFromRow(const pg::Result& r, int row, int first = 0);
 [[nodiscard]] engine::PendingRecord PendingFromRow(const pg::Result& r, int row, int first = 0);
+/// A row of SF_SIGNAL_COLUMNS.
+[[nodiscard]] engine::SignalRecord SignalFromRow(const pg::Result& r, int row);
 /// One history row (seq, events) as its events, in order.
 void AppendHistoryRow(const pg::Result& r, int row, const SagaId& saga, std::vector<engine::HistoryEvent>& out);
 

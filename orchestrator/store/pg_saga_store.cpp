@@ -26,7 +26,7 @@ using pg::Statement;
       "version, " SF_US(t "created_at") ", " SF_US(t "updated_at")
 #define SF_PENDING_COLUMNS(t)                                                                  \
     t "saga_id, " t "msg_id, " t "node, " t "phase, " t "action, " t "queue, " t "attempt, " SF_US( \
-        t "not_before") ", " SF_US(t "created_at")
+        t "not_before") ", " SF_US(t "created_at") ", " t "kind"
 
 constexpr Statement kGetSaga{"sf_get_saga", "SELECT " SF_SAGA_COLUMNS("") " FROM sagas WHERE id = $1::uuid"};
 constexpr Statement kFindByKey{"sf_find_by_key", "SELECT id FROM sagas WHERE workflow = $1 AND business_key = $2"};
@@ -125,21 +125,39 @@ constexpr Statement kExpireEnded{
     "   ORDER BY s.created_at, s.id LIMIT $3::int FOR UPDATE OF s SKIP LOCKED),"
     " e AS (DELETE FROM saga_events x USING doomed d WHERE x.saga_id = d.id RETURNING 1),"
     " p AS (DELETE FROM saga_pending x USING doomed d WHERE x.saga_id = d.id RETURNING 1),"
+    " g AS (DELETE FROM saga_signals x USING doomed d WHERE x.saga_id = d.id RETURNING 1),"
     " a AS (DELETE FROM saga_alerts x USING doomed d WHERE x.saga_id = d.id RETURNING 1),"
     " s AS (DELETE FROM sagas x USING doomed d WHERE x.id = d.id RETURNING 1)"
     " SELECT (SELECT got FROM lock)::int, (SELECT count(*) FROM s), (SELECT count(*) FROM e),"
-    " (SELECT count(*) FROM p), (SELECT count(*) FROM a)"};
+    " (SELECT count(*) FROM p), (SELECT count(*) FROM a), (SELECT count(*) FROM g)"};
 constexpr Statement kInsertPending{
     "sf_insert_pending",
-    "INSERT INTO saga_pending (saga_id, msg_id, node, phase, action, queue, attempt, not_before, created_at)"
-    " VALUES ($1::uuid, $2::uuid, $3, $4::smallint, $5, $6, $7::int, " SF_TS(8) ", " SF_TS(9) ")"};
+    "INSERT INTO saga_pending (saga_id, msg_id, node, phase, action, queue, attempt, not_before, created_at, kind)"
+    " VALUES ($1::uuid, $2::uuid, $3, $4::smallint, $5, $6, $7::int, " SF_TS(8) ", " SF_TS(9) ", $10::smallint)"};
 constexpr Statement kInsertPendings{
     "sf_insert_pendings",
-    "INSERT INTO saga_pending (saga_id, msg_id, node, phase, action, queue, attempt, not_before, created_at)"
+    "INSERT INTO saga_pending (saga_id, msg_id, node, phase, action, queue, attempt, not_before, created_at, kind)"
     " SELECT x.saga_id, x.msg_id, x.node, x.phase, x.action, x.queue, x.attempt, " SF_AT("x.not_before_us")
-    ", " SF_AT("x.created_us")
+    ", " SF_AT("x.created_us") ", x.kind"
     " FROM jsonb_to_recordset($1::jsonb) AS x(saga_id uuid, msg_id uuid, node text, phase smallint, action text,"
-    " queue text, attempt int, not_before_us bigint, created_us bigint)"};
+    " queue text, attempt int, not_before_us bigint, created_us bigint, kind smallint)"};
+// Signals: a few per saga at most, so one row per statement, sent when asked.
+#define SF_SIGNAL_COLUMNS "saga_id, signal_id, name, payload::text, coalesce(consumed_by, ''), " SF_US("received_at")
+constexpr Statement kGetSignal{"sf_get_signal", "SELECT " SF_SIGNAL_COLUMNS " FROM saga_signals"
+                                                " WHERE saga_id = $1::uuid AND signal_id = $2"};
+constexpr Statement kWaitingSignal{"sf_waiting_signal",
+                                   "SELECT " SF_SIGNAL_COLUMNS " FROM saga_signals WHERE saga_id = $1::uuid"
+                                   " AND name = $2 AND consumed_by IS NULL ORDER BY seq LIMIT 1"};
+constexpr Statement kSignalsOf{"sf_signals_of",
+                               "SELECT " SF_SIGNAL_COLUMNS " FROM saga_signals WHERE saga_id = $1::uuid ORDER BY seq"};
+constexpr Statement kInsertSignal{
+    "sf_insert_signal",
+    "INSERT INTO saga_signals (saga_id, signal_id, name, payload, consumed_by, received_at)"
+    " VALUES ($1::uuid, $2, $3, $4::jsonb, nullif($5, ''), " SF_TS(6) ") ON CONFLICT DO NOTHING"};
+constexpr Statement kConsumeSignal{
+    "sf_consume_signal",
+    "UPDATE saga_signals SET consumed_by = $3 WHERE saga_id = $1::uuid AND signal_id = $2 AND consumed_by IS NULL"};
+#undef SF_SIGNAL_COLUMNS
 constexpr Statement kUpdatePendings{
     "sf_update_pendings",
     "WITH u AS (UPDATE saga_pending p SET attempt = x.attempt, not_before = " SF_AT("x.not_before_us")
@@ -253,7 +271,7 @@ public:
         Flush();
         auto r = conn_->Exec(kPendingWork, {std::to_string(limit)});
         std::vector<std::pair<PendingRecord, SagaRecord>> out;
-        for (int i = 0; i < r.rows(); ++i) out.emplace_back(PendingFromRow(r, i), SagaFromRow(r, i, 9));
+        for (int i = 0; i < r.rows(); ++i) out.emplace_back(PendingFromRow(r, i), SagaFromRow(r, i, 10));
         return out;
     }
 
@@ -339,6 +357,45 @@ public:
         it->second.push_back(e);
     }
 
+    std::optional<engine::SignalRecord> GetSignal(const SagaId& saga, const std::string& id) override {
+        Flush();
+        auto r = conn_->Exec(kGetSignal, {saga.str(), id});
+        if (r.rows() == 0) return std::nullopt;
+        return SignalFromRow(r, 0);
+    }
+
+    std::optional<engine::SignalRecord> WaitingSignal(const SagaId& saga, const std::string& name) override {
+        Flush();
+        auto r = conn_->Exec(kWaitingSignal, {saga.str(), name});
+        if (r.rows() == 0) return std::nullopt;
+        return SignalFromRow(r, 0);
+    }
+
+    std::vector<engine::SignalRecord> SignalsOf(const SagaId& saga) override {
+        Flush();
+        auto r = conn_->Exec(kSignalsOf, {saga.str()});
+        std::vector<engine::SignalRecord> out;
+        for (int i = 0; i < r.rows(); ++i) out.push_back(SignalFromRow(r, i));
+        return out;
+    }
+
+    void InsertSignal(const engine::SignalRecord& g) override {
+        Flush();
+        auto r = conn_->Exec(kInsertSignal, {g.saga_id.str(), g.id, g.name, g.payload.dump(), g.consumed_by,
+                                             Micros(g.received_at)});
+        if (r.affected() != 1) {
+            throw Error(ErrorCode::kAborted, "signal " + g.id + " of saga " + g.saga_id.str() + " was applied concurrently");
+        }
+    }
+
+    void ConsumeSignal(const engine::SignalRecord& g) override {
+        Flush();
+        auto r = conn_->Exec(kConsumeSignal, {g.saga_id.str(), g.id, g.consumed_by});
+        if (r.affected() != 1) {
+            throw Error(ErrorCode::kAborted, "signal " + g.id + " of saga " + g.saga_id.str() + " was taken concurrently");
+        }
+    }
+
     void InsertAlert(const engine::AlertRecord& a) override { new_alerts_.push_back(a); }
 
     std::vector<engine::AlertRecord> DueAlerts(Timestamp now, int limit) override {
@@ -383,6 +440,7 @@ public:
         out.history_rows = r.Int(0, 2);
         out.pending = r.Int(0, 3);
         out.alerts = r.Int(0, 4);
+        out.signals = r.Int(0, 5);
         return out;
     }
 
@@ -439,7 +497,8 @@ private:
             out.push_back({&kInsertPending,
                            {},
                            {p.saga_id.str(), p.msg_id.str(), p.node, std::to_string(static_cast<int>(p.phase)), p.action,
-                            p.queue, std::to_string(p.attempt), Micros(p.not_before), Micros(p.created_at)}});
+                            p.queue, std::to_string(p.attempt), Micros(p.not_before), Micros(p.created_at),
+                            std::to_string(static_cast<int>(p.kind))}});
         } else if (!new_pending_.empty()) {
             nlohmann::json rows = nlohmann::json::array();
             for (const auto& id : new_pending_) {
@@ -447,7 +506,8 @@ private:
                 rows.push_back({{"saga_id", p.saga_id.str()}, {"msg_id", id}, {"node", p.node},
                                 {"phase", static_cast<int>(p.phase)}, {"action", p.action}, {"queue", p.queue},
                                 {"attempt", p.attempt}, {"not_before_us", p.not_before.time_since_epoch().count()},
-                                {"created_us", p.created_at.time_since_epoch().count()}});
+                                {"created_us", p.created_at.time_since_epoch().count()},
+                                {"kind", static_cast<int>(p.kind)}});
             }
             out.push_back({&kInsertPendings, {}, {rows.dump()}});
         }

@@ -24,6 +24,13 @@ EngineScenario::EngineScenario() {
                       .Step("second", "q").CompensateWith("undo_second").Retry(three)
                       .Timeout(std::chrono::seconds(1))
                       .Build());
+    // A timer, then a signal wait with a deadline, for the waits' scenarios.
+    registry_.Add(WorkflowBuilder("waits", 1)
+                      .Step("first", "q").CompensateWith("undo_first")
+                      .Sleep("cool", std::chrono::seconds(1))
+                      .AwaitSignal("go").Deadline(std::chrono::seconds(10))
+                      .Step("second", "q")
+                      .Build());
 }
 
 void EngineScenario::SetUp() {
@@ -299,6 +306,59 @@ TEST_P(EngineScenario, NewEngineContinuesWithoutRepeatingAcknowledgedCommands) {
     for (const auto& c : worker_.received()) reserve_sent += c.action == "reserve_inventory";
     EXPECT_EQ(reserve_sent, 1) << "an acknowledged command is never sent again";
     EXPECT_EQ(worker_.effects(id, 1, Phase::kForward), 1);
+}
+
+// Ticks and pumps without moving the clock, until nothing moves.
+void Quiet(Engine& engine, FakeWorker& worker) {
+    for (int i = 0; i < 100 && engine.Tick() + worker.Pump(engine) > 0; ++i) {
+    }
+}
+
+engine::SignalSent Go(const SagaId& id, const std::string& signal_id) {
+    engine::SignalSent g;
+    g.saga_id = id;
+    g.name = "go";
+    g.id = signal_id;
+    g.payload = {{"by", signal_id}};
+    return g;
+}
+
+SagaId StartWaits(Engine& engine) {
+    engine::StartRequest req;
+    req.workflow = "waits";
+    return engine.Start(req)->saga_id;
+}
+
+TEST_P(EngineScenario, ATimerDueDuringAnOutageFiresOnceAtRecoveryAndTakesTheSignalKeptMeanwhile) {
+    const SagaId id = StartWaits(*engine_);
+    Quiet(*engine_, worker_);
+    EXPECT_EQ(Saga(id).nodes.at("cool").state, engine::NodeState::kRunning);
+    const Status kept = engine_->Signal(Go(id, "s1"));
+    EXPECT_EQ(kept.message, engine::kSignalKept) << kept.message;
+    Restart();  // sagad is gone through the timer's due time
+    clock_.Advance(std::chrono::seconds(5));
+    Restart();
+    Quiet(*engine_, worker_);
+    const engine::SagaRecord s = Saga(id);
+    EXPECT_EQ(s.status, SagaStatus::kCompleted);
+    EXPECT_EQ(s.context.at("go"), nlohmann::json({{"by", "s1"}}));
+    const V kinds = HistoryKinds(id);
+    EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "timer_fired"), 1);
+    EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "signal_taken"), 1);
+    EXPECT_EQ(engine_->Signal(Go(id, "s1")).code, ErrorCode::kAlreadyExists) << "applied once, across the restart";
+    EXPECT_EQ(worker_.effects(id, 3, Phase::kForward), 1) << "second (node 3) ran once";
+    EXPECT_EQ(PendingCount(), 0);
+}
+
+TEST_P(EngineScenario, AWaitWhoseDeadlinePassesAcrossARestartCompensatesAndTakesNoLateSignal) {
+    const SagaId id = StartWaits(*engine_);
+    RunUntilQuiet();  // the clock moves to each due time: the timer, then the deadline
+    EXPECT_EQ(Saga(id).status, SagaStatus::kCompensated);
+    EXPECT_TRUE(Saga(id).nodes.at("go").expired);
+    EXPECT_EQ(worker_.effects(id, 0, Phase::kCompensate), 1);
+    Restart();
+    EXPECT_EQ(engine_->Signal(Go(id, "late")).code, ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(PendingCount(), 0);
 }
 
 TEST_P(EngineScenario, NewEngineResendsTheUnacknowledgedCommandWithItsMsgId) {

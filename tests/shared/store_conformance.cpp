@@ -14,6 +14,7 @@ using engine::PendingRecord;
 using engine::SagaCursor;
 using engine::SagaFilter;
 using engine::SagaRecord;
+using nlohmann::json;
 
 const Timestamp kT0{std::chrono::seconds(1'800'000'000)};
 
@@ -262,6 +263,80 @@ TEST_P(StoreConformance, PendingItemsRoundTripWithTheirSagasEarliestFirst) {
     EXPECT_EQ(tx->PendingWork(1).size(), 1u);
     EXPECT_EQ(tx->PendingOf(s.id).size(), 2u);
     EXPECT_TRUE(tx->PendingOf(SagaId(NewUuid())).empty());
+}
+
+TEST_P(StoreConformance, WaitsAreItemsOfTheirOwnKindAndSignalsAreKeptByTheirId) {
+    const SagaRecord s = NewSaga();
+    PendingRecord timer = NewPending(s.id, kT0 + std::chrono::seconds(3));
+    timer.kind = engine::PendingKind::kTimer;
+    timer.node = "cooling_off";
+    timer.phase = Phase::kForward;
+    timer.action.clear();
+    timer.queue.clear();
+    timer.attempt = 1;
+    PendingRecord wait = timer;
+    wait.msg_id = MsgId(NewUuid());
+    wait.kind = engine::PendingKind::kSignal;
+    wait.action = "payment_confirmed";
+    PendingRecord deadline = timer;
+    deadline.msg_id = MsgId(NewUuid());
+    deadline.kind = engine::PendingKind::kDeadline;
+    {
+        auto tx = store_->Begin();
+        ASSERT_TRUE(tx->InsertSaga(s));
+        tx->InsertPending(timer);
+        tx->InsertPending(wait);
+        tx->InsertPending(deadline);
+        tx->InsertSignal({s.id, "sig-1", "payment_confirmed", {{"ref", "A"}}, "", kT0});
+        tx->InsertSignal({s.id, "sig-2", "payment_confirmed", {{"ref", "B"}}, "", kT0 + std::chrono::seconds(1)});
+        tx->InsertSignal({s.id, "sig-0", "other", json::object(), "node_x", kT0});
+        tx->Commit();
+    }
+    {
+        auto tx = store_->Begin();
+        EXPECT_EQ(tx->GetPending(timer.msg_id)->kind, engine::PendingKind::kTimer);
+        EXPECT_EQ(tx->GetPending(wait.msg_id)->kind, engine::PendingKind::kSignal);
+        EXPECT_EQ(tx->GetPending(wait.msg_id)->action, "payment_confirmed");
+        EXPECT_EQ(tx->GetPending(deadline.msg_id)->kind, engine::PendingKind::kDeadline);
+        EXPECT_EQ(tx->PendingWork(10).size(), 3u);
+        const auto got = tx->GetSignal(s.id, "sig-1");
+        ASSERT_TRUE(got);
+        EXPECT_EQ(got->name, "payment_confirmed");
+        EXPECT_EQ(got->payload, json({{"ref", "A"}}));
+        EXPECT_EQ(got->received_at, kT0);
+        EXPECT_TRUE(got->consumed_by.empty());
+        EXPECT_FALSE(tx->GetSignal(s.id, "sig-9"));
+        EXPECT_FALSE(tx->GetSignal(SagaId(NewUuid()), "sig-1"));
+        auto first = tx->WaitingSignal(s.id, "payment_confirmed");
+        ASSERT_TRUE(first);
+        EXPECT_EQ(first->id, "sig-1") << "the earliest untaken one";
+        first->consumed_by = "payment_confirmed";
+        tx->ConsumeSignal(*first);
+        EXPECT_EQ(tx->WaitingSignal(s.id, "payment_confirmed")->id, "sig-2") << "read your own take";
+        EXPECT_FALSE(tx->WaitingSignal(s.id, "other")) << "a taken signal waits for nobody";
+        try {
+            tx->InsertSignal({s.id, "sig-2", "payment_confirmed", json::object(), "", kT0});
+            ADD_FAILURE() << "a signal id was taken twice";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::kAborted) << "a concurrent duplicate: run again, then found applied";
+        }
+    }
+    {
+        auto tx = store_->Begin();  // the failed insert rolled the last transaction back
+        EXPECT_EQ(tx->WaitingSignal(s.id, "payment_confirmed")->id, "sig-1");
+        auto first = tx->WaitingSignal(s.id, "payment_confirmed");
+        first->consumed_by = "payment_confirmed";
+        tx->ConsumeSignal(*first);
+        tx->Commit();
+    }
+    auto tx = store_->Begin();
+    const auto all = tx->SignalsOf(s.id);
+    ASSERT_EQ(all.size(), 3u);
+    EXPECT_EQ(all[0].id, "sig-1");
+    EXPECT_EQ(all[0].consumed_by, "payment_confirmed");
+    EXPECT_EQ(all[1].id, "sig-2");
+    EXPECT_EQ(all[2].id, "sig-0");
+    EXPECT_EQ(all[2].consumed_by, "node_x");
 }
 
 TEST_P(StoreConformance, AResolvedItemIsDeletedAndAResentOneUpdated) {
@@ -513,6 +588,7 @@ TEST_P(StoreConformance, RetentionRemovesEndedSagasPastTheirAgeAndNothingElse) {
             tx->InsertPending(NewPending(s->id, kT0));
             tx->AppendHistory({s->id, 0, kT0, "started", "", std::nullopt, 0, std::nullopt, {}});
             tx->InsertAlert({s->id, 0, {{"event", "saga_failed"}}, 0, kT0, kT0});
+            tx->InsertSignal({s->id, "sig", "payment_confirmed", nlohmann::json::object(), "", kT0});
         }
         tx->Commit();
     }
@@ -530,11 +606,13 @@ TEST_P(StoreConformance, RetentionRemovesEndedSagasPastTheirAgeAndNothingElse) {
         EXPECT_EQ(gone.history_rows, 2);
         EXPECT_EQ(gone.pending, 1);
         EXPECT_EQ(gone.alerts, 1);
+        EXPECT_EQ(gone.signals, 1);
     }
     auto tx = store_->Begin();
     EXPECT_FALSE(tx->GetSaga(old_done.id).has_value());
     EXPECT_TRUE(tx->History(old_done.id).empty());
     EXPECT_TRUE(tx->PendingOf(old_done.id).empty());
+    EXPECT_TRUE(tx->SignalsOf(old_done.id).empty());
     for (const SagaRecord* kept : {&young_done, &ended_lately, &old_running, &old_compensating, &old_failed, &old_undone}) {
         EXPECT_TRUE(tx->GetSaga(kept->id).has_value()) << ToString(kept->status);
         EXPECT_EQ(tx->History(kept->id).size(), 1u);

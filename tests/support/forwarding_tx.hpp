@@ -32,6 +32,15 @@ public:
     void UpdatePending(const engine::PendingRecord& p) override { inner_->UpdatePending(p); }
     void DeletePending(const engine::PendingRecord& p) override { inner_->DeletePending(p); }
     void AppendHistory(const engine::HistoryEvent& e) override { inner_->AppendHistory(e); }
+    std::optional<engine::SignalRecord> GetSignal(const SagaId& s, const std::string& id) override {
+        return inner_->GetSignal(s, id);
+    }
+    std::optional<engine::SignalRecord> WaitingSignal(const SagaId& s, const std::string& name) override {
+        return inner_->WaitingSignal(s, name);
+    }
+    std::vector<engine::SignalRecord> SignalsOf(const SagaId& s) override { return inner_->SignalsOf(s); }
+    void InsertSignal(const engine::SignalRecord& s) override { inner_->InsertSignal(s); }
+    void ConsumeSignal(const engine::SignalRecord& s) override { inner_->ConsumeSignal(s); }
     void InsertAlert(const engine::AlertRecord& a) override { inner_->InsertAlert(a); }
     std::vector<engine::AlertRecord> DueAlerts(Timestamp now, int limit) override { return inner_->DueAlerts(now, limit); }
     void DeleteAlert(const engine::AlertRecord& a) override { inner_->DeleteAlert(a); }

@@ -1,11 +1,13 @@
 // Random valid workflow graphs for the seeded property tests (the Plan's and the
 // engine's): up to 12 nodes, steps on queue "q", choices on four input bits, parallel
-// groups nested two deep.
+// groups nested two deep; with `waits`, also timers and signal waits, and deadlines on
+// steps, groups and waits (a signal wait's sometimes with an `OnDeadline` jump).
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -30,7 +32,8 @@ class GraphGen {
 public:
     /// `endings`: also Complete/Fail end nodes and a guard that throws (both end the flow
     /// on their own, which an oracle of replies alone cannot foresee).
-    explicit GraphGen(std::mt19937_64& rng, bool endings = true) : rng_(rng), endings_(endings) {}
+    explicit GraphGen(std::mt19937_64& rng, bool endings = true, bool waits = false)
+        : rng_(rng), endings_(endings), waits_(waits) {}
 
     Workflow Make(int case_no) {
         using nlohmann::json;
@@ -58,7 +61,7 @@ private:
     std::vector<NodeDef> Sequence(int depth) {
         std::vector<NodeDef> seq;
         const int len = Pick(1, std::max(1, std::min(4, budget_)));
-        std::vector<std::size_t> choices;
+        std::vector<std::size_t> choices, waits;
         for (int i = 0; i < len && budget_ > 0; ++i) {
             const bool last = i + 1 == len || budget_ == 1;
             NodeDef n;
@@ -69,18 +72,31 @@ private:
                 const int branches = Pick(2, std::min(3, budget_));
                 for (int b = 0; b < branches && budget_ > 0; ++b) n.branches.push_back(Sequence(depth + 1));
                 if (n.branches.size() < 2) n.branches.push_back({Step()});  // keep it valid
+                if (waits_ && Chance(0.15)) n.deadline = std::chrono::minutes(5);
             } else if (!last && Chance(0.2)) {
                 n.kind = NodeKind::kChoice;
                 choices.push_back(seq.size());
             } else if (endings_ && last && Chance(0.12)) {
                 n.kind = Chance(0.5) ? NodeKind::kFail : NodeKind::kComplete;
                 n.reason = "rejected at " + n.id;
+            } else if (waits_ && Chance(0.2)) {
+                n.kind = Chance(0.5) ? NodeKind::kTimer : NodeKind::kSignal;
+                n.sleep = std::chrono::milliseconds(Pick(1, 1000));
+                n.signal = "sig" + std::to_string(Pick(0, 2));
+                if (Chance(0.4)) n.deadline = std::chrono::minutes(1);
+                if (n.kind == NodeKind::kSignal && n.deadline && !last) waits.push_back(seq.size());
             } else {
                 ++budget_;
                 --counter_;
                 n = Step();
             }
             seq.push_back(std::move(n));
+        }
+        // A signal wait with a deadline may jump further down when it passes.
+        for (std::size_t w : waits) {
+            if (w + 1 < seq.size() && Chance(0.5)) {
+                seq[w].on_deadline = seq[static_cast<std::size_t>(Pick(static_cast<int>(w) + 1, static_cast<int>(seq.size()) - 1))].id;
+            }
         }
         // A choice goes to the node after it by default, or jumps further down.
         for (std::size_t c : choices) {
@@ -115,11 +131,13 @@ private:
             c.retry.max_attempts = Pick(1, 3);
             n.step.compensation = c;
         }
+        if (waits_ && Chance(0.1)) n.deadline = std::chrono::minutes(2);
         return n;
     }
 
     std::mt19937_64& rng_;
     bool endings_;
+    bool waits_;
     int budget_ = 0;
     int counter_ = 0;
     int steps_ = 0;

@@ -1,6 +1,8 @@
-// A seeded property test of the Plan: random valid graphs (up to 12 nodes, choices and
-// nested parallel groups) walked through random outcomes (ok, fail, retry, timeout,
-// duplicated replies, an operator's compensation, stuck compensations retried). The
+// A seeded property test of the Plan: random valid graphs (up to 12 nodes, choices,
+// nested parallel groups, timers, signal waits and deadlines) walked through random
+// outcomes (ok, fail, retry, timeout, timers firing, signals, deadlines passing,
+// duplicated replies and signals, an operator's compensation, stuck compensations
+// retried). The
 // lifecycle's part is played by a small status model; the checks are made against what
 // the simulated workers saw, not against the Plan's own bookkeeping.
 //
@@ -34,6 +36,12 @@ struct Command {
     bool sent;  // false: still queued in sagad, never handed to a worker
 };
 
+// Something armed that is not a command: a timer, a signal wait, a deadline.
+struct Armed {
+    std::string node;
+    Kind fires;  // kFired, kSignal or kExpired
+};
+
 class Simulation {
 public:
     Simulation(const Workflow& wf, std::mt19937_64& rng) : wf_(wf), plan_(wf), rng_(rng) {
@@ -59,7 +67,18 @@ public:
                 ManualCompensate();
                 continue;
             }
-            ASSERT_FALSE(in_flight_.empty()) << "stalled: nothing in flight and not terminal";
+            if (!fired_.empty() && Chance(0.05)) {
+                FireAgain();
+                continue;
+            }
+            ASSERT_FALSE(in_flight_.empty() && armed_.empty()) << "stalled: nothing in flight or armed, not terminal";
+            if (!armed_.empty() && (in_flight_.empty() || Chance(0.3))) {
+                const auto k = static_cast<std::size_t>(Pick(0, static_cast<int>(armed_.size()) - 1));
+                const Armed a = armed_[k];
+                armed_.erase(armed_.begin() + static_cast<std::ptrdiff_t>(k));
+                Trigger(a);
+                continue;
+            }
             const auto i = static_cast<std::size_t>(Pick(0, static_cast<int>(in_flight_.size()) - 1));
             Command c = in_flight_[i];
             in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -109,7 +128,39 @@ private:
 
     PlanResult Fire(PlanEvent e) {
         ++clock_;
-        return plan_.Apply(state_, e, FlowFacts{input_, context_, Undoing()});
+        return plan_.Apply(state_, e, FlowFacts{input_, context_, Undoing(), Timestamp{}});
+    }
+
+    // A timer fires, a signal comes, or a deadline passes.
+    void Trigger(const Armed& a) {
+        const NodeDef& d = wf_.node(wf_.find(a.node));
+        const bool was_undoing = Undoing();
+        const PlanResult r = Fire({a.fires, a.node, Phase::kForward, 1, {}});
+        ASSERT_TRUE(r.accepted) << "an armed " << ToString(d.kind) << " '" << a.node << "' was refused";
+        fired_.push_back(a);
+        if (a.fires == Kind::kExpired) {
+            EXPECT_TRUE(state_.at(a.node).expired);
+            if (d.kind == NodeKind::kStep) {
+                uncertain_.insert(a.node);  // its command may have run
+                done_at_[a.node] = clock_;
+            }
+            if (!was_undoing && d.on_deadline.empty()) failed_ = true;
+        }
+        Handle(r);
+    }
+
+    // A timer, signal or deadline delivered again: refused unless its node runs again.
+    void FireAgain() {
+        const Armed a = fired_[static_cast<std::size_t>(Pick(0, static_cast<int>(fired_.size()) - 1))];
+        if (state_.at(a.node).state == NodeState::kRunning) return;
+        const FlowState before = state_;
+        const PlanResult r = Fire({a.fires, a.node, Phase::kForward, 1, {}});
+        EXPECT_FALSE(r.accepted) << "a second " << static_cast<int>(a.fires) << " for " << a.node << " was applied";
+        EXPECT_EQ(state_, before);
+    }
+
+    bool IsArmed(const std::string& node, Kind fires) const {
+        return std::any_of(armed_.begin(), armed_.end(), [&](const Armed& a) { return a.node == node && a.fires == fires; });
     }
 
     void Deliver(const Command& c) {
@@ -196,7 +247,38 @@ private:
                     in_flight_.erase(it);
                     break;
                 }
+                case PlanEffect::Kind::kArmTimer:
+                case PlanEffect::Kind::kAwaitSignal:
+                case PlanEffect::Kind::kArmDeadline: {
+                    const Kind fires = e.kind == PlanEffect::Kind::kArmTimer      ? Kind::kFired
+                                       : e.kind == PlanEffect::Kind::kAwaitSignal ? Kind::kSignal
+                                                                                  : Kind::kExpired;
+                    const NodeDef& d = wf_.node(wf_.find(e.node));
+                    if (fires == Kind::kExpired) {
+                        EXPECT_TRUE(d.deadline) << e.node << " has no deadline";
+                    } else {
+                        EXPECT_EQ(d.kind, fires == Kind::kFired ? NodeKind::kTimer : NodeKind::kSignal) << e.node;
+                    }
+                    EXPECT_EQ(state_.at(e.node).state, NodeState::kRunning) << "armed " << e.node << ", which is not running";
+                    EXPECT_FALSE(IsArmed(e.node, fires)) << e.node << " armed twice";
+                    armed_.push_back({e.node, fires});
+                    break;
+                }
+                case PlanEffect::Kind::kDisarm: {
+                    EXPECT_NE(state_.at(e.node).state, NodeState::kRunning) << "disarmed " << e.node << ", which runs";
+                    std::erase_if(armed_, [&](const Armed& a) { return a.node == e.node; });
+                    // After its deadline, a step's command is dropped (its outcome is unknown);
+                    // a step withdrawn by an operator loses its command through kWithdraw.
+                    if (state_.at(e.node).expired) {
+                        std::erase_if(in_flight_, [&](const Command& c) { return c.node == e.node && c.phase == Phase::kForward; });
+                    }
+                    break;
+                }
             }
+        }
+        if (r.signal != FlowSignal::kNone && r.signal != FlowSignal::kFailed) {
+            EXPECT_TRUE(armed_.empty()) << "the saga stopped with " << armed_.size() << " things still armed, first "
+                                        << (armed_.empty() ? "" : armed_.front().node);
         }
         switch (r.signal) {
             case FlowSignal::kNone:
@@ -235,6 +317,7 @@ private:
     bool failed_ = false, manual_ = false;
     int clock_ = 0;
     std::vector<Command> in_flight_, answered_;
+    std::vector<Armed> armed_, fired_;
     std::set<std::string> fwd_sent_, fwd_ok_, uncertain_;
     std::map<std::string, int> done_at_, undo_sent_;
     std::map<std::string, std::pair<int, int>> undo_ok_;  // last time, count
@@ -244,7 +327,7 @@ TEST(PlanProperty, RandomGraphsAndOutcomesEndTerminalAndUndoExactlyWhatRan) {
     const std::uint64_t seed = EnvOr("SAGAFLOW_PLAN_SEED", 20261201);
     const auto cases = static_cast<int>(EnvOr("SAGAFLOW_PLAN_CASES", 2000));
     std::mt19937_64 rng(seed);
-    GraphGen gen(rng);
+    GraphGen gen(rng, /*endings=*/true, /*waits=*/true);
     int events = 0;
     RunCases("plan", "SAGAFLOW_PLAN_SEED", seed, cases, gen, [&](const Workflow& wf) {
         Simulation sim(wf, rng);

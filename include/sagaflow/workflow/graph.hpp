@@ -7,7 +7,14 @@
 //               holds picks the target, else the mandatory `Otherwise` target;
 //   - parallel: two or more branches, each a sequence of nodes, run at the same time and
 //               joined when all of them finish;
-//   - complete / fail: ends the sequence; `fail` compensates everything done.
+//   - complete / fail: ends the sequence; `fail` compensates everything done;
+//   - timer:    waits a fixed time (`Sleep`) or until a timestamp held in a field of the
+//               saga's context or input (`Until`), durably: it survives restarts;
+//   - signal:   waits for a named signal from outside (`AwaitSignal`); its JSON payload
+//               joins the context under the node's id.
+// A step, a parallel group or a wait may have a deadline: when it passes, the node fails
+// for good (the saga compensates), or, for a signal wait with `OnDeadline`, the flow goes
+// to another node further down its sequence instead.
 //
 // Jumps go forward within one sequence, so a graph has no cycles: a step's retry policy
 // is what bounds repetition. Everything here is plain data, so a graph can be validated,
@@ -112,7 +119,13 @@ enum class NodeKind : std::uint8_t {
     kParallel,
     kComplete,  ///< Ends its sequence: the workflow, or one parallel branch.
     kFail,      ///< Ends the saga's forward walk: everything done is compensated.
+    kTimer,     ///< Waits until a due time.
+    kSignal,    ///< Waits for a named signal.
 };
+
+/// True for the nodes that wait for something other than a worker (timer, signal): they
+/// have no effect of their own, so nothing about them is ever compensated.
+[[nodiscard]] constexpr bool IsWait(NodeKind kind) noexcept { return kind == NodeKind::kTimer || kind == NodeKind::kSignal; }
 
 [[nodiscard]] std::string_view ToString(NodeKind kind) noexcept;
 
@@ -137,6 +150,13 @@ struct NodeDef {
     std::optional<std::string> otherwise;  ///< kChoice; mandatory.
     std::vector<std::vector<NodeDef>> branches;  ///< kParallel.
     std::string reason;                    ///< kFail.
+    std::chrono::milliseconds sleep{0};    ///< kTimer: how long, when `until` is empty.
+    std::string until;                     ///< kTimer: the field (context, else input) holding the due time.
+    std::string signal;                    ///< kSignal: the signal's name.
+    /// kStep, kParallel, kTimer, kSignal: from when the node starts, how long it may take
+    /// before it fails for good (or goes to `on_deadline`).
+    std::optional<std::chrono::milliseconds> deadline;
+    std::string on_deadline;               ///< kSignal: where to go when the deadline passes.
 };
 
 }  // namespace sagaflow

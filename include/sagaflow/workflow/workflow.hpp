@@ -121,9 +121,15 @@ public:
     StepBuilder& CompensationRetry(const RetryPolicy& policy);
     StepBuilder& Timeout(std::chrono::milliseconds per_attempt);
     StepBuilder& CompensationTimeout(std::chrono::milliseconds per_attempt);
-    /// After this step (or parallel group), go to `target`, further down this sequence;
+    /// After this step (parallel group, wait), go to `target`, further down this sequence;
     /// the nodes jumped over are skipped.
     StepBuilder& Next(NodeName target);
+    /// This step, parallel group or wait must finish within `limit` of starting, or it
+    /// fails for good (the saga compensates). A step's deadline spans all its attempts.
+    StepBuilder& Deadline(std::chrono::milliseconds limit);
+    /// A signal wait whose deadline passes goes to `target` (further down this sequence)
+    /// instead of failing: a reminder, then another wait, for example.
+    StepBuilder& OnDeadline(NodeName target);
 
     /// Declares the next node of the current sequence.
     StepBuilder Step(NodeName id, std::string queue);
@@ -131,6 +137,14 @@ public:
     ParallelBuilder Parallel(NodeName id);
     StepBuilder Complete(NodeName id);
     StepBuilder Fail(NodeName id, std::string reason);
+    /// A timer that waits `duration` (> 0) from when the flow reaches it.
+    StepBuilder Sleep(NodeName id, std::chrono::milliseconds duration);
+    /// A timer that waits until the timestamp (RFC 3339 text, or milliseconds since the
+    /// epoch) in field `field` of the saga's context, else of its input.
+    StepBuilder Until(NodeName id, std::string field);
+    /// Waits for the signal `signal`; the node's id is the signal's name.
+    StepBuilder AwaitSignal(NodeName signal);
+    StepBuilder AwaitSignal(NodeName id, NodeName signal);
     /// Inside a parallel group: ends this branch and starts the next one.
     BranchBuilder Branch();
     /// Inside a parallel group: ends its last branch; the chain continues after the group.
@@ -188,6 +202,14 @@ public:
     ParallelBuilder Parallel(NodeName id);
     StepBuilder Complete(NodeName id);
     StepBuilder Fail(NodeName id, std::string reason);
+    /// A timer that waits `duration` (> 0) from when the flow reaches it.
+    StepBuilder Sleep(NodeName id, std::chrono::milliseconds duration);
+    /// A timer that waits until the timestamp (RFC 3339 text, or milliseconds since the
+    /// epoch) in field `field` of the saga's context, else of its input.
+    StepBuilder Until(NodeName id, std::string field);
+    /// Waits for the signal `signal`; the node's id is the signal's name.
+    StepBuilder AwaitSignal(NodeName signal);
+    StepBuilder AwaitSignal(NodeName id, NodeName signal);
 
 private:
     friend class WorkflowBuilder;
@@ -210,6 +232,14 @@ public:
     ParallelBuilder Parallel(NodeName id);
     StepBuilder Complete(NodeName id);
     StepBuilder Fail(NodeName id, std::string reason);
+    /// A timer that waits `duration` (> 0) from when the flow reaches it.
+    StepBuilder Sleep(NodeName id, std::chrono::milliseconds duration);
+    /// A timer that waits until the timestamp (RFC 3339 text, or milliseconds since the
+    /// epoch) in field `field` of the saga's context, else of its input.
+    StepBuilder Until(NodeName id, std::string field);
+    /// Waits for the signal `signal`; the node's id is the signal's name.
+    StepBuilder AwaitSignal(NodeName signal);
+    StepBuilder AwaitSignal(NodeName id, NodeName signal);
 
     /// Validates and returns the workflow. Throws `Error(kInvalidArgument)` whose message
     /// lists every problem: bad name or version, no steps, duplicate or invalid node ids

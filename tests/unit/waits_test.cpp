@@ -1,0 +1,326 @@
+// Waits under the manual clock: timers (Sleep, Until), deadlines on steps and waits,
+// OnDeadline paths, and signals (before the wait, after it, duplicated, to an ended saga,
+// unknown), through the engine on the memory store. Durability across a kill -9 is the
+// integration test's (waits_pg_test.cpp); here a restart is a new engine on the same store.
+#include <gtest/gtest.h>
+
+#include "engine.hpp"
+#include "fake_worker.hpp"
+#include "memory_store.hpp"
+
+namespace sagaflow::engine {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::FakeWorker;
+
+template <class Builder>
+std::string Problems(const Builder& b) {  // a chain, within the expression that built it
+    try {
+        (void)b.Build();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return {};
+}
+
+bool Has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(WaitsRegistration, BadTimersDeadlinesAndSignalsAreNamed) {
+    const std::string p = Problems(WorkflowBuilder("w", 1)
+                                       .Step("a", "q").Timeout(seconds(10)).Deadline(seconds(5))
+                                       .Sleep("zero", milliseconds(0))
+                                       .Sleep("negative", milliseconds(-5))
+                                       .AwaitSignal("wait", "ok").OnDeadline("a")
+                                       .Step("b", "q"));
+    EXPECT_TRUE(Has(p, "step 'a': deadline 5000 ms is shorter than the timeout of step 'a' (10000 ms)")) << p;
+    EXPECT_TRUE(Has(p, "timer 'zero': Sleep must be > 0, not 0 ms")) << p;
+    EXPECT_TRUE(Has(p, "timer 'negative': Sleep must be > 0, not -5 ms")) << p;
+    EXPECT_TRUE(Has(p, "signal 'wait': OnDeadline without a Deadline")) << p;
+    EXPECT_TRUE(Has(p, "signal 'wait': target 'a' (on deadline) is not further down")) << p;
+
+    const std::string g = Problems(WorkflowBuilder("w", 1)
+                                       .Parallel("group")
+                                       .Branch().Step("x", "q").Timeout(seconds(60))
+                                       .Branch().Step("y", "q")
+                                       .Join().Deadline(seconds(45))
+                                       .Step("z", "q").OnDeadline("z"));
+    EXPECT_TRUE(Has(g, "parallel 'group': deadline 45000 ms is shorter than the timeout of step 'x' (60000 ms)")) << g;
+    EXPECT_TRUE(Has(g, "OnDeadline after step 'z': only a signal wait has it")) << g;
+}
+
+class WaitsTest : public ::testing::Test {
+protected:
+    WaitsTest() {
+        registry_.Add(WorkflowBuilder("cool", 1)
+                          .Step("reserve", "q").CompensateWith("release")
+                          .Sleep("cooling_off", seconds(1))
+                          .Step("ship", "q")
+                          .Build());
+        registry_.Add(WorkflowBuilder("until", 1)
+                          .Until("wait_until", "not_before")
+                          .Step("refund", "q")
+                          .Build());
+        registry_.Add(WorkflowBuilder("pay", 1)
+                          .Step("charge", "q").CompensateWith("refund")
+                          .AwaitSignal("payment_confirmed").Deadline(seconds(2))
+                          .Step("ship", "q")
+                          .Build());
+        registry_.Add(WorkflowBuilder("remind", 1)
+                          .Step("charge", "q").CompensateWith("refund")
+                          .AwaitSignal("first_wait", "payment_confirmed").Deadline(seconds(2)).OnDeadline("remind")
+                          .Next("ship")
+                          .Step("remind", "q")
+                          .AwaitSignal("second_wait", "payment_confirmed").Deadline(seconds(2))
+                          .Step("ship", "q")
+                          .Build());
+        registry_.Add(WorkflowBuilder("slow", 1)
+                          .Step("reserve", "q").CompensateWith("release")
+                          .Step("call_partner", "q").CompensateWith("cancel_partner")
+                          .Timeout(seconds(1)).Retry(RetryPolicy{10, milliseconds(100), 1.0, milliseconds(100), 0.0})
+                          .Deadline(milliseconds(2500))
+                          .Build());
+        Restart();
+    }
+
+    void Restart() {
+        EngineOptions o;
+        o.seed = 3;
+        worker_ = std::make_unique<FakeWorker>();
+        engine_ = std::make_unique<Engine>(registry_, store_, *worker_, clock_, o);
+        worker_->Attach(*engine_, registry_);
+        engine_->Recover();
+    }
+
+    // Ticks and answers until nothing more happens now.
+    void Settle() {
+        for (int i = 0; i < 100; ++i) {
+            const int moved = engine_->Tick();
+            if (moved == 0 && worker_->Pump(*engine_) == 0) return;
+        }
+        FAIL() << "did not settle";
+    }
+
+    SagaId Start(const std::string& workflow, json input = json::object()) {
+        StartRequest req;
+        req.workflow = workflow;
+        req.input = std::move(input);
+        auto r = engine_->Start(req);
+        EXPECT_TRUE(r.ok()) << r.status().message;
+        Settle();
+        return r->saga_id;
+    }
+
+    SagaView View(const SagaId& id) { return engine_->Describe(id).value(); }
+    SagaStatus StatusOf(const SagaId& id) { return View(id).saga.status; }
+
+    Status Signal(const SagaId& id, const std::string& name, const std::string& signal_id, json payload = json::object()) {
+        SignalSent s;
+        s.saga_id = id;
+        s.name = name;
+        s.id = signal_id;
+        s.payload = std::move(payload);
+        Status st = engine_->Signal(std::move(s));
+        Settle();
+        return st;
+    }
+
+    int CountEvents(const SagaId& id, const std::string& kind) {
+        int n = 0;
+        for (const auto& e : View(id).history) n += e.kind == kind;
+        return n;
+    }
+
+    WorkflowRegistry registry_;
+    MemorySagaStore store_;
+    ManualClock clock_;
+    std::unique_ptr<FakeWorker> worker_;
+    std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(WaitsTest, ASleepHoldsTheFlowForItsDurationExactly) {
+    const SagaId id = Start("cool");
+    EXPECT_EQ(View(id).saga.nodes.at("cooling_off").state, NodeState::kRunning);
+    ASSERT_EQ(View(id).pending.size(), 1u);
+    EXPECT_EQ(View(id).pending[0].kind, PendingKind::kTimer);
+    EXPECT_EQ(engine_->NextWakeup(), clock_.Now() + seconds(1));
+    clock_.Advance(milliseconds(999));
+    Settle();
+    EXPECT_EQ(View(id).saga.nodes.at("ship").state, NodeState::kPending) << "too early";
+    clock_.Advance(milliseconds(1));
+    Settle();
+    EXPECT_EQ(StatusOf(id), SagaStatus::kCompleted);
+    EXPECT_EQ(CountEvents(id, "timer_fired"), 1);
+    EXPECT_TRUE(View(id).pending.empty());
+    EXPECT_EQ(engine_->waits(), 0u);
+}
+
+TEST_F(WaitsTest, ATimerDueWhileSagadWasDownFiresOnceAtRecovery) {
+    const SagaId id = Start("cool");
+    clock_.Advance(seconds(30));  // down through the due time
+    Restart();
+    Settle();
+    EXPECT_EQ(StatusOf(id), SagaStatus::kCompleted);
+    EXPECT_EQ(CountEvents(id, "timer_fired"), 1);
+    // The old engine's memory fires again: the pending item is gone, so nothing happens.
+    WaitDue again{View(id).history.front().msg_id.value_or(MsgId(NewUuid()))};
+    for (const auto& e : View(id).history) {
+        if (e.kind == "timer_armed") again.id = *e.msg_id;
+    }
+    const Event ev = again;
+    EXPECT_TRUE(engine_->ApplyEvents(std::span<const Event>(&ev, 1)).front().ok());
+    EXPECT_EQ(CountEvents(id, "timer_fired"), 1);
+    EXPECT_EQ(worker_->effects(id, 2, Phase::kForward), 1) << "ship ran once";
+}
+
+TEST_F(WaitsTest, UntilWaitsForTheTimestampInTheInputOrFailsNamingTheField) {
+    const SagaId id = Start("until", {{"not_before", FormatTimestamp(clock_.Now() + seconds(5))}});
+    clock_.Advance(seconds(4));
+    Settle();
+    EXPECT_EQ(StatusOf(id), SagaStatus::kRunning);
+    clock_.Advance(seconds(1));
+    Settle();
+    EXPECT_EQ(StatusOf(id), SagaStatus::kCompleted);
+
+    const SagaId past = Start("until", {{"not_before", (clock_.Now() - seconds(1)).time_since_epoch().count() / 1000}});
+    EXPECT_EQ(StatusOf(past), SagaStatus::kCompleted) << "a due time in the past fires at once";
+
+    const SagaId bad = Start("until", {{"not_before", "next tuesday"}});
+    EXPECT_EQ(StatusOf(bad), SagaStatus::kCompensated);
+    EXPECT_TRUE(Has(View(bad).saga.failure_reason, "field 'not_before' of the context or input holds no timestamp"))
+        << View(bad).saga.failure_reason;
+}
+
+TEST_F(WaitsTest, ASignalAfterTheWaitResumesTheFlowWithItsPayloadInTheContext) {
+    const SagaId id = Start("pay");
+    EXPECT_EQ(View(id).saga.nodes.at("payment_confirmed").state, NodeState::kRunning);
+    const Status st = Signal(id, "payment_confirmed", "psp-1", {{"psp_ref", "X9"}});
+    EXPECT_TRUE(st.ok()) << st.message;
+    EXPECT_EQ(st.message, kSignalDelivered);
+    EXPECT_EQ(StatusOf(id), SagaStatus::kCompleted);
+    EXPECT_EQ(View(id).saga.context.at("payment_confirmed"), json({{"psp_ref", "X9"}}));
+    EXPECT_TRUE(View(id).pending.empty()) << "the wait and its deadline are gone";
+    EXPECT_EQ(engine_->waits(), 0u);
+
+    const Status again = Signal(id, "payment_confirmed", "psp-1", {{"psp_ref", "X9"}});
+    EXPECT_EQ(again.code, ErrorCode::kAlreadyExists) << again.message;
+    EXPECT_TRUE(Has(again.message, "already applied")) << again.message;
+}
+
+TEST_F(WaitsTest, ASignalBeforeTheWaitIsKeptAndTakenWhenTheSagaGetsThere) {
+    worker_->SetRefusing(true);  // charge is not answered yet: the saga is not at its wait
+    StartRequest req;
+    req.workflow = "pay";
+    const SagaId id = engine_->Start(req)->saga_id;
+    (void)engine_->Tick();
+    const Status st = Signal(id, "payment_confirmed", "early", {{"psp_ref", "E1"}});
+    EXPECT_EQ(st.message, kSignalKept);
+    const Status dup = Signal(id, "payment_confirmed", "early");
+    EXPECT_EQ(dup.code, ErrorCode::kAlreadyExists);
+    EXPECT_EQ(StatusOf(id), SagaStatus::kRunning);
+    worker_->SetRefusing(false);
+    Settle();
+    EXPECT_EQ(StatusOf(id), SagaStatus::kCompleted);
+    EXPECT_EQ(View(id).saga.context.at("payment_confirmed"), json({{"psp_ref", "E1"}}));
+    EXPECT_EQ(CountEvents(id, "signal_taken"), 1);
+}
+
+TEST_F(WaitsTest, NoSignalByTheDeadlineFailsTheWaitAndCompensates) {
+    const SagaId id = Start("pay");
+    clock_.Advance(milliseconds(1999));
+    Settle();
+    EXPECT_EQ(StatusOf(id), SagaStatus::kRunning);
+    clock_.Advance(milliseconds(1));
+    Settle();
+    EXPECT_EQ(StatusOf(id), SagaStatus::kCompensated);
+    EXPECT_TRUE(View(id).saga.nodes.at("payment_confirmed").expired);
+    EXPECT_TRUE(Has(View(id).saga.failure_reason, "signal 'payment_confirmed' passed its deadline of 2000 ms"));
+    EXPECT_EQ(worker_->effects(id, 0, Phase::kCompensate), 1) << "the charge was refunded";
+    EXPECT_TRUE(View(id).pending.empty());
+
+    const Status late = Signal(id, "payment_confirmed", "late");
+    EXPECT_EQ(late.code, ErrorCode::kFailedPrecondition);
+    EXPECT_TRUE(Has(late.message, "is compensated")) << late.message;
+    EXPECT_EQ(CountEvents(id, "signal_rejected"), 1) << "recorded in its history";
+}
+
+TEST_F(WaitsTest, OnDeadlineTakesTheReminderPathAndWaitsAgain) {
+    const SagaId id = Start("remind");
+    clock_.Advance(seconds(2));
+    Settle();
+    const SagaView v = View(id);
+    EXPECT_EQ(v.saga.status, SagaStatus::kRunning);
+    EXPECT_EQ(v.saga.nodes.at("first_wait").state, NodeState::kDone);
+    EXPECT_TRUE(v.saga.nodes.at("first_wait").expired);
+    EXPECT_EQ(v.saga.nodes.at("remind").state, NodeState::kDone);
+    EXPECT_EQ(v.saga.nodes.at("second_wait").state, NodeState::kRunning);
+    EXPECT_EQ(Signal(id, "payment_confirmed", "after-reminder").message, kSignalDelivered);
+    EXPECT_EQ(StatusOf(id), SagaStatus::kCompleted);
+
+    const SagaId quick = Start("remind");
+    EXPECT_EQ(Signal(quick, "payment_confirmed", "quick").message, kSignalDelivered);
+    EXPECT_EQ(StatusOf(quick), SagaStatus::kCompleted);
+    EXPECT_EQ(View(quick).saga.nodes.at("remind").state, NodeState::kSkipped) << "Next jumps over the reminder";
+}
+
+TEST_F(WaitsTest, AStepPastItsDeadlineFailsWithAnUnknownOutcomeAndIsUndone) {
+    StartRequest req;
+    req.workflow = "slow";
+    const SagaId id = engine_->Start(req)->saga_id;
+    ASSERT_EQ(engine_->Tick(), 1);          // reserve goes out
+    ASSERT_EQ(worker_->Pump(*engine_), 1);  // and is done: call_partner is queued
+    worker_->DropNext(1000);                // from now on nothing is answered
+    for (int i = 0; i < 40 && StatusOf(id) == SagaStatus::kRunning; ++i) {
+        clock_.Advance(milliseconds(100));
+        Settle();
+    }
+    EXPECT_EQ(StatusOf(id), SagaStatus::kCompensating);
+    EXPECT_EQ(clock_.Now() - View(id).saga.created_at, milliseconds(2500)) << "at its deadline, not after its attempts";
+    worker_->DropNext(0);
+    for (int i = 0; i < 120 && StatusOf(id) != SagaStatus::kCompensated; ++i) {
+        clock_.Advance(seconds(1));
+        Settle();
+    }
+    const SagaView v = View(id);
+    EXPECT_EQ(v.saga.status, SagaStatus::kCompensated);
+    EXPECT_TRUE(v.saga.nodes.at("call_partner").expired);
+    EXPECT_TRUE(Has(v.saga.failure_reason, "step 'call_partner' passed its deadline of 2500 ms")) << v.saga.failure_reason;
+    EXPECT_EQ(CountEvents(id, "abandoned"), 1) << "its command is dropped";
+    EXPECT_EQ(worker_->effects(id, 0, Phase::kCompensate), 1) << "reserve released";
+    EXPECT_EQ(worker_->effects(id, 1, Phase::kCompensate), 1) << "call_partner undone too: it may have run";
+    EXPECT_TRUE(v.pending.empty());
+    EXPECT_EQ(engine_->tracked(), 0u);
+}
+
+TEST_F(WaitsTest, BadSignalsGetClearErrorsAndUnknownOnesAreRecorded) {
+    const SagaId id = Start("pay");
+    EXPECT_EQ(Signal(SagaId(NewUuid()), "payment_confirmed", "x").code, ErrorCode::kNotFound);
+    EXPECT_EQ(Signal(id, "payment_confirmed", "x", json::array()).code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(Signal(id, "bad name!", "x").code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(Signal(id, "payment_confirmed", "").code, ErrorCode::kInvalidArgument);
+    json big = {{"blob", std::string(kMaxSignalPayloadBytes, 'x')}};
+    EXPECT_EQ(Signal(id, "payment_confirmed", "x", big).code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(CountEvents(id, "signal_rejected"), 0) << "nothing written for those";
+
+    const Status unknown = Signal(id, "parcel_lost", "y");
+    EXPECT_EQ(unknown.code, ErrorCode::kInvalidArgument);
+    EXPECT_TRUE(Has(unknown.message, "no wait of workflow 'pay' v1 names signal 'parcel_lost'")) << unknown.message;
+    EXPECT_EQ(CountEvents(id, "signal_rejected"), 1);
+    EXPECT_EQ(StatusOf(id), SagaStatus::kRunning) << "the saga still waits";
+}
+
+TEST_F(WaitsTest, AManualCompensationWithdrawsTheWaitAndItsDeadline) {
+    const SagaId id = Start("pay");
+    ASSERT_TRUE(engine_->Compensate(id, "customer cancelled").ok());
+    Settle();
+    EXPECT_EQ(StatusOf(id), SagaStatus::kCompensated);
+    EXPECT_EQ(View(id).saga.nodes.at("payment_confirmed").state, NodeState::kSkipped);
+    EXPECT_TRUE(View(id).pending.empty());
+    EXPECT_EQ(engine_->waits(), 0u);
+    EXPECT_FALSE(engine_->NextWakeup());
+}
+
+}  // namespace
+}  // namespace sagaflow::engine
