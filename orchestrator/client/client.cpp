@@ -1,5 +1,7 @@
 #include "sagaflow/client/client.hpp"
 
+#include <algorithm>
+
 #include "http/client.hpp"
 
 namespace sagaflow::client {
@@ -96,6 +98,33 @@ Result<api::Accepted> Client::Compensate(const SagaId& id, const std::string& re
 
 Result<api::Accepted> Client::Retry(const SagaId& id, const std::string& reason) {
     return impl_->Call<api::Accepted>("POST", "/sagas/" + id.str() + "/retry", json(api::OperatorRequest{reason}).dump());
+}
+
+Result<api::SignalResult> Client::Signal(const SagaId& id, const api::SendSignal& signal) {
+    return impl_->Call<api::SignalResult>("POST", "/sagas/" + id.str() + "/signals", json(signal).dump());
+}
+
+Result<api::AwaitResult> Client::Await(const SagaId& id, std::chrono::milliseconds timeout) {
+    // The answer may take the whole timeout: the connection waits that long, and more.
+    const auto usual = impl_->conn.timeout();
+    impl_->conn.SetTimeout(timeout + usual);
+    auto r = impl_->Call<api::AwaitResult>("GET", "/sagas/" + id.str() + "/await?timeout_ms=" +
+                                                      std::to_string(std::max<std::int64_t>(0, timeout.count())));
+    impl_->conn.SetTimeout(usual);
+    return r;
+}
+
+Result<SagaId> Client::FindByKey(const std::string& workflow, const std::string& business_key) {
+    api::ListQuery q;
+    q.workflow = workflow;
+    q.business_key = business_key;
+    q.limit = 1;
+    auto page = List(q);
+    if (!page.ok()) return page.status();
+    if (page->sagas.empty()) {
+        return Status{ErrorCode::kNotFound, "no saga of workflow '" + workflow + "' has business key '" + business_key + "'"};
+    }
+    return page->sagas.front().id;
 }
 
 Result<api::Workflows> Client::Workflows() { return impl_->Call<api::Workflows>("GET", "/workflows"); }

@@ -294,6 +294,7 @@ void to_json(json& j, const NodeInfo& v) {
     if (v.order > 0) j["order"] = v.order;
     if (v.uncertain) j["uncertain"] = true;
     if (v.stuck) j["stuck"] = true;
+    if (v.expired) j["expired"] = true;
 }
 void from_json(const json& j, NodeInfo& v) {
     RequireObject(j, "a node");
@@ -303,14 +304,16 @@ void from_json(const json& j, NodeInfo& v) {
     v.order = Has(j, "order") ? static_cast<int>(Int(j, "order")) : 0;
     v.uncertain = Bool(j, "uncertain");
     v.stuck = Bool(j, "stuck");
+    v.expired = Bool(j, "expired");
 }
 
 void to_json(json& j, const PendingInfo& v) {
-    j = {{"step", v.step}, {"phase", ToString(v.phase)}, {"action", v.action}, {"queue", v.queue},
+    j = {{"kind", v.kind}, {"step", v.step}, {"phase", ToString(v.phase)}, {"action", v.action}, {"queue", v.queue},
          {"attempt", v.attempt}, {"msg_id", v.msg_id.str()}, {"not_before", FormatTimestamp(v.not_before)}};
 }
 void from_json(const json& j, PendingInfo& v) {
     RequireObject(j, "a pending item");
+    v.kind = OptStr(j, "kind").value_or("command");
     v.step = Str(j, "step");
     v.phase = PhaseOf(j, "phase");
     v.action = Str(j, "action");
@@ -366,7 +369,7 @@ void to_json(json& j, const SagaDetail& v) {
     saga["input"] = v.input;
     saga["context"] = v.context;
     j = {{"saga", std::move(saga)}, {"nodes", v.nodes}, {"pending", v.pending}, {"attempts", v.attempts},
-         {"history", v.history}};
+         {"history", v.history}, {"signals", v.signals}};
 }
 void from_json(const json& j, SagaDetail& v) {
     RequireObject(j, "a saga's detail");
@@ -378,10 +381,59 @@ void from_json(const json& j, SagaDetail& v) {
     v.pending = Items<PendingInfo>(j, "pending");
     v.attempts = Items<AttemptInfo>(j, "attempts");
     v.history = Items<HistoryEntry>(j, "history");
+    if (Has(j, "signals")) v.signals = Items<SignalInfo>(j, "signals");
+}
+
+void to_json(json& j, const SignalInfo& v) {
+    j = {{"id", v.id}, {"name", v.name}, {"received_at", FormatTimestamp(v.received_at)}, {"taken_by", v.taken_by}};
+}
+void from_json(const json& j, SignalInfo& v) {
+    RequireObject(j, "a signal");
+    v.id = Str(j, "id");
+    v.name = Str(j, "name");
+    v.received_at = TimeOf(j, "received_at");
+    v.taken_by = OptStr(j, "taken_by").value_or("");
 }
 
 void to_json(json& j, const History& v) { j = {{"history", v.history}}; }
 void from_json(const json& j, History& v) { v.history = Items<HistoryEntry>(j, "history"); }
+
+void to_json(json& j, const SendSignal& v) {
+    j = {{"name", v.name}, {"data", v.data}};
+    if (v.id) j["id"] = *v.id;
+}
+void from_json(const json& j, SendSignal& v) {
+    RequireObject(j, "the body");
+    v.name = Str(j, "name");
+    v.id = OptStr(j, "id");
+    v.data = Has(j, "data") ? Obj(j, "data") : json::object();
+}
+
+void to_json(json& j, const SignalResult& v) {
+    j = {{"saga_id", v.saga_id.str()}, {"name", v.name}, {"id", v.id}, {"outcome", v.outcome}};
+}
+void from_json(const json& j, SignalResult& v) {
+    RequireObject(j, "a signal's answer");
+    v.saga_id = IdOf<SagaId>(j, "saga_id");
+    v.name = Str(j, "name");
+    v.id = Str(j, "id");
+    v.outcome = Str(j, "outcome");
+}
+
+void to_json(json& j, const AwaitResult& v) {
+    j = {{"saga_id", v.saga_id.str()}, {"status", ToString(v.status)}, {"done", v.done}, {"reason", v.reason},
+         {"context", v.context}, {"timeout_ms", v.timeout_ms}, {"clamped", v.clamped}};
+}
+void from_json(const json& j, AwaitResult& v) {
+    RequireObject(j, "an await's answer");
+    v.saga_id = IdOf<SagaId>(j, "saga_id");
+    v.status = StatusOf(j, "status");
+    v.done = Bool(j, "done");
+    v.reason = OptStr(j, "reason").value_or("");
+    v.context = Has(j, "context") ? Obj(j, "context") : json::object();
+    v.timeout_ms = Int(j, "timeout_ms");
+    v.clamped = Bool(j, "clamped");
+}
 
 void to_json(json& j, const OperatorRequest& v) { j = {{"reason", v.reason}}; }
 void from_json(const json& j, OperatorRequest& v) {

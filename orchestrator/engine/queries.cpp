@@ -15,10 +15,16 @@ Result<SagaView> Queries::Describe(const SagaId& id) {
         auto saga = tx.GetSaga(id);
         if (!saga) return;
         auto history = tx.History(id);
-        view = SagaView{*saga, tx.PendingOf(id), AttemptsFrom(history), std::move(history)};
+        view = SagaView{*saga, tx.PendingOf(id), AttemptsFrom(history), std::move(history), tx.SignalsOf(id)};
     });
     if (!view) return Status{ErrorCode::kNotFound, "no saga " + id.str()};
     return *std::move(view);
+}
+
+std::optional<SagaRecord> Queries::Get(const SagaId& id) {
+    std::optional<SagaRecord> saga;
+    ReadTx(store_, max_tx_attempts_, [&](StoreTx& tx) { saga = tx.GetSaga(id); });
+    return saga;
 }
 
 Status Queries::Probe() {

@@ -2,6 +2,7 @@
 // API's list, show and graph do not queue behind the engine's loop.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "saga_service.hpp"
@@ -17,6 +18,8 @@ public:
     [[nodiscard]] std::vector<SagaRecord> List(const SagaFilter& filter);
     /// A saga with its pending items, attempts and history; kNotFound for an unknown id.
     [[nodiscard]] Result<SagaView> Describe(const SagaId& id);
+    /// The saga row alone; nullopt for an unknown id.
+    [[nodiscard]] std::optional<SagaRecord> Get(const SagaId& id);
     /// One cheap read: ok when the store answers (for /readyz).
     [[nodiscard]] Status Probe();
 

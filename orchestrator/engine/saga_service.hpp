@@ -86,6 +86,7 @@ struct SagaView {
     std::vector<PendingRecord> pending;
     std::vector<AttemptRecord> attempts;  ///< Read from the history's replied and timed_out events.
     std::vector<HistoryEvent> history;
+    std::vector<SignalRecord> signals;    ///< Every signal it received, in order.
 };
 
 /// The webhook's event for a saga that stopped in failed for `reason`.
@@ -197,6 +198,18 @@ class Observer {
 public:
     virtual ~Observer() = default;
     virtual void Observe(std::span<const Fact> facts) = 0;
+};
+
+/// Tells several observers, in order.
+class Observers final : public Observer {
+public:
+    explicit Observers(std::vector<Observer*> all) : all_(std::move(all)) {}
+    void Observe(std::span<const Fact> facts) override {
+        for (Observer* o : all_) o->Observe(facts);
+    }
+
+private:
+    std::vector<Observer*> all_;
 };
 
 /// What committed batches leave for memory, in order.

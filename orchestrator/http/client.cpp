@@ -158,6 +158,10 @@ struct ClientConnection::Impl {
 ClientConnection::ClientConnection(Url url, std::chrono::milliseconds timeout, std::string ca_file)
     : impl_(std::make_unique<Impl>(std::move(url), timeout, ca_file)) {}
 
+void ClientConnection::SetTimeout(std::chrono::milliseconds timeout) { impl_->timeout = timeout; }
+
+std::chrono::milliseconds ClientConnection::timeout() const { return impl_->timeout; }
+
 ClientConnection::~ClientConnection() = default;
 
 void ClientConnection::SetBearer(std::string token) {

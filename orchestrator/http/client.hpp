@@ -45,6 +45,9 @@ public:
                   std::string_view content_type = "application/json");
     /// Sends `Authorization: Bearer <token>` with every request from now on (empty: none).
     void SetBearer(std::string token);
+    /// The bound on connecting, writing and reading from now on (a long poll needs more).
+    void SetTimeout(std::chrono::milliseconds timeout);
+    [[nodiscard]] std::chrono::milliseconds timeout() const;
 
 private:
     struct Impl;

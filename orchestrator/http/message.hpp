@@ -2,6 +2,7 @@
 // so they are tested and fuzzed without a socket (and without Boost.Beast).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -26,11 +27,19 @@ struct Request {
     }
 };
 
+struct Response;
+/// Sends a deferred answer; callable from any thread, once.
+using Responder = std::function<void(Response)>;
+
 struct Response {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  ///< Extra headers
+    /// Set by a handler that answers later (a long poll): the server calls it, on the
+    /// handler's thread, with the `Responder` for the real answer, and frees the thread.
+    /// The rest of this response is then ignored.
+    std::function<void(Responder)> deferred;
 };
 
 /// The one shape of every error answer: `{"code": ..., "message": ...}` with `status`

@@ -239,9 +239,21 @@ private:
                 r = JsonError(ErrorCode::kInternal, e.what());
             }
             --self->server_.queued;
-            net::post(self->stream_.get_executor(), [self, r = std::move(r), keep_alive]() mutable {
-                self->Reply(std::move(r), keep_alive);
-            });
+            auto answer = [self, keep_alive](Response later) {
+                net::post(self->stream_.get_executor(), [self, later = std::move(later), keep_alive]() mutable {
+                    self->Reply(std::move(later), keep_alive);
+                });
+            };
+            if (r.deferred) {  // answered later, from another thread; this one is free now
+                auto deferred = std::move(r.deferred);
+                try {
+                    deferred(std::move(answer));
+                } catch (const std::exception& e) {
+                    answer(JsonError(ErrorCode::kInternal, e.what()));
+                }
+                return;
+            }
+            answer(std::move(r));
         });
     }
 

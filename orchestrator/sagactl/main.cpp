@@ -2,8 +2,12 @@
 // (include/sagaflow/client/). Human tables by default, --json for scripts.
 // Exit codes: 0 ok; 1 a permanent error reported by sagad; 2 usage; 3 retry later (sagad
 // unreachable, or it answered unavailable, aborted, deadline_exceeded or
-// resource_exhausted: the same command may succeed later).
+// resource_exhausted: the same command may succeed later). `await` and `start --wait`
+// also: 4 the saga ended off the happy path (compensated or failed); 5 it had not ended
+// when the timeout passed.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -29,7 +33,15 @@ namespace {
 using nlohmann::json;
 using sagaflow::Result;
 
-constexpr int kOk = 0, kSagadError = 1, kUsage = 2, kRetryLater = 3;
+constexpr int kOk = 0, kSagadError = 1, kUsage = 2, kRetryLater = 3, kEndedOffPath = 4, kTimedOut = 5;
+/// How long `await` waits when --timeout-ms is not given.
+constexpr int kDefaultAwaitMs = 60000;
+
+// The exit code of an await's answer.
+int AwaitExit(const json& r) {
+    if (!r.value("done", false)) return kTimedOut;
+    return r.value("status", "") == "completed" ? kOk : kEndedOffPath;
+}
 
 struct Usage {
     std::string message;
@@ -92,10 +104,31 @@ void PrintHuman(const std::string& command, const json& result) {
         for (const auto& n : result.value("nodes", json::array())) {
             std::string note = n.value("uncertain", false) ? "outcome unknown: undone too" : "";
             if (n.value("stuck", false)) note = "compensation failed: sagactl retry";
+            if (n.value("expired", false)) note = (note.empty() ? "" : note + "; ") + "its deadline passed";
             rows.push_back({Cell(n["id"]), Cell(n["kind"]), Cell(n["state"]),
                             n.contains("order") ? Cell(n["order"]) : "-", note});
         }
         Table({"NODE", "KIND", "STATE", "ORDER", "NOTE"}, rows);
+        std::cout << "\nwaiting for\n";
+        rows.clear();
+        for (const auto& p : result.value("pending", json::array())) {
+            const std::string kind = p.value("kind", "command");
+            std::string what = kind == "command"  ? Cell(p["action"]) + " on " + Cell(p["queue"]) + " (attempt " +
+                                                       Cell(p["attempt"]) + ")"
+                               : kind == "signal" ? "signal " + Cell(p["action"])
+                                                  : "due " + Cell(p["not_before"]);
+            rows.push_back({Cell(p["step"]), kind, what});
+        }
+        Table({"NODE", "KIND", "WHAT"}, rows);
+        if (!result.value("signals", json::array()).empty()) {
+            std::cout << "\nsignals\n";
+            rows.clear();
+            for (const auto& g : result["signals"]) {
+                rows.push_back({Cell(g["received_at"]), Cell(g["name"]), Cell(g["id"]),
+                                Cell(g["taken_by"]).empty() ? "kept: no wait yet" : "taken by " + Cell(g["taken_by"])});
+            }
+            Table({"RECEIVED", "SIGNAL", "ID", "STATE"}, rows);
+        }
         std::cout << "\nattempts\n";
         rows.clear();
         for (const auto& a : result["attempts"]) {
@@ -109,13 +142,24 @@ void PrintHuman(const std::string& command, const json& result) {
         rows.clear();
         for (const auto& h : result["history"]) {
             std::string what = h["detail"].contains("action") ? Cell(h["detail"]["action"]) : "";
-            for (const char* k : {"outcome", "reason", "delay_ms", "why", "by", "from", "worker", "key"}) {
+            for (const char* k : {"outcome", "reason", "delay_ms", "why", "by", "from", "worker", "key", "signal",
+                                  "signal_id", "due", "child"}) {
                 if (h["detail"].contains(k)) what += std::string(what.empty() ? "" : " ") + k + "=" + Cell(h["detail"][k]);
             }
             rows.push_back({Cell(h["at"]), Cell(h["kind"]), h["step"].is_null() ? "-" : Cell(h["step"]), Cell(h["phase"]),
                             h["attempt"].get<int>() > 0 ? Cell(h["attempt"]) : "-", what});
         }
         Table({"AT", "EVENT", "STEP", "PHASE", "ATTEMPT", "DETAIL"}, rows);
+    } else if (command == "await" || (command == "start" && result.contains("done"))) {
+        std::cout << "saga " << Cell(result["saga_id"]) << " "
+                  << (result.value("done", false) ? Cell(result["status"]) : "still " + Cell(result["status"]) +
+                                                                                   " after " + Cell(result["timeout_ms"]) + " ms")
+                  << "\n";
+        if (!Cell(result["reason"]).empty()) std::cout << "reason  " << Cell(result["reason"]) << "\n";
+        std::cout << "context " << result["context"].dump() << "\n";
+    } else if (command == "signal") {
+        std::cout << "signal " << Cell(result["name"]) << " (id " << Cell(result["id"]) << ") "
+                  << Cell(result["outcome"]) << " for saga " << Cell(result["saga_id"]) << "\n";
     } else if (command == "compensate" || command == "retry") {
         std::cout << command << " accepted for saga " << result["saga_id"].get<std::string>() << "\n";
     } else if (command == "workers") {
@@ -202,6 +246,10 @@ struct Cli {
     bool as_json = false;
     int timeout_ms = 5000;
     std::string workflow, input, key, status, id, reason = "manual compensation via sagactl";
+    std::vector<std::string> signal_args;
+    std::string signal_data, signal_id;
+    bool wait = false;
+    CLI::Option* timeout_option = nullptr;
     std::string token_file, ca_file, key_base, token_name, token_role = "viewer", token_out;
     int limit = 0;
     int version = 0;
@@ -217,10 +265,13 @@ struct Cli {
                                              "(or SAGACTL_CA_FILE; default: the system's trust store)");
         app.add_flag("--json", as_json, "machine-readable output");
         app.add_option("--token-file", token_file, "a file holding the API token (or SAGACTL_TOKEN holds the token)");
-        app.add_option("--timeout-ms", timeout_ms, "how long to wait for sagad's answer")
-            ->check(CLI::Range(1, 3'600'000))->capture_default_str();
+        timeout_option = app.add_option("--timeout-ms", timeout_ms,
+                                        "how long to wait for sagad's answer; for await and start --wait, for the "
+                                        "saga to end (default 60000)")
+                             ->check(CLI::Range(1, 86'400'000))->capture_default_str();
         app.footer("exit codes: 0 ok, 1 sagad reported a permanent error, 2 usage, 3 retry later "
-                   "(unreachable, unavailable, aborted, deadline_exceeded, resource_exhausted)");
+                   "(unreachable, unavailable, aborted, deadline_exceeded, resource_exhausted); await and "
+                   "start --wait: 4 the saga was compensated or failed, 5 it had not ended in time");
         app.add_subcommand("workflows", "definitions, versions and steps");
         auto* start = app.add_subcommand("start", "start a saga; prints its id");
         start->add_option("workflow", workflow, "the workflow's name")->required();
@@ -228,6 +279,19 @@ struct Cli {
         start->add_option("--key", key, "business key: the same key and input give the same saga");
         start->add_option("--version", version, "this version of the workflow (default: the latest)")
             ->check(CLI::Range(1, 1'000'000));
+        start->add_flag("--wait", wait, "wait for the saga to end; exit 0 completed, 4 compensated or failed, 5 not "
+                                        "ended within --timeout-ms");
+        auto* await = app.add_subcommand("await", "wait for a saga to end: exit 0 completed, 4 compensated or "
+                                                  "failed, 5 not ended within --timeout-ms");
+        await->add_option("id", id, "the saga's id (a UUID)")->required();
+        auto* signal = app.add_subcommand("signal", "send a signal into a running saga: signal ID NAME, or "
+                                                    "signal --key K --workflow W NAME");
+        signal->add_option("args", signal_args, "the saga's id and the signal's name (only the name with --key)")
+            ->required()->expected(1, 2);
+        signal->add_option("--key", key, "find the saga by its business key (with --workflow)");
+        signal->add_option("--workflow", workflow, "the workflow of --key");
+        signal->add_option("--data", signal_data, "the signal's payload: a JSON object, or @FILE (default {})");
+        signal->add_option("--id", signal_id, "the signal's id: the same id twice is applied once (default: a new one)");
         auto* list = app.add_subcommand("list", "sagas, newest first");
         list->add_option("--status", status, "running, compensating, completed, compensated or failed");
         list->add_option("--workflow", workflow, "only this workflow");
@@ -259,6 +323,26 @@ struct Cli {
 
     [[nodiscard]] std::string Command() const { return app.get_subcommands().front()->get_name(); }
 
+    /// True when the command waits for a saga to end (its exit says how it ended).
+    [[nodiscard]] bool Awaits() const { return Command() == "await" || (Command() == "start" && wait); }
+
+    // Waits up to --timeout-ms; sagad may clamp one await to its maximum, so it is asked
+    // again for the rest of the time.
+    Result<json> Await(sagaflow::client::Client& sagad, const sagaflow::SagaId& saga) const {
+        const auto total = std::chrono::milliseconds(timeout_option->count() > 0 ? timeout_ms : kDefaultAwaitMs);
+        const auto until = std::chrono::steady_clock::now() + total;
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            auto r = sagad.Await(saga, std::max(left, std::chrono::milliseconds(0)));
+            if (!r.ok()) return r.status();
+            if (r->done || !r->clamped || std::chrono::steady_clock::now() >= until) {
+                json out = *r;
+                out["timeout_ms"] = total.count();
+                return out;
+            }
+        }
+    }
+
     // Runs the parsed command through the client: the answer as JSON in the shape the
     // tables read, or the error. Throws Usage for values CLI11 cannot judge.
     Result<json> Run(sagaflow::client::Client& sagad) {
@@ -283,7 +367,11 @@ struct Cli {
             if (!start.input.is_object()) throw Usage{"--input must be a JSON object"};
             if (!key.empty()) start.business_key = key;
             if (version > 0) start.version = version;
-            return as(sagad.Start(start));
+            auto started = sagad.Start(start);
+            if (!started.ok() || !wait) return as(started);
+            std::cerr << "saga " << started->saga_id.str() << (started->created ? " started" : " (already started)")
+                      << "; waiting for it to end\n";
+            return Await(sagad, started->saga_id);
         }
         if (command == "list") {
             api::ListQuery q;
@@ -300,6 +388,32 @@ struct Cli {
             }
             return json(page->sagas);
         }
+        if (command == "signal") {
+            std::string name;
+            sagaflow::SagaId saga;
+            if (!key.empty()) {
+                if (workflow.empty()) throw Usage{"signal --key needs --workflow"};
+                if (signal_args.size() != 1) throw Usage{"signal --key K --workflow W takes only the signal's NAME"};
+                auto found = sagad.FindByKey(workflow, key);
+                if (!found.ok()) return found.status();
+                saga = *found;
+                name = signal_args[0];
+            } else {
+                if (signal_args.size() != 2) throw Usage{"signal takes the saga's ID and the signal's NAME (or --key)"};
+                id = signal_args[0];
+                saga = id_of();
+                name = signal_args[1];
+            }
+            api::SendSignal g{name, std::nullopt, json::object()};
+            if (!signal_id.empty()) g.id = signal_id;
+            if (!signal_data.empty()) {
+                g.data = json::parse(ReadInput(signal_data), nullptr, false);
+                if (g.data.is_discarded()) throw Usage{"--data is not valid JSON"};
+                if (!g.data.is_object()) throw Usage{"--data must be a JSON object"};
+            }
+            return as(sagad.Signal(saga, g));
+        }
+        if (command == "await") return Await(sagad, id_of());
         if (command == "show") return as(sagad.Show(id_of()));
         if (command == "compensate") return as(sagad.Compensate(id_of(), reason));
         if (command == "retry") return as(sagad.Retry(id_of(), reason));
@@ -352,7 +466,7 @@ int main(int argc, char** argv) {
         } else {
             PrintHuman(command, *result);
         }
-        return kOk;
+        return cli.Awaits() ? AwaitExit(*result) : kOk;
     } catch (const Usage& u) {
         std::cerr << "sagactl: " << u.message << "\n\n" << cli.app.help();
         return kUsage;

@@ -81,7 +81,8 @@ std::vector<api::NodeInfo> NodesOf(const engine::SagaRecord& s, const Workflow* 
     std::vector<api::NodeInfo> out;
     auto one = [&](const std::string& id, std::string_view kind) {
         const engine::NodeStatus n = s.nodes.at(id);
-        out.push_back({id, std::string(kind), std::string(engine::ToString(n.state)), n.order, n.uncertain, n.stuck});
+        out.push_back({id, std::string(kind), std::string(engine::ToString(n.state)), n.order, n.uncertain, n.stuck,
+                       n.expired});
     };
     if (wf == nullptr) {
         for (const auto& [id, n] : s.nodes.nodes) one(id, "unknown");
@@ -154,6 +155,8 @@ const std::vector<Api::Route>& Api::Table() {
         {"GET", "/api/v1/sagas/{id}/history", &Api::History, true, A::kViewer},
         {"POST", "/api/v1/sagas/{id}/compensate", &Api::Compensate, true, A::kOperator},
         {"POST", "/api/v1/sagas/{id}/retry", &Api::Retry, true, A::kOperator},
+        {"POST", "/api/v1/sagas/{id}/signals", &Api::Signal, true, A::kOperator},
+        {"GET", "/api/v1/sagas/{id}/await", &Api::Await, true, A::kViewer},
         {"GET", "/api/v1/workers", &Api::Workers, true, A::kAdmin},
         {"GET", "/api/v1/stats", &Api::Stats, false, A::kViewer},
         {"GET", "/metrics", &Api::Metrics, false, A::kViewer},
@@ -375,12 +378,14 @@ http::Response Api::Show(const http::Request&, const Params& params) {
     out.context = view.saga.context;
     out.nodes = NodesOf(view.saga, wf);
     for (const auto& p : view.pending) {
-        out.pending.push_back({p.node, p.phase, p.action, p.queue, p.attempt, p.msg_id, p.not_before});
+        out.pending.push_back({std::string(engine::ToString(p.kind)), p.node, p.phase, p.action, p.queue, p.attempt,
+                               p.msg_id, p.not_before});
     }
     for (const auto& a : view.attempts) {
         out.attempts.push_back({a.node, a.phase, a.attempt, a.outcome, a.detail, a.msg_id, a.finished_at, a.worker, a.key});
     }
     out.history = HistoryOf(view.history);
+    for (const auto& g : view.signals) out.signals.push_back({g.id, g.name, g.received_at, g.consumed_by});
     return Ok(out);
 }
 
@@ -408,6 +413,62 @@ http::Response Api::Operator(const http::Request& req, const Params& params, boo
     log::Info(compensate ? "saga_compensation_requested" : "saga_retry_requested",
               {{"saga_id", id.str()}, {"reason", body.reason}, {"by", params.by.name}, {"from", params.by.remote}});
     return Ok(api::Accepted{id}, 202);
+}
+
+http::Response Api::Signal(const http::Request& req, const Params& params) {
+    const SagaId id = IdParam(params);
+    auto body = api::Decode<api::SendSignal>(req.body);
+    if (!body.ok()) return Fail(body.status());
+    engine::SignalSent g;
+    g.saga_id = id;
+    g.name = body->name;
+    g.id = body->id.value_or(NewUuid());
+    g.payload = body->data;
+    g.by = params.by;
+    const Status st = node_.Submit<Status>([&](engine::Engine& e, runtime::WorkerLink&) { return e.Signal(g); });
+    api::SignalResult out{id, g.name, g.id, st.message};
+    if (st.code == ErrorCode::kAlreadyExists) {
+        out.outcome = "already_applied";
+        return Ok(out, 200);
+    }
+    if (!st.ok()) return Fail(st);
+    log::Info("saga_signalled", {{"saga_id", id.str()}, {"signal", g.name}, {"signal_id", g.id},
+                                 {"outcome", out.outcome}, {"by", params.by.name}});
+    return Ok(out, 202);
+}
+
+http::Response Api::Await(const http::Request& req, const Params& params) {
+    const SagaId id = IdParam(params);
+    std::int64_t asked = 30000;
+    if (const auto t = req.query.find("timeout_ms"); t != req.query.end()) {
+        const auto v = ParseInteger(t->second, 0, INT64_MAX);
+        if (!v) return Fail({ErrorCode::kInvalidArgument, "'timeout_ms' must be a whole number of milliseconds >= 0"});
+        asked = *v;
+    }
+    if (options_.awaits == nullptr) return Fail({ErrorCode::kUnavailable, "this sagad does not serve awaits"});
+    const std::int64_t max = options_.max_await.count();
+    const bool clamped = asked > max;
+    const auto timeout = std::chrono::milliseconds(std::min(asked, max));
+    http::Response r;
+    r.deferred = [this, id, timeout, clamped](http::Responder respond) {
+        auto answer = [id, timeout, clamped, respond](Awaits::Answer a) {
+            if (!a.status) return respond(Fail({ErrorCode::kNotFound, "no saga " + id.str()}));
+            if (a.stopping) return respond(Fail({ErrorCode::kUnavailable, "sagad is stopping; await again"}));
+            respond(Ok(api::AwaitResult{id, *a.status, a.done, a.reason, a.context, timeout.count(), clamped}));
+        };
+        auto ticket = options_.awaits->Add(id, timeout, answer);
+        if (!ticket.ok()) return respond(Fail(ticket.status()));
+        // It may have ended before the waiter was there: one read tells (the facts after it).
+        std::optional<engine::SagaRecord> now;
+        try {
+            now = queries_.Get(id);
+        } catch (const std::exception& e) {
+            log::Warn("await_read_failed", {{"saga_id", id.str()}, {"error", e.what()}});
+            return;  // the waiter is still there: it is woken when the saga ends, or times out
+        }
+        options_.awaits->Seen(*ticket, now);
+    };
+    return r;
 }
 
 http::Response Api::Workers(const http::Request&, const Params&) {

@@ -3,12 +3,13 @@
 // shape); the request and response types and their codec are the client's
 // (include/sagaflow/client/api.hpp), so server and client cannot drift.
 //
-// Writes (start, compensate, retry) go through the node's loop; reads (list, show,
+// Writes (start, compensate, retry, signal) go through the node's loop; reads (list, show,
 // history, graph) through `Queries`, on the HTTP pool's threads, so they never wait
 // behind the loop.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <string>
@@ -16,6 +17,7 @@
 
 #include "http/message.hpp"
 #include "allow_list.hpp"
+#include "awaits.hpp"
 #include "node.hpp"
 #include "queries.hpp"
 #include "sagaflow/workflow/workflow.hpp"
@@ -31,6 +33,10 @@ struct ApiOptions {
     /// Set: every route but health and the web view's files needs a bearer token whose
     /// role is enough (401 without one, 403 with too little). Unset: loopback only.
     const security::Reloadable<security::TokenSet>* tokens = nullptr;
+    /// Callers waiting for sagas to end (GET .../await); null: the route answers unavailable.
+    Awaits* awaits = nullptr;
+    /// The longest an await waits; a longer timeout is clamped to it, and the answer says so.
+    std::chrono::milliseconds max_await{60000};
 };
 
 class Api {
@@ -84,6 +90,8 @@ private:
     http::Response History(const http::Request&, const Params&);
     http::Response Compensate(const http::Request&, const Params&);
     http::Response Retry(const http::Request&, const Params&);
+    http::Response Signal(const http::Request&, const Params&);
+    http::Response Await(const http::Request&, const Params&);
     http::Response Operator(const http::Request&, const Params&, bool compensate);
     http::Response Workers(const http::Request&, const Params&);
     http::Response Stats(const http::Request&, const Params&);

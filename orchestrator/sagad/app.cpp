@@ -337,12 +337,19 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         runtime::NodeOptions node_options;
         node_options.worker_endpoint = cfg.worker_endpoint;
         node_options.link.heartbeat_timeout = std::chrono::milliseconds(cfg.heartbeat_timeout_ms);
-        node_options.engine.observer = &telemetry;
+        Awaits awaits;  // before the node, whose engine tells it, and the server, that sends its answers
+        engine::Observers observers({&telemetry, &awaits});
+        node_options.engine.observer = &observers;
         node_options.engine.record_alerts = !cfg.alert_webhook.empty();
         if (trust->curve) node_options.curve = runtime::WorkerCurve{trust->curve->secret_key, trust->keys.get()};
         runtime::Node node(registry, store, clock, node_options);
         engine::Queries queries(store);
-        Api api(registry, node, queries, telemetry, {static_cast<std::size_t>(cfg.max_running_sagas), trust->tokens.get()});
+        ApiOptions api_options;
+        api_options.max_running = static_cast<std::size_t>(cfg.max_running_sagas);
+        api_options.tokens = trust->tokens.get();
+        api_options.awaits = &awaits;
+        api_options.max_await = std::chrono::milliseconds(cfg.max_await_ms);
+        Api api(registry, node, queries, telemetry, api_options);
         http::ServerOptions http_options;
         http_options.host = cfg.http_host;
         http_options.port = static_cast<std::uint16_t>(cfg.http_port);
@@ -417,6 +424,7 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         log::Info("stopping", {{"timeout_ms", cfg.shutdown_timeout_ms}});
         // Bounded: if the loop does not stop in time, leave anyway (the outbox keeps it all).
         auto stopped = std::async(std::launch::async, [&] {
+            awaits.Stop();  // its callers are told to await again, while the server can still answer
             http.Stop();
             retention.Stop();
             node.Stop();

@@ -200,6 +200,9 @@ const std::vector<Setting>& Settings() {
         {"max_running_sagas", "SAGAD_MAX_RUNNING_SAGAS",
          "sagas in flight at most; starts beyond are refused with resource_exhausted (default 100000)",
          [](Config& c, const std::string& v) { return Positive(c.max_running_sagas, v, "max_running_sagas"); }},
+        {"max_await_ms", "SAGAD_MAX_AWAIT_MS",
+         "the longest one await (start --wait) waits; a longer timeout is clamped and says so (default 60000)",
+         [](Config& c, const std::string& v) { return Positive(c.max_await_ms, v, "max_await_ms"); }},
     };
     return kAll;
 }

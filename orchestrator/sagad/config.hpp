@@ -25,6 +25,7 @@ struct Config {
     int heartbeat_timeout_ms = 5000;
     int shutdown_timeout_ms = 10000;
     int max_running_sagas = 100000;  ///< starts beyond it are refused: resource_exhausted
+    int max_await_ms = 60000;        ///< the longest one await waits (longer ones are clamped)
     std::string alert_webhook;       ///< http[s]://host:port/path; empty: no alerts
     // Retention (retention.hpp): ended sagas older than their window are removed.
     std::chrono::milliseconds retention_completed{std::chrono::hours(24 * 7)};

@@ -47,10 +47,13 @@ protected:
         workflows::RegisterAll(registry_);
         runtime::NodeOptions options;
         options.worker_endpoint = "tcp://127.0.0.1:*";
-        options.engine.observer = &telemetry_;
+        options.engine.observer = &observers_;
         node_ = std::make_unique<runtime::Node>(registry_, store_, clock_, options);
         node_->Start();
-        api_ = std::make_unique<sagad::Api>(registry_, *node_, queries_, telemetry_);
+        sagad::ApiOptions api_options;
+        api_options.awaits = &awaits_;
+        api_options.max_await = std::chrono::milliseconds(1500);
+        api_ = std::make_unique<sagad::Api>(registry_, *node_, queries_, telemetry_, api_options);
         api_->SetActive();
         server_options.host = "127.0.0.1";
         server_options.port = 0;
@@ -64,6 +67,7 @@ protected:
     }
 
     void TearDown() override {
+        awaits_.Stop();
         server_.reset();
         node_->Stop();
     }
@@ -83,6 +87,8 @@ protected:
     engine::MemorySagaStore store_;
     SystemClock clock_;
     sagad::Telemetry telemetry_{"test"};
+    sagad::Awaits awaits_;
+    engine::Observers observers_{{&telemetry_, &awaits_}};
     std::unique_ptr<runtime::Node> node_;
     engine::Queries queries_{store_};
     std::unique_ptr<sagad::Api> api_;
@@ -90,6 +96,80 @@ protected:
     int port_ = 0;
     std::string url_;
 };
+
+TEST_F(HttpApiTest, AwaitAnswersWhenTheSagaEndsTimesOutOrClampsAndSaysSo) {
+    client::Client sagad(url_);
+    auto started = sagad.Start(Order("await-1"));  // no worker: it stays running
+    ASSERT_TRUE(started.ok()) << started.status().message;
+    const SagaId id = started->saga_id;
+
+    const auto t0 = std::chrono::steady_clock::now();
+    auto waited = sagad.Await(id, std::chrono::milliseconds(200));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_TRUE(waited.ok()) << waited.status().message;
+    EXPECT_FALSE(waited->done);
+    EXPECT_EQ(waited->status, SagaStatus::kRunning);
+    EXPECT_EQ(waited->timeout_ms, 200);
+    EXPECT_FALSE(waited->clamped);
+    EXPECT_GE(took, std::chrono::milliseconds(200));
+
+    auto clamped = sagad.Await(id, std::chrono::milliseconds(999'999));
+    ASSERT_TRUE(clamped.ok()) << clamped.status().message;
+    EXPECT_TRUE(clamped->clamped) << "over the server's maximum";
+    EXPECT_EQ(clamped->timeout_ms, 1500);
+
+    // Several callers wait; a compensation ends the saga and answers all of them.
+    std::vector<std::future<Result<api::AwaitResult>>> waiting;
+    for (int i = 0; i < 3; ++i) {
+        waiting.push_back(std::async(std::launch::async, [&] {
+            client::Client own(url_);
+            return own.Await(id, std::chrono::milliseconds(1400));
+        }));
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (awaits_.waiting() < 3 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    ASSERT_EQ(awaits_.waiting(), 3u);
+    ASSERT_TRUE(sagad.Compensate(id, "customer cancelled").ok());
+    for (auto& w : waiting) {
+        auto r = w.get();
+        ASSERT_TRUE(r.ok()) << r.status().message;
+        EXPECT_TRUE(r->done);
+        EXPECT_EQ(r->status, SagaStatus::kCompensated);
+        EXPECT_NE(r->reason.find("customer cancelled"), std::string::npos) << r->reason;
+    }
+    auto after = sagad.Await(id, std::chrono::milliseconds(1000));  // ended already: at once
+    ASSERT_TRUE(after.ok());
+    EXPECT_TRUE(after->done);
+    EXPECT_EQ(after->status, SagaStatus::kCompensated);
+
+    EXPECT_EQ(sagad.Await(SagaId(NewUuid()), std::chrono::milliseconds(100)).code(), ErrorCode::kNotFound);
+    const std::string bad = Exchange("GET /api/v1/sagas/" + id.str() + "/await?timeout_ms=soon HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_NE(bad.find("400"), std::string::npos) << bad;
+    EXPECT_EQ(awaits_.waiting(), 0u);
+}
+
+TEST_F(HttpApiTest, SignalsGetClearErrorsAndWriteNothingForBadOnes) {
+    client::Client sagad(url_);
+    auto started = sagad.Start(Order("signal-1"));
+    ASSERT_TRUE(started.ok());
+    const SagaId id = started->saga_id;
+    auto no_wait = sagad.Signal(id, {"parcel_lost", "s-1", json::object()});
+    EXPECT_EQ(no_wait.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(no_wait.status().message.find("names signal 'parcel_lost'"), std::string::npos) << no_wait.status().message;
+    EXPECT_EQ(sagad.Signal(SagaId(NewUuid()), {"payment_confirmed", "s-2", json::object()}).code(), ErrorCode::kNotFound);
+    const std::string array = Exchange("POST /api/v1/sagas/" + id.str() +
+                                       "/signals HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                                       "Content-Length: 30\r\n\r\n{\"name\":\"payment_confirmed\",\"data\":[]}");
+    EXPECT_NE(array.find("400"), std::string::npos) << array;
+    json big = {{"blob", std::string(300 * 1024, 'x')}};
+    EXPECT_EQ(sagad.Signal(id, {"payment_confirmed", "s-3", big}).code(), ErrorCode::kInvalidArgument);
+    auto show = sagad.Show(id);
+    ASSERT_TRUE(show.ok());
+    EXPECT_TRUE(show->signals.empty());
+    int rejected = 0;
+    for (const auto& h : show->history) rejected += h.kind == "signal_rejected";
+    EXPECT_EQ(rejected, 1) << "only the signal no wait names is recorded";
+}
 
 TEST_F(HttpApiTest, TypedClientStartsListsShowsAndCompensates) {
     client::Client sagad(url_);

@@ -33,7 +33,9 @@ TEST(ApiCodec, EveryTypeRoundTripsThroughJson) {
     d.input = {{"amount", 5}};
     d.context = {{"reserve", {{"ok", true}}}};
     d.nodes = {{"reserve", "step", "compensated", 1, true, false}};
-    d.pending = {{"charge", Phase::kCompensate, "refund", "payment", 2, msg, at}};
+    d.pending = {{"command", "charge", Phase::kCompensate, "refund", "payment", 2, msg, at},
+                 {"timer", "cool", Phase::kForward, "", "", 1, msg, at}};
+    d.signals = {{"psp-1", "payment_confirmed", at, "payment_confirmed"}, {"early", "later_one", at, ""}};
     d.attempts = {{"charge", Phase::kForward, 1, "fail", "declined", msg, at, "payment-1", "sha256:0123456789abcdef"}};
     d.history = {{7, at, "replied", "charge", Phase::kForward, 1, msg, {{"outcome", "fail"}}},
                  {8, at, "compensated", std::nullopt, std::nullopt, 0, std::nullopt, json::object()}};
@@ -63,6 +65,14 @@ TEST(ApiCodec, EveryTypeRoundTripsThroughJson) {
     EXPECT_EQ(json(w.get<api::Workers>()), w);
     const json older = {{"workers", json::array()}};  // a sagad without `unserved`
     EXPECT_TRUE(older.get<api::Workers>().unserved.empty());
+
+    const api::SendSignal signal{"payment_confirmed", "psp-1", {{"ref", "X"}}};
+    EXPECT_EQ(json(json(signal).get<api::SendSignal>()), json(signal));
+    EXPECT_FALSE(json({{"name", "go"}}).get<api::SendSignal>().id) << "no id: sagad makes one";
+    const api::SignalResult said{id, "payment_confirmed", "psp-1", "kept"};
+    EXPECT_EQ(json(json(said).get<api::SignalResult>()), json(said));
+    const api::AwaitResult awaited{id, SagaStatus::kCompensated, true, "declined", {{"a", 1}}, 60000, true};
+    EXPECT_EQ(json(json(awaited).get<api::AwaitResult>()), json(awaited));
 }
 
 TEST(ApiCodec, BadBodiesAreInvalidArgumentNamingTheField) {
@@ -86,6 +96,12 @@ TEST(ApiCodec, BadBodiesAreInvalidArgumentNamingTheField) {
     EXPECT_FALSE(api::Decode<api::StartBatch>(R"({"sagas":[]})").ok());
     EXPECT_FALSE(api::Decode<api::StartBatch>(R"({"sagas":"x"})").ok());
     EXPECT_TRUE(api::Decode<api::StartSaga>(R"({"workflow":"w","input":{},"business_key":null})").ok());
+    for (const char* bad : {R"({"data":{}})", R"({"name":"go","data":[1]})", R"({"name":"go","data":"x"})",
+                            R"({"name":"go","id":7})", "[]"}) {
+        auto r = api::Decode<api::SendSignal>(bad);
+        EXPECT_FALSE(r.ok()) << bad;
+        EXPECT_EQ(r.code(), ErrorCode::kInvalidArgument) << bad;
+    }
 }
 
 TEST(ApiCodec, ListQueriesReadBackWhatToQueryStringWrites) {

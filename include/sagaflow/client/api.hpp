@@ -122,11 +122,15 @@ struct NodeInfo {
     int order = 0;      ///< Rank among forward completions; 0 for none.
     bool uncertain = false;
     bool stuck = false;
+    bool expired = false;  ///< Its deadline passed.
 };
 
-/// A command the saga waits on.
+/// A thing the saga waits on: a command, a timer, a signal or a deadline.
 struct PendingInfo {
-    std::string step;
+    std::string kind = "command";  ///< command, timer, signal, deadline
+    std::string step;              ///< The node that waits.
+    /// A command's `action`; a signal wait's signal name. `not_before` is when a command
+    /// is (re)sent, or when a timer or a deadline is due.
     Phase phase = Phase::kForward;
     std::string action;
     std::string queue;
@@ -160,6 +164,14 @@ struct HistoryEntry {
     nlohmann::json detail = nlohmann::json::object();
 };
 
+/// A signal a saga received.
+struct SignalInfo {
+    std::string id;
+    std::string name;
+    Timestamp received_at{};
+    std::string taken_by;  ///< The wait that took it; empty while it is kept for one.
+};
+
 /// GET /api/v1/sagas/{id}. On the wire `input` and `context` sit inside `saga`.
 struct SagaDetail {
     SagaSummary saga;
@@ -169,11 +181,41 @@ struct SagaDetail {
     std::vector<PendingInfo> pending;
     std::vector<AttemptInfo> attempts;
     std::vector<HistoryEntry> history;
+    std::vector<SignalInfo> signals;
 };
 
 /// GET /api/v1/sagas/{id}/history.
 struct History {
     std::vector<HistoryEntry> history;
+};
+
+/// POST /api/v1/sagas/{id}/signals: a named signal into a running saga.
+struct SendSignal {
+    std::string name;
+    /// The sender's id for it: the same id twice is applied once. Unset: sagad makes a
+    /// new one, so a resend is a second signal.
+    std::optional<std::string> id;
+    nlohmann::json data = nlohmann::json::object();  ///< Joins the context under the wait's id.
+};
+
+/// What a signal did.
+struct SignalResult {
+    SagaId saga_id;
+    std::string name;
+    std::string id;
+    std::string outcome;  ///< delivered (a wait took it), kept (for a wait to come), already_applied
+};
+
+/// GET /api/v1/sagas/{id}/await?timeout_ms=N: the saga once it ended, or as it is when the
+/// time is up.
+struct AwaitResult {
+    SagaId saga_id;
+    SagaStatus status = SagaStatus::kRunning;
+    bool done = false;     ///< Ended: completed, compensated or failed. False: timed out.
+    std::string reason;    ///< Why it left the happy path.
+    nlohmann::json context = nlohmann::json::object();
+    std::int64_t timeout_ms = 0;  ///< The timeout applied.
+    bool clamped = false;         ///< The asked timeout was over the server's maximum.
 };
 
 /// POST /api/v1/sagas/{id}/compensate and /retry.
@@ -267,6 +309,14 @@ void to_json(nlohmann::json& j, const SagaDetail& v);
 void from_json(const nlohmann::json& j, SagaDetail& v);
 void to_json(nlohmann::json& j, const History& v);
 void from_json(const nlohmann::json& j, History& v);
+void to_json(nlohmann::json& j, const SignalInfo& v);
+void from_json(const nlohmann::json& j, SignalInfo& v);
+void to_json(nlohmann::json& j, const SendSignal& v);
+void from_json(const nlohmann::json& j, SendSignal& v);
+void to_json(nlohmann::json& j, const SignalResult& v);
+void from_json(const nlohmann::json& j, SignalResult& v);
+void to_json(nlohmann::json& j, const AwaitResult& v);
+void from_json(const nlohmann::json& j, AwaitResult& v);
 void to_json(nlohmann::json& j, const OperatorRequest& v);
 void from_json(const nlohmann::json& j, OperatorRequest& v);
 void to_json(nlohmann::json& j, const Accepted& v);

@@ -57,6 +57,14 @@ public:
     [[nodiscard]] Result<api::Accepted> Compensate(const SagaId& id, const std::string& reason);
     /// Re-run the compensation that failed.
     [[nodiscard]] Result<api::Accepted> Retry(const SagaId& id, const std::string& reason = "");
+    /// Sends a signal into a running saga. kAlreadyExists never comes back: a signal id
+    /// applied before answers ok with outcome "already_applied".
+    [[nodiscard]] Result<api::SignalResult> Signal(const SagaId& id, const api::SendSignal& signal);
+    /// Waits until the saga ended (completed, compensated, failed) or `timeout` passed
+    /// (`done` false); sagad clamps a timeout over its maximum and says so (`clamped`).
+    [[nodiscard]] Result<api::AwaitResult> Await(const SagaId& id, std::chrono::milliseconds timeout);
+    /// The saga started with `business_key` by `workflow`; kNotFound when none was.
+    [[nodiscard]] Result<SagaId> FindByKey(const std::string& workflow, const std::string& business_key);
     [[nodiscard]] Result<api::Workflows> Workflows();
     [[nodiscard]] Result<api::Workers> Workers();
     [[nodiscard]] Result<api::Stats> Stats();
