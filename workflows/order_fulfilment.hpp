@@ -2,6 +2,8 @@
 // undone by its compensation when a later step fails for good.
 #pragma once
 
+#include <chrono>
+
 #include "sagaflow/workflow/workflow.hpp"
 
 namespace sagaflow::workflows {
@@ -26,7 +28,30 @@ inline constexpr int kFraudCheckAbove = 1200;
 ///     issue_invoice   (queue billing,   undo void_invoice)
 [[nodiscard]] Workflow OrderFulfilmentV2();
 
+/// What version 3 waits for.
+struct OrderOptions {
+    /// How long the payment provider has to confirm a charge before the order is
+    /// compensated (the demo uses 2 s).
+    std::chrono::milliseconds payment_deadline{std::chrono::minutes(30)};
+    /// How long a large order cools off before it ships.
+    std::chrono::milliseconds cooling_off{std::chrono::seconds(1)};
+};
+
+/// The defaults, with SAGAFLOW_ORDER_PAYMENT_DEADLINE_MS and SAGAFLOW_ORDER_COOLING_OFF_MS
+/// (whole milliseconds > 0) when set: the demo and the fault suite shorten the waits.
+/// Throws Error(kInvalidArgument) naming a variable that holds anything else.
+[[nodiscard]] OrderOptions OrderOptionsFromEnv();
+
+/// Version 3 of the order workflow: version 2 that waits for the payment provider.
+///   reserve_inventory, amount_check, fraud_check, charge_payment as in version 2
+///   payment_confirmed: waits for the signal of that name, at most `payment_deadline`
+///                      (none: the order is compensated); its data joins the context
+///   cooling_check: large orders (above kFraudCheckAbove) -> cooling_off, a timer of
+///                  `cooling_off`; the others go on at once
+///   ship_and_invoice, in parallel, as in version 2
+[[nodiscard]] Workflow OrderFulfilmentV3(const OrderOptions& options = {});
+
 /// Adds every workflow in this folder to `registry`.
-void RegisterAll(WorkflowRegistry& registry);
+void RegisterAll(WorkflowRegistry& registry, const OrderOptions& options = {});
 
 }  // namespace sagaflow::workflows

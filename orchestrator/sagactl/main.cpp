@@ -82,7 +82,7 @@ void PrintHuman(const std::string& command, const json& result) {
             }
         }
         Table({"WORKFLOW", "VERSION", "STEP", "QUEUE", "COMPENSATION", "ATTEMPTS", "TIMEOUT_MS"}, rows);
-    } else if (command == "start") {
+    } else if (command == "start" && !result.contains("done")) {
         std::cout << result["saga_id"].get<std::string>() << "\n";
     } else if (command == "list") {
         std::vector<std::vector<std::string>> rows;

@@ -22,6 +22,9 @@ CREATE TABLE IF NOT EXISTS payment.charges (
     customer text NOT NULL,
     amount   bigint NOT NULL,
     refunded boolean NOT NULL DEFAULT false);
+-- The order charges were made in: what the payment provider (payment-provider) confirms.
+ALTER TABLE payment.charges ADD COLUMN IF NOT EXISTS seq bigserial;
+CREATE UNIQUE INDEX IF NOT EXISTS charges_seq ON payment.charges (seq);
 )sql";
 
 StepResult Charge(StepContext& ctx) {

@@ -109,19 +109,19 @@ order_invariants() {
   check "no compensated order has an issued invoice" "
     SELECT count(*) FROM billing.invoices b JOIN sagas s ON s.id = b.saga_id WHERE s.state_code = 4 AND b.status = 'issued'"
   check "every completed order has exactly one issued invoice" "
-    SELECT count(*) FROM sagas s WHERE s.state_code = 3 AND s.workflow_version = 2
+    SELECT count(*) FROM sagas s WHERE s.state_code = 3 AND s.workflow_version >= 2
       AND (SELECT count(*) FROM billing.invoices b WHERE b.saga_id = s.id AND b.status = 'issued') <> 1"
   check "only orders above the limit were fraud-checked" "
     SELECT count(*) FROM risk.checks c JOIN sagas s ON s.id = c.saga_id WHERE (s.input->>'amount')::int <= $fraud_limit"
   check "every completed order above the limit was fraud-checked" "
-    SELECT count(*) FROM sagas s WHERE s.state_code = 3 AND s.workflow_version = 2
+    SELECT count(*) FROM sagas s WHERE s.state_code = 3 AND s.workflow_version >= 2
       AND (s.input->>'amount')::int > $fraud_limit AND NOT EXISTS (SELECT 1 FROM risk.checks c WHERE c.saga_id = s.id)"
   check "a failed fraud check charged nothing and shipped nothing" "
     SELECT count(*) FROM sagas s WHERE s.failure_reason LIKE '%fraud suspected%'
       AND (EXISTS (SELECT 1 FROM payment.charges c WHERE c.saga_id = s.id)
            OR EXISTS (SELECT 1 FROM logistics.shipments sh WHERE sh.saga_id = s.id))"
-  check "every path was taken (small, fraud-checked, out of stock, declined, failed shipment, failed fraud check)" "
-    SELECT 6 - count(DISTINCT path) FROM (SELECT $path_sql AS path FROM sagas) p
+  check "every path was taken (small, fraud-checked, out of stock, declined, failed shipment, failed fraud check, payment never confirmed)" "
+    SELECT 7 - count(DISTINCT path) FROM (SELECT $path_sql AS path FROM sagas) p
     WHERE path NOT IN ('compensated by hand', 'malformed order', 'other')"
   check "a malformed order failed for good at its first step, with nothing done" "
     SELECT count(*) FROM sagas s WHERE s.failure_reason LIKE '%must be an integer%'
@@ -137,6 +137,7 @@ path_sql="CASE WHEN state_code = 3 AND (nodes->'nodes'->'fraud_check'->>'s')::in
                WHEN failure_reason LIKE '%out of stock%' THEN 'out of stock'
                WHEN failure_reason LIKE '%undeliverable%' THEN 'failed shipment inside the group'
                WHEN failure_reason LIKE '%must be an integer%' THEN 'malformed order'
+               WHEN failure_reason LIKE '%payment_confirmed%passed its deadline%' THEN 'payment never confirmed'
                WHEN failure_reason LIKE 'manual compensation%' THEN 'compensated by hand'
                ELSE 'other' END"
 
@@ -165,6 +166,38 @@ off_path_sql="SELECT count(*) FROM sagas s JOIN $effects_sql f ON f.saga_id = s.
 # Undos that ran with nothing to undo (the inbox answers those without the handler).
 undo_without_forward_sql="SELECT count(*) FROM $effects_sql c WHERE c.phase = 2 AND NOT EXISTS
   (SELECT 1 FROM $effects_sql f WHERE f.saga_id = c.saga_id AND f.step_index = c.step_index AND f.phase = 1)"
+
+# The waits of order_fulfilment v3, against the payment provider's log ($1): what it
+# confirmed, confirmed twice and withheld, and what the sagas made of it.
+wait_invariants() {
+  local log=$1 withheld twice
+  withheld=$(grep -o 'confirmation_withheld order_id=[^ ]* saga_id=[0-9a-f-]*' "$log" | sed 's/.*saga_id=//' | sort -u)
+  twice=$(grep 'outcome=already_applied' "$log" | grep -o 'saga_id=[0-9a-f-]*' | sed 's/saga_id=//' | sort -u)
+  local w_list t_list
+  w_list=$(sed "s/.*/'&'/" <<<"$withheld" | paste -sd, -); t_list=$(sed "s/.*/'&'/" <<<"$twice" | paste -sd, -)
+  echo "  the provider withheld $(wc -w <<<"$withheld") confirmations and sent $(wc -w <<<"$twice") twice"
+  check "the provider confirmed some orders twice, and sagad answered the second one already_applied" \
+    "SELECT CASE WHEN $(wc -w <<<"$twice") > 0 THEN 0 ELSE 1 END"
+  check "some orders were never confirmed" "SELECT CASE WHEN $(wc -w <<<"$withheld") > 0 THEN 0 ELSE 1 END"
+  check "every order never confirmed was compensated when its deadline passed, its charge refunded" "
+    SELECT count(*) FROM sagas s WHERE s.id IN (${w_list:-NULL})
+      AND (s.state_code <> 4 OR s.failure_reason NOT LIKE '%payment_confirmed%passed its deadline%'
+           OR EXISTS (SELECT 1 FROM payment.charges c WHERE c.saga_id = s.id AND NOT c.refunded))"
+  check "an order confirmed twice took one confirmation" "
+    SELECT count(*) FROM sagas s WHERE s.id IN (${t_list:-NULL})
+      AND (SELECT count(*) FROM saga_signals g WHERE g.saga_id = s.id AND g.name = 'payment_confirmed') <> 1"
+  check "every completed v3 order took exactly one confirmation, whose data is in its context" "
+    SELECT count(*) FROM sagas s WHERE s.workflow_version = 3 AND s.state_code = 3
+      AND ((SELECT count(*) FROM saga_signals g WHERE g.saga_id = s.id AND g.consumed_by = 'payment_confirmed') <> 1
+           OR s.context->'payment_confirmed'->>'psp_ref' IS NULL)"
+  check "large completed v3 orders cooled off before shipping; small ones did not" "
+    SELECT count(*) FROM sagas s WHERE s.workflow_version = 3 AND s.state_code = 3
+      AND (s.nodes->'nodes'->'cooling_off'->>'s')::int IS DISTINCT FROM
+          (CASE WHEN (s.input->>'amount')::int > $fraud_limit THEN 3 ELSE 7 END)"
+  check "no saga waits past its deadline, and nothing is left waiting" "
+    SELECT count(*) FROM saga_pending p JOIN sagas s ON s.id = p.saga_id WHERE s.state_code IN (3, 4)
+       OR (p.kind = 4 AND p.not_before < now() - interval '5 seconds')"
+}
 
 ledger_invariants() {
   check "no effect duplicated: each (saga, step, phase) committed at most once" "$duplicated_sql"

@@ -27,7 +27,7 @@ start_sagad() {
 }
 # An order whose shipment fails (atlantis) and whose refund is blocked: it stops in failed.
 failing_order() {
-  sagactl start order_fulfilment --key "$1" \
+  sagactl start order_fulfilment --version 2 --key "$1" \
     --input "{\"order_id\":\"$1\",\"customer\":\"c-blocked\",\"items\":[{\"sku\":\"sku-book\",\"qty\":1}],\"amount\":100,\"region\":\"atlantis\"}"
 }
 alerts_for() { local n; n=$(grep -c "\"saga_id\":\"$1\"" "$dir/alerts.jsonl" 2>/dev/null); echo "${n:-0}"; }

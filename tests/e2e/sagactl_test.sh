@@ -67,11 +67,11 @@ echo "== commands"
 expect "workflows lists order_fulfilment with its steps" 0 "order_fulfilment +1 +charge_payment +payment +refund_payment" -- c workflows
 expect "workflows --json" 0 '"name": "order_fulfilment"' -- c --json workflows
 order='{"order_id":"o-1","customer":"c","items":[{"sku":"sku","qty":1}],"amount":10,"region":"north"}'
-id=$(c start order_fulfilment --input "$order" --key o-1)
+id=$(c start order_fulfilment --version 2 --input "$order" --key o-1)
 [[ "$id" =~ ^[0-9a-f-]{36}$ ]] && ok "start prints the saga id" || bad "start printed '$id'"
-expect "the same key gives the same id" 0 "^$id\$" -- c start order_fulfilment --input "$order" --key o-1
+expect "the same key gives the same id" 0 "^$id\$" -- c start order_fulfilment --version 2 --input "$order" --key o-1
 echo "$order" | sed 's/o-1/o-2/' > "$dir/order.json"
-id2=$(c start order_fulfilment --input "@$dir/order.json" --key o-2)
+id2=$(c start order_fulfilment --version 2 --input "@$dir/order.json" --key o-2)
 [ -n "$id2" ] && [ "$id2" != "$id" ] && ok "start --input @file" || bad "start @file gave '$id2'"
 wait_for 30 bash -c "'$ctl' --endpoint '$admin' list --status completed | grep -q $id2"
 first_listed=$(c list | sed -n 2p | awk '{print $1}')
@@ -94,7 +94,7 @@ started=$(curl -sf -X POST "$admin/api/v1/sagas" -H 'Content-Type: application/j
 grep -qE '"saga_id":"[0-9a-f-]{36}"' <<<"$started" && ok "curl starts a saga" || bad "curl start: $started"
 expect "curl on an unknown route gets a JSON 404" 0 '"code":"not_found"' -- curl -s "$admin/api/v1/nope"
 expect "the place-order sample starts a saga through the typed client and sees it complete" 0 "ended completed" -- \
-  "$bin/samples/place-order" --endpoint "$admin" --order sample-1 --customer c --sku sku --amount 5
+  "$bin/samples/place-order" --endpoint "$admin" --version 2 --order sample-1 --customer c --sku sku --amount 5
 expect "stats --json carries the dispatcher counters" 0 "\"malformed_frames\": *[0-9]+" -- c --json stats
 expect "graph prints DOT" 0 '^  "reserve_inventory" -> "amount_check";' -- c graph order_fulfilment
 expect "graph --version 2 draws the choice as a diamond" 0 '"amount_check" \[shape=diamond' -- c graph order_fulfilment --version 2
@@ -110,6 +110,31 @@ wait_for 30 bash -c "'$ctl' --endpoint '$admin' show $id | grep -q 'status *comp
 expect "the saga ends compensated, reason recorded" 0 "reason +manual compensation: returned" -- c show "$id"
 expect "graph --saga keeps the dashed border of a compensation that ran (finding 13)" 0 'style="dashed,filled"' -- c graph order_fulfilment --saga "$id"
 expect "graph --saga marks the path taken (finding 13)" 0 '"amount_check" -> "charge_payment" \[label="otherwise", color=blue, penwidth' -- c graph order_fulfilment --saga "$id"
+
+echo "== waits: signals, await, start --wait (order_fulfilment v3 waits for payment_confirmed)"
+w=$(c start order_fulfilment --input "${order/o-1/w-1}" --key w-1)
+wait_for 30 bash -c "'$ctl' --endpoint '$admin' show '$w' | grep -q 'payment_confirmed +signal +running'"
+expect "show lists the signal wait and its deadline" 0 "payment_confirmed +deadline +due " -- c show "$w"
+expect "graph draws the signal wait with its deadline" 0 '"payment_confirmed" \[shape=parallelogram, label="payment_confirmed\\nsignal payment_confirmed\\ndeadline 30 min' -- c graph order_fulfilment
+expect "await of a waiting saga times out: exit 5" 5 "still running after 300 ms" -- c --timeout-ms 300 await "$w"
+expect "a signal no wait names: exit 1, named" 1 "names signal 'parcel_lost'" -- c signal "$w" parcel_lost
+expect "a signal whose data is not an object: usage" 2 "must be a JSON object" -- c signal "$w" payment_confirmed --data '[1]'
+expect "signal delivers the confirmation" 0 "signal payment_confirmed \(id psp-w-1\) delivered" -- \
+  c signal "$w" payment_confirmed --id psp-w-1 --data '{"psp_ref":"r-1"}'
+expect "the same signal id again is applied once" 0 "already_applied" -- c signal "$w" payment_confirmed --id psp-w-1
+expect "await answers completed: exit 0" 0 "saga $w completed" -- c await "$w"
+expect "the confirmation's data joined the context" 0 '"payment_confirmed":\{"psp_ref":"r-1"\}' -- c show "$w"
+expect "signal to an ended saga: exit 1, recorded" 1 "is completed; only a running saga takes signals" -- c signal "$w" payment_confirmed --id late
+expect "the refused signal is in the history" 0 "signal_rejected" -- c show "$w"
+w2=$(c start order_fulfilment --input "${order/o-1/w-2}" --key w-2)
+wait_for 30 bash -c "'$ctl' --endpoint '$admin' show '$w2' | grep -q 'payment_confirmed +signal +running'"
+expect "signal --key --workflow finds the saga by its business key" 0 "delivered for saga $w2" -- \
+  c signal --key w-2 --workflow order_fulfilment payment_confirmed --id psp-w-2
+expect "start --wait of a declined order: exit 4" 4 "compensated" -- \
+  c start order_fulfilment --version 2 --wait --input "${order/\"c\"/\"c-none\"}" --key w-declined
+expect "start --wait of a good order: exit 0" 0 "completed" -- c start order_fulfilment --version 2 --wait --input "${order/o-1/w-3}" --key w-3
+expect "await of an unknown saga: exit 1" 1 "not_found" -- c await 01a23f4e-0000-7000-8000-000000000000
+expect "await of a bad id: usage" 2 "is not a saga id" -- c await nope
 expect "graph --saga renders with dot -Tsvg" 0 "<svg" -- bash -c "'$ctl' --endpoint '$admin' graph order_fulfilment --saga '$id' | dot -Tsvg"
 
 echo "== errors"
