@@ -4,8 +4,11 @@
 //   saga-bench --admin URL --dsn DSN --pgdata DIR [--suite smoke|full|soak] [--seconds S]
 //              [--sagad-pid P] [--worker-pids P,P] [--pg-bin DIR] [--json FILE]
 //
-// Latency is start to terminal as the engine stamps it (created_at to the updated_at of
-// the terminal transition): it leaves out the start request's hop and the last commit.
+// Latency is client-observed: from just before the start request to the answer of the
+// saga's await (GET /sagas/{id}/await, which sagad answers when the engine reports the
+// saga ended), so it holds the start's hop, the last commit and the answer's hop. Nothing
+// polls the database while a run is measured. W5's timer lateness and signal-to-resume
+// latency are read from the sagas' histories after the run.
 // Database figures are deltas of pg_stat_database, pg_stat_wal and the WAL position over
 // the run; writing transactions are the commit records pg_waldump finds in that WAL.
 // bench/run starts everything and calls this; see docs/benchmarks.md.
@@ -22,6 +25,10 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -178,30 +185,6 @@ public:
         return -1;  // pg_waldump not readable here
     }
 
-    // Terminal sagas among `ids`: id, state code, engine latency in microseconds.
-    std::vector<std::tuple<std::string, int, std::int64_t>> Terminal(const std::vector<std::string>& ids) {
-        std::string array = "{";
-        for (std::size_t i = 0; i < ids.size(); ++i) array += (i ? "," : "") + ids[i];
-        array += "}";
-        // Prepared, and by primary key alone: with a state_code condition the planner
-        // could AND in the sagas_state index, whose terminal range grows all run long.
-        static constexpr sagaflow::pg::Statement kTerminal{
-            "bench_terminal",
-            "SELECT id::text, state_code, (extract(epoch FROM updated_at - created_at) * 1e6)::bigint"
-            " FROM sagas WHERE id = ANY($1::uuid[])"};
-        auto r = conn_.Exec(kTerminal, {array});
-        ++own_xacts_;
-        std::vector<std::tuple<std::string, int, std::int64_t>> out;
-        for (int i = 0; i < r.rows(); ++i) {
-            const int state = static_cast<int>(r.Int(i, 1));
-            const auto status = sagaflow::SagaStatusFromCode(state);  // failed too: it waits for an operator
-            if (status && (sagaflow::IsTerminal(*status) || *status == sagaflow::SagaStatus::kFailed)) {
-                out.emplace_back(r.Text(i, 0), state, r.Int(i, 2));
-            }
-        }
-        return out;
-    }
-
     // Cumulative counters for the soak's per-minute lines, read without the flush pause
     // of Take (statistics lag by at most a second, which a minute absorbs).
     json Counters() {
@@ -268,6 +251,148 @@ private:
     sagaflow::client::Client client_;
 };
 
+// ---- waiting for results, and W5's signals ------------------------------------------
+
+using WallMicros = std::int64_t;
+WallMicros WallNow() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Callers awaiting sagas: an await holds its connection until the saga ends, so each
+// thread has its own and takes the next saga from a queue when its answer came.
+class Awaiters {
+public:
+    struct Done {
+        std::string id;
+        sagaflow::SagaStatus status;
+        Clock::time_point at;
+    };
+
+    Awaiters(const std::string& url, int threads) {
+        for (int i = 0; i < threads; ++i) threads_.emplace_back([this, url] { Loop(url); });
+    }
+    ~Awaiters() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        for (auto& t : threads_) t.join();
+    }
+
+    void Add(const std::string& id) {
+        {
+            std::lock_guard lock(mu_);
+            queue_.push_back(id);
+        }
+        cv_.notify_one();
+    }
+
+    // The answers that came, waiting up to `wait` for the first; throws what a caller met.
+    std::vector<Done> Take(std::chrono::microseconds wait) {
+        std::unique_lock lock(mu_);
+        done_cv_.wait_for(lock, wait, [&] { return !done_.empty() || !error_.empty(); });
+        if (!error_.empty()) throw std::runtime_error(error_);
+        std::vector<Done> out(std::make_move_iterator(done_.begin()), std::make_move_iterator(done_.end()));
+        done_.clear();
+        return out;
+    }
+
+private:
+    void Loop(const std::string& url) {
+        sagaflow::client::Client sagad(url, {std::chrono::seconds(10), {}, {}});
+        for (;;) {
+            std::string id;
+            {
+                std::unique_lock lock(mu_);
+                cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+                if (stop_) return;
+                id = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            const auto saga = sagaflow::ParseUuidId<sagaflow::SagaId>(id);
+            for (int tries = 0;; ++tries) {
+                auto r = sagad.Await(*saga, std::chrono::seconds(30));
+                if (r.ok() && r->done) {
+                    std::lock_guard lock(mu_);
+                    done_.push_back({id, r->status, Clock::now()});
+                    done_cv_.notify_one();
+                    break;
+                }
+                if (r.ok() || (sagaflow::IsRetryLater(r.code()) && tries < 10)) continue;  // not yet: again
+                std::lock_guard lock(mu_);
+                error_ = "await of saga " + id + ": " + r.status().message;
+                done_cv_.notify_one();
+                return;
+            }
+        }
+    }
+
+    std::mutex mu_;
+    std::condition_variable cv_, done_cv_;
+    std::deque<std::string> queue_;
+    std::vector<Done> done_;
+    std::string error_;
+    bool stop_ = false;
+    std::vector<std::thread> threads_;
+};
+
+// W5's driver side: sends each saga its signal `go` a fixed time after its start, and
+// remembers when (wall clock, to set beside the history's times).
+class Signaler {
+public:
+    explicit Signaler(const std::string& url) : thread_([this, url] { Loop(url); }) {}
+    ~Signaler() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    void At(Clock::time_point when, const std::string& id) {
+        {
+            std::lock_guard lock(mu_);
+            due_.emplace(when, id);
+        }
+        cv_.notify_one();
+    }
+    std::unordered_map<std::string, WallMicros> sent() {
+        std::lock_guard lock(mu_);
+        return sent_;
+    }
+
+private:
+    void Loop(const std::string& url) {
+        sagaflow::client::Client sagad(url, {std::chrono::seconds(10), {}, {}});
+        std::unique_lock lock(mu_);
+        while (!stop_) {
+            if (due_.empty() || due_.begin()->first > Clock::now()) {
+                if (due_.empty()) {
+                    cv_.wait(lock);
+                } else {
+                    cv_.wait_until(lock, due_.begin()->first);
+                }
+                continue;
+            }
+            const std::string id = due_.begin()->second;
+            due_.erase(due_.begin());
+            sent_[id] = WallNow();  // before the request: the saga may end before its answer comes
+            lock.unlock();
+            auto r = sagad.Signal(*sagaflow::ParseUuidId<sagaflow::SagaId>(id), {"go", "go-" + id, json::object()});
+            lock.lock();
+            if (!r.ok()) sent_.erase(id);
+        }
+    }
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::multimap<Clock::time_point, std::string> due_;
+    std::unordered_map<std::string, WallMicros> sent_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
 // ---- one measured run ---------------------------------------------------------------
 
 struct Spec {
@@ -287,16 +412,58 @@ double Percentile(std::vector<double> v, double p) {
     return v[i];
 }
 
+// W5 after its run: each timer's lateness (fired minus due) and each signal's
+// resume latency (the next step handed to a worker, minus when the driver sent the signal,
+// or when the wait took a signal that came before it), from the sagas' histories.
+json WaitFigures(Database& db, const std::unordered_map<std::string, WallMicros>& sent) {
+    static constexpr sagaflow::pg::Statement kEvents{
+        "bench_w5_events",
+        "SELECT h.saga_id::text, e->>'kind', coalesce(e->>'node', ''), (e->>'at_us')::bigint"
+        " FROM saga_events h, jsonb_array_elements(h.events) e"
+        " WHERE h.saga_id = ANY($1::uuid[]) AND e->>'kind' IN ('timer_armed', 'timer_fired', 'signal_taken', 'sent')"};
+    std::vector<double> lateness_ms, resume_ms;
+    std::vector<std::string> ids;
+    for (const auto& [id, at] : sent) ids.push_back(id);
+    for (std::size_t i = 0; i < ids.size(); i += 1000) {
+        std::string array = "{";
+        for (std::size_t k = i; k < std::min(ids.size(), i + 1000); ++k) array += (k > i ? "," : "") + ids[k];
+        auto r = db.conn().Exec(kEvents, {array + "}"});
+        std::unordered_map<std::string, std::map<std::string, WallMicros>> at;  // saga -> event -> time
+        for (int row = 0; row < r.rows(); ++row) {
+            const std::string kind = r.Text(row, 1), node = r.Text(row, 2);
+            if (kind == "sent" && node != "s2") continue;
+            at[r.Text(row, 0)][kind] = r.Int(row, 3);
+        }
+        for (const auto& [id, e] : at) {
+            if (e.count("timer_armed") && e.count("timer_fired")) {
+                lateness_ms.push_back(static_cast<double>(e.at("timer_fired") - e.at("timer_armed") - 100'000) / 1000.0);
+            }
+            if (e.count("sent")) {
+                WallMicros from = sent.at(id);
+                if (e.count("signal_taken")) from = std::max(from, e.at("signal_taken"));  // it came before the wait
+                resume_ms.push_back(static_cast<double>(e.at("sent") - from) / 1000.0);
+            }
+        }
+    }
+    return {{"timer_lateness_ms", {{"p50", Percentile(lateness_ms, 0.5)}, {"p99", Percentile(lateness_ms, 0.99)},
+                                   {"timers", lateness_ms.size()}}},
+            {"signal_to_resume_ms", {{"p50", Percentile(resume_ms, 0.5)}, {"p99", Percentile(resume_ms, 0.99)},
+                                     {"signals", resume_ms.size()}}}};
+}
+
 json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std::mt19937_64& rng) {
-    const std::string workflow = "bench_" + std::to_string(spec.steps);
+    const bool waits = spec.name == "W5";
+    const std::string workflow = waits ? "bench_w5" : "bench_" + std::to_string(spec.steps);
+    // One await per saga in flight; an open loop gets room for bursts.
+    Awaiters awaiters(o.admin, spec.mode == "closed" ? spec.concurrency : 256);
+    std::optional<Signaler> signaler;
+    if (waits) signaler.emplace(o.admin);
     std::bernoulli_distribution fails(spec.fail_share);
     std::unordered_map<std::string, Clock::time_point> in_flight;
     std::vector<double> latency_ms;
     json per_minute = json::array();  // soak diagnostics, one entry a minute
     std::int64_t started = 0, completed = 0, compensated = 0, failed = 0;
     std::int64_t failing_started = 0;
-    double fastest_ms = 0;  // the shortest latency seen so far (0 until one is seen)
-    bool seen_one = false;
 
     auto start_some = [&](std::int64_t n) {
         sagaflow::api::StartBatch batch;
@@ -305,8 +472,12 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
             failing_started += fail;
             batch.sagas.push_back({workflow, fail ? json{{"fail_at", spec.steps - 1}} : json::object(), {}, {}});
         }
-        const auto now = Clock::now();
-        for (const sagaflow::SagaId& id : admin.StartBatch(batch)) in_flight.emplace(id.str(), now);
+        const auto now = Clock::now();  // the client's clock starts before the request
+        for (const sagaflow::SagaId& id : admin.StartBatch(batch)) {
+            in_flight.emplace(id.str(), now);
+            awaiters.Add(id.str());
+            if (signaler) signaler->At(now + std::chrono::milliseconds(150), id.str());  // past the 100 ms timer
+        }
         started += n;
     };
 
@@ -336,30 +507,18 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
         } else if (now > t_end + std::chrono::seconds(120)) {
             throw std::runtime_error(std::to_string(in_flight.size()) + " sagas still running 120 s after the last start");
         }
-        const auto poll_started = Clock::now();
-        // Only sagas at least 0.8 times as old as the fastest one seen so far can be done:
-        // asking about the younger ones would only load the database under test.
-        const auto young = std::chrono::duration_cast<Clock::duration>(
-            std::chrono::duration<double, std::milli>(0.8 * fastest_ms));
-        std::vector<std::string> ids;
-        ids.reserve(in_flight.size());
-        for (const auto& [id, since] : in_flight) {
-            if (poll_started - since >= young) ids.push_back(id);
-        }
+        // The answers of the awaits: a closed loop starts the next saga as soon as one ends;
+        // an open loop looks again within a millisecond, to keep its rate.
         std::size_t done = 0;
-        for (std::size_t i = 0; i < ids.size(); i += 1000) {
-            std::vector<std::string> chunk(ids.begin() + static_cast<long>(i),
-                                           ids.begin() + static_cast<long>(std::min(ids.size(), i + 1000)));
-            for (const auto& [id, state, us] : db.Terminal(chunk)) {
-                in_flight.erase(id);
-                latency_ms.push_back(static_cast<double>(us) / 1000.0);
-                fastest_ms = seen_one ? std::min(fastest_ms, latency_ms.back()) : latency_ms.back();
-                seen_one = true;
-                completed += state == 3;
-                compensated += state == 4;
-                failed += state == 5;
-                ++done;
-            }
+        for (const auto& d : awaiters.Take(std::chrono::microseconds(spec.mode == "closed" ? 20000 : 1000))) {
+            auto it = in_flight.find(d.id);
+            if (it == in_flight.end()) continue;
+            latency_ms.push_back(std::chrono::duration<double, std::milli>(d.at - it->second).count());
+            in_flight.erase(it);
+            completed += d.status == sagaflow::SagaStatus::kCompleted;
+            compensated += d.status == sagaflow::SagaStatus::kCompensated;
+            failed += d.status == sagaflow::SagaStatus::kFailed;
+            ++done;
         }
         if (done > 0) last_done = Clock::now();
         if (Clock::now() >= next_minute) {  // soak: latency, sagad's RSS and the database's work once a minute
@@ -398,10 +557,6 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
             counters_before = counters;
             next_minute += std::chrono::minutes(1);
         }
-        // Poll every 0.2 ms when few are in flight (latency runs), every 2 ms when many
-        // (throughput runs: each poll costs the database about 0.4 ms at 64 in flight).
-        const auto period = in_flight.size() <= 4 ? std::chrono::microseconds(200) : std::chrono::microseconds(2000);
-        std::this_thread::sleep_until(poll_started + period);
     }
     const double elapsed = std::chrono::duration<double>(last_done - t0).count();
     db.LoadStopped();
@@ -447,6 +602,7 @@ json Measure(const Spec& spec, Admin& admin, Database& db, const Options& o, std
              {"workers", (after.cpu_workers - before.cpu_workers) * 1000 / n},
              {"postgres", (after.cpu_postgres - before.cpu_postgres) * 1000 / n}}}};
     if (!per_minute.empty()) r["per_minute"] = per_minute;
+    if (signaler) r["waits"] = WaitFigures(db, signaler->sent());
     return r;
 }
 
@@ -534,7 +690,7 @@ int main(int argc, char** argv) {
             std::fprintf(k == "--help" ? stdout : stderr,
                          "usage: saga-bench --admin URL --dsn DSN --pgdata DIR [--suite smoke|full|soak|one] [--seconds S]\n"
                          "                  [--sagad-pid P] [--worker-pids P,P] [--pg-bin DIR] [--json FILE]\n"
-                         "  --suite one: [--workload W1|W2|W3] [--steps 1|3|10] [--in-flight N] [--rate R (open loop)]\n");
+                         "  --suite one: [--workload W1|W2|W3|W5] [--steps 1|3|10] [--in-flight N] [--rate R (open loop)]\n");
             return k == "--help" ? 0 : 2;
         }
         const std::string v = argv[++i];
@@ -561,11 +717,11 @@ int main(int argc, char** argv) {
     }
     if (o.admin.empty() || o.dsn.empty() || o.pgdata.empty() || o.seconds <= 0 ||
         (o.suite != "smoke" && o.suite != "full" && o.suite != "soak" && o.suite != "one") ||
-        (o.workload != "W1" && o.workload != "W2" && o.workload != "W3") || o.in_flight < 1 ||
+        (o.workload != "W1" && o.workload != "W2" && o.workload != "W3" && o.workload != "W5") || o.in_flight < 1 ||
         (o.steps != 1 && o.steps != 3 && o.steps != 10)) {
         std::fprintf(stderr,
                      "saga-bench: --admin, --dsn and --pgdata are required; --suite is smoke, full, soak or one;\n"
-                     "--workload W1|W2|W3, --steps 1|3|10, --in-flight >= 1\n");
+                     "--workload W1|W2|W3|W5, --steps 1|3|10, --in-flight >= 1\n");
         return 2;
     }
     try {
@@ -590,13 +746,14 @@ int main(int argc, char** argv) {
             report["calibration"] = {{"clients_1", Pgbench(o, 1, calibration_secs)},
                                      {"clients_64", Pgbench(o, 64, calibration_secs)}};
             const double share = o.workload == "W1" ? 0 : o.workload == "W2" ? 1.0 : 0.05;
-            run({o.workload, o.steps, share, o.rate > 0 ? "open" : "closed", o.in_flight, o.rate, secs});
+            run({o.workload, o.workload == "W5" ? 3 : o.steps, share, o.rate > 0 ? "open" : "closed", o.in_flight, o.rate, secs});
         } else if (o.suite == "full") {
             report["calibration"] = {{"clients_1", Pgbench(o, 1, secs)}, {"clients_64", Pgbench(o, 64, secs)}};
             for (int c : {1, 16, 64, 256}) run({"W1", 3, 0, "closed", c, 0, secs});
             for (int c : {1, 16, 64, 256}) run({"W2", 3, 1.0, "closed", c, 0, secs});
             const json w3 = run({"W3", 3, 0.05, "closed", 64, 0, secs});
             for (int steps : {1, 3, 10}) run({"W4", steps, 0, "closed", 64, 0, secs});
+            for (int c : {1, 64}) run({"W5", 3, 0, "closed", c, 0, secs});
             run({"W3", 3, 0.05, "open", 0, 0.5 * w3["sagas_per_s"].get<double>(), secs});
             report["targets"] = Targets(report["runs"], report["calibration"]);
         } else {  // soak: W3 open loop at half the measured maximum
@@ -607,6 +764,17 @@ int main(int argc, char** argv) {
                     "flush = WAL flushes, rows/wrows = rows written in sagad's/the worker's tables, walB = WAL bytes, cpuD/cpuW/cpuPG = CPU ms in sagad/workers/PostgreSQL\n\n",
                     o.suite.c_str());
         PrintTable(report["runs"]);
+        for (const json& r : report["runs"]) {
+            if (!r.contains("waits")) continue;
+            const auto& w = r["waits"];
+            std::printf("%s %d in flight: timer lateness p50 %.2f ms, p99 %.2f ms (%lld timers); signal to resume p50 %.2f ms,"
+                        " p99 %.2f ms (%lld signals)\n",
+                        r["workload"].get<std::string>().c_str(), r["in_flight"].is_null() ? 0 : r["in_flight"].get<int>(),
+                        w["timer_lateness_ms"]["p50"].get<double>(), w["timer_lateness_ms"]["p99"].get<double>(),
+                        static_cast<long long>(w["timer_lateness_ms"]["timers"].get<std::int64_t>()),
+                        w["signal_to_resume_ms"]["p50"].get<double>(), w["signal_to_resume_ms"]["p99"].get<double>(),
+                        static_cast<long long>(w["signal_to_resume_ms"]["signals"].get<std::int64_t>()));
+        }
         if (report.contains("calibration")) {
             const auto& c = report["calibration"];
             std::printf("\npgbench single-row INSERT, same server: 1 client %.0f TPS (%.3f ms avg), 64 clients %.0f TPS\n",

@@ -60,6 +60,8 @@ workers_are() { [ "$(as_admin --json workers | jq -r '[.workers[].id] | sort | j
 wait_for 30 workers_are "billing-1,inventory-1,logistics-1,payment-1,risk-1" && ok "the five keyed services registered" \
   || bad "the keyed services did not register: $(as_admin --json workers | jq -c '[.workers[].id]')"
 seed_order_data
+# The payment provider confirms the orders' charges, with an operator's token.
+"$bin/samples/payment-provider" --dsn "$dsn" --endpoint "$url" --token-file "$t/operator.token" 2>"$dir/provider.log" & pids+=($!)
 
 echo "== strangers on the worker port"
 "$bin/samples/order-payment" --dsn "$dsn" --endpoint "ipc://$dir/w.sock" --id payment-nokey 2>"$dir/nokey.log" & pids+=($!)

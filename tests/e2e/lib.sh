@@ -29,20 +29,25 @@ sagactl() { "$ctl" --endpoint "$url" "$@"; }
 . "$root/scripts/lib/orders.sh"
 
 # start_order_services: the five services on sagad's embedded database (dsn, ipc socket
-# $dir/w.sock), registered with sagad at $url, their data seeded.
+# $dir/w.sock), registered with sagad at $url, their data seeded; and the payment
+# provider's stand-in, which confirms charges into order_fulfilment v3 (with the operator
+# token of $dir/trust when there is one).
 start_order_services() {
   dsn="host=$dir/data/pg port=5432 user=postgres dbname=postgres passfile=$dir/data/pg/pgpass"
   for s in inventory payment logistics risk billing; do
     "$bin/samples/order-$s" --dsn "$dsn" --endpoint "ipc://$dir/w.sock" 2>"$dir/$s.log" & pids+=($!)
   done
+  local token=(); [ -f "$dir/trust/operator.token" ] && token=(--token-file "$dir/trust/operator.token")
+  "$bin/samples/payment-provider" --dsn "$dsn" --endpoint "$url" "${token[@]}" 2>"$dir/provider.log" & pids+=($!)
   wait_for 30 bash -c "[ \$('$ctl' --endpoint '$url' --json workers | grep -c '\"id\"') -ge 5 ]" \
     || { echo "the services did not register"; exit 1; }
   seed_order_data
 }
 
-# start_sagad_embedded [ARGS...]: sagad on $dir/data, any free HTTP port; sets url.
+# start_sagad_embedded [ARGS...]: sagad on $dir/data, any free HTTP port; sets url. Orders
+# the provider never confirms are compensated after 2 s, as in the demo.
 start_sagad_embedded() {
-  "$sagad" --data-dir "$dir/data" --worker-endpoint "ipc://$dir/w.sock" --http-listen 127.0.0.1:0 "$@" \
+  SAGAFLOW_ORDER_PAYMENT_DEADLINE_MS=${SAGAFLOW_ORDER_PAYMENT_DEADLINE_MS:-2000} "$sagad" --data-dir "$dir/data" --worker-endpoint "ipc://$dir/w.sock" --http-listen 127.0.0.1:0 "$@" \
     2>"$dir/sagad.log" &
   pids+=($!)
   url=$(sagad_url "$dir/sagad.log" 90) || { cat "$dir/sagad.log"; exit 1; }

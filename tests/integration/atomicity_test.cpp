@@ -22,7 +22,10 @@ protected:
 
     // Starts a saga and runs its first step, whose reply is not applied yet.
     void StartAndRunFirstStep(SagaId& id, engine::Reply& reply) {
-        auto r = engine_->Start(workflows::kOrderFulfilment, "{}");
+        engine::StartRequest req;
+        req.workflow = workflows::kOrderFulfilment;
+        req.version = 2;  // v3 waits for a payment confirmation
+        auto r = engine_->Start(req);
         ASSERT_TRUE(r.ok());
         id = r->saga_id;
         engine_->Tick();

@@ -271,7 +271,10 @@ TEST_P(EngineScenario, StartManyAnswersEachStartAsAloneInOneTransaction) {
     std::vector<engine::StartRequest> starts(4);
     starts[0].workflow = starts[1].workflow = starts[3].workflow = std::string(workflows::kOrderFulfilment);
     starts[2].workflow = "no_such_workflow";
-    for (auto& s : starts) s.input = nlohmann::json::object();
+    for (auto& s : starts) {
+        s.input = nlohmann::json::object();
+        s.version = 2;  // v3 would wait for a payment confirmation
+    }
     starts[0].business_key = starts[1].business_key = BusinessKey("order-7");
     const auto results = engine_->StartMany(starts);
     ASSERT_EQ(results.size(), 4u);
@@ -689,6 +692,32 @@ TEST_P(EngineScenario, V2ARestartWithBothBranchesInFlightResendsBothAndFinishes)
     for (const auto& [key, n] : worker_.all_effects()) EXPECT_EQ(n, 1) << "the inbox answered the resends";
 }
 
+TEST_P(EngineScenario, V3WaitsForThePaymentConfirmationThenCoolsALargeOrderOffBeforeShipping) {
+    const SagaId large = StartOrder({}, 3, Order(kLarge));
+    const SagaId unconfirmed = StartOrder({}, 3);
+    Quiet(*engine_, worker_);
+    EXPECT_EQ(Saga(large).nodes.at("payment_confirmed").state, engine::NodeState::kRunning);
+    engine::SignalSent ok;
+    ok.saga_id = large;
+    ok.name = "payment_confirmed";
+    ok.id = "psp-1";
+    ok.payload = {{"psp_ref", "psp-1"}};
+    EXPECT_EQ(engine_->Signal(ok).message, engine::kSignalDelivered);
+    Quiet(*engine_, worker_);
+    EXPECT_EQ(Saga(large).nodes.at("cooling_off").state, engine::NodeState::kRunning) << "a large order cools off";
+    const V before_shipping = worker_.RunOrder(large);
+    EXPECT_EQ(std::count(before_shipping.begin(), before_shipping.end(), "create_shipment"), 0) << "not yet shipped";
+    RunUntilQuiet();  // the clock moves: the cooling-off fires, and the other order's deadline passes
+    EXPECT_EQ(Saga(large).status, SagaStatus::kCompleted);
+    EXPECT_EQ(Saga(large).context.at("payment_confirmed").at("psp_ref"), "psp-1");
+    EXPECT_EQ(Saga(unconfirmed).status, SagaStatus::kCompensated);
+    EXPECT_NE(Saga(unconfirmed).failure_reason.find("signal 'payment_confirmed' passed its deadline of 1800000 ms"),
+              std::string::npos)
+        << Saga(unconfirmed).failure_reason;
+    EXPECT_EQ(worker_.RunOrder(unconfirmed),
+              (V{"reserve_inventory", "charge_payment", "refund_payment", "release_inventory"}));
+}
+
 TEST_P(EngineScenario, V1AndV2RunSideBySideEachOnItsOwnGraph) {
     const SagaId one = StartOrder({}, 1);
     const SagaId two = StartOrder({}, 2, Order(kLarge));
@@ -698,7 +727,7 @@ TEST_P(EngineScenario, V1AndV2RunSideBySideEachOnItsOwnGraph) {
     EXPECT_EQ(Saga(one).workflow_version, 1);
     EXPECT_EQ(worker_.RunOrder(one), (V{"reserve_inventory", "charge_payment", "create_shipment"}));
     EXPECT_EQ(worker_.RunOrder(two).size(), 5u);
-    EXPECT_EQ(Saga(latest->saga_id).workflow_version, 2) << "a start without a version takes the latest";
+    EXPECT_EQ(Saga(latest->saga_id).workflow_version, 3) << "a start without a version takes the latest";
     engine::StartRequest unknown;
     unknown.workflow = workflows::kOrderFulfilment;
     unknown.version = 9;
