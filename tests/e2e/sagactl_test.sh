@@ -113,7 +113,7 @@ expect "graph --saga marks the path taken (finding 13)" 0 '"amount_check" -> "ch
 
 echo "== waits: signals, await, start --wait (order_fulfilment v3 waits for payment_confirmed)"
 w=$(c start order_fulfilment --input "${order/o-1/w-1}" --key w-1)
-wait_for 30 bash -c "'$ctl' --endpoint '$admin' show '$w' | grep -q 'payment_confirmed +signal +running'"
+wait_for 30 bash -c "'$ctl' --endpoint '$admin' show '$w' | grep -qE 'payment_confirmed +signal +running'"
 expect "show lists the signal wait and its deadline" 0 "payment_confirmed +deadline +due " -- c show "$w"
 expect "graph draws the signal wait with its deadline" 0 '"payment_confirmed" \[shape=parallelogram, label="payment_confirmed\\nsignal payment_confirmed\\ndeadline 30 min' -- c graph order_fulfilment
 expect "await of a waiting saga times out: exit 5" 5 "still running after 300 ms" -- c --timeout-ms 300 await "$w"
@@ -127,7 +127,7 @@ expect "the confirmation's data joined the context" 0 '"payment_confirmed":\{"ps
 expect "signal to an ended saga: exit 1, recorded" 1 "is completed; only a running saga takes signals" -- c signal "$w" payment_confirmed --id late
 expect "the refused signal is in the history" 0 "signal_rejected" -- c show "$w"
 w2=$(c start order_fulfilment --input "${order/o-1/w-2}" --key w-2)
-wait_for 30 bash -c "'$ctl' --endpoint '$admin' show '$w2' | grep -q 'payment_confirmed +signal +running'"
+wait_for 30 bash -c "'$ctl' --endpoint '$admin' show '$w2' | grep -qE 'payment_confirmed +signal +running'"
 expect "signal --key --workflow finds the saga by its business key" 0 "delivered for saga $w2" -- \
   c signal --key w-2 --workflow order_fulfilment payment_confirmed --id psp-w-2
 expect "start --wait of a declined order: exit 4" 4 "compensated" -- \
