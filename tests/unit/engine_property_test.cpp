@@ -1,15 +1,19 @@
 // A seeded property test of the whole engine on the memory store: random valid graphs
-// (up to 12 nodes, choices and nested parallel groups) run as sagas through the
-// SagaService, Scheduler and Dispatcher, while a chaotic worker answers each command at
-// random: ok, fail, retry, the command lost (a timeout), the reply lost after the work
-// was done (a timeout, then the inbox answers the resend), the reply duplicated; and an
-// operator compensates now and then, and retries a saga whose compensation got stuck.
+// (up to 12 nodes, choices, nested parallel groups, timers, signal waits and deadlines)
+// run as sagas through the SagaService, Scheduler and Dispatcher, while a chaotic worker
+// answers each command at random: ok, fail, retry, the command lost (a timeout), the
+// reply lost after the work was done (a timeout, then the inbox answers the resend), the
+// reply duplicated; signals come at random moments (before their wait, at it, again with
+// the same id, with names no wait has); timers and deadlines fire as the manual clock
+// moves; and an operator compensates now and then, and retries a saga whose
+// compensation got stuck.
 //
 // The worker keeps an inbox by msg id, as the SDK does, and the checks are made against
 // what it did (its effects, in order), not against the engine's bookkeeping:
-// - every saga ends terminal;
+// - every saga ends terminal, waiting for nothing;
 // - compensated exactly when a step failed for good (a fail, or its last attempt timed
-//   out or answered retry) or the operator asked;
+//   out or answered retry), a deadline passed without an OnDeadline, or the operator asked;
+// - a signal id is applied once: the same id again is refused as already applied;
 // - every step that took effect and has a compensation is undone exactly once when the
 //   saga is compensated (whether the engine knew of the effect or its last attempt timed
 //   out), never when it completed;
@@ -90,6 +94,10 @@ public:
                 EXPECT_NE(code, ErrorCode::kOk) << "a duplicated reply was applied";
                 continue;
             }
+            if (Chance(0.03)) {  // a signal at a random moment
+                Signal();
+                continue;
+            }
             if (engine_->Tick() > 0) continue;
             if (!worker_.queued.empty()) {
                 const auto i = static_cast<std::size_t>(Pick(0, static_cast<int>(worker_.queued.size()) - 1));
@@ -102,6 +110,10 @@ public:
             if (forward_only_ && (!next || Chance(0.02))) {  // the newer build joins, same id
                 forward_only_ = false;
                 engine_->dispatcher().Join("chaos", {"q"}, 1 << 20);
+                continue;
+            }
+            if (!next && WaitsForSignal()) {  // only a signal moves it on
+                Signal();
                 continue;
             }
             ASSERT_TRUE(next) << "stalled: nothing due, nothing queued, saga is " << ToString(status);
@@ -117,6 +129,8 @@ public:
         EXPECT_EQ(off, FailedForGood() || manual_) << "compensated exactly when a step failed for good or the operator asked";
         const auto alerts = store_.Begin()->DueAlerts(Timestamp::max(), 1 << 20);
         EXPECT_EQ(static_cast<int>(alerts.size()), failed_times_) << "one alert each time the saga stopped in failed";
+        EXPECT_TRUE(engine_->Describe(id_).value().pending.empty()) << "an ended saga waits for nothing";
+        EXPECT_EQ(engine_->waits(), 0u) << "no timer or deadline left armed";
         for (const auto& p : wf_.nodes()) {
             const NodeDef& d = *p.def;
             if (d.kind != NodeKind::kStep) continue;
@@ -142,11 +156,43 @@ public:
     }
 
     [[nodiscard]] bool compensated() { return State() == SagaStatus::kCompensated; }
+    [[nodiscard]] int signals_applied() const { return signals_applied_; }
 
 private:
     int Pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
     bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
     SagaStatus State() { return engine_->Describe(id_).value().saga.status; }
+
+    bool WaitsForSignal() {
+        const SagaView view = engine_->Describe(id_).value();  // named: the range must not dangle
+        for (const PendingRecord& p : view.pending) {
+            if (p.kind == PendingKind::kSignal) return true;
+        }
+        return false;
+    }
+
+    // A signal: the one a wait now waits for, or any name (maybe one no wait has), with a
+    // new id or one sent before.
+    void Signal() {
+        SignalSent g;
+        g.saga_id = id_;
+        g.name = "sig" + std::to_string(Pick(0, 3));  // the generator names sig0..sig2
+        const SagaView view = engine_->Describe(id_).value();
+        for (const PendingRecord& p : view.pending) {
+            if (p.kind == PendingKind::kSignal && Chance(0.7)) g.name = p.action;
+        }
+        const bool again = !sent_ids_.empty() && Chance(0.2);
+        g.id = again ? sent_ids_[static_cast<std::size_t>(Pick(0, static_cast<int>(sent_ids_.size()) - 1))]
+                     : "g" + std::to_string(sent_ids_.size());
+        g.payload = {{"n", sent_ids_.size()}};
+        const Status st = engine_->Signal(g);
+        if (again) {
+            EXPECT_NE(st.code, ErrorCode::kOk) << "signal id " << g.id << " applied twice";
+        } else if (st.ok()) {
+            sent_ids_.push_back(g.id);
+            ++signals_applied_;
+        }
+    }
     static int Count(const std::map<std::string, int>& m, const std::string& k) {
         auto it = m.find(k);
         return it == m.end() ? 0 : it->second;
@@ -204,6 +250,9 @@ private:
             if (e.kind == "replied" && outcome == "fail") return true;
             if ((e.kind == "timed_out" || (e.kind == "replied" && outcome == "retry")) && e.attempt >= last) return true;
         }
+        for (const auto& [node, st] : view.saga.nodes.nodes) {  // a deadline passed, with no OnDeadline to take
+            if (st.expired && st.state == NodeState::kFailed) return true;
+        }
         return false;
     }
 
@@ -222,6 +271,8 @@ private:
     std::unordered_map<MsgId, Reply> inbox_;
     std::map<std::pair<std::string, Phase>, Reply> done_;
     std::vector<Reply> final_replies_;
+    std::vector<std::string> sent_ids_;
+    int signals_applied_ = 0;
     std::set<std::string> started_, compensation_seen_;
     std::map<std::string, int> effects_, undone_, effect_at_, undone_at_;
 };
@@ -230,13 +281,17 @@ TEST(EngineProperty, RandomGraphsOnTheMemoryStoreEndTerminalAndUndoExactlyWhatRa
     const std::uint64_t seed = EnvOr("SAGAFLOW_ENGINE_PROP_SEED", 20261202);
     const auto cases = static_cast<int>(EnvOr("SAGAFLOW_ENGINE_PROP_CASES", 1000));
     std::mt19937_64 rng(seed);
-    GraphGen gen(rng, /*endings=*/false);
+    GraphGen gen(rng, /*endings=*/false, /*waits=*/true);
+    int signals = 0;
     RunCases("engine", "SAGAFLOW_ENGINE_PROP_SEED", seed, cases, gen, [&](const Workflow& wf) {
         Case c(wf, rng);
         c.Run();
         c.Check();
+        signals += c.signals_applied();
         return c.compensated();
     });
+    std::printf("engine property: %d signals applied\n", signals);
+    EXPECT_GT(signals, cases / 20) << "the cases send signals that are applied";
 }
 
 }  // namespace
