@@ -261,6 +261,10 @@ void to_json(json& j, const SagaSummary& v) {
          {"created_at", FormatTimestamp(v.created_at)},
          {"updated_at", FormatTimestamp(v.updated_at)},
          {"problem", OrNull(v.problem)}};
+    if (v.parent) {
+        j["parent"] = *v.parent;
+        j["parent_node"] = OrNull(v.parent_node);
+    }
 }
 void from_json(const json& j, SagaSummary& v) {
     RequireObject(j, "a saga");
@@ -275,6 +279,8 @@ void from_json(const json& j, SagaSummary& v) {
     v.created_at = TimeOf(j, "created_at");
     v.updated_at = TimeOf(j, "updated_at");
     v.problem = OptStr(j, "problem");
+    v.parent = OptStr(j, "parent");
+    v.parent_node = OptStr(j, "parent_node");
 }
 
 void to_json(json& j, const SagaPage& v) {
@@ -369,7 +375,7 @@ void to_json(json& j, const SagaDetail& v) {
     saga["input"] = v.input;
     saga["context"] = v.context;
     j = {{"saga", std::move(saga)}, {"nodes", v.nodes}, {"pending", v.pending}, {"attempts", v.attempts},
-         {"history", v.history}, {"signals", v.signals}};
+         {"history", v.history}, {"signals", v.signals}, {"children", v.children}};
 }
 void from_json(const json& j, SagaDetail& v) {
     RequireObject(j, "a saga's detail");
@@ -382,6 +388,17 @@ void from_json(const json& j, SagaDetail& v) {
     v.attempts = Items<AttemptInfo>(j, "attempts");
     v.history = Items<HistoryEntry>(j, "history");
     if (Has(j, "signals")) v.signals = Items<SignalInfo>(j, "signals");
+    if (Has(j, "children")) v.children = Items<ChildInfo>(j, "children");
+}
+
+void to_json(json& j, const ChildInfo& v) {
+    j = {{"node", v.node}, {"saga_id", v.saga_id.str()}, {"workflow", v.workflow}};
+}
+void from_json(const json& j, ChildInfo& v) {
+    RequireObject(j, "a child");
+    v.node = Str(j, "node");
+    v.saga_id = IdOf<SagaId>(j, "saga_id");
+    v.workflow = Str(j, "workflow");
 }
 
 void to_json(json& j, const SignalInfo& v) {

@@ -21,6 +21,7 @@ std::string_view ToString(NodeKind kind) noexcept {
         case NodeKind::kFail: return "fail";
         case NodeKind::kTimer: return "timer";
         case NodeKind::kSignal: return "signal";
+        case NodeKind::kChild: return "child";
     }
     return "unknown";
 }
@@ -77,7 +78,8 @@ StepBuilder& StepBuilder::CompensationTimeout(std::chrono::milliseconds per_atte
 
 StepBuilder& StepBuilder::Next(NodeName target) {
     NodeDef& node = owner_->At(address_);
-    if (node.kind == NodeKind::kStep || node.kind == NodeKind::kParallel || IsWait(node.kind)) {
+    if (node.kind == NodeKind::kStep || node.kind == NodeKind::kParallel || IsWait(node.kind) ||
+        node.kind == NodeKind::kChild) {
         node.next = target.str();
     } else {
         owner_->misuse_.push_back("Next after " + std::string(ToString(node.kind)) + " '" + node.id +
@@ -88,7 +90,8 @@ StepBuilder& StepBuilder::Next(NodeName target) {
 
 StepBuilder& StepBuilder::Deadline(std::chrono::milliseconds limit) {
     NodeDef& node = owner_->At(address_);
-    if (node.kind == NodeKind::kStep || node.kind == NodeKind::kParallel || IsWait(node.kind)) {
+    if (node.kind == NodeKind::kStep || node.kind == NodeKind::kParallel || IsWait(node.kind) ||
+        node.kind == NodeKind::kChild) {
         node.deadline = limit;
     } else {
         owner_->misuse_.push_back("Deadline after " + std::string(ToString(node.kind)) + " '" + node.id +
@@ -117,6 +120,9 @@ StepBuilder StepBuilder::Sleep(NodeName id, std::chrono::milliseconds d) { retur
 StepBuilder StepBuilder::Until(NodeName id, std::string field) { return owner_->Until(id, std::move(field)); }
 StepBuilder StepBuilder::AwaitSignal(NodeName signal) { return owner_->AwaitSignal(signal); }
 StepBuilder StepBuilder::AwaitSignal(NodeName id, NodeName signal) { return owner_->AwaitSignal(id, signal); }
+StepBuilder StepBuilder::Child(NodeName id, std::string workflow, std::string input_from) {
+    return owner_->Child(id, std::move(workflow), std::move(input_from));
+}
 
 BranchBuilder StepBuilder::Branch() {
     if (owner_->open_groups_.empty()) {
@@ -167,6 +173,9 @@ StepBuilder BranchBuilder::Sleep(NodeName id, std::chrono::milliseconds d) { ret
 StepBuilder BranchBuilder::Until(NodeName id, std::string field) { return owner_->Until(id, std::move(field)); }
 StepBuilder BranchBuilder::AwaitSignal(NodeName signal) { return owner_->AwaitSignal(signal); }
 StepBuilder BranchBuilder::AwaitSignal(NodeName id, NodeName signal) { return owner_->AwaitSignal(id, signal); }
+StepBuilder BranchBuilder::Child(NodeName id, std::string workflow, std::string input_from) {
+    return owner_->Child(id, std::move(workflow), std::move(input_from));
+}
 
 // ---- WorkflowBuilder ------------------------------------------------------------------
 
@@ -273,6 +282,15 @@ StepBuilder WorkflowBuilder::AwaitSignal(NodeName id, NodeName signal) {
     return StepBuilder(this, Append(std::move(node)));
 }
 
+StepBuilder WorkflowBuilder::Child(NodeName id, std::string workflow, std::string input_from) {
+    NodeDef node;
+    node.id = id.str();
+    node.kind = NodeKind::kChild;
+    node.child_workflow = std::move(workflow);
+    node.child_input = std::move(input_from);
+    return StepBuilder(this, Append(std::move(node)));
+}
+
 // ---- WorkflowRegistry -----------------------------------------------------------------
 
 void WorkflowRegistry::Add(Workflow workflow) {
@@ -280,6 +298,14 @@ void WorkflowRegistry::Add(Workflow workflow) {
     if (by_key_.contains(key)) {
         throw Error(ErrorCode::kAlreadyExists, "workflow '" + key.first + "' v" + std::to_string(key.second) +
                                                    " is already registered");
+    }
+    for (const Workflow::Place& p : workflow.nodes()) {
+        if (p.def->kind == NodeKind::kChild && Latest(p.def->child_workflow) == nullptr) {
+            throw Error(ErrorCode::kInvalidArgument,
+                        "workflow '" + key.first + "' v" + std::to_string(key.second) + ": child node '" + p.def->id +
+                            "' names workflow '" + p.def->child_workflow +
+                            "', which is not registered (register a child's workflow before its parent's)");
+        }
     }
     by_key_.emplace(std::move(key), std::move(workflow));
 }

@@ -116,6 +116,12 @@ private:
             case NodeKind::kSignal:
                 if (!IsValidName(n.signal)) problems_.push_back(where + ": signal name must be 1-128 of [A-Za-z0-9_.-]");
                 break;
+            case NodeKind::kChild:
+                if (!IsValidName(n.child_workflow)) problems_.push_back(where + ": child workflow name must be 1-128 of [A-Za-z0-9_.-]");
+                if (!n.child_input.empty() && !IsValidName(n.child_input)) {
+                    problems_.push_back(where + ": child input field must be 1-128 of [A-Za-z0-9_.-]");
+                }
+                break;
         }
         CheckDeadline(n, where);
     }
@@ -148,7 +154,8 @@ private:
             if (!n.on_deadline.empty()) problems_.push_back(where + ": OnDeadline without a Deadline");
             return;
         }
-        const bool may = n.kind == NodeKind::kStep || n.kind == NodeKind::kParallel || IsWait(n.kind);
+        const bool may = n.kind == NodeKind::kStep || n.kind == NodeKind::kParallel || IsWait(n.kind) ||
+                         n.kind == NodeKind::kChild;
         if (!may) {
             problems_.push_back(where + ": only a step, a parallel group or a wait has a deadline");
             return;
@@ -203,7 +210,9 @@ Workflow WorkflowBuilder::FromNodes(std::string name, int version, std::vector<N
 
     Indexer ix({-1, -1, {}}, problems);
     ix.Walk(data->flow, 0);
-    if (ix.steps.empty()) problems.push_back("a workflow needs at least one step");
+    bool works = !ix.steps.empty();
+    for (const auto& p : ix.places) works = works || p.def->kind == NodeKind::kChild;
+    if (!works) problems.push_back("a workflow needs at least one step or child saga");
     for (const auto& [guard, fn] : data->guards) {
         if (!IsValidName(guard)) problems.push_back("guard '" + guard + "': name must be 1-128 of [A-Za-z0-9_.-]");
         if (!fn) problems.push_back("guard '" + guard + "' has no predicate");
@@ -253,7 +262,8 @@ Workflow WorkflowBuilder::FromNodes(std::string name, int version, std::vector<N
     for (std::size_t i = 0; i < ix.places.size(); ++i) {
         const NodeDef& n = *ix.places[i].def;
         if (!n.next.empty()) {
-            if (n.kind == NodeKind::kStep || n.kind == NodeKind::kParallel || IsWait(n.kind)) {
+            if (n.kind == NodeKind::kStep || n.kind == NodeKind::kParallel || IsWait(n.kind) ||
+                n.kind == NodeKind::kChild) {
                 targets[i] = target(static_cast<int>(i), n.next, "next");
             } else {
                 problems.push_back(Label(n) + ": only a step, a parallel group or a wait has a next node");
@@ -282,6 +292,7 @@ Workflow WorkflowBuilder::FromNodes(std::string name, int version, std::vector<N
             case NodeKind::kParallel:
             case NodeKind::kTimer:
             case NodeKind::kSignal:
+            case NodeKind::kChild:
                 reach(def.next.empty() ? following(n) : targets[static_cast<std::size_t>(n)]);
                 reach(deadline_targets[static_cast<std::size_t>(n)]);
                 for (int s : ix.branch_sequences[static_cast<std::size_t>(n)]) {

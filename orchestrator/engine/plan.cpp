@@ -24,6 +24,16 @@ std::optional<NodeState> NodeStateFromCode(int code) noexcept { return FromCode(
 
 std::optional<NodeState> ParseNodeState(std::string_view w) noexcept { return FromWord(kStateWords, w); }
 
+std::optional<nlohmann::json> ChildInputOf(const NodeDef& node, const nlohmann::json& input,
+                                          const nlohmann::json& context) {
+    if (node.child_input.empty()) return input;
+    const nlohmann::json* v = nullptr;
+    if (context.is_object() && context.contains(node.child_input)) v = &context[node.child_input];
+    else if (input.is_object() && input.contains(node.child_input)) v = &input[node.child_input];
+    if (v == nullptr || !v->is_object()) return std::nullopt;
+    return *v;
+}
+
 NodeStatus FlowState::at(std::string_view id) const {
     auto it = nodes.find(id);
     return it == nodes.end() ? NodeStatus{} : it->second;
@@ -153,6 +163,15 @@ public:
             case NodeKind::kSignal:
                 At(n).state = NodeState::kRunning;
                 return;
+            case NodeKind::kChild:  // sent like a step's command: the child saga starts
+                if (!ChildInputOf(d, facts_.input, facts_.context)) {
+                    At(n).state = NodeState::kFailed;
+                    Halt("child '" + d.id + "': field '" + d.child_input + "' of the context or input holds no JSON object");
+                    return;
+                }
+                At(n).state = NodeState::kRunning;
+                Emit(PlanEffect::Kind::kSend, n, Phase::kForward);
+                return;
         }
     }
 
@@ -230,7 +249,7 @@ public:
             if (IsWait(Def(n).kind) && Get(n).state == NodeState::kRunning) At(n).state = NodeState::kSkipped;
         }
         for (int n = 0; n < count; ++n) {
-            if (Def(n).kind == NodeKind::kStep && Get(n).state == NodeState::kRunning) return;  // awaited
+            if (IsAwaited(Def(n).kind) && Get(n).state == NodeState::kRunning) return;  // awaited
         }
         for (int n = 0; n < count; ++n) {
             if (Def(n).kind == NodeKind::kParallel && Get(n).state == NodeState::kRunning) {
@@ -239,7 +258,7 @@ public:
         }
         std::vector<int> todo, outstanding;
         for (int n = 0; n < count; ++n) {
-            if (Def(n).kind != NodeKind::kStep || !Def(n).step.compensation) continue;
+            if (!IsCompensable(Def(n))) continue;
             const NodeStatus st = Get(n);
             const bool to_undo = st.state == NodeState::kDone || (st.state == NodeState::kFailed && st.uncertain);
             if (to_undo) todo.push_back(n);
@@ -365,7 +384,9 @@ PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFact
         case PlanEvent::Kind::kFail:
         case PlanEvent::Kind::kRetry: {
             const int n = wf_.find(e.node);
-            if (n < 0 || wf_.node(n).kind != NodeKind::kStep) return reject();
+            if (n < 0 || !IsAwaited(wf_.node(n).kind)) return reject();
+            const bool child = wf_.node(n).kind == NodeKind::kChild;
+            if (child && e.kind == PlanEvent::Kind::kRetry) return reject();  // a child ends, it never retries
             const StepDef& step = wf_.node(n).step;
             NodeStatus& st = state[e.node];
             if (e.phase == Phase::kForward) {
@@ -388,7 +409,7 @@ PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFact
                     if (!facts.undoing) w.Halt({});
                 }
             } else {
-                if (!facts.undoing || st.state != NodeState::kCompensating || st.stuck || !step.compensation) {
+                if (!facts.undoing || st.state != NodeState::kCompensating || st.stuck || !IsCompensable(wf_.node(n))) {
                     return reject();
                 }
                 if (e.kind == PlanEvent::Kind::kOk) {
@@ -442,8 +463,8 @@ PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFact
                 return r;
             }
             st.state = NodeState::kFailed;
-            if (d.kind == NodeKind::kStep) {
-                // Its command may yet have run: undone too, as after spent retries.
+            if (IsAwaited(d.kind)) {
+                // Its command (or child saga) may yet have run: undone too, as after spent retries.
                 st.uncertain = true;
                 st.order = ++state.completions;
             }
@@ -485,7 +506,8 @@ std::vector<Plan::Exit> Plan::Exits(int n) const {
         case NodeKind::kStep:
         case NodeKind::kParallel:
         case NodeKind::kTimer:
-        case NodeKind::kSignal: {
+        case NodeKind::kSignal:
+        case NodeKind::kChild: {
             std::vector<Exit> out{d.next.empty() ? following() : Exit{wf_.find(d.next), {}, false}};
             if (!d.on_deadline.empty()) out.push_back({wf_.find(d.on_deadline), "deadline", false});
             return out;
@@ -511,7 +533,7 @@ std::vector<int> Plan::UndoNext(int node) const {
     std::function<void(int)> visit = [&](int p) {
         if (!seen.insert(p).second) return;
         const NodeDef& d = wf_.node(p);
-        if (d.kind == NodeKind::kStep && d.step.compensation) {
+        if (IsCompensable(d)) {
             out.insert(p);
         } else if (d.kind == NodeKind::kParallel) {
             // Reached from after the group: what ended each branch is undone first.

@@ -149,6 +149,12 @@ struct FlowFacts {
     Timestamp now{};  ///< When the event is applied: timers and deadlines count from it.
 };
 
+/// The input a child node gives its child saga: the JSON object in field `child_input` of
+/// the context, else of the input; or the parent's input when the node names no field.
+/// nullopt when the field holds no JSON object (the node then fails).
+[[nodiscard]] std::optional<nlohmann::json> ChildInputOf(const NodeDef& node, const nlohmann::json& input,
+                                                        const nlohmann::json& context);
+
 /// The walker of one workflow. Cheap to build; immutable; thread-safe to share.
 class Plan {
 public:

@@ -155,6 +155,10 @@ HistoryEvent SagaService::Note(const PendingRecord& c, std::string kind) const {
         case PendingKind::kSignal:
             e.detail = {{"signal", c.action}};
             break;
+        case PendingKind::kChild:
+            e.phase = c.phase;
+            e.detail = {{"workflow", c.action}};
+            break;
     }
     return e;
 }
@@ -233,10 +237,12 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
 
     std::optional<SagaStatus> status;
     if (!is_new) status = saga.status;
+    bool ended_now = false;  // a child saga that ends here moves its parent on
     auto decide = [&](LifecycleEvent event, const std::string& reason) {
         const Decision d = Decide(status, event);
         if (!d.accepted) return false;
         if (status && d.status != *status) {
+            ended_now = IsEnded(d.status);
             HistoryEvent e = Note(saga, std::string(ToString(d.status)));
             if (!reason.empty()) e.detail["reason"] = reason;
             events.push_back(std::move(e));
@@ -263,6 +269,7 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
     bool resent = false;
     std::set<std::string> disarm;  // nodes that stopped running: what they waited for goes
     std::vector<std::pair<std::string, nlohmann::json>> taken;  // kept signals a new wait took
+    std::vector<std::pair<const NodeDef*, Phase>> children;      // child sagas to start or compensate
     auto walk = [&](const PlanEvent& event) {
         PlanResult r = plan.Apply(nodes, event, FlowFacts{saga.input, saga.context, IsUndoing(*status), now});
         if (!r.accepted) return r;
@@ -271,6 +278,10 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
             const bool fwd = effect.phase == Phase::kForward;
             switch (effect.kind) {
                 case PlanEffect::Kind::kSend: {
+                    if (node.kind == NodeKind::kChild) {  // after this saga's own writes
+                        children.emplace_back(&node, effect.phase);
+                        break;
+                    }
                     PendingRecord c;
                     c.msg_id = MsgId(NewUuid());
                     c.saga_id = saga.id;
@@ -422,7 +433,100 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
         }
     }
     for (const HistoryEvent& e : events) tx.AppendHistory(e);
+    // Other sagas move last, on this one's written state: its children start or are
+    // compensated, and its parent is told it ended.
+    for (const auto& [node, phase] : children) {
+        if (phase == Phase::kForward) {
+            StartChild(tx, saga, *node, after);
+        } else {
+            CompensateChild(tx, saga, *node, after);
+        }
+    }
+    if (ended_now && saga.parent_id) ChildEnded(tx, saga, after);
     return true;
+}
+
+BusinessKey SagaService::ChildKey(const SagaRecord& parent, const NodeDef& node) {
+    return BusinessKey(parent.id.str() + "/" + node.id);
+}
+
+void SagaService::StartChild(StoreTx& tx, const SagaRecord& parent, const NodeDef& node, Effects& after) {
+    const Workflow* wf = registry_.Latest(node.child_workflow);
+    if (wf == nullptr) {  // registration refuses it; a registry changed under a running saga is a bug
+        throw Error(ErrorCode::kInternal, "child workflow '" + node.child_workflow + "' is not registered");
+    }
+    const BusinessKey key = ChildKey(parent, node);
+    std::optional<SagaId> existing = tx.FindByBusinessKey(wf->name(), key);
+    SagaRecord child;
+    child.id = existing ? *existing : SagaId(NewUuid());
+    // The parent waits first, so that a child that ends at once finds it waiting.
+    PendingRecord w = WaitItem(parent, node.id, PendingKind::kChild);
+    w.msg_id = MsgId(child.id.str());
+    w.action = wf->name();
+    tx.InsertPending(w);
+    HistoryEvent e = Note(w, "child_started");
+    e.detail = {{"child", child.id.str()}, {"workflow", wf->name()}, {"version", wf->version()}};
+    tx.AppendHistory(e);
+    if (existing) return;  // a resend never makes two children
+    child.workflow = wf->name();
+    child.workflow_version = wf->version();
+    child.input = ChildInputOf(node, parent.input, parent.context).value_or(nlohmann::json::object());
+    child.business_key = key;
+    child.trace_id = parent.trace_id;  // one trace through parent and child
+    child.created_at = clock_.Now();
+    child.parent_id = parent.id;
+    child.parent_node = node.id;
+    Move move;
+    move.first = LifecycleEvent::kBegin;
+    move.event = Plain(PlanEvent::Kind::kBegin);
+    move.by = Actor{"saga " + parent.id.str(), {}};
+    if (!Advance(tx, child, std::move(move), after)) throw Error(ErrorCode::kInternal, "a child saga was refused");
+}
+
+void SagaService::CompensateChild(StoreTx& tx, const SagaRecord& parent, const NodeDef& node, Effects& after) {
+    const std::optional<SagaId> child = tx.FindByBusinessKey(node.child_workflow, ChildKey(parent, node));
+    if (!child) throw Error(ErrorCode::kInternal, "child node '" + node.id + "' of saga " + parent.id.str() + " has no child");
+    PendingRecord w = WaitItem(parent, node.id, PendingKind::kChild);
+    w.msg_id = MsgId(child->str());
+    w.phase = Phase::kCompensate;
+    w.action = node.child_workflow;
+    tx.InsertPending(w);
+    HistoryEvent e = Note(w, "child_compensation_requested");
+    e.detail = {{"child", child->str()}};
+    tx.AppendHistory(e);
+    const OperatorAction undo{OperatorAction::Kind::kCompensate, *child, "its parent saga " + parent.id.str() + " compensates",
+                              Actor{"saga " + parent.id.str(), {}}};
+    if (ApplyOperator(tx, undo, after).ok()) return;
+    // Not running or completed: it ended already (compensated, or failed), so tell the parent now.
+    if (const auto c = tx.GetSaga(*child); c && IsEnded(c->status)) ChildEnded(tx, *c, after);
+}
+
+void SagaService::ChildEnded(StoreTx& tx, const SagaRecord& child, Effects& after) {
+    auto item = tx.GetPending(MsgId(child.id.str()));
+    if (!item || item->kind != PendingKind::kChild) return;  // the parent waits for it no more
+    auto parent = tx.GetSaga(*child.parent_id);
+    if (!parent || registry_.Find(parent->workflow, parent->workflow_version) == nullptr) return;
+    const bool forward = item->phase == Phase::kForward;
+    const bool ok = child.status == (forward ? SagaStatus::kCompleted : SagaStatus::kCompensated);
+    HistoryEvent e = Note(*item, "child_ended");
+    e.detail = {{"child", child.id.str()}, {"status", ToString(child.status)}};
+    if (!child.failure_reason.empty()) e.detail["reason"] = child.failure_reason;
+    Move move;
+    move.event.kind = ok ? PlanEvent::Kind::kOk : PlanEvent::Kind::kFail;
+    move.event.node = item->node;
+    move.event.phase = item->phase;
+    move.answered = item;
+    move.events.push_back(std::move(e));
+    if (!ok) {
+        move.reason = "child saga " + child.id.str() + " (" + child.workflow + ") ended " +
+                      std::string(ToString(child.status)) + (child.failure_reason.empty() ? "" : ": " + child.failure_reason);
+    }
+    SagaRecord next = *parent;
+    if (ok && forward) next.context[item->node] = child.context;
+    if (!Advance(tx, next, std::move(move), after)) {
+        tx.DeletePending(*item);  // its node no longer waits for it
+        after.forget.push_back(item->msg_id);
+    }
 }
 
 std::vector<Result<StartResult>> SagaService::Start(std::span<const StartRequest> requests, Effects& effects) {

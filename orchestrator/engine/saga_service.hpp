@@ -280,6 +280,12 @@ private:
     Status ApplyOperator(StoreTx& tx, const OperatorAction& action, Effects& after);
     Status ApplyUnserved(StoreTx& tx, const Unserved& unserved);
     Status ApplyWaitDue(StoreTx& tx, const WaitDue& due, Effects& after);
+    /// A child node's saga: started (once, by its business key `ChildKey`), compensated as
+    /// one unit, and its end told to its parent, each in the transaction of the change.
+    static BusinessKey ChildKey(const SagaRecord& parent, const NodeDef& node);
+    void StartChild(StoreTx& tx, const SagaRecord& parent, const NodeDef& node, Effects& after);
+    void CompensateChild(StoreTx& tx, const SagaRecord& parent, const NodeDef& node, Effects& after);
+    void ChildEnded(StoreTx& tx, const SagaRecord& child, Effects& after);
     Status ApplySignal(StoreTx& tx, const SignalSent& signal, Effects& after);
     std::vector<HistoryEvent> SentEvents(const PendingRecord& item) const;
     static std::string CompensationCause(StoreTx& tx, const SagaId& id);

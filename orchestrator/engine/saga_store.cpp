@@ -11,6 +11,7 @@ constexpr std::pair<PendingKind, std::string_view> kPendingWords[] = {
     {PendingKind::kTimer, "timer"},
     {PendingKind::kSignal, "signal"},
     {PendingKind::kDeadline, "deadline"},
+    {PendingKind::kChild, "child"},
 };
 
 }  // namespace

@@ -35,6 +35,8 @@ struct SagaRecord {
     std::int64_t version = 0;          ///< Bumped on every update (optimistic concurrency).
     Timestamp created_at{};
     Timestamp updated_at{};
+    std::optional<SagaId> parent_id;  ///< A child saga's parent.
+    std::string parent_node;          ///< The parent's child node that started it.
 };
 
 /// What a pending item waits for. The numeric values are stored; they never change meaning.
@@ -43,6 +45,7 @@ enum class PendingKind : std::int16_t {
     kTimer = 2,     ///< A timer node's due time (`not_before`).
     kSignal = 3,    ///< A signal named `action`.
     kDeadline = 4,  ///< A node's deadline (`not_before`).
+    kChild = 5,     ///< A child saga's end; the item's id is the child saga's id.
 };
 
 [[nodiscard]] std::string_view ToString(PendingKind kind) noexcept;

@@ -98,6 +98,7 @@ void PrintHuman(const std::string& command, const json& result) {
                   << Cell(s["step"]) << "\nkey       " << Cell(s["business_key"]) << "\ntrace     "
                   << Cell(s["trace_id"]) << "\nreason    " << (Cell(s["reason"]).empty() ? "-" : Cell(s["reason"]))
                   << (s.contains("problem") && !s["problem"].is_null() ? "\nproblem   " + Cell(s["problem"]) : "")
+                  << (s.contains("parent") ? "\nparent    " + Cell(s["parent"]) + " (its node " + Cell(s["parent_node"]) + ")" : "")
                   << "\ncreated   " << Cell(s["created_at"]) << "\nupdated   " << Cell(s["updated_at"])
                   << "\ninput     " << s["input"].dump() << "\ncontext   " << s["context"].dump() << "\n\nnodes\n";
         std::vector<std::vector<std::string>> rows;
@@ -120,6 +121,12 @@ void PrintHuman(const std::string& command, const json& result) {
             rows.push_back({Cell(p["step"]), kind, what});
         }
         Table({"NODE", "KIND", "WHAT"}, rows);
+        if (!result.value("children", json::array()).empty()) {
+            std::cout << "\nchildren\n";
+            rows.clear();
+            for (const auto& c : result["children"]) rows.push_back({Cell(c["node"]), Cell(c["saga_id"]), Cell(c["workflow"])});
+            Table({"NODE", "SAGA", "WORKFLOW"}, rows);
+        }
         if (!result.value("signals", json::array()).empty()) {
             std::cout << "\nsignals\n";
             rows.clear();

@@ -72,6 +72,10 @@ api::SagaSummary SummaryOf(const engine::SagaRecord& s, const Workflow* wf) {
     out.created_at = s.created_at;
     out.updated_at = s.updated_at;
     if (wf == nullptr) out.problem = engine::UnregisteredReason(s);
+    if (s.parent_id) {
+        out.parent = s.parent_id->str();
+        out.parent_node = s.parent_node;
+    }
     return out;
 }
 
@@ -386,6 +390,12 @@ http::Response Api::Show(const http::Request&, const Params& params) {
     }
     out.history = HistoryOf(view.history);
     for (const auto& g : view.signals) out.signals.push_back({g.id, g.name, g.received_at, g.consumed_by});
+    for (const auto& h : view.history) {  // the children its nodes started, from the history
+        if (h.kind != "child_started" || !h.detail.contains("child")) continue;
+        if (auto child = ParseUuidId<SagaId>(h.detail.value("child", std::string()))) {
+            out.children.push_back({h.node, *child, h.detail.value("workflow", std::string())});
+        }
+    }
     return Ok(out);
 }
 

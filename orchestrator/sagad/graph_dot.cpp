@@ -96,17 +96,21 @@ private:
         const bool failed = s == NodeState::kFailed;
         const bool grey = s == NodeState::kSkipped;
         switch (d.kind) {
-            case NodeKind::kStep: {
+            case NodeKind::kStep:
+            case NodeKind::kChild: {
                 o_ << indent << Quote(d.id);
                 const std::string fill = Forward(n) ? "palegreen" : failed ? "salmon" : "";
+                if (d.kind == NodeKind::kChild) o_ << " [shape=box3d]";
                 Attrs(LabelOf(d) + Count(d.id), {}, fill, s == NodeState::kRunning, grey);
-                if (d.step.compensation) {
+                if (IsCompensable(d)) {
                     const engine::NodeStatus st = marks_ ? marks_->nodes.at(d.id) : engine::NodeStatus{};
                     const std::string undo_fill = s == NodeState::kCompensated ? "lightblue"
                                                   : st.stuck                   ? "salmon"
                                                                                : "";
                     o_ << indent << Undo(d.id);
-                    Attrs(d.step.compensation->action + Count("~" + d.id), {"dashed"}, undo_fill,
+                    const std::string undo = d.kind == NodeKind::kChild ? "compensate " + d.child_workflow
+                                                                        : d.step.compensation->action;
+                    Attrs(undo + Count("~" + d.id), {"dashed"}, undo_fill,
                           s == NodeState::kCompensating && !st.stuck, grey);
                 }
                 return;
@@ -143,6 +147,7 @@ private:
             case NodeKind::kFail: label += "\\n" + d.reason; break;
             case NodeKind::kTimer: label += d.until.empty() ? "\\nsleep " + Span(d.sleep) : "\\nuntil " + d.until; break;
             case NodeKind::kSignal: label += "\\nsignal " + d.signal; break;
+            case NodeKind::kChild: label += "\\nchild " + d.child_workflow; break;
             default: break;
         }
         if (d.deadline) label += "\\ndeadline " + Span(*d.deadline);
@@ -199,7 +204,7 @@ private:
                 taken = Forward(n) || (d.kind == NodeKind::kComplete && Reached(n));
             } else {
                 to = In(x.to);
-                const bool waits = d.kind == NodeKind::kStep || IsWait(d.kind);
+                const bool waits = IsAwaited(d.kind) || IsWait(d.kind);
                 taken = left && Reached(x.to) && (!waits || Forward(n));
                 if (waits && Forward(n)) {  // a wait that expired took its deadline exit, else the other
                     const bool expired = marks_ != nullptr && marks_->nodes.at(d.id).expired;
@@ -214,14 +219,14 @@ private:
                 Edge(Quote(d.id + ":fork"), In(first), Reached(first));
             }
         }
-        if (d.kind == NodeKind::kStep || d.kind == NodeKind::kFail) {
+        if (IsAwaited(d.kind) || d.kind == NodeKind::kFail) {
             const bool failed = StateOf(n) == NodeState::kFailed;
             for (const std::string& to : UndoTargets(n)) {
                 Edge(Quote(d.id), to, false,
                      std::string("style=dotted, label=\"fail\"") + (failed ? ", color=red, penwidth=2" : ""));
             }
         }
-        if (d.kind == NodeKind::kStep && d.step.compensation) {
+        if (IsCompensable(d)) {
             for (const std::string& to : UndoTargets(n)) {
                 Edge(Undo(d.id), to, StateOf(n) == NodeState::kCompensated, "style=dashed");
             }

@@ -37,6 +37,10 @@ engine::SagaRecord SagaFromRow(const pg::Result& r, int i, int c) {
     s.version = r.Int(i, c + 10);
     s.created_at = FromMicros(r.Int(i, c + 11));
     s.updated_at = FromMicros(r.Int(i, c + 12));
+    if (!r.IsNull(i, c + 13)) {
+        s.parent_id = SagaId(r.Text(i, c + 13));
+        s.parent_node = r.Text(i, c + 14);
+    }
     return s;
 }
 

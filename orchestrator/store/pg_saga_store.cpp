@@ -23,7 +23,7 @@ using pg::Statement;
 #define SF_SAGA_COLUMNS(t)                                                                      \
     t "id, " t "workflow, " t "workflow_version, " t "state_code, " t "nodes::text, " t          \
       "input::text, " t "context::text, " t "business_key, " t "failure_reason, " t "trace_id, " t \
-      "version, " SF_US(t "created_at") ", " SF_US(t "updated_at")
+      "version, " SF_US(t "created_at") ", " SF_US(t "updated_at") ", " t "parent_id, " t "parent_node"
 #define SF_PENDING_COLUMNS(t)                                                                  \
     t "saga_id, " t "msg_id, " t "node, " t "phase, " t "action, " t "queue, " t "attempt, " SF_US( \
         t "not_before") ", " SF_US(t "created_at") ", " t "kind"
@@ -44,21 +44,22 @@ constexpr Statement kListSagas{
 constexpr Statement kInsertSaga{
     "sf_insert_saga",
     "INSERT INTO sagas (id, workflow, workflow_version, state_code, nodes, input, context, business_key,"
-    " failure_reason, trace_id, version, created_at, updated_at)"
+    " failure_reason, trace_id, version, created_at, updated_at, parent_id, parent_node)"
     " VALUES ($1::uuid, $2, $3::int, $4::smallint, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10, $11::bigint, "
-    SF_TS(12) ", " SF_TS(13) ")"
+    SF_TS(12) ", " SF_TS(13) ", $14::uuid, $15)"
     " ON CONFLICT (workflow, business_key) WHERE business_key IS NOT NULL DO NOTHING"};
 // The sagas a transaction starts without a business key, written with it in one statement
 // (such a row has no unique key but its fresh id, so nothing is taken by anyone else).
 constexpr Statement kInsertSagas{
     "sf_insert_sagas",
     "INSERT INTO sagas (id, workflow, workflow_version, state_code, nodes, input, context, business_key,"
-    " failure_reason, trace_id, version, created_at, updated_at)"
+    " failure_reason, trace_id, version, created_at, updated_at, parent_id, parent_node)"
     " SELECT x.id, x.workflow, x.workflow_version, x.state_code, x.nodes, x.input, x.context, NULL,"
     " x.failure_reason, x.trace_id, x.version, " SF_AT("x.created_us") ", " SF_AT("x.updated_us")
+    ", x.parent_id, x.parent_node"
     " FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, workflow text, workflow_version int, state_code smallint,"
     " nodes jsonb, input jsonb, context jsonb, failure_reason text, trace_id text, version bigint, created_us bigint,"
-    " updated_us bigint)"};
+    " updated_us bigint, parent_id uuid, parent_node text)"};
 constexpr Statement kGetPending{"sf_get_pending",
                                 "SELECT " SF_PENDING_COLUMNS("") " FROM saga_pending WHERE msg_id = $1::uuid"};
 constexpr Statement kPendingOf{"sf_pending_of",
@@ -464,7 +465,7 @@ private:
         return {s.id.str(), s.workflow, std::to_string(s.workflow_version), std::to_string(static_cast<int>(s.status)),
                 nlohmann::json(s.nodes).dump(), s.input.dump(), s.context.dump(), OptId(s.business_key),
                 s.failure_reason, s.trace_id.str(), std::to_string(s.version), Micros(s.created_at),
-                Micros(s.updated_at)};
+                Micros(s.updated_at), OptId(s.parent_id), s.parent_id ? pg::Param(s.parent_node) : std::nullopt};
     }
 
     // The deferred writes, as statements.
@@ -481,7 +482,9 @@ private:
                                 {"context", v.context}, {"failure_reason", v.failure_reason},
                                 {"trace_id", v.trace_id.str()}, {"version", v.version},
                                 {"created_us", v.created_at.time_since_epoch().count()},
-                                {"updated_us", v.updated_at.time_since_epoch().count()}});
+                                {"updated_us", v.updated_at.time_since_epoch().count()},
+                                {"parent_id", v.parent_id ? nlohmann::json(v.parent_id->str()) : nlohmann::json(nullptr)},
+                                {"parent_node", v.parent_id ? nlohmann::json(v.parent_node) : nlohmann::json(nullptr)}});
             }
             out.push_back({&kInsertSagas, {}, {rows.dump()}});
         }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "order_fulfilment.hpp"
+#include "trip_workflows.hpp"
 
 namespace sagaflow::testing {
 
@@ -24,6 +25,8 @@ EngineScenario::EngineScenario() {
                       .Step("second", "q").CompensateWith("undo_second").Retry(three)
                       .Timeout(std::chrono::seconds(1))
                       .Build());
+    // A parent with a child saga between two steps, for the child scenarios.
+    AddTripWorkflows(registry_);
     // A timer, then a signal wait with a deadline, for the waits' scenarios.
     registry_.Add(WorkflowBuilder("waits", 1)
                       .Step("first", "q").CompensateWith("undo_first")
@@ -361,6 +364,33 @@ TEST_P(EngineScenario, AWaitWhoseDeadlinePassesAcrossARestartCompensatesAndTakes
     EXPECT_EQ(worker_.effects(id, 0, Phase::kCompensate), 1);
     Restart();
     EXPECT_EQ(engine_->Signal(Go(id, "late")).code, ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(PendingCount(), 0);
+}
+
+TEST_P(EngineScenario, AChildSagaRunsInItsParentsTransactionsAndIsCompensatedWithItAcrossARestart) {
+    engine::StartRequest req;
+    req.workflow = "trip";
+    const SagaId trip = engine_->Start(req)->saga_id;
+    worker_.FailWith("book_hotel", "hotel full");
+    Quiet(*engine_, worker_);
+    Restart();  // mid-way or done: the store holds it all
+    RunUntilQuiet();
+    EXPECT_EQ(Saga(trip).status, SagaStatus::kCompensated);
+    std::optional<SagaId> child_id;
+    std::optional<engine::SagaRecord> child;
+    {
+        auto tx = store_->Begin();  // closed before PendingCount opens its own
+        child_id = tx->FindByBusinessKey("flights", BusinessKey(trip.str() + "/flights"));
+        if (child_id) child = tx->GetSaga(*child_id);
+    }
+    ASSERT_TRUE(child_id);
+    ASSERT_TRUE(child);
+    EXPECT_EQ(child->status, SagaStatus::kCompensated);
+    EXPECT_EQ(child->parent_id, trip) << "the parent link reads back from the store";
+    EXPECT_EQ(child->parent_node, "flights");
+    EXPECT_EQ(worker_.effects(*child_id, 0, Phase::kForward), 1);
+    EXPECT_EQ(worker_.effects(*child_id, 0, Phase::kCompensate), 1);
+    EXPECT_EQ(worker_.RunOrder(trip), (V{"book_car", "return_car"})) << "book_hotel failed: no effect";
     EXPECT_EQ(PendingCount(), 0);
 }
 

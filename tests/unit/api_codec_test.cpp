@@ -29,7 +29,9 @@ TEST(ApiCodec, EveryTypeRoundTripsThroughJson) {
     const MsgId msg("01a23558-a4b1-7f46-82bc-eaac54698b7e");
     const Timestamp at{std::chrono::milliseconds(1'764'654'321'123)};
     api::SagaDetail d;
-    d.saga = {id, "order", 2, SagaStatus::kCompensated, "a,b", "k-1", "declined", "t", at, at, std::nullopt};
+    d.saga = {id, "order", 2, SagaStatus::kCompensated, "a,b", "k-1", "declined", "t", at, at, std::nullopt,
+              id.str(), "book_flights"};
+    d.children = {{"book_flights", id, "flights"}};
     d.input = {{"amount", 5}};
     d.context = {{"reserve", {{"ok", true}}}};
     d.nodes = {{"reserve", "step", "compensated", 1, true, false}};

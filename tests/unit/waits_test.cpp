@@ -7,6 +7,7 @@
 #include "engine.hpp"
 #include "fake_worker.hpp"
 #include "memory_store.hpp"
+#include "trip_workflows.hpp"
 
 namespace sagaflow::engine {
 namespace {
@@ -320,6 +321,130 @@ TEST_F(WaitsTest, AManualCompensationWithdrawsTheWaitAndItsDeadline) {
     EXPECT_TRUE(View(id).pending.empty());
     EXPECT_EQ(engine_->waits(), 0u);
     EXPECT_FALSE(engine_->NextWakeup());
+}
+
+
+// ---- child sagas ----------------------------------------------------------------------
+
+// The waits fixture (its engine, manual clock and Settle) with a trip whose flights are a
+// child saga; the compensations record their order.
+class ChildTest : public WaitsTest {
+protected:
+    ChildTest() {
+        testing::AddTripWorkflows(registry_);
+        registry_.Add(WorkflowBuilder("trip_input", 1).Child("flights", "flights", "flight_request").Build());
+        for (const char* undo : {"cancel_flight", "return_car", "cancel_hotel"}) {
+            worker_->On(undo, [this, undo](const Command& c) {
+                undone_.emplace_back(undo);
+                return Reply{c.msg_id, ReplyOutcome::kOk, json::object(), "", c.saga_id, false, {}, {}};
+            });
+        }
+    }
+
+    // The child saga its node `flights` started.
+    SagaRecord ChildOf(const SagaId& parent) {
+        auto tx = store_.Begin();
+        const auto id = tx->FindByBusinessKey("flights", BusinessKey(parent.str() + "/flights"));
+        EXPECT_TRUE(id) << "no child";
+        return tx->GetSaga(*id).value();
+    }
+
+    std::vector<std::string> undone_;
+};
+
+TEST(ChildRegistration, AChildOfAWorkflowNotRegisteredIsRefusedNamingIt) {
+    WorkflowRegistry registry;
+    try {
+        registry.Add(WorkflowBuilder("trip", 1).Step("a", "q").Child("flights", "flights").Build());
+        FAIL() << "registered";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+        EXPECT_TRUE(Has(e.what(), "child node 'flights' names workflow 'flights', which is not registered")) << e.what();
+    }
+    EXPECT_EQ(registry.All().size(), 0u);
+}
+
+TEST_F(ChildTest, ACompletedChildJoinsItsContextToTheParentsAndTheyLinkBothWays) {
+    const SagaId trip = Start("trip");
+    const SagaView v = View(trip);
+    EXPECT_EQ(v.saga.status, SagaStatus::kCompleted);
+    const SagaRecord child = ChildOf(trip);
+    EXPECT_EQ(child.status, SagaStatus::kCompleted);
+    EXPECT_EQ(child.parent_id, trip);
+    EXPECT_EQ(child.parent_node, "flights");
+    EXPECT_EQ(child.trace_id, v.saga.trace_id) << "one trace through both";
+    EXPECT_EQ(v.saga.context.at("flights"), child.context) << "the child's context under the node's id";
+    int started = 0;
+    for (const auto& e : v.history) started += e.kind == "child_started" && e.detail.value("child", "") == child.id.str();
+    EXPECT_EQ(started, 1);
+    EXPECT_TRUE(v.pending.empty());
+}
+
+TEST_F(ChildTest, AChildThatFailsFailsItsNodeAndTheParentCompensatesWhatRan) {
+    worker_->FailWith("book_flight", "no seats left");
+    const SagaId trip = Start("trip");
+    const SagaView v = View(trip);
+    EXPECT_EQ(v.saga.status, SagaStatus::kCompensated);
+    EXPECT_EQ(ChildOf(trip).status, SagaStatus::kCompensated);
+    EXPECT_TRUE(Has(v.saga.failure_reason, "(flights) ended compensated")) << v.saga.failure_reason;
+    EXPECT_TRUE(Has(v.saga.failure_reason, "no seats left")) << v.saga.failure_reason;
+    EXPECT_EQ(undone_, (std::vector<std::string>{"return_car"})) << "the child undid itself: nothing of it to undo";
+    EXPECT_EQ(v.saga.nodes.at("book_hotel").state, NodeState::kSkipped);
+}
+
+TEST_F(ChildTest, ACompletedChildIsCompensatedAsOneUnitInItsPlaceWhenTheParentCompensates) {
+    worker_->FailWith("book_hotel", "hotel full");
+    const SagaId trip = Start("trip");
+    EXPECT_EQ(View(trip).saga.status, SagaStatus::kCompensated);
+    EXPECT_EQ(View(trip).saga.nodes.at("flights").state, NodeState::kCompensated);
+    const SagaRecord child = ChildOf(trip);
+    EXPECT_EQ(child.status, SagaStatus::kCompensated);
+    EXPECT_TRUE(Has(child.failure_reason, "its parent saga " + trip.str() + " compensates")) << child.failure_reason;
+    EXPECT_EQ(undone_, (std::vector<std::string>{"cancel_flight", "return_car"})) << "reverse order of completion";
+    EXPECT_EQ(worker_->effects(child.id, 0, Phase::kCompensate), 1);
+}
+
+TEST_F(ChildTest, AManualCompensationOfACompletedParentUndoesItsChildToo) {
+    const SagaId trip = Start("trip");
+    ASSERT_EQ(View(trip).saga.status, SagaStatus::kCompleted);
+    ASSERT_TRUE(engine_->Compensate(trip, "trip cancelled").ok());
+    Settle();
+    EXPECT_EQ(View(trip).saga.status, SagaStatus::kCompensated);
+    EXPECT_EQ(ChildOf(trip).status, SagaStatus::kCompensated);
+    EXPECT_EQ(undone_, (std::vector<std::string>{"cancel_hotel", "cancel_flight", "return_car"}));
+}
+
+TEST_F(ChildTest, TheChildsInputComesFromTheNamedFieldOrTheNodeFails) {
+    const SagaId ok = Start("trip_input", {{"flight_request", {{"to", "LIS"}}}});
+    EXPECT_EQ(View(ok).saga.status, SagaStatus::kCompleted);
+    EXPECT_EQ(ChildOf(ok).input, json({{"to", "LIS"}}));
+    const SagaId bad = Start("trip_input", {{"flight_request", "LIS"}});
+    EXPECT_EQ(View(bad).saga.status, SagaStatus::kCompensated);
+    EXPECT_TRUE(Has(View(bad).saga.failure_reason, "field 'flight_request' of the context or input holds no JSON object"));
+}
+
+TEST_F(ChildTest, ARestartWhileTheChildRunsFinishesBothOnce) {
+    StartRequest req;
+    req.workflow = "trip";
+    const SagaId trip = engine_->Start(req)->saga_id;
+    for (int i = 0; i < 3; ++i) {  // book_car, then the child's book_flight goes out
+        (void)engine_->Tick();
+        (void)worker_->Pump(*engine_);
+    }
+    EngineOptions o;
+    o.seed = 6;
+    engine_ = std::make_unique<Engine>(registry_, store_, *worker_, clock_, o);  // a restart, the same worker
+    worker_->Attach(*engine_, registry_);
+    engine_->Recover();
+    for (int i = 0; i < 50 && View(trip).saga.status == SagaStatus::kRunning; ++i) {
+        clock_.Advance(seconds(31));  // past any deadline of a command lost with the old engine
+        Settle();
+    }
+    EXPECT_EQ(View(trip).saga.status, SagaStatus::kCompleted);
+    const SagaRecord child = ChildOf(trip);
+    EXPECT_EQ(child.status, SagaStatus::kCompleted);
+    EXPECT_EQ(worker_->effects(child.id, 0, Phase::kForward), 1) << "book_flight ran once";
+    EXPECT_EQ(worker_->effects(trip, 2, Phase::kForward), 1) << "book_hotel ran once";
 }
 
 }  // namespace

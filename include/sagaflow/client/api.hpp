@@ -104,6 +104,8 @@ struct SagaSummary {
     Timestamp created_at{};
     Timestamp updated_at{};
     std::optional<std::string> problem;  ///< Set when its workflow version is not registered.
+    std::optional<std::string> parent;       ///< A child saga's parent's id.
+    std::optional<std::string> parent_node;  ///< The parent's node that started it.
 };
 
 /// A page of sagas, newest first (created_at, then id, both descending: a stable order).
@@ -172,6 +174,13 @@ struct SignalInfo {
     std::string taken_by;  ///< The wait that took it; empty while it is kept for one.
 };
 
+/// A child saga a node of this saga started.
+struct ChildInfo {
+    std::string node;
+    SagaId saga_id;
+    std::string workflow;
+};
+
 /// GET /api/v1/sagas/{id}. On the wire `input` and `context` sit inside `saga`.
 struct SagaDetail {
     SagaSummary saga;
@@ -182,6 +191,7 @@ struct SagaDetail {
     std::vector<AttemptInfo> attempts;
     std::vector<HistoryEntry> history;
     std::vector<SignalInfo> signals;
+    std::vector<ChildInfo> children;
 };
 
 /// GET /api/v1/sagas/{id}/history.
@@ -309,6 +319,8 @@ void to_json(nlohmann::json& j, const SagaDetail& v);
 void from_json(const nlohmann::json& j, SagaDetail& v);
 void to_json(nlohmann::json& j, const History& v);
 void from_json(const nlohmann::json& j, History& v);
+void to_json(nlohmann::json& j, const ChildInfo& v);
+void from_json(const nlohmann::json& j, ChildInfo& v);
 void to_json(nlohmann::json& j, const SignalInfo& v);
 void from_json(const nlohmann::json& j, SignalInfo& v);
 void to_json(nlohmann::json& j, const SendSignal& v);

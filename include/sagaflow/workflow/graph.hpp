@@ -11,7 +11,11 @@
 //   - timer:    waits a fixed time (`Sleep`) or until a timestamp held in a field of the
 //               saga's context or input (`Until`), durably: it survives restarts;
 //   - signal:   waits for a named signal from outside (`AwaitSignal`); its JSON payload
-//               joins the context under the node's id.
+//               joins the context under the node's id;
+//   - child:    starts a saga of another workflow and waits for it to end (`Child`): its
+//               context joins the parent's under the node's id; a child that is
+//               compensated or fails fails the node; when the parent compensates, a
+//               completed child is compensated as one unit, in its place.
 // A step, a parallel group or a wait may have a deadline: when it passes, the node fails
 // for good (the saga compensates), or, for a signal wait with `OnDeadline`, the flow goes
 // to another node further down its sequence instead.
@@ -121,6 +125,7 @@ enum class NodeKind : std::uint8_t {
     kFail,      ///< Ends the saga's forward walk: everything done is compensated.
     kTimer,     ///< Waits until a due time.
     kSignal,    ///< Waits for a named signal.
+    kChild,     ///< Runs a saga of another workflow and waits for it to end.
 };
 
 /// True for the nodes that wait for something other than a worker (timer, signal): they
@@ -157,6 +162,18 @@ struct NodeDef {
     /// before it fails for good (or goes to `on_deadline`).
     std::optional<std::chrono::milliseconds> deadline;
     std::string on_deadline;               ///< kSignal: where to go when the deadline passes.
+    std::string child_workflow;            ///< kChild: the child saga's workflow (its latest version).
+    /// kChild: the field (context, else input) holding the child's input, a JSON object;
+    /// empty: the parent's input.
+    std::string child_input;
 };
+
+/// True for the nodes whose forward work may have an effect to undo: a step with a
+/// compensation, and a child saga (compensated as one unit).
+[[nodiscard]] inline bool IsCompensable(const NodeDef& n) noexcept {
+    return (n.kind == NodeKind::kStep && n.step.compensation.has_value()) || n.kind == NodeKind::kChild;
+}
+/// True for the nodes that send work out and await its outcome: a step's command, a child saga.
+[[nodiscard]] constexpr bool IsAwaited(NodeKind kind) noexcept { return kind == NodeKind::kStep || kind == NodeKind::kChild; }
 
 }  // namespace sagaflow

@@ -145,6 +145,10 @@ public:
     /// Waits for the signal `signal`; the node's id is the signal's name.
     StepBuilder AwaitSignal(NodeName signal);
     StepBuilder AwaitSignal(NodeName id, NodeName signal);
+    /// Runs a saga of `workflow` (registered before this one) as a child and waits for it
+    /// to end; its input is the field `input_from` (context, else input) or, empty, this
+    /// saga's input.
+    StepBuilder Child(NodeName id, std::string workflow, std::string input_from = {});
     /// Inside a parallel group: ends this branch and starts the next one.
     BranchBuilder Branch();
     /// Inside a parallel group: ends its last branch; the chain continues after the group.
@@ -210,6 +214,10 @@ public:
     /// Waits for the signal `signal`; the node's id is the signal's name.
     StepBuilder AwaitSignal(NodeName signal);
     StepBuilder AwaitSignal(NodeName id, NodeName signal);
+    /// Runs a saga of `workflow` (registered before this one) as a child and waits for it
+    /// to end; its input is the field `input_from` (context, else input) or, empty, this
+    /// saga's input.
+    StepBuilder Child(NodeName id, std::string workflow, std::string input_from = {});
 
 private:
     friend class WorkflowBuilder;
@@ -240,6 +248,10 @@ public:
     /// Waits for the signal `signal`; the node's id is the signal's name.
     StepBuilder AwaitSignal(NodeName signal);
     StepBuilder AwaitSignal(NodeName id, NodeName signal);
+    /// Runs a saga of `workflow` (registered before this one) as a child and waits for it
+    /// to end; its input is the field `input_from` (context, else input) or, empty, this
+    /// saga's input.
+    StepBuilder Child(NodeName id, std::string workflow, std::string input_from = {});
 
     /// Validates and returns the workflow. Throws `Error(kInvalidArgument)` whose message
     /// lists every problem: bad name or version, no steps, duplicate or invalid node ids
@@ -280,7 +292,8 @@ private:
 /// Workflows keyed by (name, version). Not thread-safe for writes; fill it before use.
 class WorkflowRegistry {
 public:
-    /// Throws `Error(kAlreadyExists)` when (name, version) is taken.
+    /// Throws `Error(kAlreadyExists)` when (name, version) is taken, and
+    /// `Error(kInvalidArgument)` when a child node names a workflow not registered yet.
     void Add(Workflow workflow);
 
     [[nodiscard]] const Workflow* Find(std::string_view name, int version) const;
