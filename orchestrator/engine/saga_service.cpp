@@ -494,10 +494,14 @@ void SagaService::CompensateChild(StoreTx& tx, const SagaRecord& parent, const N
     HistoryEvent e = Note(w, "child_compensation_requested");
     e.detail = {{"child", child->str()}};
     tx.AppendHistory(e);
-    const OperatorAction undo{OperatorAction::Kind::kCompensate, *child, "its parent saga " + parent.id.str() + " compensates",
-                              Actor{"saga " + parent.id.str(), {}}};
+    // A child stopped in failed (its own compensation stuck) is retried: the parent's
+    // retry of its undo reaches into the child.
+    const auto now = tx.GetSaga(*child);
+    const bool stuck = now && now->status == SagaStatus::kFailed;
+    const OperatorAction undo{stuck ? OperatorAction::Kind::kRetry : OperatorAction::Kind::kCompensate, *child,
+                              "its parent saga " + parent.id.str() + " compensates", Actor{"saga " + parent.id.str(), {}}};
     if (ApplyOperator(tx, undo, after).ok()) return;
-    // Not running or completed: it ended already (compensated, or failed), so tell the parent now.
+    // Not running or completed: it ended already (compensated), so tell the parent now.
     if (const auto c = tx.GetSaga(*child); c && IsEnded(c->status)) ChildEnded(tx, *c, after);
 }
 

@@ -335,6 +335,7 @@ protected:
         registry_.Add(WorkflowBuilder("trip_input", 1).Child("flights", "flights", "flight_request").Build());
         for (const char* undo : {"cancel_flight", "return_car", "cancel_hotel"}) {
             worker_->On(undo, [this, undo](const Command& c) {
+                if (refuse_ == undo) return Reply{c.msg_id, ReplyOutcome::kFail, json::object(), "partner down", c.saga_id, false, {}, {}};
                 undone_.emplace_back(undo);
                 return Reply{c.msg_id, ReplyOutcome::kOk, json::object(), "", c.saga_id, false, {}, {}};
             });
@@ -350,6 +351,7 @@ protected:
     }
 
     std::vector<std::string> undone_;
+    std::string refuse_;  ///< A compensation that fails for good while set.
 };
 
 TEST(ChildRegistration, AChildOfAWorkflowNotRegisteredIsRefusedNamingIt) {
@@ -412,6 +414,22 @@ TEST_F(ChildTest, AManualCompensationOfACompletedParentUndoesItsChildToo) {
     EXPECT_EQ(View(trip).saga.status, SagaStatus::kCompensated);
     EXPECT_EQ(ChildOf(trip).status, SagaStatus::kCompensated);
     EXPECT_EQ(undone_, (std::vector<std::string>{"cancel_hotel", "cancel_flight", "return_car"}));
+}
+
+TEST_F(ChildTest, AChildWhoseUndoFailedForGoodStopsItsParentAndTheParentsRetryRetriesTheChild) {
+    worker_->FailWith("book_hotel", "hotel full");
+    refuse_ = "cancel_flight";
+    const SagaId trip = Start("trip");
+    const SagaRecord stuck = ChildOf(trip);
+    EXPECT_EQ(stuck.status, SagaStatus::kFailed);
+    EXPECT_EQ(View(trip).saga.status, SagaStatus::kFailed) << "its undo of the child failed for good";
+    EXPECT_TRUE(undone_.empty()) << "return_car waits: it comes after the child in the reverse order";
+    refuse_.clear();  // the partner is back
+    ASSERT_TRUE(engine_->Retry(trip).ok());
+    Settle();
+    EXPECT_EQ(View(trip).saga.status, SagaStatus::kCompensated);
+    EXPECT_EQ(ChildOf(trip).status, SagaStatus::kCompensated) << "the parent's retry retried the child";
+    EXPECT_EQ(undone_, (std::vector<std::string>{"cancel_flight", "return_car"}));
 }
 
 TEST_F(ChildTest, TheChildsInputComesFromTheNamedFieldOrTheNodeFails) {
