@@ -1,7 +1,8 @@
 // Random valid workflow graphs for the seeded property tests (the Plan's and the
 // engine's): up to 12 nodes, steps on queue "q", choices on four input bits, parallel
 // groups nested two deep; with `waits`, also timers and signal waits, and deadlines on
-// steps, groups and waits (a signal wait's sometimes with an `OnDeadline` jump).
+// steps, groups and waits (a signal wait's sometimes with an `OnDeadline` jump), and with
+// a child workflow, child nodes (sometimes with a deadline).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -32,8 +33,10 @@ class GraphGen {
 public:
     /// `endings`: also Complete/Fail end nodes and a guard that throws (both end the flow
     /// on their own, which an oracle of replies alone cannot foresee).
-    explicit GraphGen(std::mt19937_64& rng, bool endings = true, bool waits = false)
-        : rng_(rng), endings_(endings), waits_(waits) {}
+    /// `child`: also child nodes running a saga of that workflow (which must be registered
+    /// wherever the graphs run).
+    explicit GraphGen(std::mt19937_64& rng, bool endings = true, bool waits = false, std::string child = {})
+        : rng_(rng), endings_(endings), waits_(waits), child_(std::move(child)) {}
 
     Workflow Make(int case_no) {
         using nlohmann::json;
@@ -80,9 +83,11 @@ private:
                 n.kind = Chance(0.5) ? NodeKind::kFail : NodeKind::kComplete;
                 n.reason = "rejected at " + n.id;
             } else if (waits_ && Chance(0.2)) {
-                n.kind = Chance(0.5) ? NodeKind::kTimer : NodeKind::kSignal;
+                const int kind = Pick(0, child_.empty() ? 1 : 2);
+                n.kind = kind == 0 ? NodeKind::kTimer : kind == 1 ? NodeKind::kSignal : NodeKind::kChild;
                 n.sleep = std::chrono::milliseconds(Pick(1, 1000));
                 n.signal = "sig" + std::to_string(Pick(0, 2));
+                if (n.kind == NodeKind::kChild) n.child_workflow = child_;
                 if (Chance(0.4)) n.deadline = std::chrono::minutes(1);
                 if (n.kind == NodeKind::kSignal && n.deadline && !last) waits.push_back(seq.size());
             } else {
@@ -138,6 +143,7 @@ private:
     std::mt19937_64& rng_;
     bool endings_;
     bool waits_;
+    std::string child_;
     int budget_ = 0;
     int counter_ = 0;
     int steps_ = 0;
@@ -169,12 +175,13 @@ inline bool InSiblingBranches(const Workflow& wf, int a, int b) {
 /// both endings often enough for the cases to mean something.
 template <class One>
 void RunCases(const char* what, const char* seed_var, std::uint64_t seed, int cases, GraphGen& gen, One one) {
-    int compensated = 0, groups = 0, choices = 0;
+    int compensated = 0, groups = 0, choices = 0, children = 0;
     for (int i = 0; i < cases; ++i) {
         const Workflow wf = gen.Make(i);
         for (const auto& p : wf.nodes()) {
             groups += p.def->kind == NodeKind::kParallel;
             choices += p.def->kind == NodeKind::kChoice;
+            children += p.def->kind == NodeKind::kChild;
         }
         const bool ended_compensated = one(wf);
         if (::testing::Test::HasFailure()) {
@@ -183,8 +190,8 @@ void RunCases(const char* what, const char* seed_var, std::uint64_t seed, int ca
         }
         compensated += ended_compensated;
     }
-    std::printf("%s property: %d cases, seed %llu, %d compensated, %d parallel groups, %d choices\n", what, cases,
-                static_cast<unsigned long long>(seed), compensated, groups, choices);
+    std::printf("%s property: %d cases, seed %llu, %d compensated, %d parallel groups, %d choices, %d child nodes\n", what,
+                cases, static_cast<unsigned long long>(seed), compensated, groups, choices, children);
     EXPECT_GT(groups, cases / 4) << "the generator makes parallel groups";
     EXPECT_GT(choices, cases / 4) << "the generator makes choices";
     EXPECT_GT(compensated, cases / 5) << "both endings are common";

@@ -1,5 +1,6 @@
 // A seeded property test of the whole engine on the memory store: random valid graphs
-// (up to 12 nodes, choices, nested parallel groups, timers, signal waits and deadlines)
+// (up to 12 nodes, choices, nested parallel groups, timers, signal waits, child sagas of
+// a one-step workflow "kid", and deadlines)
 // run as sagas through the SagaService, Scheduler and Dispatcher, while a chaotic worker
 // answers each command at random: ok, fail, retry, the command lost (a timeout), the
 // reply lost after the work was done (a timeout, then the inbox answers the resend), the
@@ -18,12 +19,16 @@
 //   saga is compensated (whether the engine knew of the effect or its last attempt timed
 //   out), never when it completed;
 // - undone in reverse order of completion, wherever two steps are not parallel siblings;
-// - nothing that never started is undone.
+// - nothing that never started is undone;
+// - a child saga ends as its node does: completed in a completed saga; compensated (or
+//   never started) in a compensated one, its step undone exactly when it took effect.
 //
 // SAGAFLOW_ENGINE_PROP_SEED and SAGAFLOW_ENGINE_PROP_CASES override the seed and count.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -53,6 +58,7 @@ public:
 class Case {
 public:
     Case(const Workflow& wf, std::mt19937_64& rng) : wf_(wf), rng_(rng) {
+        registry_.Add(WorkflowBuilder("kid", 1).Step("kid_step", "q").CompensateWith("undo_kid_step").Build());
         registry_.Add(wf);
         EngineOptions o;
         o.seed = rng_();
@@ -63,6 +69,7 @@ public:
         if (Chance(0.5)) {
             std::set<std::string> forward;
             for (const StepDef& st : wf_.steps()) forward.insert(st.name);
+            forward.insert("kid_step");
             engine_->dispatcher().Join("chaos", {"q"}, 1 << 20, {{"q", forward}});
             forward_only_ = true;
         } else {
@@ -126,13 +133,19 @@ public:
         const SagaStatus status = State();
         const bool off = status == SagaStatus::kCompensated;
         EXPECT_TRUE(off || status == SagaStatus::kCompleted) << ToString(status);
-        EXPECT_EQ(off, FailedForGood() || manual_) << "compensated exactly when a step failed for good or the operator asked";
+        EXPECT_EQ(off, FailedForGood() || manual_) << "compensated exactly when a step failed for good or the operator asked"
+                                                   << HistoryText();
         const auto alerts = store_.Begin()->DueAlerts(Timestamp::max(), 1 << 20);
-        EXPECT_EQ(static_cast<int>(alerts.size()), failed_times_) << "one alert each time the saga stopped in failed";
+        const auto own = std::count_if(alerts.begin(), alerts.end(), [&](const AlertRecord& a) { return a.saga_id == id_; });
+        EXPECT_EQ(static_cast<int>(own), failed_times_) << "one alert each time the saga stopped in failed";
         EXPECT_TRUE(engine_->Describe(id_).value().pending.empty()) << "an ended saga waits for nothing";
         EXPECT_EQ(engine_->waits(), 0u) << "no timer or deadline left armed";
         for (const auto& p : wf_.nodes()) {
             const NodeDef& d = *p.def;
+            if (d.kind == NodeKind::kChild) {
+                CheckChild(d, off);
+                continue;
+            }
             if (d.kind != NodeKind::kStep) continue;
             const int fwd = Count(effects_, d.id);
             const int undo = Count(undone_, d.id);
@@ -148,6 +161,7 @@ public:
         }
         for (const auto& [a, ta] : effect_at_) {
             for (const auto& [b, tb] : effect_at_) {
+                if (wf_.find(a) < 0 || wf_.find(b) < 0) continue;  // a child's step: judged by CheckChild
                 if (ta >= tb || !undone_at_.contains(a) || !undone_at_.contains(b)) continue;
                 if (InSiblingBranches(wf_, wf_.find(a), wf_.find(b))) continue;
                 EXPECT_LT(undone_at_.at(b), undone_at_.at(a)) << b << " completed after " << a << ", so it is undone first";
@@ -162,6 +176,44 @@ private:
     int Pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
     bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
     SagaStatus State() { return engine_->Describe(id_).value().saga.status; }
+    // The saga's history and node states, one per line, for a failing case's message.
+    std::string HistoryText() {
+        std::string out;
+        const SagaView view = engine_->Describe(id_).value();
+        for (const HistoryEvent& e : view.history) out += "\n" + e.kind + " " + e.node + " " + e.detail.dump();
+        for (const auto& [node, st] : view.saga.nodes.nodes) out += "\nnode " + node + " s=" + std::to_string(static_cast<int>(st.state)) + (st.expired ? " expired" : "");
+        return out;
+    }
+
+    // The child saga node `d` started (at most one: its key is the parent's id and the node).
+    void CheckChild(const NodeDef& d, bool off) {
+        std::optional<SagaRecord> child;
+        {
+            auto tx = store_.Begin();
+            if (const auto cid = tx->FindByBusinessKey("kid", BusinessKey(id_.str() + "/" + d.id))) child = tx->GetSaga(*cid);
+        }
+        const SagaView parent = engine_->Describe(id_).value();
+        const auto at = parent.saga.nodes.nodes.find(d.id);
+        const bool walked = at != parent.saga.nodes.nodes.end() && at->second.state != NodeState::kSkipped &&
+                            at->second.state != NodeState::kPending;
+        if (!child) {
+            EXPECT_TRUE(off || !walked) << "a completed saga never started its child " << d.id;
+            return;
+        }
+        EXPECT_TRUE(walked) << "a child " << d.id << " started off the saga's path";
+        EXPECT_EQ(child->parent_id, id_);
+        EXPECT_EQ(child->status, off ? SagaStatus::kCompensated : SagaStatus::kCompleted) << "child " << d.id;
+        EXPECT_TRUE(engine_->Describe(child->id).value().pending.empty()) << "an ended child waits for nothing";
+        const std::string step = Key(child->id, "kid_step");
+        const int fwd = Count(effects_, step);
+        EXPECT_LE(fwd, 1) << "child " << d.id << " took effect twice";
+        EXPECT_EQ(Count(undone_, step), off ? fwd : 0) << "child " << d.id << ": undone exactly when it took effect";
+    }
+
+    // The worker's ledgers name the parent's steps by node id, a child's by saga and step.
+    std::string Key(const SagaId& saga, const std::string& step) const {
+        return saga == id_ ? step : saga.str() + "/" + step;
+    }
 
     bool WaitsForSignal() {
         const SagaView view = engine_->Describe(id_).value();  // named: the range must not dangle
@@ -206,16 +258,17 @@ private:
         ++t_;
         const bool fwd = c.phase == Phase::kForward;
         EXPECT_TRUE(fwd || !forward_only_) << c.action << " went to a worker that does not serve it";
-        if (fwd) started_.insert(c.step);
+        const std::string step = Key(c.saga_id, c.step);
+        if (fwd) started_.insert(step);
         Reply reply{c.msg_id, ReplyOutcome::kOk, json::object(), "", c.saga_id, false, {}, {}};
         if (auto it = inbox_.find(c.msg_id); it != inbox_.end()) {
             reply = it->second;
-        } else if (auto done = done_.find({c.step, c.phase}); done != done_.end()) {
+        } else if (auto done = done_.find({step, c.phase}); done != done_.end()) {
             reply.output = done->second.output;
-        } else if (!fwd && !effects_.contains(c.step)) {
+        } else if (!fwd && !effects_.contains(step)) {
             reply.output = {{"compensated", false}};
             inbox_[c.msg_id] = reply;
-        } else if (fwd && compensation_seen_.contains(c.step)) {
+        } else if (fwd && compensation_seen_.contains(step)) {
             reply.outcome = ReplyOutcome::kFail;
             reply.reason = "refused: compensated before it ran";
             inbox_[c.msg_id] = reply;
@@ -227,11 +280,11 @@ private:
             reply = Reply{c.msg_id, outcome, json::object(), outcome == ReplyOutcome::kOk ? "" : "chaos", c.saga_id, false, {}, {}};
             if (outcome != ReplyOutcome::kRetry) inbox_[c.msg_id] = reply;  // a retry rolled back: nothing kept
             if (outcome == ReplyOutcome::kOk) {
-                ++(fwd ? effects_ : undone_)[c.step];
-                (fwd ? effect_at_ : undone_at_)[c.step] = t_;
-                done_[{c.step, c.phase}] = reply;
+                ++(fwd ? effects_ : undone_)[step];
+                (fwd ? effect_at_ : undone_at_)[step] = t_;
+                done_[{step, c.phase}] = reply;
             }
-            if (!fwd) compensation_seen_.insert(c.step);
+            if (!fwd) compensation_seen_.insert(step);
             if (Chance(0.05)) return;  // the reply lost after the work was done: a timeout
         }
         if (reply.outcome != ReplyOutcome::kRetry) final_replies_.push_back(reply);
@@ -248,10 +301,11 @@ private:
             const int last = wf_.node(n).step.retry.max_attempts;
             const std::string outcome = e.detail.value("outcome", "");
             if (e.kind == "replied" && outcome == "fail") return true;
+            if (e.kind == "child_ended" && e.detail.value("status", "") != "completed") return true;
             if ((e.kind == "timed_out" || (e.kind == "replied" && outcome == "retry")) && e.attempt >= last) return true;
         }
         for (const auto& [node, st] : view.saga.nodes.nodes) {  // a deadline passed, with no OnDeadline to take
-            if (st.expired && st.state == NodeState::kFailed) return true;
+            if (st.expired && st.state != NodeState::kDone) return true;  // (kDone: it took its OnDeadline)
         }
         return false;
     }
@@ -281,7 +335,7 @@ TEST(EngineProperty, RandomGraphsOnTheMemoryStoreEndTerminalAndUndoExactlyWhatRa
     const std::uint64_t seed = EnvOr("SAGAFLOW_ENGINE_PROP_SEED", 20261202);
     const auto cases = static_cast<int>(EnvOr("SAGAFLOW_ENGINE_PROP_CASES", 1000));
     std::mt19937_64 rng(seed);
-    GraphGen gen(rng, /*endings=*/false, /*waits=*/true);
+    GraphGen gen(rng, /*endings=*/false, /*waits=*/true, /*child=*/"kid");
     int signals = 0;
     RunCases("engine", "SAGAFLOW_ENGINE_PROP_SEED", seed, cases, gen, [&](const Workflow& wf) {
         Case c(wf, rng);

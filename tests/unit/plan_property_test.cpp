@@ -1,6 +1,6 @@
 // A seeded property test of the Plan: random valid graphs (up to 12 nodes, choices,
-// nested parallel groups, timers, signal waits and deadlines) walked through random
-// outcomes (ok, fail, retry, timeout, timers firing, signals, deadlines passing,
+// nested parallel groups, timers, signal waits, child sagas and deadlines) walked through
+// random outcomes (ok, fail, retry, timeout, a child saga's end, timers firing, signals, deadlines passing,
 // duplicated replies and signals, an operator's compensation, stuck compensations
 // retried). The
 // lifecycle's part is played by a small status model; the checks are made against what
@@ -92,11 +92,11 @@ public:
         EXPECT_EQ(status_, off ? Status::kCompensated : Status::kCompleted);
         for (std::size_t n = 0; n < wf_.nodes().size(); ++n) {
             const NodeDef& d = wf_.node(static_cast<int>(n));
-            if (d.kind != NodeKind::kStep) continue;
+            if (!IsAwaited(d.kind)) continue;  // a step, or a child saga (undone as one unit)
             const std::string& id = d.id;
             const bool had_effect = fwd_ok_.count(id) || uncertain_.count(id);
             const int undone = undo_ok_.count(id) ? undo_ok_.at(id).second : 0;
-            if (d.step.compensation && had_effect && off) {
+            if (IsCompensable(d) && had_effect && off) {
                 EXPECT_EQ(undone, 1) << id << " did, or may have, run: undone exactly once";
             } else {
                 EXPECT_EQ(undone, 0) << id << ": nothing to undo";
@@ -140,8 +140,8 @@ private:
         fired_.push_back(a);
         if (a.fires == Kind::kExpired) {
             EXPECT_TRUE(state_.at(a.node).expired);
-            if (d.kind == NodeKind::kStep) {
-                uncertain_.insert(a.node);  // its command may have run
+            if (IsAwaited(d.kind)) {
+                uncertain_.insert(a.node);  // its command (or child saga) may have run
                 done_at_[a.node] = clock_;
             }
             if (!was_undoing && d.on_deadline.empty()) failed_ = true;
@@ -166,7 +166,9 @@ private:
     void Deliver(const Command& c) {
         const int roll = Pick(0, 99);
         Kind kind;
-        if (c.phase == Phase::kForward) {
+        if (wf_.node(wf_.find(c.node)).kind == NodeKind::kChild) {  // a child saga ends: it never retries
+            kind = roll < (c.phase == Phase::kForward ? 70 : 85) ? Kind::kOk : Kind::kFail;
+        } else if (c.phase == Phase::kForward) {
             kind = roll < 70 ? Kind::kOk : roll < 78 ? Kind::kFail : Kind::kRetry;  // retry covers timeouts
         } else {
             kind = roll < 75 ? Kind::kOk : roll < 95 ? Kind::kRetry : Kind::kFail;
@@ -234,7 +236,9 @@ private:
                         }
                         if (!undo_sent_.count(e.node)) undo_sent_[e.node] = clock_;
                     }
-                    in_flight_.push_back({e.node, e.phase, 1, e.phase == Phase::kCompensate || Chance(0.8)});
+                    // A child saga starts in the same transaction: it is never left unsent.
+                    in_flight_.push_back({e.node, e.phase, 1, e.phase == Phase::kCompensate ||
+                                                                  wf_.node(wf_.find(e.node)).kind == NodeKind::kChild || Chance(0.8)});
                     break;
                 case PlanEffect::Kind::kResend:
                     ASSERT_NE(skip_resend_of, nullptr) << "a resend nobody asked for";
@@ -327,7 +331,7 @@ TEST(PlanProperty, RandomGraphsAndOutcomesEndTerminalAndUndoExactlyWhatRan) {
     const std::uint64_t seed = EnvOr("SAGAFLOW_PLAN_SEED", 20261201);
     const auto cases = static_cast<int>(EnvOr("SAGAFLOW_PLAN_CASES", 2000));
     std::mt19937_64 rng(seed);
-    GraphGen gen(rng, /*endings=*/true, /*waits=*/true);
+    GraphGen gen(rng, /*endings=*/true, /*waits=*/true, /*child=*/"kid");
     int events = 0;
     RunCases("plan", "SAGAFLOW_PLAN_SEED", seed, cases, gen, [&](const Workflow& wf) {
         Simulation sim(wf, rng);
