@@ -88,10 +88,18 @@ OrderOptions OrderOptionsFromEnv() {
     return o;
 }
 
+Workflow OrderPair() {
+    return WorkflowBuilder(kOrderPair, 1)
+        .Child("first", kOrderFulfilment, "first")
+        .Child("second", kOrderFulfilment, "second")
+        .Build();
+}
+
 void RegisterAll(WorkflowRegistry& registry, const OrderOptions& options) {
     registry.Add(OrderFulfilment());
     registry.Add(OrderFulfilmentV2());
     registry.Add(OrderFulfilmentV3(options));
+    registry.Add(OrderPair());  // after the orders it runs as children
 }
 
 }  // namespace sagaflow::workflows

@@ -51,6 +51,14 @@ struct OrderOptions {
 ///   ship_and_invoice, in parallel, as in version 2
 [[nodiscard]] Workflow OrderFulfilmentV3(const OrderOptions& options = {});
 
+inline constexpr const char* kOrderPair = "order_pair";
+
+/// A customer's two orders that go through together or not at all: each is a child saga
+/// of the latest order_fulfilment, its input the object in the field of its name.
+///   first:  child saga, input from "first"
+///   second: child saga, input from "second" (it fails: the completed first is compensated)
+[[nodiscard]] Workflow OrderPair();
+
 /// Adds every workflow in this folder to `registry`.
 void RegisterAll(WorkflowRegistry& registry, const OrderOptions& options = {});
 

@@ -64,12 +64,27 @@ order_input() {
   echo "{\"order_id\":\"$id\",\"customer\":\"$customer\",\"items\":[{\"sku\":\"$sku\",\"qty\":$qty},{\"sku\":\"sku-pen\",\"qty\":1}],\"amount\":$amount,\"region\":\"$region\"}"
 }
 
+# With faults=1, order i is an order_pair when i % 25 = 17: two orders as child sagas,
+# whose ids are pair-<i>01 and pair-<i>0N. The first is a plain order; the second is
+# declined for half of the pairs (so the completed first is compensated with its parent).
+is_pair() { [ "${2:-0}" = 1 ] && [ $(( $1 % 25 )) = 17 ]; }
+pair_input() {
+  local i=$1 first second
+  first=$(order_input $(( i * 100 + 1 )))
+  second=$(order_input $(( i * 100 + (i % 10 == 7 ? 8 : 5) )))
+  echo "{\"first\":${first/\"order-/\"pair-},\"second\":${second/\"order-/\"pair-}}"
+}
+
 # Starts order i, retrying while sagad is away (killed on purpose): the business key
 # makes a retry return the saga the first try created.
 start_order() {
-  local i=$1 faults=${2:-0} tries=0 input
-  input=$(order_input "$i" "$faults")
-  until sagactl --timeout-ms 2000 start order_fulfilment --input "$input" --key "$(jq_field "$input")" >/dev/null 2>&1; do
+  local i=$1 faults=${2:-0} tries=0 input workflow=order_fulfilment key
+  if is_pair "$i" "$faults"; then
+    workflow=order_pair; input=$(pair_input "$i"); key="pair-$i"
+  else
+    input=$(order_input "$i" "$faults"); key=$(jq_field "$input")
+  fi
+  until sagactl --timeout-ms 2000 start "$workflow" --input "$input" --key "$key" >/dev/null 2>&1; do
     tries=$((tries + 1))
     [ "$tries" -lt 600 ] || { echo "could not start order $i" >&2; return 1; }
     sleep 0.1
@@ -104,7 +119,7 @@ order_invariants() {
     SELECT count(*) FROM logistics.shipments sh JOIN sagas s ON s.id = sh.saga_id
     WHERE s.state_code = 4 AND sh.status = 'created'"
   check "every completed order has exactly one shipment" "
-    SELECT count(*) FROM sagas s WHERE s.state_code = 3
+    SELECT count(*) FROM sagas s WHERE s.state_code = 3 AND s.workflow = 'order_fulfilment'
       AND (SELECT count(*) FROM logistics.shipments sh WHERE sh.saga_id = s.id AND sh.status = 'created') <> 1"
   check "no compensated order has an issued invoice" "
     SELECT count(*) FROM billing.invoices b JOIN sagas s ON s.id = b.saga_id WHERE s.state_code = 4 AND b.status = 'issued'"
@@ -197,6 +212,32 @@ wait_invariants() {
   check "no saga waits past its deadline, and nothing is left waiting" "
     SELECT count(*) FROM saga_pending p JOIN sagas s ON s.id = p.saga_id WHERE s.state_code IN (3, 4)
        OR (p.kind = 4 AND p.not_before < now() - interval '5 seconds')"
+}
+
+# The order pairs (child sagas): each ended whole, its children linked to it and one per
+# node, and both outcomes happened, a completed first order compensated with its pair too.
+pair_invariants() {
+  local pairs="SELECT id, state_code, context FROM sagas WHERE workflow = 'order_pair'"
+  echo "  order pairs: $(sql "SELECT count(*) FILTER (WHERE state_code = 3) || ' completed, ' ||
+    count(*) FILTER (WHERE state_code = 4) || ' compensated, ' || (SELECT count(*) FROM sagas c JOIN sagas p ON p.id = c.parent_id
+    WHERE p.workflow = 'order_pair' AND c.failure_reason LIKE '%its parent saga%') || ' completed first orders compensated with their pair'
+    FROM sagas WHERE workflow = 'order_pair'")"
+  check "order pairs were started" "SELECT CASE WHEN count(*) > 0 THEN 0 ELSE 1 END FROM ($pairs) p"
+  check "a pair is one child saga per node, each linked back to its pair (a resend never made two)" "
+    SELECT count(*) FROM ($pairs) p WHERE (SELECT count(*) FROM sagas c WHERE c.parent_id = p.id AND c.parent_node = 'first') <> 1
+       OR (SELECT count(*) FROM sagas c WHERE c.parent_id = p.id AND c.parent_node = 'second') > 1
+       OR EXISTS (SELECT 1 FROM sagas c WHERE c.parent_id = p.id AND c.business_key <> p.id || '/' || c.parent_node)"
+  check "a completed pair has both orders completed, their contexts in its own" "
+    SELECT count(*) FROM ($pairs) p WHERE p.state_code = 3
+      AND ((SELECT count(*) FROM sagas c WHERE c.parent_id = p.id AND c.state_code = 3) <> 2
+           OR p.context->'first'->'payment_confirmed' IS NULL OR p.context->'second'->'payment_confirmed' IS NULL)"
+  check "a compensated pair has no order left completed" "
+    SELECT count(*) FROM ($pairs) p WHERE p.state_code = 4
+      AND EXISTS (SELECT 1 FROM sagas c WHERE c.parent_id = p.id AND c.state_code <> 4)"
+  check "pairs both completed, and compensated after their first order completed" "
+    SELECT CASE WHEN count(*) FILTER (WHERE p.state_code = 3) > 0 AND count(*) FILTER (WHERE p.state_code = 4
+      AND EXISTS (SELECT 1 FROM sagas c WHERE c.parent_id = p.id AND c.parent_node = 'first'
+                  AND c.failure_reason LIKE '%its parent saga%compensates%')) > 0 THEN 0 ELSE 1 END FROM ($pairs) p"
 }
 
 ledger_invariants() {
