@@ -501,8 +501,8 @@ void SagaService::CompensateChild(StoreTx& tx, const SagaRecord& parent, const N
     const OperatorAction undo{stuck ? OperatorAction::Kind::kRetry : OperatorAction::Kind::kCompensate, *child,
                               "its parent saga " + parent.id.str() + " compensates", Actor{"saga " + parent.id.str(), {}}};
     if (ApplyOperator(tx, undo, after).ok()) return;
-    // Not running or completed: it ended already (compensated), so tell the parent now.
-    if (const auto c = tx.GetSaga(*child); c && IsEnded(c->status)) ChildEnded(tx, *c, after);
+    // Refused (nothing written): it ended already (compensated), so tell the parent now.
+    if (now && IsEnded(now->status)) ChildEnded(tx, *now, after);
 }
 
 void SagaService::ChildEnded(StoreTx& tx, const SagaRecord& child, Effects& after) {
