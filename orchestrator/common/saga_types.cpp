@@ -11,6 +11,7 @@ constexpr std::pair<SagaStatus, std::string_view> kStatusWords[] = {
     {SagaStatus::kCompleted, "completed"},
     {SagaStatus::kCompensated, "compensated"},
     {SagaStatus::kFailed, "failed"},
+    {SagaStatus::kParked, "parked"},
 };
 
 }  // namespace

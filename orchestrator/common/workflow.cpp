@@ -12,6 +12,39 @@ RetryPolicy DefaultCompensationPolicy() {
     return p;
 }
 
+RetryPolicy DefaultForwardRetryPolicy() {
+    RetryPolicy p;
+    p.max_attempts = 20;
+    p.initial_backoff = std::chrono::seconds(1);
+    p.max_backoff = std::chrono::minutes(5);
+    return p;
+}
+
+RetryRound RoundOf(const RetryPolicy& first, FailurePolicy on_failure, const RetryPolicy& second, int attempt) noexcept {
+    if (attempt < first.max_attempts) return {&first, attempt, false};
+    if (on_failure != FailurePolicy::kRetryForward) return {&first, attempt, true};
+    const int within = attempt - first.max_attempts + 1;  // the first round spent: round two's attempt
+    return {&second, within, within > second.max_attempts};
+}
+
+std::string_view ToString(StepKind kind) noexcept {
+    switch (kind) {
+        case StepKind::kCompensable: return "compensable";
+        case StepKind::kPivot: return "pivot";
+        case StepKind::kRetriable: return "retriable";
+    }
+    return "unknown";
+}
+
+std::string_view ToString(FailurePolicy policy) noexcept {
+    switch (policy) {
+        case FailurePolicy::kCompensate: return "compensate";
+        case FailurePolicy::kRetryForward: return "retry_forward";
+        case FailurePolicy::kPark: return "park";
+    }
+    return "unknown";
+}
+
 std::string_view ToString(NodeKind kind) noexcept {
     switch (kind) {
         case NodeKind::kStep: return "step";
@@ -38,13 +71,9 @@ StepDef* StepBuilder::step(const char* what) {
 
 StepBuilder& StepBuilder::CompensateWith(NodeName action, std::string queue) {
     if (StepDef* s = step("CompensateWith")) {
-        CompensationDef c;
+        CompensationDef c = s->compensation.value_or(CompensationDef{});  // keeps what was set before
         c.action = action.str();
         c.queue = queue.empty() ? s->queue : std::move(queue);
-        if (s->compensation) {
-            c.retry = s->compensation->retry;
-            c.timeout = s->compensation->timeout;
-        }
         s->compensation = std::move(c);
     }
     return *this;
@@ -59,6 +88,46 @@ StepBuilder& StepBuilder::CompensationRetry(const RetryPolicy& policy) {
     if (StepDef* s = step("CompensationRetry")) {
         if (!s->compensation) s->compensation = CompensationDef{};
         s->compensation->retry = policy;
+    }
+    return *this;
+}
+
+StepBuilder& StepBuilder::Pivot() {
+    if (StepDef* s = step("Pivot")) s->kind = StepKind::kPivot;
+    return *this;
+}
+
+StepBuilder& StepBuilder::Retriable() {
+    if (StepDef* s = step("Retriable")) s->kind = StepKind::kRetriable;
+    return *this;
+}
+
+StepBuilder& StepBuilder::OnFailure(FailurePolicy policy) {
+    if (StepDef* s = step("OnFailure")) s->on_failure = policy;
+    return *this;
+}
+
+StepBuilder& StepBuilder::RetryForward(const RetryPolicy& second_round) {
+    if (StepDef* s = step("RetryForward")) {
+        s->on_failure = FailurePolicy::kRetryForward;
+        s->forward_retry = second_round;
+    }
+    return *this;
+}
+
+StepBuilder& StepBuilder::CompensationOnFailure(FailurePolicy policy) {
+    if (StepDef* s = step("CompensationOnFailure")) {
+        if (!s->compensation) s->compensation = CompensationDef{};
+        s->compensation->on_failure = policy;
+    }
+    return *this;
+}
+
+StepBuilder& StepBuilder::CompensationRetryForward(const RetryPolicy& second_round) {
+    if (StepDef* s = step("CompensationRetryForward")) {
+        if (!s->compensation) s->compensation = CompensationDef{};
+        s->compensation->on_failure = FailurePolicy::kRetryForward;
+        s->compensation->forward_retry = second_round;
     }
     return *this;
 }

@@ -83,6 +83,15 @@ private:
                 if (s.queue.empty()) problems_.push_back(where + ": empty queue");
                 if (s.timeout.count() <= 0) problems_.push_back(where + ": timeout must be > 0");
                 CheckPolicy(s.retry, where + " retry", problems_);
+                if (s.on_failure == FailurePolicy::kRetryForward || (!s.on_failure && s.kind == StepKind::kRetriable)) {
+                    CheckPolicy(s.forward_retry, where + " retry forward", problems_);
+                }
+                if (s.kind == StepKind::kRetriable && s.compensation) {
+                    problems_.push_back(where + ": a retriable step is never compensated, so it has no compensation");
+                }
+                if (s.kind == StepKind::kRetriable && s.on_failure == FailurePolicy::kCompensate) {
+                    problems_.push_back(where + ": a retriable step's failure cannot compensate (retry_forward or park)");
+                }
                 if (s.compensation) {
                     const CompensationDef& c = *s.compensation;
                     if (!IsValidName(c.action)) {
@@ -93,6 +102,12 @@ private:
                     if (c.queue.empty()) problems_.push_back(where + ": empty compensation queue");
                     if (c.timeout.count() <= 0) problems_.push_back(where + ": compensation timeout must be > 0");
                     CheckPolicy(c.retry, where + " compensation retry", problems_);
+                    if (c.on_failure == FailurePolicy::kCompensate) {
+                        problems_.push_back(where + ": a compensation that fails cannot compensate (retry_forward or park)");
+                    }
+                    if (c.on_failure == FailurePolicy::kRetryForward) {
+                        CheckPolicy(c.forward_retry, where + " compensation retry forward", problems_);
+                    }
                 }
                 break;
             }
@@ -177,7 +192,79 @@ private:
     std::set<std::string> actions_;
 };
 
+// What node `n` does when it fails for good (see `Workflow::failure_policy`).
+FailurePolicy PolicyOf(const NodeDef& n, bool after_pivot) {
+    if (n.kind == NodeKind::kStep) {
+        if (n.step.on_failure) return *n.step.on_failure;
+        if (n.step.kind == StepKind::kRetriable) return FailurePolicy::kRetryForward;
+    }
+    return after_pivot ? FailurePolicy::kPark : FailurePolicy::kCompensate;
+}
+
+// A parked saga never times out by itself, so no deadline may enclose a node that parks.
+void CheckParkingUnderDeadlines(const Indexer& ix, const std::vector<bool>& after_pivot,
+                                std::vector<std::string>& problems) {
+    for (std::size_t i = 0; i < ix.places.size(); ++i) {
+        if (PolicyOf(*ix.places[i].def, after_pivot[i]) == FailurePolicy::kCompensate) continue;
+        for (int s = ix.places[i].sequence; ix.sequences[static_cast<std::size_t>(s)].group >= 0;) {
+            const int group = ix.sequences[static_cast<std::size_t>(s)].group;
+            const NodeDef& g = *ix.places[static_cast<std::size_t>(group)].def;
+            if (g.deadline) {
+                problems.push_back(Label(g) + ": it has a deadline, but " + Label(*ix.places[i].def) +
+                                   " inside it may park, and a parked saga waits for an operator without one");
+            }
+            s = ix.places[static_cast<std::size_t>(group)].sequence;
+        }
+    }
+}
+
+// A pivot is the saga's point of no return: nothing after it may ask to be compensated.
+template <class ReachableFrom>
+void CheckPivots(const Indexer& ix, const ReachableFrom& reachable_from, std::vector<bool>& after_pivot,
+                 std::vector<std::string>& problems) {
+    for (std::size_t i = 0; i < ix.places.size(); ++i) {
+        const NodeDef& p = *ix.places[i].def;
+        if (p.kind != NodeKind::kStep || p.step.kind != StepKind::kPivot) continue;
+        const std::string where = Label(p);
+        if (p.step.compensation) problems.push_back(where + ": a pivot cannot be undone, so it has no compensation");
+        if (ix.sequences[static_cast<std::size_t>(ix.places[i].sequence)].group >= 0) {
+            problems.push_back(where + ": a pivot must be on the top level, not inside a parallel group (the other "
+                               "branches could not be compensated once it is done)");
+        }
+        const std::vector<bool> later = reachable_from(static_cast<int>(i));
+        for (std::size_t j = 0; j < later.size(); ++j) {
+            if (!later[j]) continue;
+            after_pivot[j] = true;
+            const NodeDef& n = *ix.places[j].def;
+            const std::string after = Label(n) + " comes after pivot '" + p.id + "'";
+            if (n.kind == NodeKind::kStep && n.step.kind == StepKind::kPivot) {
+                problems.push_back(after + ": a path has at most one pivot");
+            } else if (n.kind == NodeKind::kStep && n.step.compensation) {
+                problems.push_back(after + ": it cannot have a compensation (make it Retriable())");
+            } else if (n.kind == NodeKind::kStep && n.step.on_failure == FailurePolicy::kCompensate) {
+                problems.push_back(after + ": its failure cannot compensate (OnFailure retry_forward or park)");
+            } else if (n.kind == NodeKind::kFail) {
+                problems.push_back(after + ": a fail node would compensate; past a pivot the saga cannot");
+            } else if (n.kind == NodeKind::kChild) {
+                problems.push_back(after + ": a child saga is compensable; past a pivot nothing is");
+            }
+        }
+    }
+}
+
 }  // namespace
+
+FailurePolicy Workflow::failure_policy(int node) const { return PolicyOf(this->node(node), after_pivot(node)); }
+
+RetryRound Workflow::forward_round(int node, int attempt) const {
+    const StepDef& s = this->node(node).step;
+    return RoundOf(s.retry, failure_policy(node), s.forward_retry, attempt);
+}
+
+RetryRound Workflow::compensation_round(int node, int attempt) const {
+    const CompensationDef& c = this->node(node).step.compensation.value();
+    return RoundOf(c.retry, c.on_failure, c.forward_retry, attempt);
+}
 
 Workflow WorkflowBuilder::Build() const {
     if (!misuse_.empty()) {
@@ -242,15 +329,6 @@ Workflow WorkflowBuilder::FromNodes(std::string name, int version, std::vector<N
         return it->second;
     };
 
-    // Reachability from the first node, following every way the flow can go.
-    std::vector<bool> reached(ix.places.size(), false);
-    std::vector<int> todo;
-    auto reach = [&](int n) {
-        if (n >= 0 && !reached[static_cast<std::size_t>(n)]) {
-            reached[static_cast<std::size_t>(n)] = true;
-            todo.push_back(n);
-        }
-    };
     auto following = [&](int n) {
         const auto& p = ix.places[static_cast<std::size_t>(n)];
         const auto& seq = ix.sequences[static_cast<std::size_t>(p.sequence)].nodes;
@@ -282,41 +360,60 @@ Workflow WorkflowBuilder::FromNodes(std::string name, int version, std::vector<N
             if (n.otherwise) (void)target(static_cast<int>(i), *n.otherwise, "otherwise");
         }
     }
-    if (!ix.places.empty()) reach(0);
-    while (!todo.empty()) {
-        const int n = todo.back();
-        todo.pop_back();
-        const NodeDef& def = *ix.places[static_cast<std::size_t>(n)].def;
-        switch (def.kind) {
-            case NodeKind::kStep:
-            case NodeKind::kParallel:
-            case NodeKind::kTimer:
-            case NodeKind::kSignal:
-            case NodeKind::kChild:
-                reach(def.next.empty() ? following(n) : targets[static_cast<std::size_t>(n)]);
-                reach(deadline_targets[static_cast<std::size_t>(n)]);
-                for (int s : ix.branch_sequences[static_cast<std::size_t>(n)]) {
-                    const auto& seq = ix.sequences[static_cast<std::size_t>(s)].nodes;
-                    if (!seq.empty()) reach(seq.front());
-                }
-                break;
-            case NodeKind::kChoice:
-                for (const ChoiceBranch& b : def.when) {
-                    auto it = ix.by_id.find(b.target);
-                    if (it != ix.by_id.end()) reach(it->second);
-                }
-                if (def.otherwise) {
-                    auto it = ix.by_id.find(*def.otherwise);
-                    if (it != ix.by_id.end()) reach(it->second);
-                }
-                break;
-            case NodeKind::kComplete:
-            case NodeKind::kFail:
-                break;
+    // The nodes the flow can reach from `start` (exclusive: the node itself only if a way
+    // leads back to it, which the jump rules forbid), following every way it can go.
+    auto reachable_from = [&](int start) {
+        std::vector<bool> reached(ix.places.size(), false);
+        std::vector<int> todo{start};
+        auto reach = [&](int n) {
+            if (n >= 0 && !reached[static_cast<std::size_t>(n)]) {
+                reached[static_cast<std::size_t>(n)] = true;
+                todo.push_back(n);
+            }
+        };
+        while (!todo.empty()) {
+            const int n = todo.back();
+            todo.pop_back();
+            const NodeDef& def = *ix.places[static_cast<std::size_t>(n)].def;
+            switch (def.kind) {
+                case NodeKind::kStep:
+                case NodeKind::kParallel:
+                case NodeKind::kTimer:
+                case NodeKind::kSignal:
+                case NodeKind::kChild:
+                    reach(def.next.empty() ? following(n) : targets[static_cast<std::size_t>(n)]);
+                    reach(deadline_targets[static_cast<std::size_t>(n)]);
+                    for (int s : ix.branch_sequences[static_cast<std::size_t>(n)]) {
+                        const auto& seq = ix.sequences[static_cast<std::size_t>(s)].nodes;
+                        if (!seq.empty()) reach(seq.front());
+                    }
+                    break;
+                case NodeKind::kChoice:
+                    for (const ChoiceBranch& b : def.when) {
+                        auto it = ix.by_id.find(b.target);
+                        if (it != ix.by_id.end()) reach(it->second);
+                    }
+                    if (def.otherwise) {
+                        auto it = ix.by_id.find(*def.otherwise);
+                        if (it != ix.by_id.end()) reach(it->second);
+                    }
+                    break;
+                case NodeKind::kComplete:
+                case NodeKind::kFail:
+                    break;
+            }
         }
-    }
-    for (std::size_t i = 0; i < ix.places.size(); ++i) {
-        if (!reached[i]) problems.push_back(Label(*ix.places[i].def) + ": unreachable");
+        return reached;
+    };
+    std::vector<bool> after_pivot(ix.places.size(), false);
+    if (!ix.places.empty()) {
+        std::vector<bool> reached = reachable_from(0);
+        reached[0] = true;
+        for (std::size_t i = 0; i < ix.places.size(); ++i) {
+            if (!reached[i]) problems.push_back(Label(*ix.places[i].def) + ": unreachable");
+        }
+        CheckPivots(ix, reachable_from, after_pivot, problems);
+        CheckParkingUnderDeadlines(ix, after_pivot, problems);
     }
 
     if (!problems.empty()) {
@@ -334,6 +431,7 @@ Workflow WorkflowBuilder::FromNodes(std::string name, int version, std::vector<N
     data->branch_sequences = std::move(ix.branch_sequences);
     data->by_id = std::move(ix.by_id);
     data->steps = std::move(ix.steps);
+    data->after_pivot = std::move(after_pivot);
     return Workflow(std::move(data));
 }
 

@@ -51,14 +51,28 @@ std::vector<Status> Engine::ApplyReplies(std::span<const Reply> replies) {
     return ApplyEvents(std::vector<Event>(replies.begin(), replies.end()));
 }
 
-Status Engine::Compensate(const SagaId& id, const std::string& reason, const Actor& by) {
-    const Event e = OperatorAction{OperatorAction::Kind::kCompensate, id, reason, by};
+Status Engine::Operate(OperatorAction action) {
+    const Event e = std::move(action);
     return ApplyEvents(std::span<const Event>(&e, 1)).front();
 }
 
+namespace {
+OperatorAction ActionOn(OperatorAction::Kind kind, const SagaId& id, const std::string& reason, const Actor& by) {
+    OperatorAction a;
+    a.kind = kind;
+    a.saga_id = id;
+    a.reason = reason;
+    a.by = by;
+    return a;
+}
+}  // namespace
+
+Status Engine::Compensate(const SagaId& id, const std::string& reason, const Actor& by) {
+    return Operate(ActionOn(OperatorAction::Kind::kCompensate, id, reason, by));
+}
+
 Status Engine::Retry(const SagaId& id, const std::string& reason, const Actor& by) {
-    const Event e = OperatorAction{OperatorAction::Kind::kRetry, id, reason, by};
-    return ApplyEvents(std::span<const Event>(&e, 1)).front();
+    return Operate(ActionOn(OperatorAction::Kind::kRetry, id, reason, by));
 }
 
 Duration Engine::TimeoutOf(const Command& c) const {

@@ -50,8 +50,13 @@ public:
     /// never handed to a worker is withdrawn in the same transaction (it cannot have run);
     /// one that may have run is awaited, then undone.
     Status Compensate(const SagaId& id, const std::string& reason, const Actor& by = {});
-    /// Re-runs the compensation that failed, for a failed saga; kFailedPrecondition else.
+    /// Re-runs the compensation that failed, for a failed saga, or every parked node of a
+    /// parked saga; kFailedPrecondition else.
     Status Retry(const SagaId& id, const std::string& reason = {}, const Actor& by = {});
+    /// Any operator action (see `OperatorAction`): kNotFound for an unknown saga,
+    /// kInvalidArgument for a bad node or output, kFailedPrecondition when the saga's
+    /// state does not allow it (nothing written then).
+    Status Operate(OperatorAction action);
     /// Sends a signal into a saga (see `SagaService::ApplyEvents` for the answers).
     Status Signal(SignalSent signal);
 

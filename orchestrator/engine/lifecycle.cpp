@@ -32,6 +32,8 @@ struct Undone {};
 struct Stuck {};
 struct ManualCompensate {};
 struct ManualRetry {};
+struct Park {};
+struct OperatorResume {};
 
 struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
     using no_exception_thrown = int;  // no actions, nothing to throw
@@ -46,6 +48,7 @@ struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
     struct Completed : msm::front::state<> {};
     struct Compensated : msm::front::state<> {};
     struct Failed : msm::front::state<> {};
+    struct Parked : msm::front::state<> {};  // owned by an operator: nothing times it out
     using initial_state = Idle;
 
     template <SagaStatus Code>
@@ -65,12 +68,16 @@ struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
         Row < Idle         , Restore          , Completed     , none  , Was<SagaStatus::kCompleted>    >,
         Row < Idle         , Restore          , Compensated   , none  , Was<SagaStatus::kCompensated>  >,
         Row < Idle         , Restore          , Failed        , none  , Was<SagaStatus::kFailed>       >,
+        Row < Idle         , Restore          , Parked        , none  , Was<SagaStatus::kParked>       >,
         Row < Idle         , Begin            , Running       , none  , none                           >,
         //   +--------------+------------------+---------------+-------+--------------------------------+
         Row < Running      , FlowCompleted    , Completed     , none  , none                           >,
         Row < Running      , FlowFailed       , Compensating  , none  , none                           >,
         Row < Running      , ManualCompensate , Compensating  , none  , none                           >,
         Row < Completed    , ManualCompensate , Compensating  , none  , none                           >,
+        Row < Running      , Park             , Parked        , none  , none                           >,
+        Row < Parked       , OperatorResume   , Running       , none  , none                           >,
+        Row < Parked       , ManualCompensate , Compensating  , none  , none                           >,
         //   +--------------+------------------+---------------+-------+--------------------------------+
         Row < Compensating , Undone           , Compensated   , none  , none                           >,
         Row < Compensating , Stuck            , Failed        , none  , none                           >,
@@ -97,6 +104,7 @@ std::optional<SagaStatus> CurrentStatus(const Machine& m) {
         case kStateId<LifecycleDef::Completed>: return SagaStatus::kCompleted;
         case kStateId<LifecycleDef::Compensated>: return SagaStatus::kCompensated;
         case kStateId<LifecycleDef::Failed>: return SagaStatus::kFailed;
+        case kStateId<LifecycleDef::Parked>: return SagaStatus::kParked;
         default: return std::nullopt;
     }
 }
@@ -110,6 +118,8 @@ void Fire(Machine& m, LifecycleEvent event) {
         case LifecycleEvent::kStuck: m.process_event(Stuck{}); return;
         case LifecycleEvent::kManualCompensate: m.process_event(ManualCompensate{}); return;
         case LifecycleEvent::kManualRetry: m.process_event(ManualRetry{}); return;
+        case LifecycleEvent::kPark: m.process_event(Park{}); return;
+        case LifecycleEvent::kOperatorResume: m.process_event(OperatorResume{}); return;
     }
 }
 

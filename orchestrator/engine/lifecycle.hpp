@@ -22,6 +22,8 @@ enum class LifecycleEvent {
     kStuck,             ///< A compensation failed for good; nothing more can be undone.
     kManualCompensate,  ///< An operator asks to undo (running or completed sagas).
     kManualRetry,       ///< An operator retries the stuck compensations (failed sagas).
+    kPark,              ///< The Plan parked: a node waits for an operator, nothing else runs.
+    kOperatorResume,    ///< An operator re-runs or skips a parked node (parked sagas).
 };
 
 struct Decision {

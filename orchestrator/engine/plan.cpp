@@ -13,7 +13,7 @@ constexpr std::pair<NodeState, std::string_view> kStateWords[] = {
     {NodeState::kPending, "pending"},         {NodeState::kRunning, "running"},
     {NodeState::kDone, "done"},               {NodeState::kFailed, "failed"},
     {NodeState::kCompensating, "compensating"}, {NodeState::kCompensated, "compensated"},
-    {NodeState::kSkipped, "skipped"},
+    {NodeState::kSkipped, "skipped"},         {NodeState::kParked, "parked"},
 };
 
 }  // namespace
@@ -93,6 +93,44 @@ public:
 
     void Emit(PlanEffect::Kind kind, int n, Phase phase) { result_.effects.push_back({kind, Def(n).id, phase}); }
 
+    // Node `n` failed for good (its state says how): its failure policy decides whether
+    // the saga compensates or the node parks for an operator.
+    void FailForGood(int n, std::string reason) {
+        if (wf_.failure_policy(n) == FailurePolicy::kCompensate) {
+            Halt(std::move(reason));
+            return;
+        }
+        At(n).state = NodeState::kParked;
+        if (!parked_now_) park_reason_ = std::move(reason);  // empty: the event's own reason says why
+        parked_now_ = true;
+    }
+
+    // Once a node is parked and nothing else runs, only an operator can move the saga.
+    void MaybePark() {
+        if (halted_ || facts_.undoing || result_.signal != FlowSignal::kNone) return;
+        std::string parked;
+        for (int n = 0; n < static_cast<int>(wf_.nodes().size()); ++n) {
+            const NodeState st = Get(n).state;
+            if (st == NodeState::kRunning && (IsAwaited(Def(n).kind) || IsWait(Def(n).kind))) return;
+            if (st == NodeState::kParked && parked.empty()) parked = Def(n).id;
+        }
+        if (parked.empty()) return;
+        result_.signal = FlowSignal::kParked;
+        result_.reason = parked_now_ ? park_reason_ : "parked at node '" + parked + "'";
+    }
+
+    // Re-runs parked node `n` from scratch, as if the flow reached it now.
+    void Rerun(int n) {
+        const bool uncertain = Get(n).uncertain;
+        At(n) = NodeStatus{};
+        const std::size_t before = result_.effects.size();
+        Enter(PlaceOf(n).sequence, static_cast<std::size_t>(PlaceOf(n).position));
+        for (std::size_t i = before; i < result_.effects.size(); ++i) {
+            PlanEffect& e = result_.effects[i];
+            if (uncertain && e.kind == PlanEffect::Kind::kSend && e.node == Def(n).id) e.same_msg_id = true;
+        }
+    }
+
     // The forward walk stops for good; the lifecycle is told, once.
     void Halt(std::string reason) {
         if (halted_) return;
@@ -124,7 +162,7 @@ public:
                         holds = (*wf_.guard(b.guard))(facts_.input, facts_.context);
                     } catch (const std::exception& e) {
                         At(n).state = NodeState::kFailed;
-                        Halt("choice '" + d.id + "': guard '" + b.guard + "' threw: " + e.what());
+                        FailForGood(n, "choice '" + d.id + "': guard '" + b.guard + "' threw: " + e.what());
                         return;
                     }
                     if (holds) {
@@ -152,8 +190,8 @@ public:
                 const std::optional<Timestamp> due = DueOf(d);
                 if (!due) {
                     At(n).state = NodeState::kFailed;
-                    Halt("timer '" + d.id + "': field '" + d.until +
-                         "' of the context or input holds no timestamp (RFC 3339 text or epoch milliseconds)");
+                    FailForGood(n, "timer '" + d.id + "': field '" + d.until +
+                                       "' of the context or input holds no timestamp (RFC 3339 text or epoch milliseconds)");
                     return;
                 }
                 At(n).state = NodeState::kRunning;
@@ -166,7 +204,7 @@ public:
             case NodeKind::kChild:  // sent like a step's command: the child saga starts
                 if (!ChildInputOf(d, facts_.input, facts_.context)) {
                     At(n).state = NodeState::kFailed;
-                    Halt("child '" + d.id + "': field '" + d.child_input + "' of the context or input holds no JSON object");
+                    FailForGood(n, "child '" + d.id + "': field '" + d.child_input + "' of the context or input holds no JSON object");
                     return;
                 }
                 At(n).state = NodeState::kRunning;
@@ -245,6 +283,9 @@ public:
     void Undo() {
         const int count = static_cast<int>(wf_.nodes().size());
         for (int n = 0; n < count; ++n) {
+            if (Get(n).state == NodeState::kParked) At(n).state = NodeState::kFailed;  // undone like any failure
+        }
+        for (int n = 0; n < count; ++n) {
             // A wait has no effect to undo: it is withdrawn.
             if (IsWait(Def(n).kind) && Get(n).state == NodeState::kRunning) At(n).state = NodeState::kSkipped;
         }
@@ -301,8 +342,20 @@ private:
     const FlowFacts& facts_;
     PlanResult& result_;
     bool halted_ = false;
+    bool parked_now_ = false;  ///< A node parked in this event, for `park_reason_`.
+    std::string park_reason_;
     std::map<int, Timestamp> timer_due_;  ///< The timers this walk started.
 };
+
+std::optional<std::string> Plan::PassedPivot(const FlowState& state) const {
+    for (int n = 0; n < static_cast<int>(wf_.nodes().size()); ++n) {
+        const NodeDef& d = wf_.node(n);
+        if (d.kind == NodeKind::kStep && d.step.kind == StepKind::kPivot && state.at(d.id).state == NodeState::kDone) {
+            return d.id;
+        }
+    }
+    return std::nullopt;
+}
 
 Plan::Plan(const Workflow& workflow) : wf_(workflow) {
     const std::size_t count = wf_.nodes().size();
@@ -340,6 +393,7 @@ PlanResult Plan::Apply(FlowState& state, const PlanEvent& e, const FlowFacts& fa
     Walk w(*this, state, facts, r);
     r = ApplyEvent(state, e, facts, w, r);
     if (!r.accepted) return r;
+    w.MaybePark();
     // What started or stopped running: what it waits for is armed or disarmed. Disarms
     // come first: what a node no longer waits for goes before anything the walk sends.
     std::vector<PlanEffect> disarms;
@@ -387,7 +441,6 @@ PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFact
             if (n < 0 || !IsAwaited(wf_.node(n).kind)) return reject();
             const bool child = wf_.node(n).kind == NodeKind::kChild;
             if (child && e.kind == PlanEvent::Kind::kRetry) return reject();  // a child ends, it never retries
-            const StepDef& step = wf_.node(n).step;
             NodeStatus& st = state[e.node];
             if (e.phase == Phase::kForward) {
                 if (st.state != NodeState::kRunning) return reject();
@@ -395,7 +448,7 @@ PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFact
                     st.state = NodeState::kDone;
                     st.order = ++state.completions;
                     w.Continue(n);
-                } else if (e.kind == PlanEvent::Kind::kRetry && !facts.undoing && e.attempt < step.retry.max_attempts) {
+                } else if (e.kind == PlanEvent::Kind::kRetry && !facts.undoing && !wf_.forward_round(n, e.attempt).last) {
                     r.effects.push_back({PlanEffect::Kind::kResend, e.node, Phase::kForward});
                 } else {
                     // A `fail` reply had no effect (its writes rolled back). Spent retries or
@@ -406,7 +459,7 @@ PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFact
                         st.uncertain = true;
                         st.order = ++state.completions;
                     }
-                    if (!facts.undoing) w.Halt({});
+                    if (!facts.undoing) w.FailForGood(n, {});
                 }
             } else {
                 if (!facts.undoing || st.state != NodeState::kCompensating || st.stuck || !IsCompensable(wf_.node(n))) {
@@ -414,7 +467,7 @@ PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFact
                 }
                 if (e.kind == PlanEvent::Kind::kOk) {
                     st.state = NodeState::kCompensated;
-                } else if (e.kind == PlanEvent::Kind::kRetry && e.attempt < step.compensation->retry.max_attempts) {
+                } else if (e.kind == PlanEvent::Kind::kRetry && !wf_.compensation_round(n, e.attempt).last) {
                     r.effects.push_back({PlanEffect::Kind::kResend, e.node, Phase::kCompensate});
                 } else {
                     st.stuck = true;
@@ -469,11 +522,33 @@ PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFact
                 st.order = ++state.completions;
             }
             if (!facts.undoing) {
-                w.Halt(std::string(ToString(d.kind)) + " '" + d.id + "' passed its deadline of " +
-                       std::to_string(d.deadline->count()) + " ms");
+                w.FailForGood(n, std::string(ToString(d.kind)) + " '" + d.id + "' passed its deadline of " +
+                                     std::to_string(d.deadline->count()) + " ms");
             } else {
                 w.Undo();
             }
+            return r;
+        }
+        case PlanEvent::Kind::kRetryNode: {
+            if (facts.undoing) return reject();
+            std::vector<int> todo;
+            for (int n = 0; n < static_cast<int>(wf_.nodes().size()); ++n) {
+                if (state.at(wf_.node(n).id).state != NodeState::kParked) continue;
+                if (e.node.empty() || e.node == wf_.node(n).id) todo.push_back(n);
+            }
+            if (todo.empty()) return reject();
+            for (int n : todo) w.Rerun(n);
+            return r;
+        }
+        case PlanEvent::Kind::kSkipNode: {
+            const int n = wf_.find(e.node);
+            if (n < 0 || facts.undoing) return reject();
+            const NodeDef& d = wf_.node(n);
+            NodeStatus& st = state[e.node];
+            const bool running = st.state == NodeState::kRunning && (d.kind == NodeKind::kStep || IsWait(d.kind));
+            if (st.state != NodeState::kParked && !running) return reject();
+            st = NodeStatus{NodeState::kDone, d.kind == NodeKind::kStep ? ++state.completions : 0};
+            w.Continue(n);
             return r;
         }
         case PlanEvent::Kind::kRetryUndo: {

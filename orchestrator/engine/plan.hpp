@@ -21,7 +21,12 @@
 //     passes; when the forward walk stops it is withdrawn (it has nothing to undo);
 //   - a node with a deadline that is still running when it passes fails for good (a step:
 //     with an unknown outcome, so it is undone too), or a signal wait with `OnDeadline`
-//     goes there instead.
+//     goes there instead;
+//   - a node that fails for good does what its failure policy says
+//     (`Workflow::failure_policy`): compensate (the above), retry forward (a second round
+//     of attempts), or park: it waits for an operator while the rest of the flow runs on
+//     as far as it can; once nothing else runs, the saga parks. Past a pivot nothing is
+//     ever compensated (validation makes sure no node there could ask to be).
 // The Plan says what to arm and disarm (timers, signal waits, deadlines) as effects; it
 // reads the time only from `FlowFacts::now`, so it stays pure.
 #pragma once
@@ -49,6 +54,8 @@ enum class NodeState : std::int16_t {
     kCompensating = 5,  ///< Its compensation is out (with `stuck`: it failed for good).
     kCompensated = 6,
     kSkipped = 7,       ///< Off the saga's path, or withdrawn before it was ever sent.
+    kParked = 8,        ///< Failed for good under policy park (or retry_forward spent): waits
+                        ///< for an operator (with `uncertain` as kFailed has it).
 };
 
 [[nodiscard]] std::string_view ToString(NodeState s) noexcept;
@@ -96,6 +103,9 @@ struct PlanEvent {
         kFired,       ///< Timer `node` is due.
         kSignal,      ///< Signal wait `node` got its signal (the service merged its payload).
         kExpired,     ///< `node`'s deadline passed.
+        kRetryNode,   ///< An operator re-runs parked `node` (empty: every parked node) afresh.
+        kSkipNode,    ///< An operator marks parked or running `node` done, as if it succeeded
+                      ///< (the service merged the output they gave).
     };
     Kind kind = Kind::kBegin;
     std::string node;
@@ -119,6 +129,9 @@ struct PlanEffect {
     std::string node;
     Phase phase = Phase::kForward;
     Timestamp due{};  ///< kArmTimer, kArmDeadline.
+    /// kSend of a parked step re-run whose last command may have committed (its outcome is
+    /// unknown): send it under that command's msg id, so the inbox answers if it ran.
+    bool same_msg_id = false;
     friend bool operator==(const PlanEffect&, const PlanEffect&) = default;
 };
 
@@ -129,6 +142,7 @@ enum class FlowSignal {
     kFailed,     ///< The forward walk stopped for good: compensate.
     kUndone,     ///< Everything that needed undoing is undone.
     kStuck,      ///< Nothing more can be undone: a compensation failed for good.
+    kParked,     ///< A node parked and nothing else runs: only an operator moves the saga.
 };
 
 struct PlanResult {
@@ -166,6 +180,9 @@ public:
     /// True when nodes `a` and `b` (numbers) are in different branches of one parallel
     /// group: neither is ordered before the other.
     [[nodiscard]] bool Concurrent(int a, int b) const;
+
+    /// The id of the pivot step the saga has passed (it is done), or nullopt.
+    [[nodiscard]] std::optional<std::string> PassedPivot(const FlowState& state) const;
 
     /// For drawing: the steps with a compensation whose undo may come right after `node`'s
     /// (its nearest compensable predecessors on any path); empty: the saga is compensated

@@ -24,6 +24,7 @@ LifecycleEvent LifecycleOf(FlowSignal signal) {
         case FlowSignal::kFailed: return LifecycleEvent::kFlowFailed;
         case FlowSignal::kUndone: return LifecycleEvent::kUndone;
         case FlowSignal::kStuck: return LifecycleEvent::kStuck;
+        case FlowSignal::kParked: return LifecycleEvent::kPark;
         case FlowSignal::kNone: break;
     }
     throw Error(ErrorCode::kInternal, "no lifecycle event for an empty signal");
@@ -183,16 +184,17 @@ std::vector<HistoryEvent> SagaService::SentEvents(const PendingRecord& item) con
     return {std::move(sent)};
 }
 
-AlertRecord FailedAlert(const SagaRecord& saga, const std::string& reason, Timestamp now) {
+// An operator is needed: the saga stopped in `status` (failed or parked).
+AlertRecord OperatorAlert(const SagaRecord& saga, SagaStatus status, const std::string& reason, Timestamp now) {
     AlertRecord a;
     a.saga_id = saga.id;
     a.next_at = now;
     a.created_at = now;
-    a.event = {{"event", "saga_failed"},
+    a.event = {{"event", "saga_" + std::string(ToString(status))},
                {"saga_id", saga.id.str()},
                {"workflow", saga.workflow},
                {"version", saga.workflow_version},
-               {"status", ToString(SagaStatus::kFailed)},
+               {"status", ToString(status)},
                {"reason", reason},
                {"business_key", saga.business_key ? nlohmann::json(saga.business_key->str()) : nlohmann::json(nullptr)},
                {"trace_id", saga.trace_id.str()},
@@ -242,13 +244,14 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
         const Decision d = Decide(status, event);
         if (!d.accepted) return false;
         if (status && d.status != *status) {
-            ended_now = IsEnded(d.status);
+            ended_now = IsChildOutcome(d.status);
             HistoryEvent e = Note(saga, std::string(ToString(d.status)));
             if (!reason.empty()) e.detail["reason"] = reason;
             events.push_back(std::move(e));
             const bool off_path = d.status != SagaStatus::kRunning && d.status != SagaStatus::kCompleted;
             if (off_path && !reason.empty()) saga.failure_reason = reason;
-            if (d.status == SagaStatus::kFailed && options_.record_alerts) tx.InsertAlert(FailedAlert(saga, reason, now));
+            const bool needs_operator = d.status == SagaStatus::kFailed || d.status == SagaStatus::kParked;
+            if (needs_operator && options_.record_alerts) tx.InsertAlert(OperatorAlert(saga, d.status, reason, now));
             Fact f = FactOf(saga, Fact::Kind::kStatus);
             f.status = d.status;
             f.reason = reason;
@@ -284,6 +287,9 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
                     }
                     PendingRecord c;
                     c.msg_id = MsgId(NewUuid());
+                    if (effect.same_msg_id) {  // its last command may have run: the inbox must answer for it
+                        if (auto last = LastCommandOf(tx, saga.id, node.id)) c.msg_id = *last;
+                    }
                     c.saga_id = saga.id;
                     c.node = node.id;
                     c.phase = effect.phase;
@@ -301,8 +307,10 @@ bool SagaService::Advance(StoreTx& tx, SagaRecord& saga, Move move, Effects& aft
                         throw Error(ErrorCode::kInternal, "resend of a command that was not answered");
                     }
                     PendingRecord& again = *move.answered;
-                    const RetryPolicy& policy = fwd ? node.step.retry : node.step.compensation->retry;
-                    const Duration delay = BackoffDelay(policy, again.attempt, NextUnitRandom());
+                    const int number = wf.find(node.id);
+                    const RetryRound round =
+                        fwd ? wf.forward_round(number, again.attempt) : wf.compensation_round(number, again.attempt);
+                    const Duration delay = BackoffDelay(*round.policy, round.attempt, NextUnitRandom());
                     again.attempt += 1;
                     again.not_before = now + delay;
                     HistoryEvent e = Note(again, "retry_scheduled");
@@ -498,11 +506,16 @@ void SagaService::CompensateChild(StoreTx& tx, const SagaRecord& parent, const N
     // retry of its undo reaches into the child.
     const auto now = tx.GetSaga(*child);
     const bool stuck = now && now->status == SagaStatus::kFailed;
-    const OperatorAction undo{stuck ? OperatorAction::Kind::kRetry : OperatorAction::Kind::kCompensate, *child,
-                              "its parent saga " + parent.id.str() + " compensates", Actor{"saga " + parent.id.str(), {}}};
+    OperatorAction undo;
+    undo.kind = stuck ? OperatorAction::Kind::kRetry : OperatorAction::Kind::kCompensate;
+    undo.saga_id = *child;
+    undo.reason = "its parent saga " + parent.id.str() + " compensates";
+    undo.by = Actor{"saga " + parent.id.str(), {}};
+    // Not forced: a child past its pivot is refused, so the parent's undo of it fails and the
+    // parent stops in failed for an operator, rather than half-undoing the child.
     if (ApplyOperator(tx, undo, after).ok()) return;
     // Refused (nothing written): it ended already (compensated), so tell the parent now.
-    if (now && IsEnded(now->status)) ChildEnded(tx, *now, after);
+    if (now && IsChildOutcome(now->status)) ChildEnded(tx, *now, after);
 }
 
 void SagaService::ChildEnded(StoreTx& tx, const SagaRecord& child, Effects& after) {
@@ -859,46 +872,102 @@ Status SagaService::ApplySignal(StoreTx& tx, const SignalSent& g, Effects& after
 }
 
 Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Effects& after) {
+    using Kind = OperatorAction::Kind;
     const SagaId& id = action.saga_id;
-    const bool compensate = action.kind == OperatorAction::Kind::kCompensate;
     auto saga = tx.GetSaga(id);
     if (!saga) return {ErrorCode::kNotFound, "no saga " + id.str()};
-    if (registry_.Find(saga->workflow, saga->workflow_version) == nullptr) {
-        return {ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
-    }
-    HistoryEvent requested = Note(*saga, compensate ? "compensation_requested" : "retry_requested");
-    if (!action.reason.empty() || compensate) requested.detail["reason"] = action.reason;
-    Stamp(requested, action.by);
+    const Workflow* wf = registry_.Find(saga->workflow, saga->workflow_version);
+    if (wf == nullptr) return {ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
     const SagaStatus was = saga->status;
+    const bool parked = was == SagaStatus::kParked;
+    const char* word = action.kind == Kind::kCompensate ? "compensate" : action.kind == Kind::kRetry ? "retry" : "skip";
     Move move;
-    move.first = compensate ? LifecycleEvent::kManualCompensate : LifecycleEvent::kManualRetry;
-    move.events.push_back(requested);
-    if (compensate) {
-        move.event.kind = PlanEvent::Kind::kCompensate;
-        move.reason = "manual compensation: " + (action.reason.empty() ? "no reason given" : action.reason);
-        if (saga->status == SagaStatus::kRunning) {
-            for (const PendingRecord& p : tx.PendingOf(id)) {
-                if (p.kind != PendingKind::kCommand || p.phase != Phase::kForward) continue;
-                if (!deliveries_.SurelyUnsent(p.msg_id)) continue;
-                move.event.withdrawn.push_back(p.node);
-                move.withdrawn.push_back(p);
+    switch (action.kind) {
+        case Kind::kCompensate: {
+            if (const auto pivot = PlanOf(*wf).PassedPivot(saga->nodes); pivot && !IsUndoing(was)) {
+                if (!action.force) {
+                    return {ErrorCode::kFailedPrecondition,
+                            "saga " + id.str() + " has passed its pivot '" + *pivot +
+                                "': what it did cannot be undone by compensating (force it with a reason)"};
+                }
+                if (action.reason.empty()) return {ErrorCode::kInvalidArgument, "a forced compensation needs a reason"};
             }
+            move.first = LifecycleEvent::kManualCompensate;
+            move.event.kind = PlanEvent::Kind::kCompensate;
+            move.reason = "manual compensation: " + (action.reason.empty() ? "no reason given" : action.reason);
+            if (was == SagaStatus::kRunning) {
+                for (const PendingRecord& p : tx.PendingOf(id)) {
+                    if (p.kind != PendingKind::kCommand || p.phase != Phase::kForward) continue;
+                    if (!deliveries_.SurelyUnsent(p.msg_id)) continue;
+                    move.event.withdrawn.push_back(p.node);
+                    move.withdrawn.push_back(p);
+                }
+            }
+            break;
         }
-    } else {
-        move.event.kind = PlanEvent::Kind::kRetryUndo;
-        move.reason = CompensationCause(tx, id);
+        case Kind::kRetry:
+            if (parked) {
+                move.first = LifecycleEvent::kOperatorResume;
+                move.event.kind = PlanEvent::Kind::kRetryNode;
+                move.event.node = action.node;
+            } else {
+                move.first = LifecycleEvent::kManualRetry;
+                move.event.kind = PlanEvent::Kind::kRetryUndo;
+                move.reason = CompensationCause(tx, id);
+            }
+            break;
+        case Kind::kSkip: {
+            const int n = wf->find(action.node);
+            if (n < 0) return {ErrorCode::kInvalidArgument, "workflow " + saga->workflow + " has no node '" + action.node + "'"};
+            if (!action.output.is_object()) return {ErrorCode::kInvalidArgument, "a skipped node's output must be a JSON object"};
+            if (parked) move.first = LifecycleEvent::kOperatorResume;
+            move.event.kind = PlanEvent::Kind::kSkipNode;
+            move.event.node = action.node;
+            const NodeDef& d = wf->node(n);
+            saga->context[d.kind == NodeKind::kStep ? d.step.name : d.id] = action.output;
+            for (const PendingRecord& p : tx.PendingOf(id)) {  // what the node awaited goes
+                if (p.node == action.node && p.phase == Phase::kForward && p.kind == PendingKind::kCommand) {
+                    move.withdrawn.push_back(p);
+                }
+            }
+            break;
+        }
+    }
+    HistoryEvent requested = Note(*saga, std::string(word) + "_requested");
+    if (action.kind == Kind::kCompensate) requested.kind = "compensation_requested";
+    if (!action.reason.empty() || action.kind == Kind::kCompensate) requested.detail["reason"] = action.reason;
+    if (!action.node.empty()) requested.node = action.node;
+    if (action.kind == Kind::kSkip) requested.detail["output"] = action.output;
+    if (action.force) requested.detail["force"] = true;
+    Stamp(requested, action.by);
+    move.events.push_back(requested);
+    for (const PendingRecord& p : move.withdrawn) {
+        if (action.kind == Kind::kSkip) move.events.push_back(Note(p, "abandoned"));
     }
     Fact op = FactOf(*saga, Fact::Kind::kOperator);
-    op.outcome = compensate ? "compensate" : "retry";
+    op.outcome = word;
     op.reason = action.reason;
     if (Advance(tx, *saga, std::move(move), after)) {
         after.facts.push_back(std::move(op));
         return {};
     }
-    return {ErrorCode::kFailedPrecondition,
-            "saga " + id.str() + " is " + std::string(ToString(was)) + "; " +
-                (compensate ? "only running and completed sagas can be compensated"
-                            : "only failed sagas can be retried")};
+    std::string why;
+    switch (action.kind) {
+        case Kind::kCompensate: why = "only running, parked and completed sagas can be compensated"; break;
+        case Kind::kRetry:
+            why = parked ? "it has no parked node '" + action.node + "'" : "only failed and parked sagas can be retried";
+            break;
+        case Kind::kSkip: why = "only a parked node, or a running step or wait, can be skipped"; break;
+    }
+    return {ErrorCode::kFailedPrecondition, "saga " + id.str() + " is " + std::string(ToString(was)) + "; " + why};
+}
+
+std::optional<MsgId> SagaService::LastCommandOf(StoreTx& tx, const SagaId& id, const std::string& node) {
+    const auto history = tx.History(id);
+    for (auto it = history.rbegin(); it != history.rend(); ++it) {
+        if (it->kind == "queued" && it->node == node && it->phase == Phase::kForward && it->msg_id) return it->msg_id;
+    }
+    return std::nullopt;
 }
 
 std::string SagaService::CompensationCause(StoreTx& tx, const SagaId& id) {

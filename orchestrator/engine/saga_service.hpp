@@ -89,8 +89,10 @@ struct SagaView {
     std::vector<SignalRecord> signals;    ///< Every signal it received, in order.
 };
 
-/// The webhook's event for a saga that stopped in failed for `reason`.
-[[nodiscard]] AlertRecord FailedAlert(const SagaRecord& saga, const std::string& reason, Timestamp now);
+/// The webhook's event for a saga that stopped in `status` (failed or parked: an operator
+/// is needed) for `reason`: event `saga_failed` or `saga_parked`.
+[[nodiscard]] AlertRecord OperatorAlert(const SagaRecord& saga, SagaStatus status, const std::string& reason,
+                                        Timestamp now);
 
 /// Why a saga of a workflow version the registry lacks does not move (for `show`).
 [[nodiscard]] std::string UnregisteredReason(const SagaRecord& saga);
@@ -109,11 +111,19 @@ struct DeadlinePassed {
 
 /// An operator's request on one saga.
 struct OperatorAction {
-    enum class Kind { kCompensate, kRetry };
+    enum class Kind {
+        kCompensate,  ///< Undo what is done (running, parked or completed sagas).
+        kRetry,       ///< Failed: re-run the stuck compensations. Parked: re-run `node` (empty:
+                      ///< every parked node) with a fresh attempt budget.
+        kSkip,        ///< Mark parked or running `node` done with `output`, as if it succeeded.
+    };
     Kind kind = Kind::kCompensate;
     SagaId saga_id;
     std::string reason;  ///< Why (for the history; kCompensate: and the saga row).
     Actor by{};          ///< Who asked.
+    std::string node;    ///< kRetry of a parked saga, kSkip.
+    nlohmann::json output = nlohmann::json::object();  ///< kSkip: joins the context as the node's output.
+    bool force = false;  ///< kCompensate of a saga past its pivot (needs a reason).
 };
 
 /// A ready command whose action no live worker serves: it waits (it was never sent, so
@@ -190,8 +200,14 @@ struct Fact {
 };
 
 /// True for the statuses a caller waiting for a saga's result stops at: completed,
-/// compensated, and failed (it then waits for an operator).
-[[nodiscard]] constexpr bool IsEnded(SagaStatus s) noexcept { return IsTerminal(s) || s == SagaStatus::kFailed; }
+/// compensated, and failed or parked (it then waits for an operator).
+[[nodiscard]] constexpr bool IsEnded(SagaStatus s) noexcept {
+    return IsTerminal(s) || s == SagaStatus::kFailed || s == SagaStatus::kParked;
+}
+
+/// True for the statuses a child saga's parent moves on at: ended, but not parked (an
+/// operator is fixing the child; its parent waits for the outcome).
+[[nodiscard]] constexpr bool IsChildOutcome(SagaStatus s) noexcept { return IsEnded(s) && s != SagaStatus::kParked; }
 
 /// Hears the facts of every committed batch, on the thread that ran it.
 class Observer {
@@ -278,6 +294,8 @@ private:
     Status ApplyReply(StoreTx& tx, const Reply& reply, Effects& after);
     Status ApplyDeadline(StoreTx& tx, const DeadlinePassed& deadline, Effects& after);
     Status ApplyOperator(StoreTx& tx, const OperatorAction& action, Effects& after);
+    /// The msg id of the last forward command of `node`, from the history.
+    static std::optional<MsgId> LastCommandOf(StoreTx& tx, const SagaId& id, const std::string& node);
     Status ApplyUnserved(StoreTx& tx, const Unserved& unserved);
     Status ApplyWaitDue(StoreTx& tx, const WaitDue& due, Effects& after);
     /// A child node's saga: started (once, by its business key `ChildKey`), compensated as

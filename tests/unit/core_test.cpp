@@ -92,15 +92,16 @@ TEST(SagaTypes, StoredStateCodesArePinned) {
     EXPECT_EQ(static_cast<int>(SagaStatus::kCompleted), 3);
     EXPECT_EQ(static_cast<int>(SagaStatus::kCompensated), 4);
     EXPECT_EQ(static_cast<int>(SagaStatus::kFailed), 5);
+    EXPECT_EQ(static_cast<int>(SagaStatus::kParked), 6);
     EXPECT_EQ(static_cast<int>(Phase::kForward), 1);
     EXPECT_EQ(static_cast<int>(Phase::kCompensate), 2);
-    for (int code = 1; code <= 5; ++code) {
+    for (int code = 1; code <= 6; ++code) {
         const auto s = SagaStatusFromCode(code);
         ASSERT_TRUE(s);
         EXPECT_EQ(ParseSagaStatus(ToString(*s)), s);
     }
     EXPECT_FALSE(SagaStatusFromCode(0));
-    EXPECT_FALSE(SagaStatusFromCode(6));
+    EXPECT_FALSE(SagaStatusFromCode(7));
     EXPECT_FALSE(ParseSagaStatus("RUNNING"));
 }
 
@@ -108,6 +109,7 @@ TEST(SagaTypes, OnlyCompletedAndCompensatedAreTerminal) {
     EXPECT_TRUE(IsTerminal(SagaStatus::kCompleted));
     EXPECT_TRUE(IsTerminal(SagaStatus::kCompensated));
     EXPECT_FALSE(IsTerminal(SagaStatus::kFailed));
+    EXPECT_FALSE(IsTerminal(SagaStatus::kParked));
     EXPECT_FALSE(IsTerminal(SagaStatus::kRunning));
 }
 

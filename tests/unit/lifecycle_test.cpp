@@ -13,7 +13,7 @@ using E = LifecycleEvent;
 using S = SagaStatus;
 
 TEST(Lifecycle, RestoringEveryStoredCodeReadsItBack) {
-    for (S s : {S::kRunning, S::kCompensating, S::kCompleted, S::kCompensated, S::kFailed}) {
+    for (S s : {S::kRunning, S::kCompensating, S::kCompleted, S::kCompensated, S::kFailed, S::kParked}) {
         EXPECT_EQ(RestoreAndRead(s), s) << ToString(s);
     }
 }
@@ -33,6 +33,9 @@ TEST(Lifecycle, EveryAllowedTransition) {
         {S::kCompensating, E::kUndone, S::kCompensated},
         {S::kCompensating, E::kStuck, S::kFailed},
         {S::kFailed, E::kManualRetry, S::kCompensating},
+        {S::kRunning, E::kPark, S::kParked},
+        {S::kParked, E::kOperatorResume, S::kRunning},
+        {S::kParked, E::kManualCompensate, S::kCompensating},
     };
     for (const Row& r : rows) {
         const Decision d = Decide(r.from, r.event);
@@ -42,14 +45,15 @@ TEST(Lifecycle, EveryAllowedTransition) {
 }
 
 TEST(Lifecycle, EveryOtherEventIsRefusedWithoutChange) {
-    const E all[] = {E::kBegin, E::kFlowCompleted, E::kFlowFailed, E::kUndone, E::kStuck, E::kManualCompensate,
-                     E::kManualRetry};
+    const E all[] = {E::kBegin,  E::kFlowCompleted,    E::kFlowFailed,  E::kUndone, E::kStuck,
+                     E::kManualCompensate, E::kManualRetry, E::kPark, E::kOperatorResume};
     const std::set<std::pair<int, E>> allowed = {
         {1, E::kFlowCompleted}, {1, E::kFlowFailed}, {1, E::kManualCompensate}, {3, E::kManualCompensate},
-        {2, E::kUndone},        {2, E::kStuck},      {5, E::kManualRetry},
+        {2, E::kUndone},        {2, E::kStuck},      {5, E::kManualRetry},      {1, E::kPark},
+        {6, E::kOperatorResume}, {6, E::kManualCompensate},
     };
     int refused = 0;
-    for (S s : {S::kRunning, S::kCompensating, S::kCompleted, S::kCompensated, S::kFailed}) {
+    for (S s : {S::kRunning, S::kCompensating, S::kCompleted, S::kCompensated, S::kFailed, S::kParked}) {
         for (E e : all) {
             if (allowed.contains({static_cast<int>(s), e})) continue;
             const Decision d = Decide(s, e);
@@ -58,7 +62,7 @@ TEST(Lifecycle, EveryOtherEventIsRefusedWithoutChange) {
             ++refused;
         }
     }
-    EXPECT_EQ(refused, 5 * 7 - 7);
+    EXPECT_EQ(refused, 6 * 9 - 10);
     for (E e : all) {
         if (e != E::kBegin) {
             EXPECT_FALSE(Decide(std::nullopt, e).accepted) << "no saga yet";
@@ -72,6 +76,7 @@ TEST(Lifecycle, UndoingMeansCompensatingOrFailed) {
     EXPECT_FALSE(IsUndoing(S::kRunning));
     EXPECT_FALSE(IsUndoing(S::kCompleted));
     EXPECT_FALSE(IsUndoing(S::kCompensated));
+    EXPECT_FALSE(IsUndoing(S::kParked));  // a parked saga walks neither way until an operator acts
 }
 
 }  // namespace

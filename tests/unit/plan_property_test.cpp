@@ -308,6 +308,9 @@ private:
                 EXPECT_TRUE(in_flight_.empty());
                 status_ = Status::kFailed;
                 break;
+            case FlowSignal::kParked:
+                ADD_FAILURE() << "parked, but these graphs declare no policy that parks";
+                break;
         }
     }
 

@@ -1,5 +1,6 @@
 // The Plan, node kind by node kind and outcome by outcome.
 #include "plan.hpp"
+#include "plan_walk.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,43 +12,8 @@ namespace {
 using nlohmann::json;
 using Kind = PlanEvent::Kind;
 
-// A saga walked by the Plan alone; plays the lifecycle's part by hand (`undoing`).
-struct Saga {
-    explicit Saga(Workflow wf, json in = json::object()) : plan(wf), input(std::move(in)) {}
-
-    PlanResult Fire(Kind kind, const std::string& node = {}, Phase phase = Phase::kForward, int attempt = 1) {
-        PlanEvent e;
-        e.kind = kind;
-        e.node = node;
-        e.phase = phase;
-        e.attempt = attempt;
-        return Fire(e);
-    }
-    PlanResult Fire(const PlanEvent& e) {
-        last = plan.Apply(state, e, FlowFacts{input, context, undoing});
-        return last;
-    }
-    PlanResult Ok(const std::string& node) { return Fire(Kind::kOk, node); }
-    PlanResult Undone(const std::string& node) { return Fire(Kind::kOk, node, Phase::kCompensate); }
-    NodeState Of(const std::string& node) const { return state.at(node).state; }
-
-    Plan plan;
-    json input;
-    json context = json::object();
-    FlowState state;
-    bool undoing = false;
-    PlanResult last;
-};
-
-// "node" for a forward send, "~node" for a compensation, "+node" for a resend, "-node" withdrawn.
-std::vector<std::string> Effects(const PlanResult& r) {
-    std::vector<std::string> out;
-    for (const PlanEffect& e : r.effects) {
-        const char* mark = e.kind == PlanEffect::Kind::kResend ? "+" : e.kind == PlanEffect::Kind::kWithdraw ? "-" : "";
-        out.push_back(std::string(mark) + (e.phase == Phase::kCompensate ? "~" : "") + e.node);
-    }
-    return out;
-}
+using Saga = testing::PlanWalk;
+using testing::Effects;
 using V = std::vector<std::string>;
 
 Workflow Linear() {

@@ -8,6 +8,7 @@
 #include "fake_worker.hpp"
 #include "memory_store.hpp"
 #include "trip_workflows.hpp"
+#include "unit_kit.hpp"
 
 namespace sagaflow::engine {
 namespace {
@@ -17,20 +18,12 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::FakeWorker;
 
-template <class Builder>
-std::string Problems(const Builder& b) {  // a chain, within the expression that built it
-    try {
-        (void)b.Build();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return {};
-}
+using testing::BuildError;
 
 bool Has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 TEST(WaitsRegistration, BadTimersDeadlinesAndSignalsAreNamed) {
-    const std::string p = Problems(WorkflowBuilder("w", 1)
+    const std::string p = BuildError(WorkflowBuilder("w", 1)
                                        .Step("a", "q").Timeout(seconds(10)).Deadline(seconds(5))
                                        .Sleep("zero", milliseconds(0))
                                        .Sleep("negative", milliseconds(-5))
@@ -42,7 +35,7 @@ TEST(WaitsRegistration, BadTimersDeadlinesAndSignalsAreNamed) {
     EXPECT_TRUE(Has(p, "signal 'wait': OnDeadline without a Deadline")) << p;
     EXPECT_TRUE(Has(p, "signal 'wait': target 'a' (on deadline) is not further down")) << p;
 
-    const std::string g = Problems(WorkflowBuilder("w", 1)
+    const std::string g = BuildError(WorkflowBuilder("w", 1)
                                        .Parallel("group")
                                        .Branch().Step("x", "q").Timeout(seconds(60))
                                        .Branch().Step("y", "q")
@@ -128,11 +121,7 @@ protected:
         return st;
     }
 
-    int CountEvents(const SagaId& id, const std::string& kind) {
-        int n = 0;
-        for (const auto& e : View(id).history) n += e.kind == kind;
-        return n;
-    }
+    int CountEvents(const SagaId& id, const std::string& kind) { return testing::CountEvents(View(id).history, kind); }
 
     WorkflowRegistry registry_;
     MemorySagaStore store_;

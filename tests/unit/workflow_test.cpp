@@ -3,23 +3,14 @@
 #include "order_fulfilment.hpp"
 #include "sagaflow/core/error.hpp"
 #include "sagaflow/workflow/workflow.hpp"
+#include "unit_kit.hpp"
 
 namespace sagaflow {
 namespace {
 
 using std::chrono::milliseconds;
 
-// Builds and returns the error message, failing the test if it built.
-std::string BuildError(const WorkflowBuilder& b) {
-    try {
-        (void)b.Build();
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-        return e.what();
-    }
-    ADD_FAILURE() << "built an invalid workflow";
-    return {};
-}
+using testing::BuildError;
 
 TEST(Workflow, OrderFulfilmentHasThreeCompensatedStepsInOrder) {
     const Workflow wf = workflows::OrderFulfilment();

@@ -15,6 +15,7 @@ enum class SagaStatus : std::int16_t {
     kCompleted = 3,
     kCompensated = 4,
     kFailed = 5,  ///< A compensation could not finish: waits for an operator.
+    kParked = 6,  ///< A forward node parked under its failure policy: waits for an operator.
 };
 
 /// Which action of a step a command asks for.

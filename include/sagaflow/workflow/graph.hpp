@@ -100,12 +100,40 @@ struct RetryPolicy {
 /// The default policy for compensations: they must eventually succeed, so more attempts.
 [[nodiscard]] RetryPolicy DefaultCompensationPolicy();
 
+/// The default second round of a step or compensation whose policy is `kRetryForward`:
+/// more attempts, further apart, before it parks.
+[[nodiscard]] RetryPolicy DefaultForwardRetryPolicy();
+
+/// What a step is for the saga's point of no return (Garcia-Molina's saga kinds).
+enum class StepKind : std::uint8_t {
+    kCompensable,  ///< The default: undone by its compensation, if it has one (none: nothing to undo).
+    kPivot,        ///< The point of no return: it has no compensation, and once it is done the
+                   ///< saga never compensates; what comes after it is retried forward or parks.
+    kRetriable,    ///< After a pivot: it must eventually succeed, so it is retried forward.
+};
+
+/// What happens when a step (or a compensation) has failed for good: a `fail` reply, or
+/// its attempts spent on retries and timeouts.
+enum class FailurePolicy : std::uint8_t {
+    kCompensate,    ///< The saga compensates (the default for a step before a pivot).
+    kRetryForward,  ///< Spent attempts start a second round (`forward_retry`); then it parks.
+                    ///< A `fail` reply is final by contract, so it parks at once.
+    kPark,          ///< The node stops and the saga waits for an operator (`parked`).
+};
+
+[[nodiscard]] std::string_view ToString(StepKind kind) noexcept;
+[[nodiscard]] std::string_view ToString(FailurePolicy policy) noexcept;
+
 /// The undo action of a step, sent to `queue` (by default the step's queue).
 struct CompensationDef {
     std::string action;
     std::string queue;
     RetryPolicy retry = DefaultCompensationPolicy();
     std::chrono::milliseconds timeout{30'000};
+    /// When its attempts are spent: kPark (the default: the saga stops in `failed` for an
+    /// operator) or kRetryForward (a second round, `forward_retry`, then it parks).
+    FailurePolicy on_failure = FailurePolicy::kPark;
+    RetryPolicy forward_retry = DefaultForwardRetryPolicy();
 };
 
 /// One step: a forward action named like the step, sent to `queue`.
@@ -115,7 +143,22 @@ struct StepDef {
     RetryPolicy retry;
     std::chrono::milliseconds timeout{30'000};  ///< Per attempt.
     std::optional<CompensationDef> compensation;
+    StepKind kind = StepKind::kCompensable;
+    /// When it fails for good; nullopt: the default for where it sits (`Workflow::failure_policy`).
+    std::optional<FailurePolicy> on_failure;
+    RetryPolicy forward_retry = DefaultForwardRetryPolicy();  ///< kRetryForward's second round.
 };
+
+/// The policy that spaces attempts after attempt `attempt` of a command whose first round
+/// is `first`, and the attempt's number within its round: the first round, then (with
+/// kRetryForward) the second. The one rule for the engine's backoff and the Plan's budget.
+struct RetryRound {
+    const RetryPolicy* policy = nullptr;
+    int attempt = 1;  ///< Within the round, 1-based.
+    bool last = false;  ///< No attempt is left after this one.
+};
+[[nodiscard]] RetryRound RoundOf(const RetryPolicy& first, FailurePolicy on_failure, const RetryPolicy& second,
+                                 int attempt) noexcept;
 
 enum class NodeKind : std::uint8_t {
     kStep,

@@ -78,6 +78,16 @@ public:
     }
     /// The guard registered under `name`, or nullptr.
     [[nodiscard]] const Guard* guard(std::string_view name) const;
+    /// True when node `node` can run after a pivot step was done (it is reachable from one).
+    [[nodiscard]] bool after_pivot(int node) const { return data_->after_pivot.at(static_cast<std::size_t>(node)); }
+    /// What node `node` does when it fails for good: a step's own `on_failure`, else
+    /// kRetryForward for a retriable step, kPark after a pivot, kCompensate otherwise.
+    /// The one place the default is decided.
+    [[nodiscard]] FailurePolicy failure_policy(int node) const;
+    /// The retry round of step `node`'s forward command after `attempt` attempts, and of
+    /// its compensation's: which policy spaces the next attempt, and whether none is left.
+    [[nodiscard]] RetryRound forward_round(int node, int attempt) const;
+    [[nodiscard]] RetryRound compensation_round(int node, int attempt) const;
     /// True when the graph is one sequence of steps without jumps (the linear shorthand).
     [[nodiscard]] bool is_linear() const noexcept { return data_->linear; }
 
@@ -98,6 +108,7 @@ private:
         std::vector<std::vector<int>> branch_sequences;
         std::map<std::string, int, std::less<>> by_id;
         std::vector<StepDef> steps;
+        std::vector<bool> after_pivot;
         bool linear = true;
     };
     explicit Workflow(std::shared_ptr<const Data> data) : data_(std::move(data)) {}
@@ -120,6 +131,23 @@ public:
     StepBuilder& Retry(const RetryPolicy& policy);
     StepBuilder& CompensationRetry(const RetryPolicy& policy);
     StepBuilder& Timeout(std::chrono::milliseconds per_attempt);
+    /// This step is the point of no return (no compensation; at the top level, not inside
+    /// a parallel group; one per path). Once it is done the saga never compensates: what
+    /// comes after it is retriable (or has nothing to undo) and is retried forward or parks.
+    StepBuilder& Pivot();
+    /// This step must eventually succeed: it has no compensation, and when its attempts are
+    /// spent it is retried forward (`RetryForward`'s round, by default 20 attempts from 1 s
+    /// to 5 min apart), then it parks for an operator.
+    StepBuilder& Retriable();
+    /// What to do when this step fails for good (see `FailurePolicy`). The default:
+    /// kCompensate before a pivot, kRetryForward for a retriable step, kPark after a pivot.
+    StepBuilder& OnFailure(FailurePolicy policy);
+    /// OnFailure(kRetryForward) with `second_round` as the second round's policy.
+    StepBuilder& RetryForward(const RetryPolicy& second_round);
+    /// What to do when this step's compensation has spent its attempts: kPark (the default:
+    /// the saga stops in `failed`) or kRetryForward.
+    StepBuilder& CompensationOnFailure(FailurePolicy policy);
+    StepBuilder& CompensationRetryForward(const RetryPolicy& second_round);
     StepBuilder& CompensationTimeout(std::chrono::milliseconds per_attempt);
     /// After this step (parallel group, wait), go to `target`, further down this sequence;
     /// the nodes jumped over are skipped.
