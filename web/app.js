@@ -7,7 +7,7 @@
 "use strict";
 
 const main = document.getElementById("main");
-const STATUSES = ["", "running", "compensating", "completed", "compensated", "failed"];
+const STATUSES = ["", "running", "compensating", "completed", "compensated", "failed", "parked", "cancelled"];
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);

@@ -12,6 +12,7 @@ constexpr std::pair<SagaStatus, std::string_view> kStatusWords[] = {
     {SagaStatus::kCompensated, "compensated"},
     {SagaStatus::kFailed, "failed"},
     {SagaStatus::kParked, "parked"},
+    {SagaStatus::kCancelled, "cancelled"},
 };
 
 }  // namespace

@@ -4,6 +4,13 @@
 // through action-less rows, then the real event runs. It has no actions: what a saga does
 // next is the Plan's effects; the machine only decides where its status goes.
 
+// The table has more rows than Boost.MPL's default limit of 20 for a vector; raising the
+// limit means MPL must generate its headers instead of using its preprocessed ones.
+// These come before any Boost header, and this is the one file that includes MSM.
+#define BOOST_MPL_CFG_NO_PREPROCESSED_HEADERS
+#define BOOST_MPL_LIMIT_VECTOR_SIZE 40
+#define BOOST_MPL_LIMIT_MAP_SIZE 40
+
 #include "lifecycle.hpp"
 
 #include <boost/msm/back/state_machine.hpp>
@@ -34,6 +41,9 @@ struct ManualCompensate {};
 struct ManualRetry {};
 struct Park {};
 struct OperatorResume {};
+struct Cancel {};
+struct ResolveCompleted {};
+struct ResolveCompensated {};
 
 struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
     using no_exception_thrown = int;  // no actions, nothing to throw
@@ -49,6 +59,7 @@ struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
     struct Compensated : msm::front::state<> {};
     struct Failed : msm::front::state<> {};
     struct Parked : msm::front::state<> {};  // owned by an operator: nothing times it out
+    struct Cancelled : msm::front::state<> {};
     using initial_state = Idle;
 
     template <SagaStatus Code>
@@ -69,6 +80,7 @@ struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
         Row < Idle         , Restore          , Compensated   , none  , Was<SagaStatus::kCompensated>  >,
         Row < Idle         , Restore          , Failed        , none  , Was<SagaStatus::kFailed>       >,
         Row < Idle         , Restore          , Parked        , none  , Was<SagaStatus::kParked>       >,
+        Row < Idle         , Restore          , Cancelled     , none  , Was<SagaStatus::kCancelled>    >,
         Row < Idle         , Begin            , Running       , none  , none                           >,
         //   +--------------+------------------+---------------+-------+--------------------------------+
         Row < Running      , FlowCompleted    , Completed     , none  , none                           >,
@@ -81,7 +93,22 @@ struct LifecycleDef : msm::front::state_machine_def<LifecycleDef> {
         //   +--------------+------------------+---------------+-------+--------------------------------+
         Row < Compensating , Undone           , Compensated   , none  , none                           >,
         Row < Compensating , Stuck            , Failed        , none  , none                           >,
-        Row < Failed       , ManualRetry      , Compensating  , none  , none                           >
+        Row < Failed       , ManualRetry      , Compensating  , none  , none                           >,
+        //   +--------------+------------------+---------------+-------+--------------------------------+
+        // An operator closes a saga that has not ended by itself. (Whether a running one
+        // needs --force is the service's rule about the request, not a status.)
+        Row < Running      , Cancel             , Cancelled   , none  , none                           >,
+        Row < Parked       , Cancel             , Cancelled   , none  , none                           >,
+        Row < Compensating , Cancel             , Cancelled   , none  , none                           >,
+        Row < Failed       , Cancel             , Cancelled   , none  , none                           >,
+        Row < Running      , ResolveCompleted   , Completed   , none  , none                           >,
+        Row < Parked       , ResolveCompleted   , Completed   , none  , none                           >,
+        Row < Compensating , ResolveCompleted   , Completed   , none  , none                           >,
+        Row < Failed       , ResolveCompleted   , Completed   , none  , none                           >,
+        Row < Running      , ResolveCompensated , Compensated , none  , none                           >,
+        Row < Parked       , ResolveCompensated , Compensated , none  , none                           >,
+        Row < Compensating , ResolveCompensated , Compensated , none  , none                           >,
+        Row < Failed       , ResolveCompensated , Compensated , none  , none                           >
         //   +--------------+------------------+---------------+-------+--------------------------------+
     > {};
     // clang-format on
@@ -105,6 +132,7 @@ std::optional<SagaStatus> CurrentStatus(const Machine& m) {
         case kStateId<LifecycleDef::Compensated>: return SagaStatus::kCompensated;
         case kStateId<LifecycleDef::Failed>: return SagaStatus::kFailed;
         case kStateId<LifecycleDef::Parked>: return SagaStatus::kParked;
+        case kStateId<LifecycleDef::Cancelled>: return SagaStatus::kCancelled;
         default: return std::nullopt;
     }
 }
@@ -120,6 +148,9 @@ void Fire(Machine& m, LifecycleEvent event) {
         case LifecycleEvent::kManualRetry: m.process_event(ManualRetry{}); return;
         case LifecycleEvent::kPark: m.process_event(Park{}); return;
         case LifecycleEvent::kOperatorResume: m.process_event(OperatorResume{}); return;
+        case LifecycleEvent::kCancel: m.process_event(Cancel{}); return;
+        case LifecycleEvent::kResolveCompleted: m.process_event(ResolveCompleted{}); return;
+        case LifecycleEvent::kResolveCompensated: m.process_event(ResolveCompensated{}); return;
     }
 }
 

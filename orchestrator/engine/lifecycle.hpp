@@ -24,6 +24,9 @@ enum class LifecycleEvent {
     kManualRetry,       ///< An operator retries the stuck compensations (failed sagas).
     kPark,              ///< The Plan parked: a node waits for an operator, nothing else runs.
     kOperatorResume,    ///< An operator re-runs or skips a parked node (parked sagas).
+    kCancel,            ///< An operator stops the saga without compensating.
+    kResolveCompleted,  ///< An operator closes a case settled outside the system: completed.
+    kResolveCompensated,  ///< ... or compensated.
 };
 
 struct Decision {

@@ -551,6 +551,11 @@ PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFact
             w.Continue(n);
             return r;
         }
+        case PlanEvent::Kind::kClose:
+            for (auto& [id, st] : state.nodes) {
+                if (st.state == NodeState::kRunning || st.state == NodeState::kParked) st.state = NodeState::kSkipped;
+            }
+            return r;
         case PlanEvent::Kind::kRetryUndo: {
             if (!facts.undoing) return reject();
             bool any = false;

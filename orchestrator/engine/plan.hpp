@@ -106,6 +106,8 @@ struct PlanEvent {
         kRetryNode,   ///< An operator re-runs parked `node` (empty: every parked node) afresh.
         kSkipNode,    ///< An operator marks parked or running `node` done, as if it succeeded
                       ///< (the service merged the output they gave).
+        kClose,       ///< An operator closed the saga (cancel, resolve): nothing of it runs
+                      ///< any more, so what ran or was parked is skipped.
     };
     Kind kind = Kind::kBegin;
     std::string node;

@@ -871,6 +871,17 @@ Status SagaService::ApplySignal(StoreTx& tx, const SignalSent& g, Effects& after
     return {ErrorCode::kOk, std::string(kSignalDelivered)};
 }
 
+std::string_view ToString(OperatorAction::Kind kind) noexcept {
+    switch (kind) {
+        case OperatorAction::Kind::kCompensate: return "compensate";
+        case OperatorAction::Kind::kRetry: return "retry";
+        case OperatorAction::Kind::kSkip: return "skip";
+        case OperatorAction::Kind::kCancel: return "cancel";
+        case OperatorAction::Kind::kResolve: return "resolve";
+    }
+    return "unknown";
+}
+
 Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Effects& after) {
     using Kind = OperatorAction::Kind;
     const SagaId& id = action.saga_id;
@@ -880,7 +891,7 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
     if (wf == nullptr) return {ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
     const SagaStatus was = saga->status;
     const bool parked = was == SagaStatus::kParked;
-    const char* word = action.kind == Kind::kCompensate ? "compensate" : action.kind == Kind::kRetry ? "retry" : "skip";
+    const std::string word(ToString(action.kind));
     Move move;
     switch (action.kind) {
         case Kind::kCompensate: {
@@ -932,17 +943,41 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
             }
             break;
         }
+        case Kind::kCancel:
+        case Kind::kResolve: {
+            const bool cancel = action.kind == Kind::kCancel;
+            if (action.reason.empty()) return {ErrorCode::kInvalidArgument, "a " + word + " needs a reason"};
+            if (!cancel && action.resolve_to != SagaStatus::kCompleted && action.resolve_to != SagaStatus::kCompensated) {
+                return {ErrorCode::kInvalidArgument, "a saga is resolved as completed or compensated"};
+            }
+            const bool moving = was == SagaStatus::kRunning || was == SagaStatus::kCompensating;
+            if (!cancel && moving && !action.force) {
+                return {ErrorCode::kFailedPrecondition, "saga " + id.str() + " is " + std::string(ToString(was)) +
+                                                            "; resolving a saga that still moves needs force"};
+            }
+            move.first = cancel ? LifecycleEvent::kCancel
+                                : action.resolve_to == SagaStatus::kCompleted ? LifecycleEvent::kResolveCompleted
+                                                                              : LifecycleEvent::kResolveCompensated;
+            move.event.kind = PlanEvent::Kind::kClose;
+            move.reason = (cancel ? "cancelled by an operator: " : "resolved by an operator: ") + action.reason;
+            move.withdrawn = tx.PendingOf(id);  // nothing of it runs any more
+            for (const PendingRecord& p : move.withdrawn) {
+                if (p.kind == PendingKind::kCommand) move.events.push_back(Note(p, "abandoned"));
+            }
+            break;
+        }
     }
     HistoryEvent requested = Note(*saga, std::string(word) + "_requested");
     if (action.kind == Kind::kCompensate) requested.kind = "compensation_requested";
     if (!action.reason.empty() || action.kind == Kind::kCompensate) requested.detail["reason"] = action.reason;
     if (!action.node.empty()) requested.node = action.node;
     if (action.kind == Kind::kSkip) requested.detail["output"] = action.output;
+    if (action.kind == Kind::kResolve) requested.detail["status"] = ToString(action.resolve_to);
     if (action.force) requested.detail["force"] = true;
     Stamp(requested, action.by);
-    move.events.push_back(requested);
-    for (const PendingRecord& p : move.withdrawn) {
-        if (action.kind == Kind::kSkip) move.events.push_back(Note(p, "abandoned"));
+    move.events.insert(move.events.begin(), requested);
+    if (action.kind == Kind::kSkip) {
+        for (const PendingRecord& p : move.withdrawn) move.events.push_back(Note(p, "abandoned"));
     }
     Fact op = FactOf(*saga, Fact::Kind::kOperator);
     op.outcome = word;
@@ -958,6 +993,8 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
             why = parked ? "it has no parked node '" + action.node + "'" : "only failed and parked sagas can be retried";
             break;
         case Kind::kSkip: why = "only a parked node, or a running step or wait, can be skipped"; break;
+        case Kind::kCancel:
+        case Kind::kResolve: why = "it has ended already"; break;
     }
     return {ErrorCode::kFailedPrecondition, "saga " + id.str() + " is " + std::string(ToString(was)) + "; " + why};
 }

@@ -116,6 +116,10 @@ struct OperatorAction {
         kRetry,       ///< Failed: re-run the stuck compensations. Parked: re-run `node` (empty:
                       ///< every parked node) with a fresh attempt budget.
         kSkip,        ///< Mark parked or running `node` done with `output`, as if it succeeded.
+        kCancel,      ///< Stop without compensating (a reason is required): cancelled.
+        kResolve,     ///< Close a case settled outside the system as `resolve_to` (completed
+                      ///< or compensated; a reason is required; a running or compensating
+                      ///< saga needs `force`).
     };
     Kind kind = Kind::kCompensate;
     SagaId saga_id;
@@ -123,8 +127,12 @@ struct OperatorAction {
     Actor by{};          ///< Who asked.
     std::string node;    ///< kRetry of a parked saga, kSkip.
     nlohmann::json output = nlohmann::json::object();  ///< kSkip: joins the context as the node's output.
-    bool force = false;  ///< kCompensate of a saga past its pivot (needs a reason).
+    bool force = false;  ///< kCompensate past a pivot, kResolve of a saga still moving.
+    SagaStatus resolve_to = SagaStatus::kCompleted;  ///< kResolve.
 };
+
+/// The action's word: compensate, retry, skip, cancel, resolve (history, logs, metrics).
+[[nodiscard]] std::string_view ToString(OperatorAction::Kind kind) noexcept;
 
 /// A ready command whose action no live worker serves: it waits (it was never sent, so
 /// no deadline runs), and its saga's history says why, once per attempt.

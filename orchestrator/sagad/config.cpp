@@ -193,7 +193,7 @@ const std::vector<Setting>& Settings() {
          "completed sagas are removed, with their history, this long after they ended (default 7d)",
          [](Config& c, const std::string& v) { return Positive(c.retention_completed, v, "retention_completed"); }},
         {"retention_compensated", "SAGAD_RETENTION_COMPENSATED",
-         "compensated sagas likewise (default 30d); failed sagas are kept until resolved",
+         "compensated and cancelled sagas likewise (default 30d); failed and parked sagas are kept until resolved",
          [](Config& c, const std::string& v) { return Positive(c.retention_compensated, v, "retention_compensated"); }},
         {"retention_interval", "SAGAD_RETENTION_INTERVAL", "how often the retention job looks (default 1m)",
          [](Config& c, const std::string& v) { return Positive(c.retention_interval, v, "retention_interval"); }},

@@ -25,7 +25,8 @@ void RetentionJob::Pass() {
     std::uint64_t batches = 0;
     bool locked_out = false;
     for (const auto& [status, window] : {std::pair{SagaStatus::kCompleted, options_.completed},
-                                         std::pair{SagaStatus::kCompensated, options_.compensated}}) {
+                                         std::pair{SagaStatus::kCompensated, options_.compensated},
+                                         std::pair{SagaStatus::kCancelled, options_.compensated}}) {
         const Timestamp cutoff = clock_.Now() - std::chrono::duration_cast<Duration>(window);
         for (bool more = true; more && !locked_out;) {
             if (loop_.stopping()) return;

@@ -1,7 +1,8 @@
 // The retention job: removes ended sagas once they are older than their window, with
 // their history, pending items and alerts, in bounded batches (StoreTx::ExpireEnded), so
 // the database stops growing under a steady load. Completed and compensated sagas have a
-// window each; failed sagas are kept until someone resolves them. The age is counted from
+// window each (cancelled ones share the compensated window); failed and parked sagas are
+// kept until someone resolves them. The age is counted from
 // a saga's last change (when it ended). A store shared by several sagads runs one batch
 // at a time (an advisory lock); here only the active node runs the job.
 //

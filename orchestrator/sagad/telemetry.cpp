@@ -164,13 +164,12 @@ void Telemetry::Observe(std::span<const engine::Fact> facts) {
                 const std::string status(ToString(f.status));
                 const nlohmann::json fields{{"saga_id", f.saga_id.str()}, {"trace_id", f.trace_id.str()},
                                        {"workflow", f.workflow}, {"reason", f.reason}};
-                if (f.status == SagaStatus::kCompleted || f.status == SagaStatus::kCompensated ||
-                    f.status == SagaStatus::kFailed) {
+                if (engine::IsEnded(f.status)) {
                     ended_.With({f.workflow, status}).Inc();
                     saga_seconds_.With({f.workflow, status}).Observe(Seconds(f.latency));
                 }
-                if (f.status == SagaStatus::kFailed) {
-                    log::Warn("saga_failed", fields);
+                if (f.status == SagaStatus::kFailed || f.status == SagaStatus::kParked) {
+                    log::Warn("saga_" + status, fields);  // an operator is needed
                     if (on_failed_) on_failed_();
                 } else if (f.status == SagaStatus::kCompensating) {
                     log::Info("saga_compensating", fields);

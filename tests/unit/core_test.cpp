@@ -93,15 +93,16 @@ TEST(SagaTypes, StoredStateCodesArePinned) {
     EXPECT_EQ(static_cast<int>(SagaStatus::kCompensated), 4);
     EXPECT_EQ(static_cast<int>(SagaStatus::kFailed), 5);
     EXPECT_EQ(static_cast<int>(SagaStatus::kParked), 6);
+    EXPECT_EQ(static_cast<int>(SagaStatus::kCancelled), 7);
     EXPECT_EQ(static_cast<int>(Phase::kForward), 1);
     EXPECT_EQ(static_cast<int>(Phase::kCompensate), 2);
-    for (int code = 1; code <= 6; ++code) {
+    for (int code = 1; code <= 7; ++code) {
         const auto s = SagaStatusFromCode(code);
         ASSERT_TRUE(s);
         EXPECT_EQ(ParseSagaStatus(ToString(*s)), s);
     }
     EXPECT_FALSE(SagaStatusFromCode(0));
-    EXPECT_FALSE(SagaStatusFromCode(7));
+    EXPECT_FALSE(SagaStatusFromCode(8));
     EXPECT_FALSE(ParseSagaStatus("RUNNING"));
 }
 
@@ -110,6 +111,7 @@ TEST(SagaTypes, OnlyCompletedAndCompensatedAreTerminal) {
     EXPECT_TRUE(IsTerminal(SagaStatus::kCompensated));
     EXPECT_FALSE(IsTerminal(SagaStatus::kFailed));
     EXPECT_FALSE(IsTerminal(SagaStatus::kParked));
+    EXPECT_TRUE(IsTerminal(SagaStatus::kCancelled));
     EXPECT_FALSE(IsTerminal(SagaStatus::kRunning));
 }
 

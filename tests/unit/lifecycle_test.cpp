@@ -13,7 +13,7 @@ using E = LifecycleEvent;
 using S = SagaStatus;
 
 TEST(Lifecycle, RestoringEveryStoredCodeReadsItBack) {
-    for (S s : {S::kRunning, S::kCompensating, S::kCompleted, S::kCompensated, S::kFailed, S::kParked}) {
+    for (S s : {S::kRunning, S::kCompensating, S::kCompleted, S::kCompensated, S::kFailed, S::kParked, S::kCancelled}) {
         EXPECT_EQ(RestoreAndRead(s), s) << ToString(s);
     }
 }
@@ -37,6 +37,17 @@ TEST(Lifecycle, EveryAllowedTransition) {
         {S::kParked, E::kOperatorResume, S::kRunning},
         {S::kParked, E::kManualCompensate, S::kCompensating},
     };
+    std::vector<Row> closing;
+    for (S from : {S::kRunning, S::kParked, S::kCompensating, S::kFailed}) {
+        closing.push_back({from, E::kCancel, S::kCancelled});
+        closing.push_back({from, E::kResolveCompleted, S::kCompleted});
+        closing.push_back({from, E::kResolveCompensated, S::kCompensated});
+    }
+    for (const Row& r : closing) {
+        const Decision d = Decide(r.from, r.event);
+        EXPECT_TRUE(d.accepted) << ToString(*r.from) << " " << static_cast<int>(r.event);
+        EXPECT_EQ(d.status, r.to);
+    }
     for (const Row& r : rows) {
         const Decision d = Decide(r.from, r.event);
         EXPECT_TRUE(d.accepted) << static_cast<int>(r.event);
@@ -46,23 +57,28 @@ TEST(Lifecycle, EveryAllowedTransition) {
 
 TEST(Lifecycle, EveryOtherEventIsRefusedWithoutChange) {
     const E all[] = {E::kBegin,  E::kFlowCompleted,    E::kFlowFailed,  E::kUndone, E::kStuck,
-                     E::kManualCompensate, E::kManualRetry, E::kPark, E::kOperatorResume};
+                     E::kManualCompensate, E::kManualRetry, E::kPark, E::kOperatorResume,
+                     E::kCancel, E::kResolveCompleted, E::kResolveCompensated};
     const std::set<std::pair<int, E>> allowed = {
         {1, E::kFlowCompleted}, {1, E::kFlowFailed}, {1, E::kManualCompensate}, {3, E::kManualCompensate},
         {2, E::kUndone},        {2, E::kStuck},      {5, E::kManualRetry},      {1, E::kPark},
         {6, E::kOperatorResume}, {6, E::kManualCompensate},
     };
+    auto closes = [](int s, E e) {  // an operator closes what has not ended: running, compensating, failed, parked
+        const bool open = s == 1 || s == 2 || s == 5 || s == 6;
+        return open && (e == E::kCancel || e == E::kResolveCompleted || e == E::kResolveCompensated);
+    };
     int refused = 0;
-    for (S s : {S::kRunning, S::kCompensating, S::kCompleted, S::kCompensated, S::kFailed, S::kParked}) {
+    for (S s : {S::kRunning, S::kCompensating, S::kCompleted, S::kCompensated, S::kFailed, S::kParked, S::kCancelled}) {
         for (E e : all) {
-            if (allowed.contains({static_cast<int>(s), e})) continue;
+            if (allowed.contains({static_cast<int>(s), e}) || closes(static_cast<int>(s), e)) continue;
             const Decision d = Decide(s, e);
             EXPECT_FALSE(d.accepted) << ToString(s) << " " << static_cast<int>(e);
             EXPECT_EQ(d.status, s);
             ++refused;
         }
     }
-    EXPECT_EQ(refused, 6 * 9 - 10);
+    EXPECT_EQ(refused, 7 * 12 - 10 - 12);
     for (E e : all) {
         if (e != E::kBegin) {
             EXPECT_FALSE(Decide(std::nullopt, e).accepted) << "no saga yet";

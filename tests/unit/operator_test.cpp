@@ -3,6 +3,8 @@
 // its last command may have run), skip with an output, and compensation past a pivot.
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "engine.hpp"
 #include "fake_worker.hpp"
 #include "memory_store.hpp"
@@ -194,6 +196,60 @@ TEST_F(OperatorTest, AForcedCompensationPastThePivotUndoesWhatCanBeUndone) {
     Settle();
     EXPECT_EQ(View(id).saga.status, SagaStatus::kCompensated);
     EXPECT_EQ(worker_.effects(id, 0, Phase::kCompensate), 1);  // reserve released
+}
+
+TEST_F(OperatorTest, CancelStopsARunningSagaWithoutCompensatingAndDropsWhatItAwaited) {
+    worker_.SetRefusing(true);  // reserve's command waits in the ledger
+    StartRequest req;
+    req.workflow = "partner";
+    const SagaId id = engine_->Start(req).value().saga_id;
+    (void)engine_->Tick();
+    ASSERT_EQ(View(id).pending.size(), 1u);
+    OperatorAction cancel = Action(OperatorAction::Kind::kCancel, id);
+    cancel.reason.clear();
+    EXPECT_EQ(engine_->Operate(cancel).code, ErrorCode::kInvalidArgument) << "a reason is required";
+    ASSERT_TRUE(engine_->Operate(Action(OperatorAction::Kind::kCancel, id)).ok());
+    worker_.SetRefusing(false);
+    Settle();
+    const SagaView v = View(id);
+    EXPECT_EQ(v.saga.status, SagaStatus::kCancelled);
+    EXPECT_TRUE(v.pending.empty());
+    EXPECT_EQ(v.saga.nodes.at("reserve").state, NodeState::kSkipped);
+    EXPECT_EQ(v.saga.failure_reason, "cancelled by an operator: ticket 42");
+    EXPECT_EQ(worker_.effects(id, 0, Phase::kForward), 0) << "its command was dropped before any worker got it";
+    EXPECT_EQ(worker_.effects(id, 0, Phase::kCompensate), 0);
+    EXPECT_EQ(engine_->Operate(Action(OperatorAction::Kind::kCancel, id)).code, ErrorCode::kFailedPrecondition)
+        << "once is enough";
+}
+
+TEST_F(OperatorTest, ResolveClosesAParkedCaseAndARunningOneOnlyWhenForced) {
+    worker_.RetryTimes("ship", -1);
+    const SagaId parked = Start();
+    clock_.Advance(milliseconds(200));
+    Settle();
+    ASSERT_EQ(View(parked).saga.status, SagaStatus::kParked);
+    OperatorAction resolve = Action(OperatorAction::Kind::kResolve, parked);
+    resolve.resolve_to = SagaStatus::kFailed;
+    EXPECT_EQ(engine_->Operate(resolve).code, ErrorCode::kInvalidArgument);
+    resolve.resolve_to = SagaStatus::kCompleted;
+    ASSERT_TRUE(engine_->Operate(resolve).ok());
+    EXPECT_EQ(View(parked).saga.status, SagaStatus::kCompleted);
+    EXPECT_EQ(View(parked).saga.nodes.at("ship").state, NodeState::kSkipped);
+
+    worker_.SetRefusing(true);
+    StartRequest req;
+    req.workflow = "partner";
+    const SagaId running = engine_->Start(req).value().saga_id;
+    resolve.saga_id = running;
+    resolve.resolve_to = SagaStatus::kCompensated;
+    const Status refused = engine_->Operate(resolve);
+    EXPECT_EQ(refused.code, ErrorCode::kFailedPrecondition);
+    EXPECT_NE(refused.message.find("needs force"), std::string::npos) << refused.message;
+    resolve.force = true;
+    ASSERT_TRUE(engine_->Operate(resolve).ok());
+    EXPECT_EQ(View(running).saga.status, SagaStatus::kCompensated);
+    EXPECT_TRUE(View(running).pending.empty());
+    EXPECT_EQ(Count(running, "resolve_requested"), 1);
 }
 
 }  // namespace

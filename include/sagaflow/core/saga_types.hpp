@@ -16,6 +16,7 @@ enum class SagaStatus : std::int16_t {
     kCompensated = 4,
     kFailed = 5,  ///< A compensation could not finish: waits for an operator.
     kParked = 6,  ///< A forward node parked under its failure policy: waits for an operator.
+    kCancelled = 7,  ///< An operator stopped it without compensating.
 };
 
 /// Which action of a step a command asks for.
@@ -39,9 +40,9 @@ enum class ReplyOutcome : std::int16_t {
 [[nodiscard]] std::optional<SagaStatus> ParseSagaStatus(std::string_view word) noexcept;
 [[nodiscard]] std::optional<Phase> PhaseFromCode(int code) noexcept;
 
-/// True for `completed` and `compensated`: nothing more will happen without an operator.
+/// True for `completed`, `compensated` and `cancelled`: nothing more will ever happen.
 [[nodiscard]] constexpr bool IsTerminal(SagaStatus s) noexcept {
-    return s == SagaStatus::kCompleted || s == SagaStatus::kCompensated;
+    return s == SagaStatus::kCompleted || s == SagaStatus::kCompensated || s == SagaStatus::kCancelled;
 }
 
 }  // namespace sagaflow
