@@ -185,8 +185,8 @@ public:
     }
 
     ExpiredCounts ExpireEnded(SagaStatus status, Timestamp cutoff, int limit) override {
-        if (status != SagaStatus::kCompleted && status != SagaStatus::kCompensated) {
-            throw Error(ErrorCode::kInvalidArgument, "retention removes only completed or compensated sagas");
+        if (!IsTerminal(status)) {
+            throw Error(ErrorCode::kInvalidArgument, "retention removes only ended sagas (completed, compensated, cancelled)");
         }
         std::vector<const SagaRecord*> doomed;
         for (const auto& [id, saga] : work_.sagas) {

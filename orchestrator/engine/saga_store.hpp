@@ -224,7 +224,7 @@ public:
     /// Not taken: try again at `alert.next_at`, `alert.attempts` counted.
     virtual void DeferAlert(const AlertRecord& alert) = 0;
 
-    /// Retention: removes up to `limit` sagas in `status` (kCompleted or kCompensated; any
+    /// Retention: removes up to `limit` sagas in `status` (an ended status, IsTerminal; any
     /// other is kInvalidArgument) whose last change was before `cutoff`, oldest first, with
     /// their history, pending items, signals and alerts. A saga another transaction is changing is
     /// skipped. One batch at a time per database: while another node's batch runs, this

@@ -427,8 +427,8 @@ public:
     }
 
     engine::ExpiredCounts ExpireEnded(SagaStatus status, Timestamp cutoff, int limit) override {
-        if (status != SagaStatus::kCompleted && status != SagaStatus::kCompensated) {
-            throw Error(ErrorCode::kInvalidArgument, "retention removes only completed or compensated sagas");
+        if (!IsTerminal(status)) {
+            throw Error(ErrorCode::kInvalidArgument, "retention removes only ended sagas (completed, compensated, cancelled)");
         }
         Flush();
         auto r = conn_->Exec(kExpireEnded, {std::to_string(static_cast<int>(status)), Micros(cutoff), std::to_string(limit)});

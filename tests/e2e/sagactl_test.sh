@@ -138,7 +138,7 @@ expect "await of a bad id: usage" 2 "is not a saga id" -- c await nope
 expect "graph --saga renders with dot -Tsvg" 0 "<svg" -- bash -c "'$ctl' --endpoint '$admin' graph order_fulfilment --saga '$id' | dot -Tsvg"
 
 echo "== errors"
-expect "compensate refuses a compensated saga" 1 "failed_precondition: .*only running and completed" -- c compensate "$id"
+expect "compensate refuses a compensated saga" 1 "failed_precondition: .*only running, parked and completed" -- c compensate "$id"
 expect "retry refuses a saga that is not failed" 1 "failed_precondition" -- c retry "$id2"
 expect "show of an unknown id" 1 "not_found" -- c show 00000000-0000-4000-8000-000000000000
 expect "start of an unknown workflow" 1 "not_found: unknown workflow 'nope'" -- c start nope --input '{}'

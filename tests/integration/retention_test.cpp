@@ -33,15 +33,16 @@ TEST(Retention, TheJobRemovesEndedSagasPastTheirWindowAndKeepsEverythingElse) {
     FreshSchema db;
     store::PgSagaStore store({db.dsn(), db.name(), 2, {}});
     ManualClock clock(SystemClock().Now());
-    std::vector<engine::SagaRecord> completed, compensated, kept;
+    std::vector<engine::SagaRecord> completed, compensated, cancelled, kept;
     {
         auto tx = store.Begin();
         for (int i = 0; i < 7; ++i) completed.push_back(Saga(SagaStatus::kCompleted, clock.Now()));
         for (int i = 0; i < 3; ++i) compensated.push_back(Saga(SagaStatus::kCompensated, clock.Now()));
-        for (SagaStatus s : {SagaStatus::kRunning, SagaStatus::kCompensating, SagaStatus::kFailed}) {
+        for (int i = 0; i < 2; ++i) cancelled.push_back(Saga(SagaStatus::kCancelled, clock.Now()));
+        for (SagaStatus s : {SagaStatus::kRunning, SagaStatus::kCompensating, SagaStatus::kFailed, SagaStatus::kParked}) {
             kept.push_back(Saga(s, clock.Now()));
         }
-        for (const auto* group : {&completed, &compensated, &kept}) {
+        for (const auto* group : {&completed, &compensated, &cancelled, &kept}) {
             for (const auto& s : *group) {
                 ASSERT_TRUE(tx->InsertSaga(s));
                 tx->AppendHistory({s.id, 0, s.created_at, "started", "", std::nullopt, 0, std::nullopt, {}});
@@ -62,29 +63,29 @@ TEST(Retention, TheJobRemovesEndedSagasPastTheirWindowAndKeepsEverythingElse) {
     auto c = job.counts();
     EXPECT_EQ(c.sagas, 7u);
     EXPECT_EQ(c.history_rows, 7u);
-    // The first pass: one empty batch per status; the second: 3 + 3 + 1 completed, and one
-    // empty batch of compensated.
-    EXPECT_EQ(c.batches, 2u + 4u);
+    // The first pass: one empty batch per status (completed, compensated, cancelled); the
+    // second: 3 + 3 + 1 completed, and one empty batch each of compensated and cancelled.
+    EXPECT_EQ(c.batches, 3u + 5u);
     EXPECT_EQ(c.passes, 2u);
     clock.Advance(hours(24 * 23));
-    job.Pass();
-    EXPECT_EQ(job.counts().sagas, 10u);
+    job.Pass();  // cancelled sagas go with the compensated window
+    EXPECT_EQ(job.counts().sagas, 12u);
 
     auto tx = store.Begin();
-    for (const auto* gone : {&completed, &compensated}) {
+    for (const auto* gone : {&completed, &compensated, &cancelled}) {
         for (const auto& s : *gone) {
             EXPECT_FALSE(tx->GetSaga(s.id).has_value());
             EXPECT_TRUE(tx->History(s.id).empty());
         }
     }
-    for (const auto& s : kept) {  // a year on, still there: not ended, or failed (kept until resolved)
+    for (const auto& s : kept) {  // a year on, still there: not ended, or failed or parked (kept until resolved)
         EXPECT_TRUE(tx->GetSaga(s.id).has_value()) << ToString(s.status);
         EXPECT_EQ(tx->History(s.id).size(), 1u);
     }
     clock.Advance(hours(24 * 365));
     tx.reset();
     job.Pass();
-    EXPECT_EQ(job.counts().sagas, 10u);
+    EXPECT_EQ(job.counts().sagas, 12u);
     EXPECT_EQ(job.counts().locked_out, 0u);
 }
 

@@ -580,10 +580,12 @@ TEST_P(StoreConformance, RetentionRemovesEndedSagasPastTheirAgeAndNothingElse) {
     const SagaRecord old_compensating = saga(SagaStatus::kCompensating, kT0, kT0);
     const SagaRecord old_failed = saga(SagaStatus::kFailed, kT0, kT0);
     const SagaRecord old_undone = saga(SagaStatus::kCompensated, kT0, kT0);
+    const SagaRecord old_cancelled = saga(SagaStatus::kCancelled, kT0, kT0);
+    const SagaRecord old_parked = saga(SagaStatus::kParked, kT0, kT0);
     {
         auto tx = store_->Begin();
         for (const SagaRecord* s : {&old_done, &young_done, &ended_lately, &old_running, &old_compensating, &old_failed,
-                                    &old_undone}) {
+                                    &old_undone, &old_cancelled, &old_parked}) {
             ASSERT_TRUE(tx->InsertSaga(*s));
             tx->InsertPending(NewPending(s->id, kT0));
             tx->AppendHistory({s->id, 0, kT0, "started", "", std::nullopt, 0, std::nullopt, {}});
@@ -613,17 +615,22 @@ TEST_P(StoreConformance, RetentionRemovesEndedSagasPastTheirAgeAndNothingElse) {
     EXPECT_TRUE(tx->History(old_done.id).empty());
     EXPECT_TRUE(tx->PendingOf(old_done.id).empty());
     EXPECT_TRUE(tx->SignalsOf(old_done.id).empty());
-    for (const SagaRecord* kept : {&young_done, &ended_lately, &old_running, &old_compensating, &old_failed, &old_undone}) {
+    for (const SagaRecord* kept : {&young_done, &ended_lately, &old_running, &old_compensating, &old_failed, &old_undone,
+                                   &old_cancelled, &old_parked}) {
         EXPECT_TRUE(tx->GetSaga(kept->id).has_value()) << ToString(kept->status);
         EXPECT_EQ(tx->History(kept->id).size(), 1u);
         EXPECT_EQ(tx->PendingOf(kept->id).size(), 1u);
     }
-    EXPECT_EQ(tx->DueAlerts(kT0, 100).size(), 6u);
+    EXPECT_EQ(tx->DueAlerts(kT0, 100).size(), 8u);
     // Compensated sagas have a window of their own: the call names the status.
     const engine::ExpiredCounts undone = tx->ExpireEnded(SagaStatus::kCompensated, cutoff, 100);
     EXPECT_EQ(undone.sagas, 1);
     EXPECT_FALSE(tx->GetSaga(old_undone.id).has_value());
-    for (SagaStatus never : {SagaStatus::kRunning, SagaStatus::kCompensating, SagaStatus::kFailed}) {
+    // Cancelled is ended too (the job gives it the compensated window).
+    EXPECT_EQ(tx->ExpireEnded(SagaStatus::kCancelled, cutoff, 100).sagas, 1);
+    EXPECT_FALSE(tx->GetSaga(old_cancelled.id).has_value());
+    EXPECT_TRUE(tx->GetSaga(old_parked.id).has_value());
+    for (SagaStatus never : {SagaStatus::kRunning, SagaStatus::kCompensating, SagaStatus::kFailed, SagaStatus::kParked}) {
         try {
             (void)tx->ExpireEnded(never, cutoff, 100);
             ADD_FAILURE() << "retention took " << ToString(never);
