@@ -92,12 +92,31 @@ Result<api::Graph> Client::Graph(const std::string& workflow, std::optional<int>
 }
 
 Result<api::Accepted> Client::Compensate(const SagaId& id, const std::string& reason) {
-    return impl_->Call<api::Accepted>("POST", "/sagas/" + id.str() + "/compensate",
-                                      json(api::OperatorRequest{reason}).dump());
+    return Operate(id, "compensate", api::OperatorRequest{reason});
 }
 
 Result<api::Accepted> Client::Retry(const SagaId& id, const std::string& reason) {
-    return impl_->Call<api::Accepted>("POST", "/sagas/" + id.str() + "/retry", json(api::OperatorRequest{reason}).dump());
+    return Operate(id, "retry", api::OperatorRequest{reason});
+}
+
+Result<api::Accepted> Client::Operate(const SagaId& id, std::string_view action, const api::OperatorRequest& request) {
+    if (std::find(std::begin(api::kOperatorActions), std::end(api::kOperatorActions), action) ==
+        std::end(api::kOperatorActions)) {
+        return Status{ErrorCode::kInvalidArgument, "no operator action '" + std::string(action) + "'"};
+    }
+    return impl_->Call<api::Accepted>("POST", "/sagas/" + id.str() + "/" + std::string(action), json(request).dump());
+}
+
+Result<api::CompensationPlan> Client::CompensationPlan(const SagaId& id, const std::optional<std::string>& from_node,
+                                                       bool force) {
+    std::string path = "/sagas/" + id.str() + "/compensation";
+    char sep = '?';
+    if (from_node) {
+        path += sep + std::string("from_node=") + api::PercentEncode(*from_node);
+        sep = '&';
+    }
+    if (force) path += sep + std::string("force=true");
+    return impl_->Call<api::CompensationPlan>("GET", path);
 }
 
 Result<api::SignalResult> Client::Signal(const SagaId& id, const api::SendSignal& signal) {

@@ -452,10 +452,55 @@ void from_json(const json& j, AwaitResult& v) {
     v.clamped = Bool(j, "clamped");
 }
 
-void to_json(json& j, const OperatorRequest& v) { j = {{"reason", v.reason}}; }
+void to_json(json& j, const OperatorRequest& v) {
+    j = {{"reason", v.reason}};
+    if (v.node) j["node"] = *v.node;
+    if (v.from_node) j["from_node"] = *v.from_node;
+    if (v.output) j["output"] = *v.output;
+    if (v.force) j["force"] = true;
+    if (v.status) j["status"] = ToString(*v.status);
+}
 void from_json(const json& j, OperatorRequest& v) {
     RequireObject(j, "the body");
     v.reason = OptStr(j, "reason").value_or("");
+    v.node = OptStr(j, "node");
+    v.from_node = OptStr(j, "from_node");
+    if (Has(j, "output")) v.output = Obj(j, "output");
+    v.force = Bool(j, "force");
+    if (Has(j, "status")) v.status = StatusOf(j, "status");
+}
+
+void to_json(json& j, const CompensationStep& v) {
+    j = {{"wave", v.wave}, {"node", v.node}, {"action", v.action}, {"queue", v.queue}, {"output", v.output},
+         {"uncertain", v.uncertain}, {"in_flight", v.in_flight}};
+}
+void from_json(const json& j, CompensationStep& v) {
+    RequireObject(j, "a compensation step");
+    v.wave = static_cast<int>(Int(j, "wave", 1));
+    v.node = Str(j, "node");
+    v.action = Str(j, "action");
+    v.queue = OptStr(j, "queue").value_or("");
+    v.output = j.contains("output") ? j.at("output") : json(nullptr);
+    v.uncertain = Bool(j, "uncertain");
+    v.in_flight = Bool(j, "in_flight");
+}
+
+void to_json(json& j, const CompensationPlan& v) {
+    j = {{"saga_id", v.saga_id.str()}, {"status", ToString(v.status)}, {"from_node", OrNull(v.from_node)},
+         {"steps", v.steps}, {"kept", v.kept}, {"refused", OrNull(v.refused)}};
+}
+void from_json(const json& j, CompensationPlan& v) {
+    RequireObject(j, "a compensation plan");
+    v.saga_id = IdOf<SagaId>(j, "saga_id");
+    v.status = StatusOf(j, "status");
+    v.from_node = OptStr(j, "from_node");
+    v.steps = Items<CompensationStep>(j, "steps");
+    v.kept.clear();
+    for (const json& k : Arr(j, "kept")) {
+        if (!k.is_string()) Bad("kept", "must hold node ids");
+        v.kept.push_back(k.get<std::string>());
+    }
+    v.refused = OptStr(j, "refused");
 }
 
 void to_json(json& j, const Accepted& v) { j = {{"saga_id", v.saga_id.str()}}; }

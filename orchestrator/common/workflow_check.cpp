@@ -254,6 +254,15 @@ void CheckPivots(const Indexer& ix, const ReachableFrom& reachable_from, std::ve
 
 }  // namespace
 
+std::vector<std::string> Workflow::readers_of(int node) const {
+    const std::string& field = this->node(node).id;  // a step's output joins the context under its name, its id
+    std::vector<std::string> out;
+    for (const Place& p : data_->places) {
+        if (p.def->until == field || p.def->child_input == field) out.push_back(p.def->id);
+    }
+    return out;
+}
+
 FailurePolicy Workflow::failure_policy(int node) const { return PolicyOf(this->node(node), after_pivot(node)); }
 
 RetryRound Workflow::forward_round(int node, int attempt) const {

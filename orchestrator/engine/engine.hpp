@@ -57,6 +57,10 @@ public:
     /// kInvalidArgument for a bad node or output, kFailedPrecondition when the saga's
     /// state does not allow it (nothing written then).
     Status Operate(OperatorAction action);
+    /// What a manual compensation would run now (see `SagaService::PreviewCompensation`).
+    [[nodiscard]] Result<CompensationPreview> PreviewCompensation(const OperatorAction& action) {
+        return service_.PreviewCompensation(action);
+    }
     /// Sends a signal into a saga (see `SagaService::ApplyEvents` for the answers).
     Status Signal(SignalSent signal);
 

@@ -54,6 +54,7 @@ void to_json(nlohmann::json& j, const FlowState& s) {
         if (n.uncertain) o["u"] = true;
         if (n.stuck) o["x"] = true;
         if (n.expired) o["e"] = true;
+        if (n.kept) o["k"] = true;
         nodes[id] = std::move(o);
     }
     j = {{"completions", s.completions}, {"nodes", std::move(nodes)}};
@@ -72,6 +73,7 @@ void from_json(const nlohmann::json& j, FlowState& s) {
             n.uncertain = o.value("u", false);
             n.stuck = o.value("x", false);
             n.expired = o.value("e", false);
+            n.kept = o.value("k", false);
             s.nodes.emplace(id, n);
         }
     } catch (const nlohmann::json::exception& e) {
@@ -301,7 +303,7 @@ public:
         for (int n = 0; n < count; ++n) {
             if (!IsCompensable(Def(n))) continue;
             const NodeStatus st = Get(n);
-            const bool to_undo = st.state == NodeState::kDone || (st.state == NodeState::kFailed && st.uncertain);
+            const bool to_undo = (st.state == NodeState::kDone && !st.kept) || (st.state == NodeState::kFailed && st.uncertain);
             if (to_undo) todo.push_back(n);
             if (to_undo || st.state == NodeState::kCompensating) outstanding.push_back(n);
         }
@@ -355,6 +357,45 @@ std::optional<std::string> Plan::PassedPivot(const FlowState& state) const {
         }
     }
     return std::nullopt;
+}
+
+std::optional<Plan::Preview> Plan::PreviewCompensation(FlowState state, const std::vector<std::string>& withdrawn,
+                                                        const std::string& from, const FlowFacts& facts) const {
+    FlowFacts undoing = facts;
+    undoing.undoing = true;
+    PlanEvent begin{PlanEvent::Kind::kCompensate, from, Phase::kForward, 1, withdrawn};
+    PlanResult r = Apply(state, begin, undoing);
+    if (!r.accepted) return std::nullopt;
+    Preview out;
+    for (const auto& [id, st] : state.nodes) {
+        if (st.kept) out.kept.push_back(id);
+    }
+    // What is still out is awaited; taken to end ok, it is then undone like the rest.
+    std::vector<std::string> running;
+    for (int n = 0; n < static_cast<int>(wf_.nodes().size()); ++n) {
+        const NodeDef& d = wf_.node(n);
+        if (IsAwaited(d.kind) && state.at(d.id).state == NodeState::kRunning) running.push_back(d.id);
+    }
+    auto sends = [](const PlanResult& one, std::vector<std::string>& into) {
+        for (const PlanEffect& e : one.effects) {
+            if (e.kind == PlanEffect::Kind::kSend && e.phase == Phase::kCompensate) into.push_back(e.node);
+        }
+    };
+    std::vector<std::string> wave;
+    sends(r, wave);
+    for (const std::string& id : running) {
+        out.in_flight.insert(id);
+        sends(Apply(state, {PlanEvent::Kind::kOk, id, Phase::kForward, 1, {}}, undoing), wave);
+    }
+    while (!wave.empty()) {
+        out.waves.push_back(wave);
+        std::vector<std::string> next;
+        for (const std::string& id : out.waves.back()) {
+            sends(Apply(state, {PlanEvent::Kind::kOk, id, Phase::kCompensate, 1, {}}, undoing), next);
+        }
+        wave = std::move(next);
+    }
+    return out;
 }
 
 Plan::Plan(const Workflow& workflow) : wf_(workflow) {
@@ -489,6 +530,21 @@ PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFact
                 }
                 state[id].state = NodeState::kSkipped;
                 r.effects.push_back({PlanEffect::Kind::kWithdraw, id, Phase::kForward});
+            }
+            if (!e.node.empty()) {  // undo from this node back: what completed after it is kept
+                const int from = wf_.find(e.node);
+                if (from < 0 || !IsCompensable(wf_.node(from))) return reject();
+                const NodeStatus f = state.at(e.node);
+                if (f.order == 0 || !(f.state == NodeState::kDone || f.state == NodeState::kFailed)) return reject();
+                for (int n = 0; n < static_cast<int>(wf_.nodes().size()); ++n) {
+                    if (IsAwaited(wf_.node(n).kind) && state.at(wf_.node(n).id).state == NodeState::kRunning) return reject();
+                }
+                for (auto& [id, st] : state.nodes) {
+                    const int k = wf_.find(id);
+                    if (k >= 0 && IsCompensable(wf_.node(k)) && st.state == NodeState::kDone && st.order > f.order) {
+                        st.kept = true;
+                    }
+                }
             }
             w.Undo();
             return r;

@@ -35,6 +35,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,8 @@ struct NodeStatus {
     bool uncertain = false;  ///< kFailed without knowing whether it had an effect.
     bool stuck = false;      ///< kCompensating whose compensation failed for good.
     bool expired = false;    ///< Its deadline passed (kFailed, or kDone with `OnDeadline`).
+    /// kDone, left as it is by an operator's compensation from an earlier node: never undone.
+    bool kept = false;
 
     friend bool operator==(const NodeStatus&, const NodeStatus&) = default;
 };
@@ -99,6 +102,8 @@ struct PlanEvent {
         kRetry,       ///< ... failed transiently, or timed out: `attempt` attempts so far.
         kResume,      ///< The lifecycle moved to undoing: start compensating.
         kCompensate,  ///< An operator asks to undo; `withdrawn` running steps never sent.
+                      ///< With `node`: undo only it and what completed before it (nothing
+                      ///< awaited may be running); what completed after it is kept.
         kRetryUndo,   ///< An operator retries the stuck compensations.
         kFired,       ///< Timer `node` is due.
         kSignal,      ///< Signal wait `node` got its signal (the service merged its payload).
@@ -182,6 +187,19 @@ public:
     /// True when nodes `a` and `b` (numbers) are in different branches of one parallel
     /// group: neither is ordered before the other.
     [[nodiscard]] bool Concurrent(int a, int b) const;
+
+    /// What a compensation would run, in waves (each wave runs at once), were it asked for
+    /// now and were every compensation to succeed: the Plan's own walk on a copy of `state`,
+    /// with `withdrawn` and `from` as `kCompensate` takes them. Steps still in flight are
+    /// taken to end ok (they would be undone then); those are named in `in_flight`. nullopt
+    /// when `kCompensate` would be refused.
+    struct Preview {
+        std::vector<std::vector<std::string>> waves;
+        std::set<std::string, std::less<>> in_flight;
+        std::vector<std::string> kept;  ///< Done after `from`: left as they are.
+    };
+    [[nodiscard]] std::optional<Preview> PreviewCompensation(FlowState state, const std::vector<std::string>& withdrawn,
+                                                             const std::string& from, const FlowFacts& facts) const;
 
     /// The id of the pivot step the saga has passed (it is done), or nullopt.
     [[nodiscard]] std::optional<std::string> PassedPivot(const FlowState& state) const;

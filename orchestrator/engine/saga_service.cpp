@@ -875,11 +875,103 @@ std::string_view ToString(OperatorAction::Kind kind) noexcept {
     switch (kind) {
         case OperatorAction::Kind::kCompensate: return "compensate";
         case OperatorAction::Kind::kRetry: return "retry";
+        case OperatorAction::Kind::kResume: return "resume";
         case OperatorAction::Kind::kSkip: return "skip";
         case OperatorAction::Kind::kCancel: return "cancel";
         case OperatorAction::Kind::kResolve: return "resolve";
     }
     return "unknown";
+}
+
+namespace {
+
+// Why the lifecycle (or the Plan) refused `action` on a saga that is `was`.
+Status NotNow(const OperatorAction& action, SagaStatus was) {
+    using Kind = OperatorAction::Kind;
+    const bool parked = was == SagaStatus::kParked;
+    std::string why;
+    switch (action.kind) {
+        case Kind::kCompensate: why = "only running, parked and completed sagas can be compensated"; break;
+        case Kind::kRetry:
+            why = parked ? "it has no parked node '" + action.node + "'" : "only failed and parked sagas can be retried";
+            break;
+        case Kind::kResume:
+            why = parked ? "it has no parked node '" + action.node + "'" : "only a parked saga can be resumed";
+            break;
+        case Kind::kSkip: why = "only a parked node, or a running step or wait, can be skipped"; break;
+        case Kind::kCancel:
+        case Kind::kResolve: why = "it has ended already"; break;
+    }
+    return {ErrorCode::kFailedPrecondition, "saga " + action.saga_id.str() + " is " + std::string(ToString(was)) + "; " + why};
+}
+
+}  // namespace
+
+Status SagaService::CompensationRefused(const SagaRecord& saga, const Workflow& wf, const OperatorAction& action) {
+    const SagaId& id = saga.id;
+    const int n = action.from_node.empty() ? -1 : wf.find(action.from_node);
+    if (!action.from_node.empty()) {
+        if (n < 0) return {ErrorCode::kInvalidArgument, "workflow " + saga.workflow + " has no node '" + action.from_node + "'"};
+        if (!IsCompensable(wf.node(n))) {
+            return {ErrorCode::kInvalidArgument, "node '" + action.from_node + "' has no compensation to start from"};
+        }
+    }
+    if (!Decide(saga.status, LifecycleEvent::kManualCompensate).accepted) return NotNow(action, saga.status);
+    if (const auto pivot = PlanOf(wf).PassedPivot(saga.nodes); pivot && !IsUndoing(saga.status)) {
+        if (!action.force) {
+            return {ErrorCode::kFailedPrecondition,
+                    "saga " + id.str() + " has passed its pivot '" + *pivot +
+                        "': what it did cannot be undone by compensating (force it with a reason)"};
+        }
+        if (action.reason.empty()) return {ErrorCode::kInvalidArgument, "a forced compensation needs a reason"};
+    }
+    if (n < 0) return {};
+    const NodeStatus from = saga.nodes.at(action.from_node);
+    if (from.order == 0) {
+        return {ErrorCode::kFailedPrecondition, "node '" + action.from_node + "' of saga " + id.str() + " is " +
+                                                    std::string(ToString(from.state)) + ": it has nothing to undo"};
+    }
+    for (int m = 0; m < static_cast<int>(wf.nodes().size()); ++m) {
+        const NodeDef& d = wf.node(m);
+        if (IsAwaited(d.kind) && saga.nodes.at(d.id).state == NodeState::kRunning) {
+            return {ErrorCode::kFailedPrecondition, "saga " + id.str() + " has '" + d.id +
+                                                        "' in flight; compensating from a node waits until nothing is"};
+        }
+    }
+    return {};
+}
+
+std::vector<PendingRecord> SagaService::Withdrawable(StoreTx& tx, const SagaRecord& saga) const {
+    std::vector<PendingRecord> out;
+    if (saga.status != SagaStatus::kRunning) return out;
+    for (const PendingRecord& p : tx.PendingOf(saga.id)) {
+        if (p.kind == PendingKind::kCommand && p.phase == Phase::kForward && deliveries_.SurelyUnsent(p.msg_id)) {
+            out.push_back(p);
+        }
+    }
+    return out;
+}
+
+Result<CompensationPreview> SagaService::PreviewCompensation(const OperatorAction& action) {
+    auto tx = store_.Begin();  // read only: never committed
+    auto saga = tx->GetSaga(action.saga_id);
+    if (!saga) return Status{ErrorCode::kNotFound, "no saga " + action.saga_id.str()};
+    const Workflow* wf = WorkflowOf(*saga);
+    if (wf == nullptr) return Status{ErrorCode::kFailedPrecondition, UnregisteredReason(*saga)};
+    CompensationPreview out{*saga, std::nullopt, std::nullopt};
+    OperatorAction asked = action;
+    if (asked.reason.empty()) asked.reason = "preview";  // a forced one needs a reason; a preview writes none
+    if (Status refused = CompensationRefused(*saga, *wf, asked); !refused.ok()) {
+        if (refused.code == ErrorCode::kInvalidArgument) return refused;
+        out.refused = std::move(refused);
+        return out;
+    }
+    std::vector<std::string> withdrawn;
+    for (const PendingRecord& p : Withdrawable(*tx, *saga)) withdrawn.push_back(p.node);
+    out.plan = PlanOf(*wf).PreviewCompensation(saga->nodes, withdrawn, action.from_node,
+                                               FlowFacts{saga->input, saga->context, true, clock_.Now()});
+    if (!out.plan) out.refused = NotNow(action, saga->status);
+    return out;
 }
 
 Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Effects& after) {
@@ -892,30 +984,23 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
     const SagaStatus was = saga->status;
     const bool parked = was == SagaStatus::kParked;
     const std::string word(ToString(action.kind));
+    const bool needs_reason = action.kind == Kind::kSkip || action.kind == Kind::kCancel || action.kind == Kind::kResolve;
+    if (needs_reason && action.reason.empty()) return {ErrorCode::kInvalidArgument, "a " + word + " needs a reason"};
     Move move;
     switch (action.kind) {
         case Kind::kCompensate: {
-            if (const auto pivot = PlanOf(*wf).PassedPivot(saga->nodes); pivot && !IsUndoing(was)) {
-                if (!action.force) {
-                    return {ErrorCode::kFailedPrecondition,
-                            "saga " + id.str() + " has passed its pivot '" + *pivot +
-                                "': what it did cannot be undone by compensating (force it with a reason)"};
-                }
-                if (action.reason.empty()) return {ErrorCode::kInvalidArgument, "a forced compensation needs a reason"};
-            }
+            if (Status refused = CompensationRefused(*saga, *wf, action); !refused.ok()) return refused;
             move.first = LifecycleEvent::kManualCompensate;
             move.event.kind = PlanEvent::Kind::kCompensate;
+            move.event.node = action.from_node;
             move.reason = "manual compensation: " + (action.reason.empty() ? "no reason given" : action.reason);
-            if (was == SagaStatus::kRunning) {
-                for (const PendingRecord& p : tx.PendingOf(id)) {
-                    if (p.kind != PendingKind::kCommand || p.phase != Phase::kForward) continue;
-                    if (!deliveries_.SurelyUnsent(p.msg_id)) continue;
-                    move.event.withdrawn.push_back(p.node);
-                    move.withdrawn.push_back(p);
-                }
-            }
+            move.withdrawn = Withdrawable(tx, *saga);
+            for (const PendingRecord& p : move.withdrawn) move.event.withdrawn.push_back(p.node);
             break;
         }
+        case Kind::kResume:
+            if (!parked) return NotNow(action, was);
+            [[fallthrough]];
         case Kind::kRetry:
             if (parked) {
                 move.first = LifecycleEvent::kOperatorResume;
@@ -930,12 +1015,20 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
         case Kind::kSkip: {
             const int n = wf->find(action.node);
             if (n < 0) return {ErrorCode::kInvalidArgument, "workflow " + saga->workflow + " has no node '" + action.node + "'"};
-            if (!action.output.is_object()) return {ErrorCode::kInvalidArgument, "a skipped node's output must be a JSON object"};
+            nlohmann::json output = action.output;
+            if (output.is_null()) {
+                if (const auto readers = wf->readers_of(n); !readers.empty()) {
+                    return {ErrorCode::kInvalidArgument, "node '" + action.node + "''s output is read by '" + readers.front() +
+                                                             "': a skip of it needs an output"};
+                }
+                output = nlohmann::json::object();
+            }
+            if (!output.is_object()) return {ErrorCode::kInvalidArgument, "a skipped node's output must be a JSON object"};
             if (parked) move.first = LifecycleEvent::kOperatorResume;
             move.event.kind = PlanEvent::Kind::kSkipNode;
             move.event.node = action.node;
             const NodeDef& d = wf->node(n);
-            saga->context[d.kind == NodeKind::kStep ? d.step.name : d.id] = action.output;
+            saga->context[d.kind == NodeKind::kStep ? d.step.name : d.id] = output;
             for (const PendingRecord& p : tx.PendingOf(id)) {  // what the node awaited goes
                 if (p.node == action.node && p.phase == Phase::kForward && p.kind == PendingKind::kCommand) {
                     move.withdrawn.push_back(p);
@@ -946,7 +1039,6 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
         case Kind::kCancel:
         case Kind::kResolve: {
             const bool cancel = action.kind == Kind::kCancel;
-            if (action.reason.empty()) return {ErrorCode::kInvalidArgument, "a " + word + " needs a reason"};
             if (!cancel && action.resolve_to != SagaStatus::kCompleted && action.resolve_to != SagaStatus::kCompensated) {
                 return {ErrorCode::kInvalidArgument, "a saga is resolved as completed or compensated"};
             }
@@ -971,7 +1063,8 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
     if (action.kind == Kind::kCompensate) requested.kind = "compensation_requested";
     if (!action.reason.empty() || action.kind == Kind::kCompensate) requested.detail["reason"] = action.reason;
     if (!action.node.empty()) requested.node = action.node;
-    if (action.kind == Kind::kSkip) requested.detail["output"] = action.output;
+    if (action.kind == Kind::kSkip) requested.detail["output"] = saga->context[action.node];
+    if (!action.from_node.empty()) requested.detail["from_node"] = action.from_node;
     if (action.kind == Kind::kResolve) requested.detail["status"] = ToString(action.resolve_to);
     if (action.force) requested.detail["force"] = true;
     Stamp(requested, action.by);
@@ -986,17 +1079,7 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
         after.facts.push_back(std::move(op));
         return {};
     }
-    std::string why;
-    switch (action.kind) {
-        case Kind::kCompensate: why = "only running, parked and completed sagas can be compensated"; break;
-        case Kind::kRetry:
-            why = parked ? "it has no parked node '" + action.node + "'" : "only failed and parked sagas can be retried";
-            break;
-        case Kind::kSkip: why = "only a parked node, or a running step or wait, can be skipped"; break;
-        case Kind::kCancel:
-        case Kind::kResolve: why = "it has ended already"; break;
-    }
-    return {ErrorCode::kFailedPrecondition, "saga " + id.str() + " is " + std::string(ToString(was)) + "; " + why};
+    return NotNow(action, was);
 }
 
 std::optional<MsgId> SagaService::LastCommandOf(StoreTx& tx, const SagaId& id, const std::string& node) {

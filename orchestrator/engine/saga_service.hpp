@@ -115,6 +115,7 @@ struct OperatorAction {
         kCompensate,  ///< Undo what is done (running, parked or completed sagas).
         kRetry,       ///< Failed: re-run the stuck compensations. Parked: re-run `node` (empty:
                       ///< every parked node) with a fresh attempt budget.
+        kResume,      ///< Parked only: re-run `node` (empty: every parked node), as kRetry does.
         kSkip,        ///< Mark parked or running `node` done with `output`, as if it succeeded.
         kCancel,      ///< Stop without compensating (a reason is required): cancelled.
         kResolve,     ///< Close a case settled outside the system as `resolve_to` (completed
@@ -125,14 +126,26 @@ struct OperatorAction {
     SagaId saga_id;
     std::string reason;  ///< Why (for the history; kCompensate: and the saga row).
     Actor by{};          ///< Who asked.
-    std::string node;    ///< kRetry of a parked saga, kSkip.
-    nlohmann::json output = nlohmann::json::object();  ///< kSkip: joins the context as the node's output.
+    std::string node;    ///< kRetry and kResume of a parked saga, kSkip.
+    /// kCompensate: undo only this node and what completed before it; empty: everything.
+    std::string from_node;
+    /// kSkip: joins the context as the node's output; null (not given): `{}`, refused when
+    /// a later node reads the node's output (`Workflow::readers_of`).
+    nlohmann::json output;
     bool force = false;  ///< kCompensate past a pivot, kResolve of a saga still moving.
     SagaStatus resolve_to = SagaStatus::kCompleted;  ///< kResolve.
 };
 
-/// The action's word: compensate, retry, skip, cancel, resolve (history, logs, metrics).
+/// The action's word: compensate, retry, resume, skip, cancel, resolve (history, logs, metrics).
 [[nodiscard]] std::string_view ToString(OperatorAction::Kind kind) noexcept;
+
+/// What a compensation would do now (`SagaService::PreviewCompensation`).
+struct CompensationPreview {
+    SagaRecord saga;
+    /// Unset when the compensation would be refused (`refused` says why).
+    std::optional<Plan::Preview> plan;
+    std::optional<Status> refused;
+};
 
 /// A ready command whose action no live worker serves: it waits (it was never sent, so
 /// no deadline runs), and its saga's history says why, once per attempt.
@@ -275,7 +288,22 @@ public:
     /// when the store keeps failing.
     [[nodiscard]] std::vector<Status> ApplyEvents(std::span<const Event> events, Effects& effects);
 
+    /// What `action` (a kCompensate, maybe with `from_node`) would run were it applied now
+    /// and every compensation to succeed, writing nothing: the Plan's walk on a copy of the
+    /// saga (`Plan::PreviewCompensation`), after the same checks as the action itself.
+    /// kNotFound for an unknown saga, kInvalidArgument for a bad `from_node`; a refusal the
+    /// saga's state makes comes back in `refused`.
+    [[nodiscard]] Result<CompensationPreview> PreviewCompensation(const OperatorAction& action);
+
 private:
+    /// Why a manual compensation of `saga` as `action` asks is refused, or ok: its status,
+    /// a passed pivot without force, a bad `from_node`. The one set of checks for the
+    /// action and its preview.
+    Status CompensationRefused(const SagaRecord& saga, const Workflow& wf, const OperatorAction& action);
+    /// The forward commands of running `saga` that no worker can have seen: a manual
+    /// compensation withdraws them.
+    std::vector<PendingRecord> Withdrawable(StoreTx& tx, const SagaRecord& saga) const;
+
     /// One event on one saga, as `Advance` applies it.
     struct Move {
         std::optional<LifecycleEvent> first;  ///< Decided before the Plan walks (begin, operators).

@@ -167,7 +167,31 @@ void PrintHuman(const std::string& command, const json& result) {
     } else if (command == "signal") {
         std::cout << "signal " << Cell(result["name"]) << " (id " << Cell(result["id"]) << ") "
                   << Cell(result["outcome"]) << " for saga " << Cell(result["saga_id"]) << "\n";
-    } else if (command == "compensate" || command == "retry") {
+    } else if (command == "compensate" && result.contains("steps")) {
+        std::cout << "saga " << Cell(result["saga_id"]) << " (" << Cell(result["status"]) << ")";
+        if (!result["from_node"].is_null()) std::cout << ", from node " << Cell(result["from_node"]) << " back";
+        std::cout << "\n";
+        if (!result["refused"].is_null()) {
+            std::cout << "a compensation would be refused now: " << Cell(result["refused"]) << "\n";
+            return;
+        }
+        if (result["steps"].empty()) std::cout << "nothing to undo: the saga would be compensated at once\n";
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& c : result["steps"]) {
+            std::string note = c.value("in_flight", false) ? "after its forward command ends, if it took effect" : "";
+            if (c.value("uncertain", false)) note = "outcome unknown: the inbox answers if it never ran";
+            rows.push_back({Cell(c["wave"]), Cell(c["node"]), Cell(c["action"]), Cell(c["queue"]).empty() ? "-" : Cell(c["queue"]),
+                            c["output"].dump(), note});
+        }
+        if (!rows.empty()) Table({"WAVE", "NODE", "COMPENSATION", "QUEUE", "UNDOES OUTPUT", "NOTE"}, rows);
+        if (!result["kept"].empty()) {
+            std::string kept;
+            for (const auto& k : result["kept"]) kept += (kept.empty() ? "" : ", ") + k.get<std::string>();
+            std::cout << "left as they are (completed after the node): " << kept << "\n";
+        }
+        std::cout << "(a plan only: nothing was run; the steps of one wave run at once)\n";
+    } else if (command == "compensate" || command == "retry" || command == "resume" || command == "skip" ||
+               command == "cancel" || command == "resolve") {
         std::cout << command << " accepted for saga " << result["saga_id"].get<std::string>() << "\n";
     } else if (command == "workers") {
         std::vector<std::vector<std::string>> rows;
@@ -252,7 +276,9 @@ struct Cli {
     std::string endpoint = "http://127.0.0.1:8080";
     bool as_json = false;
     int timeout_ms = 5000;
-    std::string workflow, input, key, status, id, reason = "manual compensation via sagactl";
+    std::string workflow, input, key, status, id, reason;
+    std::string node, from_node, output, resolve_to;
+    bool plan = false, force = false;
     std::vector<std::string> signal_args;
     std::string signal_data, signal_id;
     bool wait = false;
@@ -300,17 +326,38 @@ struct Cli {
         signal->add_option("--data", signal_data, "the signal's payload: a JSON object, or @FILE (default {})");
         signal->add_option("--id", signal_id, "the signal's id: the same id twice is applied once (default: a new one)");
         auto* list = app.add_subcommand("list", "sagas, newest first");
-        list->add_option("--status", status, "running, compensating, completed, compensated or failed");
+        list->add_option("--status", status, "running, compensating, completed, compensated, failed, parked or cancelled");
         list->add_option("--workflow", workflow, "only this workflow");
         list->add_option("--limit", limit, "at most this many (sagad clamps it to its page size)")
             ->check(CLI::Range(1, 1'000'000'000));
-        for (const char* name : {"show", "compensate", "retry"}) {
-            auto* sub = app.add_subcommand(name, std::string(name) == "show"         ? "status, step, input, context, attempts, history"
-                                                 : std::string(name) == "compensate" ? "undo a running or completed saga"
-                                                                                     : "re-run the compensation that failed");
+        app.add_subcommand("show", "status, step, input, context, attempts, history")
+            ->add_option("id", id, "the saga's id (a UUID)")->required();
+        // The operator actions: each records who and why in the saga's history.
+        auto action = [&](const char* name, const char* what, bool reason_required) {
+            auto* sub = app.add_subcommand(name, what);
             sub->add_option("id", id, "the saga's id (a UUID)")->required();
-            if (std::string(name) != "show") sub->add_option("--reason", reason, "why, for the history");
-        }
+            auto* r = sub->add_option("--reason", reason, "why, for the history");
+            if (reason_required) r->required();
+            return sub;
+        };
+        auto* compensate = action("compensate", "undo a running, parked or completed saga, in reverse order", false);
+        compensate->add_option("--from-node", from_node, "undo only this node and what completed before it");
+        compensate->add_flag("--plan", plan, "print which compensations would run, in which order and with which "
+                                             "inputs; runs nothing");
+        compensate->add_flag("--force", force, "compensate past the saga's pivot (needs --reason)");
+        action("retry", "failed: re-run the compensation that failed; parked: re-run the parked node", false)
+            ->add_option("--node", node, "the parked node to re-run (default: every parked node)");
+        action("resume", "re-run a parked saga's parked forward step with a fresh attempt budget", false)
+            ->add_option("--node", node, "the parked node (default: every parked node)");
+        auto* skip = action("skip", "mark a parked node (or a running step or wait) done, as if it succeeded, and go on",
+                            true);
+        skip->add_option("--node", node, "the node to mark done")->required();
+        skip->add_option("--output", output, "its output: a JSON object, or @FILE (needed when a later node reads it)");
+        action("cancel", "stop a saga without compensating (status cancelled)", true);
+        auto* resolve = action("resolve", "close a case settled outside the system as completed or compensated", true);
+        resolve->add_option("--status", resolve_to, "completed or compensated")->required()
+            ->check(CLI::IsMember({"completed", "compensated"}));
+        resolve->add_flag("--force", force, "resolve a saga that is still running or compensating");
         app.add_subcommand("workers", "connected workers");
         app.add_subcommand("stats", "sagad's counters: API requests, worker-socket frames");
         auto* keygen = app.add_subcommand("keygen", "write a CURVE key pair: BASE.pub and BASE.secret (0600); no sagad needed");
@@ -422,8 +469,24 @@ struct Cli {
         }
         if (command == "await") return Await(sagad, id_of());
         if (command == "show") return as(sagad.Show(id_of()));
-        if (command == "compensate") return as(sagad.Compensate(id_of(), reason));
-        if (command == "retry") return as(sagad.Retry(id_of(), reason));
+        if (command == "compensate" && plan) {
+            return as(sagad.CompensationPlan(id_of(), from_node.empty() ? std::nullopt : std::optional(from_node), force));
+        }
+        if (std::find(std::begin(api::kOperatorActions), std::end(api::kOperatorActions), command) !=
+            std::end(api::kOperatorActions)) {
+            api::OperatorRequest r;
+            r.reason = reason.empty() && command == "compensate" ? "manual compensation via sagactl" : reason;
+            if (!node.empty()) r.node = node;
+            if (!from_node.empty()) r.from_node = from_node;
+            if (!output.empty()) {
+                r.output = json::parse(ReadInput(output), nullptr, false);
+                if (r.output->is_discarded()) throw Usage{"--output is not valid JSON"};
+                if (!r.output->is_object()) throw Usage{"--output must be a JSON object"};
+            }
+            r.force = force;
+            if (!resolve_to.empty()) r.status = sagaflow::ParseSagaStatus(resolve_to);
+            return as(sagad.Operate(id_of(), command, r));
+        }
         if (command == "workers") return as(sagad.Workers());
         if (command == "stats") return as(sagad.Stats());
         // graph

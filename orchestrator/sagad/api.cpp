@@ -159,6 +159,11 @@ const std::vector<Api::Route>& Api::Table() {
         {"GET", "/api/v1/sagas/{id}/history", &Api::History, true, A::kViewer},
         {"POST", "/api/v1/sagas/{id}/compensate", &Api::Compensate, true, A::kOperator},
         {"POST", "/api/v1/sagas/{id}/retry", &Api::Retry, true, A::kOperator},
+        {"POST", "/api/v1/sagas/{id}/resume", &Api::Resume, true, A::kOperator},
+        {"POST", "/api/v1/sagas/{id}/skip", &Api::Skip, true, A::kOperator},
+        {"POST", "/api/v1/sagas/{id}/cancel", &Api::Cancel, true, A::kOperator},
+        {"POST", "/api/v1/sagas/{id}/resolve", &Api::Resolve, true, A::kOperator},
+        {"GET", "/api/v1/sagas/{id}/compensation", &Api::Compensation, true, A::kViewer},
         {"POST", "/api/v1/sagas/{id}/signals", &Api::Signal, true, A::kOperator},
         {"GET", "/api/v1/sagas/{id}/await", &Api::Await, true, A::kViewer},
         {"GET", "/api/v1/workers", &Api::Workers, true, A::kAdmin},
@@ -405,24 +410,91 @@ http::Response Api::History(const http::Request&, const Params& params) {
     return Ok(api::History{HistoryOf(r->history)});
 }
 
-http::Response Api::Compensate(const http::Request& req, const Params& params) { return Operator(req, params, true); }
-http::Response Api::Retry(const http::Request& req, const Params& params) { return Operator(req, params, false); }
+using OpKind = engine::OperatorAction::Kind;
+http::Response Api::Compensate(const http::Request& req, const Params& p) { return Operator(req, p, OpKind::kCompensate); }
+http::Response Api::Retry(const http::Request& req, const Params& p) { return Operator(req, p, OpKind::kRetry); }
+http::Response Api::Resume(const http::Request& req, const Params& p) { return Operator(req, p, OpKind::kResume); }
+http::Response Api::Skip(const http::Request& req, const Params& p) { return Operator(req, p, OpKind::kSkip); }
+http::Response Api::Cancel(const http::Request& req, const Params& p) { return Operator(req, p, OpKind::kCancel); }
+http::Response Api::Resolve(const http::Request& req, const Params& p) { return Operator(req, p, OpKind::kResolve); }
 
-http::Response Api::Operator(const http::Request& req, const Params& params, bool compensate) {
-    const SagaId id = IdParam(params);
+namespace {
+
+// The engine's action from an API body: the one mapping, for the actions and the preview.
+Result<engine::OperatorAction> ActionOf(const http::Request& req, const SagaId& id, OpKind kind, const engine::Actor& by) {
     api::OperatorRequest body;
     if (!req.body.empty()) {
         auto decoded = api::Decode<api::OperatorRequest>(req.body);
-        if (!decoded.ok()) return Fail(decoded.status());
+        if (!decoded.ok()) return decoded.status();
         body = *decoded;
     }
-    const Status st = node_.Submit<Status>([&](engine::Engine& e, runtime::WorkerLink&) {
-        return compensate ? e.Compensate(id, body.reason, params.by) : e.Retry(id, body.reason, params.by);
-    });
+    engine::OperatorAction a;
+    a.kind = kind;
+    a.saga_id = id;
+    a.reason = body.reason;
+    a.by = by;
+    a.node = body.node.value_or("");
+    a.from_node = body.from_node.value_or("");
+    if (body.output) a.output = *body.output;
+    a.force = body.force;
+    if (kind == OpKind::kSkip && a.node.empty()) return Status{ErrorCode::kInvalidArgument, "'node' names the node to skip"};
+    if (kind == OpKind::kResolve) {
+        if (!body.status) return Status{ErrorCode::kInvalidArgument, "'status' is completed or compensated"};
+        a.resolve_to = *body.status;
+    }
+    return a;
+}
+
+}  // namespace
+
+http::Response Api::Operator(const http::Request& req, const Params& params, OpKind kind) {
+    const SagaId id = IdParam(params);
+    auto action = ActionOf(req, id, kind, params.by);
+    if (!action.ok()) return Fail(action.status());
+    const Status st = node_.Submit<Status>([&](engine::Engine& e, runtime::WorkerLink&) { return e.Operate(*action); });
     if (!st.ok()) return Fail(st);
-    log::Info(compensate ? "saga_compensation_requested" : "saga_retry_requested",
-              {{"saga_id", id.str()}, {"reason", body.reason}, {"by", params.by.name}, {"from", params.by.remote}});
+    const std::string word(engine::ToString(kind));
+    log::Info("saga_operator_action", {{"saga_id", id.str()}, {"action", word}, {"node", action->node},
+                                       {"reason", action->reason}, {"by", params.by.name}, {"from", params.by.remote}});
     return Ok(api::Accepted{id}, 202);
+}
+
+http::Response Api::Compensation(const http::Request& req, const Params& params) {
+    const SagaId id = IdParam(params);
+    engine::OperatorAction a;
+    a.saga_id = id;
+    if (const auto f = req.query.find("from_node"); f != req.query.end()) a.from_node = f->second;
+    if (const auto f = req.query.find("force"); f != req.query.end()) a.force = f->second == "true";
+    if (const auto f = req.query.find("reason"); f != req.query.end()) a.reason = f->second;
+    auto r = node_.Submit<Result<engine::CompensationPreview>>(
+        [&](engine::Engine& e, runtime::WorkerLink&) { return e.PreviewCompensation(a); });
+    if (!r.ok()) return Fail(r.status());
+    api::CompensationPlan out;
+    out.saga_id = id;
+    out.status = r->saga.status;
+    if (!a.from_node.empty()) out.from_node = a.from_node;
+    if (r->refused) out.refused = r->refused->message;
+    if (r->plan) {
+        const Workflow* wf = registry_.Find(r->saga.workflow, r->saga.workflow_version);
+        const nlohmann::json& context = r->saga.context;
+        for (std::size_t w = 0; w < r->plan->waves.size(); ++w) {
+            for (const std::string& node : r->plan->waves[w]) {
+                const NodeDef& d = wf->node(wf->find(node));
+                api::CompensationStep step;
+                step.wave = static_cast<int>(w) + 1;
+                step.node = node;
+                step.action = d.kind == NodeKind::kChild ? "compensate child saga (" + d.child_workflow + ")"
+                                                         : d.step.compensation->action;
+                step.queue = d.kind == NodeKind::kChild ? "" : d.step.compensation->queue;
+                step.in_flight = r->plan->in_flight.contains(node);
+                step.uncertain = r->saga.nodes.at(node).uncertain;
+                step.output = context.contains(node) ? context[node] : nlohmann::json(nullptr);
+                out.steps.push_back(std::move(step));
+            }
+        }
+        out.kept = r->plan->kept;
+    }
+    return Ok(out);
 }
 
 http::Response Api::Signal(const http::Request& req, const Params& params) {

@@ -90,9 +90,15 @@ private:
     http::Response History(const http::Request&, const Params&);
     http::Response Compensate(const http::Request&, const Params&);
     http::Response Retry(const http::Request&, const Params&);
+    http::Response Resume(const http::Request&, const Params&);
+    http::Response Skip(const http::Request&, const Params&);
+    http::Response Cancel(const http::Request&, const Params&);
+    http::Response Resolve(const http::Request&, const Params&);
+    http::Response Compensation(const http::Request&, const Params&);
     http::Response Signal(const http::Request&, const Params&);
     http::Response Await(const http::Request&, const Params&);
-    http::Response Operator(const http::Request&, const Params&, bool compensate);
+    /// Every operator action: the body decoded, the action applied on the engine's thread.
+    http::Response Operator(const http::Request&, const Params&, engine::OperatorAction::Kind kind);
     http::Response Workers(const http::Request&, const Params&);
     http::Response Stats(const http::Request&, const Params&);
     http::Response Metrics(const http::Request&, const Params&);

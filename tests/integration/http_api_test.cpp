@@ -237,6 +237,72 @@ TEST_F(HttpApiTest, TypedClientStartsListsShowsAndCompensates) {
     EXPECT_EQ(stats->groups["node"]["role"], "active");
 }
 
+// No worker is connected: every saga waits at its first step, its command never sent.
+TEST_F(HttpApiTest, OperatorActionsTakeTheirFieldsAndRefuseBadOnesWritingNothing) {
+    client::Client sagad(url_);
+    std::vector<SagaId> ids;
+    for (int i = 0; i < 3; ++i) ids.push_back(sagad.Start(Order("op-" + std::to_string(i))).value().saga_id);
+    auto history_size = [&](const SagaId& id) { return sagad.History(id).value().history.size(); };
+
+    // The preview: the first step's command was never sent, so it is withdrawn, not undone.
+    auto plan = sagad.CompensationPlan(ids[0]);
+    ASSERT_TRUE(plan.ok()) << plan.status().message;
+    EXPECT_EQ(plan->status, SagaStatus::kRunning);
+    EXPECT_TRUE(plan->steps.empty());
+    EXPECT_FALSE(plan->refused);
+    EXPECT_EQ(sagad.CompensationPlan(ids[0], "nope").code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(sagad.CompensationPlan(SagaId("00000000-0000-4000-8000-000000000000")).code(), ErrorCode::kNotFound);
+
+    const auto before = history_size(ids[0]);
+    api::OperatorRequest skip;
+    skip.reason = "done by hand";
+    EXPECT_EQ(sagad.Operate(ids[0], "skip", skip).code(), ErrorCode::kInvalidArgument) << "skip names its node";
+    skip.node = "reserve_inventory";
+    skip.reason.clear();
+    EXPECT_EQ(sagad.Operate(ids[0], "skip", skip).code(), ErrorCode::kInvalidArgument) << "skip needs a reason";
+    EXPECT_EQ(sagad.Operate(ids[0], "resume", {}).code(), ErrorCode::kFailedPrecondition) << "not parked";
+    EXPECT_EQ(sagad.Operate(ids[0], "launch", {}).code(), ErrorCode::kInvalidArgument);
+    const std::string path = "/api/v1/sagas/" + ids[0].str() + "/skip";
+    const std::string bad = R"({"node":"reserve_inventory","reason":"x","output":[1]})";
+    const std::string raw = Exchange("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                     "Content-Length: " + std::to_string(bad.size()) + "\r\nConnection: close\r\n\r\n" + bad);
+    EXPECT_EQ(StatusOf(raw), 400) << raw;
+    EXPECT_EQ(BodyOf(raw)["code"], "invalid_argument");
+    EXPECT_EQ(history_size(ids[0]), before) << "a refused action writes nothing";
+    skip.reason = "reserved by hand";
+    skip.output = json{{"reserved", 5}};
+    ASSERT_TRUE(sagad.Operate(ids[0], "skip", skip).ok());
+    auto shown = sagad.Show(ids[0]).value();
+    EXPECT_EQ(shown.context["reserve_inventory"], (json{{"reserved", 5}}));
+    EXPECT_EQ(shown.nodes.at(0).state, "done");
+
+    api::OperatorRequest cancel;
+    EXPECT_EQ(sagad.Operate(ids[1], "cancel", cancel).code(), ErrorCode::kInvalidArgument) << "a reason is required";
+    cancel.reason = "customer withdrew";
+    ASSERT_TRUE(sagad.Operate(ids[1], "cancel", cancel).ok());
+    EXPECT_EQ(sagad.Show(ids[1]).value().saga.status, SagaStatus::kCancelled);
+    EXPECT_EQ(sagad.Operate(ids[1], "cancel", cancel).code(), ErrorCode::kFailedPrecondition);
+    auto refused = sagad.CompensationPlan(ids[1]);
+    ASSERT_TRUE(refused.ok());
+    ASSERT_TRUE(refused->refused);
+    EXPECT_NE(refused->refused->find("cancelled"), std::string::npos) << *refused->refused;
+
+    api::OperatorRequest resolve;
+    resolve.reason = "settled by phone";
+    resolve.status = SagaStatus::kCompleted;
+    EXPECT_EQ(sagad.Operate(ids[2], "resolve", resolve).code(), ErrorCode::kFailedPrecondition) << "running: force";
+    resolve.force = true;
+    ASSERT_TRUE(sagad.Operate(ids[2], "resolve", resolve).ok());
+    const auto resolved = sagad.Show(ids[2]).value();
+    EXPECT_EQ(resolved.saga.status, SagaStatus::kCompleted);
+    bool audited = false;
+    for (const auto& h : resolved.history) {
+        audited |= h.kind == "resolve_requested" && h.detail.value("reason", "") == "settled by phone" &&
+                   h.detail.value("by", "") == "anonymous";
+    }
+    EXPECT_TRUE(audited);
+}
+
 TEST_F(HttpApiTest, ReadsAnswerWhileTheEngineLoopIsBusy) {
     client::Client sagad(url_);
     auto started = sagad.Start(Order("busy"));

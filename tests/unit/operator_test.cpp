@@ -5,9 +5,7 @@
 
 #include <vector>
 
-#include "engine.hpp"
-#include "fake_worker.hpp"
-#include "memory_store.hpp"
+#include "engine_fixture.hpp"
 #include "unit_kit.hpp"
 
 namespace sagaflow::engine {
@@ -18,7 +16,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::FakeWorker;
 
-class OperatorTest : public ::testing::Test {
+class OperatorTest : public testing::EngineFixture {
 protected:
     OperatorTest() {
         // reserve (undoable) -> charge (the pivot: a partner took the money) -> ship, which
@@ -29,19 +27,7 @@ protected:
                           .Step("ship", "q").Timeout(seconds(1)).Retry(RetryPolicy{2, milliseconds(100), 1.0, milliseconds(100), 0.0})
                           .Step("close", "q").Retriable()
                           .Build());
-        EngineOptions o;
-        o.seed = 5;
-        engine_ = std::make_unique<Engine>(registry_, store_, worker_, clock_, o);
-        worker_.Attach(*engine_, registry_);
-        engine_->Recover();
-    }
-
-    void Settle() {
-        for (int i = 0; i < 100; ++i) {
-            const int moved = engine_->Tick();
-            if (moved == 0 && worker_.Pump(*engine_) == 0) return;
-        }
-        FAIL() << "did not settle";
+        Boot(5);
     }
 
     SagaId Start() {
@@ -91,14 +77,7 @@ protected:
         return a;
     }
 
-    SagaView View(const SagaId& id) { return engine_->Describe(id).value(); }
     int Count(const SagaId& id, const std::string& kind) { return testing::CountEvents(View(id).history, kind); }
-
-    WorkflowRegistry registry_;
-    MemorySagaStore store_;
-    ManualClock clock_;
-    FakeWorker worker_;
-    std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(OperatorTest, AStepPastThePivotParksAndItsRetryRunsUnderTheSameMsgIdSoItsEffectStaysOnce) {

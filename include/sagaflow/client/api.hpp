@@ -228,9 +228,49 @@ struct AwaitResult {
     bool clamped = false;         ///< The asked timeout was over the server's maximum.
 };
 
-/// POST /api/v1/sagas/{id}/compensate and /retry.
+/// The body of every operator action, POST /api/v1/sagas/{id}/ACTION: compensate, retry,
+/// resume, skip, cancel, resolve. Each records who and why in the saga's history.
 struct OperatorRequest {
-    std::string reason;
+    std::string reason;  ///< Why. cancel, resolve and a forced compensate need one.
+    /// retry and resume: the parked node to re-run (unset: every parked node); skip: the
+    /// node to mark done; compensate: undo only from this node back (see `from_node`).
+    std::optional<std::string> node = std::nullopt;
+    /// compensate: undo this node and what completed before it, in reverse order; what
+    /// completed after it is left as it is.
+    std::optional<std::string> from_node = std::nullopt;
+    /// skip: the node's output, a JSON object that joins the context as if it had
+    /// succeeded. Unset: `{}`, refused when a later node reads the node's output.
+    std::optional<nlohmann::json> output = std::nullopt;
+    /// compensate past a pivot; resolve of a saga still running or compensating.
+    bool force = false;
+    /// resolve: completed or compensated.
+    std::optional<SagaStatus> status = std::nullopt;
+};
+
+/// The operator actions the API takes, by their route's last word.
+inline constexpr std::string_view kOperatorActions[] = {"compensate", "retry", "resume", "skip", "cancel", "resolve"};
+
+/// GET /api/v1/sagas/{id}/compensation?from_node=N: what a compensation would run now, in
+/// order, and with what, writing nothing (the engine's own walk, on a copy of the saga).
+struct CompensationStep {
+    int wave = 0;        ///< 1-based: the steps of one wave run at once, waves one after another.
+    std::string node;    ///< The step (or child saga) undone.
+    std::string action;  ///< Its compensation's action; for a child, "compensate child saga".
+    std::string queue;   ///< Empty for a child.
+    /// The output of the forward step it undoes (what the handler is given to undo, with
+    /// the saga's input and context); null when the step's outcome is unknown.
+    nlohmann::json output;
+    bool uncertain = false;  ///< Its forward outcome is unknown: the inbox answers if it never ran.
+    bool in_flight = false;  ///< Its forward command is out: undone once it ends, if it took effect.
+};
+
+struct CompensationPlan {
+    SagaId saga_id;
+    SagaStatus status = SagaStatus::kRunning;  ///< The saga's status now.
+    std::optional<std::string> from_node;
+    std::vector<CompensationStep> steps;  ///< Empty: nothing to undo.
+    std::vector<std::string> kept;        ///< Done after `from_node`: left as they are.
+    std::optional<std::string> refused;   ///< Set when a compensation would be refused now, and why.
 };
 
 struct Accepted {
@@ -331,6 +371,10 @@ void to_json(nlohmann::json& j, const AwaitResult& v);
 void from_json(const nlohmann::json& j, AwaitResult& v);
 void to_json(nlohmann::json& j, const OperatorRequest& v);
 void from_json(const nlohmann::json& j, OperatorRequest& v);
+void to_json(nlohmann::json& j, const CompensationStep& v);
+void from_json(const nlohmann::json& j, CompensationStep& v);
+void to_json(nlohmann::json& j, const CompensationPlan& v);
+void from_json(const nlohmann::json& j, CompensationPlan& v);
 void to_json(nlohmann::json& j, const Accepted& v);
 void from_json(const nlohmann::json& j, Accepted& v);
 void to_json(nlohmann::json& j, const StepInfo& v);

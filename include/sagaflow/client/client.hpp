@@ -57,6 +57,14 @@ public:
     [[nodiscard]] Result<api::Accepted> Compensate(const SagaId& id, const std::string& reason);
     /// Re-run the compensation that failed.
     [[nodiscard]] Result<api::Accepted> Retry(const SagaId& id, const std::string& reason = "");
+    /// Any operator action by its word (`api::kOperatorActions`: compensate, retry, resume,
+    /// skip, cancel, resolve) with its fields. kInvalidArgument for another word.
+    [[nodiscard]] Result<api::Accepted> Operate(const SagaId& id, std::string_view action,
+                                                const api::OperatorRequest& request);
+    /// What a compensation would run now (from `from_node` back, if given), writing nothing.
+    [[nodiscard]] Result<api::CompensationPlan> CompensationPlan(const SagaId& id,
+                                                                 const std::optional<std::string>& from_node = std::nullopt,
+                                                                 bool force = false);
     /// Sends a signal into a running saga. kAlreadyExists never comes back: a signal id
     /// applied before answers ok with outcome "already_applied".
     [[nodiscard]] Result<api::SignalResult> Signal(const SagaId& id, const api::SendSignal& signal);

@@ -84,6 +84,9 @@ public:
     /// kRetryForward for a retriable step, kPark after a pivot, kCompensate otherwise.
     /// The one place the default is decided.
     [[nodiscard]] FailurePolicy failure_policy(int node) const;
+    /// The nodes that read node `node`'s output from the context by name (a timer's
+    /// `Until` field, a child's input field): an operator's skip of it must give one.
+    [[nodiscard]] std::vector<std::string> readers_of(int node) const;
     /// The retry round of step `node`'s forward command after `attempt` attempts, and of
     /// its compensation's: which policy spaces the next attempt, and whether none is left.
     [[nodiscard]] RetryRound forward_round(int node, int attempt) const;
