@@ -137,6 +137,49 @@ expect "await of an unknown saga: exit 1" 1 "not_found" -- c await 01a23f4e-0000
 expect "await of a bad id: usage" 2 "is not a saga id" -- c await nope
 expect "graph --saga renders with dot -Tsvg" 0 "<svg" -- bash -c "'$ctl' --endpoint '$admin' graph order_fulfilment --saga '$id' | dot -Tsvg"
 
+echo "== operator recovery: the compensation plan, compensate from a node, skip, cancel, resolve, resume"
+r=$(c start order_fulfilment --input "${order/o-1/r-1}" --key r-1)
+wait_for 30 bash -c "'$ctl' --endpoint '$admin' show '$r' | grep -qE 'payment_confirmed +signal +running'"
+expect "compensate --plan: the charge is undone first" 0 "^1 +charge_payment +refund_payment +payment " -- c compensate "$r" --plan
+expect "compensate --plan: then the reservation, with the output it undoes" 0 '^2 +reserve_inventory +release_inventory +inventory +\{' -- c compensate "$r" --plan
+expect "compensate --plan ran nothing" 0 "status +running" -- c show "$r"
+expect "compensate --plan --json" 0 '"wave": 2' -- c --json compensate "$r" --plan
+expect "compensate --plan --from-node of an unknown node: exit 1" 1 "invalid_argument: .*no node 'nope'" -- c compensate "$r" --plan --from-node nope
+expect "skip without --reason: usage" 2 "reason is required" -- c skip "$r" --node payment_confirmed
+expect "skip --output that is not an object: usage" 2 "must be a JSON object" -- c skip "$r" --node payment_confirmed --output '[1]' --reason x
+expect "skip of a node not parked or running: exit 1" 1 "failed_precondition: .*only a parked node, or a running step or wait" -- \
+  c skip "$r" --node reserve_inventory --output '{}' --reason x
+expect "skip the payment wait, confirmed by phone" 0 "skip accepted" -- \
+  c skip "$r" --node payment_confirmed --output '{"psp_ref":"by-phone"}' --reason "confirmed by phone"
+wait_for 30 bash -c "'$ctl' --endpoint '$admin' show '$r' | grep -q 'status *completed'"
+expect "the skipped saga completes with the given output" 0 '"payment_confirmed":\{"psp_ref":"by-phone"\}' -- c show "$r"
+expect "the skip is in the history with who and why" 0 "skip_requested +payment_confirmed .*reason=confirmed by phone by=anonymous" -- c show "$r"
+expect "resume of a saga that is not parked: exit 1" 1 "only a parked saga can be resumed" -- c resume "$r"
+expect "retry --node of a saga that is neither failed nor parked: exit 1" 1 "only failed and parked sagas can be retried" -- c retry "$r" --node create_shipment
+d=$(c start order_fulfilment --version 2 --wait --input "${order/o-1/r-2}" --key r-2 2>/dev/null | sed -n 's/^saga \([0-9a-f-]*\) completed$/\1/p')
+[ -n "$d" ] && ok "a v2 order completed, to be undone from its charge" || bad "no completed v2 order"
+expect "compensate --plan --from-node keeps what came after the node" 0 "left as they are .*create_shipment" -- \
+  c compensate "$d" --plan --from-node charge_payment
+expect "compensate --from-node undoes from the charge back" 0 "compensate accepted" -- \
+  c compensate "$d" --from-node charge_payment --reason "refund, keep the shipment"
+wait_for 30 bash -c "'$ctl' --endpoint '$admin' show '$d' | grep -q 'status *compensated'"
+expect "the shipment made after the charge is left done" 0 "^create_shipment +step +done" -- c show "$d"
+expect "the charge was undone" 0 "^charge_payment +step +compensated" -- c show "$d"
+k=$(c start order_fulfilment --input "${order/o-1/r-3}" --key r-3)
+wait_for 30 bash -c "'$ctl' --endpoint '$admin' show '$k' | grep -qE 'payment_confirmed +signal +running'"
+expect "cancel without --reason: usage" 2 "reason is required" -- c cancel "$k"
+expect "cancel stops a waiting saga" 0 "cancel accepted" -- c cancel "$k" --reason "customer withdrew"
+expect "the cancelled saga is stored as cancelled, nothing undone" 0 "status +cancelled" -- c show "$k"
+expect "list --status cancelled" 0 "$k +order_fulfilment +cancelled" -- c list --status cancelled
+expect "cancel of an ended saga: exit 1" 1 "failed_precondition: .*it has ended already" -- c cancel "$k" --reason again
+v=$(c start order_fulfilment --input "${order/o-1/r-4}" --key r-4)
+wait_for 30 bash -c "'$ctl' --endpoint '$admin' show '$v' | grep -qE 'payment_confirmed +signal +running'"
+expect "resolve --status failed: usage" 2 "status" -- c resolve "$v" --status failed --reason x
+expect "resolve of a running saga without --force: exit 1" 1 "resolving a saga that still moves needs force" -- \
+  c resolve "$v" --status completed --reason "paid by bank transfer"
+expect "resolve --force closes it" 0 "resolve accepted" -- c resolve "$v" --status completed --reason "paid by bank transfer" --force
+expect "the resolved saga is completed, the reason recorded" 0 "resolve_requested .*reason=paid by bank transfer" -- c show "$v"
+
 echo "== errors"
 expect "compensate refuses a compensated saga" 1 "failed_precondition: .*only running, parked and completed" -- c compensate "$id"
 expect "retry refuses a saga that is not failed" 1 "failed_precondition" -- c retry "$id2"
