@@ -119,6 +119,16 @@ Result<api::CompensationPlan> Client::CompensationPlan(const SagaId& id, const s
     return impl_->Call<api::CompensationPlan>("GET", path);
 }
 
+Result<api::BulkJobInfo> Client::Bulk(const api::BulkRequest& request) {
+    return impl_->Call<api::BulkJobInfo>("POST", "/bulk", json(request).dump());
+}
+
+Result<api::BulkJobInfo> Client::BulkJob(const std::string& id) {
+    return impl_->Call<api::BulkJobInfo>("GET", "/bulk/" + api::PercentEncode(id));
+}
+
+Result<api::BulkJobList> Client::BulkJobs() { return impl_->Call<api::BulkJobList>("GET", "/bulk"); }
+
 Result<api::SignalResult> Client::Signal(const SagaId& id, const api::SendSignal& signal) {
     return impl_->Call<api::SignalResult>("POST", "/sagas/" + id.str() + "/signals", json(signal).dump());
 }

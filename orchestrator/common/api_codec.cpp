@@ -1,4 +1,5 @@
 // The one codec of the HTTP API's types (include/sagaflow/client/api.hpp).
+#include <algorithm>
 #include <cctype>
 #include <limits>
 
@@ -501,6 +502,77 @@ void from_json(const json& j, CompensationPlan& v) {
         v.kept.push_back(k.get<std::string>());
     }
     v.refused = OptStr(j, "refused");
+}
+
+void to_json(json& j, const BulkRequest& v) {
+    j = {{"action", v.action}, {"reason", v.reason}};
+    if (v.status) j["status"] = ToString(*v.status);
+    if (v.workflow) j["workflow"] = *v.workflow;
+    if (v.version) j["version"] = *v.version;
+    if (v.created_after) j["created_after"] = FormatTimestamp(*v.created_after);
+    if (v.created_before) j["created_before"] = FormatTimestamp(*v.created_before);
+    if (v.dry_run) j["dry_run"] = true;
+    if (v.confirm_count) j["confirm_count"] = *v.confirm_count;
+    if (v.rate) j["rate"] = *v.rate;
+}
+void from_json(const json& j, BulkRequest& v) {
+    RequireObject(j, "the body");
+    v.action = Str(j, "action");
+    if (std::find(std::begin(kBulkActions), std::end(kBulkActions), v.action) == std::end(kBulkActions)) {
+        Bad("action", "must be compensate, retry or cancel");
+    }
+    v.status = Has(j, "status") ? std::optional(StatusOf(j, "status")) : std::nullopt;
+    v.workflow = OptStr(j, "workflow");
+    v.version = Has(j, "version") ? std::optional(static_cast<int>(Int(j, "version", 1, 1'000'000))) : std::nullopt;
+    v.created_after = Has(j, "created_after") ? std::optional(TimeOf(j, "created_after")) : std::nullopt;
+    v.created_before = Has(j, "created_before") ? std::optional(TimeOf(j, "created_before")) : std::nullopt;
+    v.reason = OptStr(j, "reason").value_or("");
+    v.dry_run = Bool(j, "dry_run");
+    v.confirm_count = Has(j, "confirm_count") ? std::optional(Int(j, "confirm_count")) : std::nullopt;
+    v.rate = Has(j, "rate") ? std::optional(static_cast<int>(Int(j, "rate", 1, 1'000'000))) : std::nullopt;
+}
+
+void to_json(json& j, const BulkJobInfo& v) {
+    json filter = v.request;
+    j = {{"id", v.id}, {"action", v.request.action}, {"reason", v.request.reason}, {"requested_by", v.requested_by},
+         {"state", v.state}, {"matched", v.matched}, {"done", v.done}, {"refused", v.refused}, {"rate", v.rate},
+         {"created_at", FormatTimestamp(v.created_at)}, {"updated_at", FormatTimestamp(v.updated_at)}};
+    json f = json::object();
+    for (const char* k : {"status", "workflow", "version", "created_after", "created_before"}) {
+        if (filter.contains(k)) f[k] = filter[k];
+    }
+    j["filter"] = f;
+    json sample = json::array();
+    for (const SagaId& id : v.sample) sample.push_back(id.str());
+    j["sample"] = sample;
+}
+void from_json(const json& j, BulkJobInfo& v) {
+    RequireObject(j, "a bulk job");
+    v.id = Str(j, "id");
+    json request = Has(j, "filter") ? Obj(j, "filter") : json::object();
+    request["action"] = Str(j, "action");
+    request["reason"] = Str(j, "reason");
+    v.request = request.get<BulkRequest>();
+    v.requested_by = Str(j, "requested_by");
+    v.state = Str(j, "state");
+    v.matched = Int(j, "matched");
+    v.done = Int(j, "done");
+    v.refused = Int(j, "refused");
+    v.rate = static_cast<int>(Int(j, "rate"));
+    v.created_at = TimeOf(j, "created_at");
+    v.updated_at = TimeOf(j, "updated_at");
+    v.sample.clear();
+    for (const json& id : Has(j, "sample") ? Arr(j, "sample") : json::array()) {
+        auto parsed = id.is_string() ? ParseUuidId<SagaId>(id.get<std::string>()) : std::nullopt;
+        if (!parsed) Bad("sample", "must hold saga ids");
+        v.sample.push_back(*parsed);
+    }
+}
+
+void to_json(json& j, const BulkJobList& v) { j = {{"jobs", v.jobs}}; }
+void from_json(const json& j, BulkJobList& v) {
+    RequireObject(j, "a list of bulk jobs");
+    v.jobs = Items<BulkJobInfo>(j, "jobs");
 }
 
 void to_json(json& j, const Accepted& v) { j = {{"saga_id", v.saga_id.str()}}; }

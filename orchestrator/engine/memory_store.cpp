@@ -43,6 +43,35 @@ public:
         return out;
     }
 
+    std::int64_t CountSagas(const SagaFilter& f) override {
+        return std::count_if(work_.sagas.begin(), work_.sagas.end(), [&](const auto& s) { return f.Matches(s.second); });
+    }
+
+    void InsertBulkJob(const BulkJob& job) override {
+        if (!work_.bulk_jobs.emplace(job.id, job).second) throw Error(ErrorCode::kInternal, "bulk job " + job.id + " exists");
+    }
+    void UpdateBulkJob(const BulkJob& job) override {
+        auto it = work_.bulk_jobs.find(job.id);
+        if (it == work_.bulk_jobs.end()) throw Error(ErrorCode::kInternal, "no bulk job " + job.id);
+        it->second = job;
+    }
+    std::optional<BulkJob> GetBulkJob(const std::string& id) override {
+        auto it = work_.bulk_jobs.find(id);
+        if (it == work_.bulk_jobs.end()) return std::nullopt;
+        return it->second;
+    }
+    std::vector<BulkJob> ListBulkJobs(int limit, bool running_only) override {
+        std::vector<BulkJob> out;
+        for (const auto& [id, j] : work_.bulk_jobs) {
+            if (!running_only || j.state == BulkState::kRunning) out.push_back(j);
+        }
+        std::sort(out.begin(), out.end(), [](const BulkJob& a, const BulkJob& b) {
+            return a.created_at != b.created_at ? a.created_at > b.created_at : a.id > b.id;
+        });
+        if (static_cast<int>(out.size()) > limit) out.resize(static_cast<std::size_t>(limit));
+        return out;
+    }
+
     std::vector<std::pair<PendingRecord, SagaRecord>> PendingWork(int limit) override {
         std::vector<std::pair<PendingRecord, SagaRecord>> out;
         for (const auto& [id, p] : work_.pending) out.emplace_back(p, work_.sagas.at(p.saga_id));

@@ -32,6 +32,7 @@ public:
         std::map<std::pair<SagaId, std::int64_t>, AlertRecord> alerts;
         std::int64_t next_alert = 1;
         std::vector<SignalRecord> signals;  ///< In the order received.
+        std::map<std::string, BulkJob> bulk_jobs;
     };
 
 private:

@@ -664,8 +664,34 @@ Status SagaService::ApplyOne(StoreTx& tx, const engine::Event& event, Effects& a
                                  [&](const OperatorAction& a) { return ApplyOperator(tx, a, after); },
                                  [&](const Unserved& u) { return ApplyUnserved(tx, u); },
                                  [&](const WaitDue& w) { return ApplyWaitDue(tx, w, after); },
-                                 [&](const SignalSent& g) { return ApplySignal(tx, g, after); }},
+                                 [&](const SignalSent& g) { return ApplySignal(tx, g, after); },
+                                 [&](const BulkPage& p) { return ApplyBulkPage(tx, p, after); }},
                       event);
+}
+
+Status SagaService::ApplyBulkPage(StoreTx& tx, const BulkPage& page, Effects& after) {
+    auto job = tx.GetBulkJob(page.job_id);
+    if (!job) return {ErrorCode::kNotFound, "no bulk job " + page.job_id};
+    const auto at = [](const std::optional<SagaCursor>& c) { return c ? std::optional(std::pair(c->created_at, c->id)) : std::nullopt; };
+    if (job->state != BulkState::kRunning || at(job->filter.after) != at(page.from)) {
+        return {ErrorCode::kAborted, "bulk job " + page.job_id + " is not where this page was read from"};
+    }
+    std::int64_t applied = 0, refused = 0;
+    for (const OperatorAction& a : page.actions) {
+        // A refusal wrote nothing; a store failure throws, and the whole page runs again.
+        if (ApplyOperator(tx, a, after).ok()) {
+            ++applied;
+        } else {
+            ++refused;
+        }
+    }
+    job->done += applied;
+    job->refused += refused;
+    if (page.last) job->filter.after = page.last;
+    if (page.final) job->state = BulkState::kFinished;
+    job->updated_at = clock_.Now();
+    tx.UpdateBulkJob(*job);
+    return {ErrorCode::kOk, "applied " + std::to_string(applied) + ", refused " + std::to_string(refused)};
 }
 
 Status SagaService::ApplyReply(StoreTx& tx, const Reply& reply, Effects& after) {
@@ -1065,6 +1091,7 @@ Status SagaService::ApplyOperator(StoreTx& tx, const OperatorAction& action, Eff
     if (!action.node.empty()) requested.node = action.node;
     if (action.kind == Kind::kSkip) requested.detail["output"] = saga->context[action.node];
     if (!action.from_node.empty()) requested.detail["from_node"] = action.from_node;
+    if (!action.bulk_job.empty()) requested.detail["bulk"] = action.bulk_job;
     if (action.kind == Kind::kResolve) requested.detail["status"] = ToString(action.resolve_to);
     if (action.force) requested.detail["force"] = true;
     Stamp(requested, action.by);

@@ -134,6 +134,20 @@ struct OperatorAction {
     nlohmann::json output;
     bool force = false;  ///< kCompensate past a pivot, kResolve of a saga still moving.
     SagaStatus resolve_to = SagaStatus::kCompleted;  ///< kResolve.
+    std::string bulk_job;  ///< Taken as one saga of this bulk job (for the history).
+};
+
+/// One page of a bulk job (`BulkJob`): its sagas' actions, each applied and recorded as if
+/// asked alone, and the job's progress, in one transaction. ok, with "applied N, refused
+/// M" (a saga whose state no longer allows the action is refused and counted); kNotFound
+/// for an unknown job; kAborted when the job is not where the page was read from (`from`:
+/// another page moved it, or it finished): read it again.
+struct BulkPage {
+    std::string job_id;
+    std::optional<SagaCursor> from;  ///< The job's cursor the page was listed after.
+    std::vector<OperatorAction> actions;
+    std::optional<SagaCursor> last;  ///< The page's last saga: the job's cursor after it.
+    bool final = false;              ///< No saga is left after it: the job is finished.
 };
 
 /// The action's word: compensate, retry, resume, skip, cancel, resolve (history, logs, metrics).
@@ -178,7 +192,7 @@ inline constexpr std::string_view kSignalDelivered = "delivered";  ///< a wait t
 inline constexpr std::string_view kSignalKept = "kept";            ///< kept for a wait to come
 
 /// One thing that happened to a running saga.
-using Event = std::variant<Reply, DeadlinePassed, OperatorAction, Unserved, WaitDue, SignalSent>;
+using Event = std::variant<Reply, DeadlinePassed, OperatorAction, Unserved, WaitDue, SignalSent, BulkPage>;
 
 /// What the delivery side knows of a command, which the history and manual compensation
 /// need (the `Dispatcher` answers).
@@ -341,6 +355,7 @@ private:
     void CompensateChild(StoreTx& tx, const SagaRecord& parent, const NodeDef& node, Effects& after);
     void ChildEnded(StoreTx& tx, const SagaRecord& child, Effects& after);
     Status ApplySignal(StoreTx& tx, const SignalSent& signal, Effects& after);
+    Status ApplyBulkPage(StoreTx& tx, const BulkPage& page, Effects& after);
     std::vector<HistoryEvent> SentEvents(const PendingRecord& item) const;
     static std::string CompensationCause(StoreTx& tx, const SagaId& id);
     /// A history event of `kind` about `saga`, or about one of its pending items.

@@ -14,11 +14,52 @@ constexpr std::pair<PendingKind, std::string_view> kPendingWords[] = {
     {PendingKind::kChild, "child"},
 };
 
+constexpr std::pair<BulkState, std::string_view> kBulkWords[] = {
+    {BulkState::kRunning, "running"},
+    {BulkState::kFinished, "finished"},
+};
+
+std::int64_t Us(Timestamp t) { return t.time_since_epoch().count(); }
+Timestamp At(const nlohmann::json& j) { return Timestamp{Duration{j.get<std::int64_t>()}}; }
+
 }  // namespace
 
 std::string_view ToString(PendingKind k) noexcept { return WordOf(kPendingWords, k); }
 
 std::optional<PendingKind> PendingKindFromCode(int code) noexcept { return FromCode(kPendingWords, code); }
+
+std::string_view ToString(BulkState s) noexcept { return WordOf(kBulkWords, s); }
+
+void to_json(nlohmann::json& j, const SagaFilter& f) {
+    j = nlohmann::json::object();
+    if (f.status) j["status"] = static_cast<int>(*f.status);
+    if (f.workflow) j["workflow"] = *f.workflow;
+    if (f.version) j["version"] = *f.version;
+    if (f.business_key) j["business_key"] = f.business_key->str();
+    if (f.created_after) j["created_after_us"] = Us(*f.created_after);
+    if (f.created_before) j["created_before_us"] = Us(*f.created_before);
+    if (f.after) j["after"] = {{"created_us", Us(f.after->created_at)}, {"id", f.after->id.str()}};
+}
+
+void from_json(const nlohmann::json& j, SagaFilter& f) {
+    try {
+        f = SagaFilter{};
+        if (j.contains("status")) {
+            f.status = SagaStatusFromCode(j.at("status").get<int>());
+            if (!f.status) throw Error(ErrorCode::kInternal, "unknown status code in a saga filter");
+        }
+        if (j.contains("workflow")) f.workflow = j.at("workflow").get<std::string>();
+        if (j.contains("version")) f.version = j.at("version").get<int>();
+        if (j.contains("business_key")) f.business_key = BusinessKey(j.at("business_key").get<std::string>());
+        if (j.contains("created_after_us")) f.created_after = At(j.at("created_after_us"));
+        if (j.contains("created_before_us")) f.created_before = At(j.at("created_before_us"));
+        if (j.contains("after")) {
+            f.after = SagaCursor{At(j.at("after").at("created_us")), SagaId(j.at("after").at("id").get<std::string>())};
+        }
+    } catch (const nlohmann::json::exception& x) {
+        throw Error(ErrorCode::kInternal, std::string("corrupt saga filter: ") + x.what());
+    }
+}
 
 void to_json(nlohmann::json& j, const HistoryEvent& e) {
     j = {{"at_us", e.at.time_since_epoch().count()}, {"kind", e.kind}};

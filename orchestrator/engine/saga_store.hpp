@@ -165,6 +165,37 @@ struct SagaFilter {
     }
 };
 
+/// One codec for a filter kept in a row (a bulk job's): the set fields, timestamps in
+/// microseconds; `limit` is not kept. Throws `Error(kInternal)` on a malformed document.
+void to_json(nlohmann::json& j, const SagaFilter& f);
+void from_json(const nlohmann::json& j, SagaFilter& f);
+
+/// Where a bulk job is. The numeric values are stored; they never change meaning.
+enum class BulkState : std::int16_t {
+    kRunning = 1,   ///< Pages are still being taken.
+    kFinished = 2,  ///< Every matching saga was taken.
+};
+[[nodiscard]] std::string_view ToString(BulkState s) noexcept;
+
+/// An operator's action on every saga a filter matches (`sagactl bulk`), taken in pages,
+/// newest first. Its progress (`filter.after`, the last saga taken, and the counts) is
+/// written in the transaction of each page's actions, so a restarted sagad goes on from
+/// where the last committed page ended and no saga is acted on twice.
+struct BulkJob {
+    std::string id;            ///< A UUID.
+    std::string action;        ///< compensate, retry or cancel.
+    SagaFilter filter;         ///< `after`: the last saga taken; `created_before` at most the job's creation.
+    std::string reason;
+    std::string requested_by;  ///< The API token's name.
+    int rate = 500;            ///< Sagas a second at most.
+    std::int64_t matched = 0;  ///< Sagas the filter matched when the job was made.
+    std::int64_t done = 0;     ///< Actions applied.
+    std::int64_t refused = 0;  ///< Sagas whose state no longer allowed the action (or gone).
+    BulkState state = BulkState::kRunning;
+    Timestamp created_at{};
+    Timestamp updated_at{};
+};
+
 /// One open transaction. Destroying it without `Commit()` rolls it back. Not thread-safe.
 /// Reads see the transaction's own writes. Store failures throw `Error`; kAborted and
 /// kUnavailable mean the whole unit may be retried.
@@ -180,6 +211,8 @@ public:
     /// them all at once; reads answer the same either way.
     virtual void Prefetch(const std::vector<MsgId>& /*pending*/) {}
     [[nodiscard]] virtual std::vector<SagaRecord> ListSagas(const SagaFilter& filter) = 0;
+    /// How many sagas `filter` matches (its `limit` aside).
+    [[nodiscard]] virtual std::int64_t CountSagas(const SagaFilter& filter) = 0;
     /// Pending items with their sagas, earliest `not_before` first.
     [[nodiscard]] virtual std::vector<std::pair<PendingRecord, SagaRecord>> PendingWork(int limit) = 0;
     /// The pending items of one saga.
@@ -223,6 +256,13 @@ public:
     virtual void DeleteAlert(const AlertRecord& alert) = 0;
     /// Not taken: try again at `alert.next_at`, `alert.attempts` counted.
     virtual void DeferAlert(const AlertRecord& alert) = 0;
+
+    /// Bulk jobs: written whole; `UpdateBulkJob` of an unknown id is kInternal.
+    virtual void InsertBulkJob(const BulkJob& job) = 0;
+    virtual void UpdateBulkJob(const BulkJob& job) = 0;
+    [[nodiscard]] virtual std::optional<BulkJob> GetBulkJob(const std::string& id) = 0;
+    /// Newest first, at most `limit`; only running ones when `running_only`.
+    [[nodiscard]] virtual std::vector<BulkJob> ListBulkJobs(int limit, bool running_only) = 0;
 
     /// Retention: removes up to `limit` sagas in `status` (an ended status, IsTerminal; any
     /// other is kInvalidArgument) whose last change was before `cutoff`, oldest first, with

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sagaflow/client/client.hpp"
@@ -193,6 +194,31 @@ void PrintHuman(const std::string& command, const json& result) {
     } else if (command == "compensate" || command == "retry" || command == "resume" || command == "skip" ||
                command == "cancel" || command == "resolve") {
         std::cout << command << " accepted for saga " << result["saga_id"].get<std::string>() << "\n";
+    } else if (command == "bulk") {
+        auto filter = [](const json& j) {
+            std::string out;
+            for (const auto& [k, v] : j["filter"].items()) out += (out.empty() ? "" : " ") + k + "=" + Cell(v);
+            return out.empty() ? "every saga" : out;
+        };
+        if (result.contains("jobs")) {
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& j : result["jobs"]) {
+                rows.push_back({Cell(j["id"]), Cell(j["action"]), Cell(j["state"]),
+                                Cell(j["done"]) + "/" + Cell(j["matched"]), Cell(j["refused"]), Cell(j["created_at"]), filter(j)});
+            }
+            Table({"JOB", "ACTION", "STATE", "DONE", "REFUSED", "CREATED", "FILTER"}, rows);
+        } else if (result["state"] == "dry_run") {
+            std::cout << "a dry run: " << Cell(result["action"]) << " would take " << Cell(result["matched"])
+                      << " sagas (" << filter(result) << "); nothing was done\n";
+            for (const auto& id : result["sample"]) std::cout << "  " << id.get<std::string>() << "\n";
+        } else {
+            std::cout << "job       " << Cell(result["id"]) << "\naction    " << Cell(result["action"]) << "\nfilter    "
+                      << filter(result) << "\nstate     " << Cell(result["state"]) << "\ndone      " << Cell(result["done"])
+                      << " of " << Cell(result["matched"]) << "\nrefused   " << Cell(result["refused"])
+                      << " (their state no longer allowed it)\nrate      " << Cell(result["rate"]) << " a second\nby        "
+                      << Cell(result["requested_by"]) << "\nreason    " << Cell(result["reason"]) << "\ncreated   "
+                      << Cell(result["created_at"]) << "\nupdated   " << Cell(result["updated_at"]) << "\n";
+        }
     } else if (command == "workers") {
         std::vector<std::vector<std::string>> rows;
         for (const auto& w : result["workers"]) {
@@ -279,6 +305,10 @@ struct Cli {
     std::string workflow, input, key, status, id, reason;
     std::string node, from_node, output, resolve_to;
     bool plan = false, force = false;
+    std::string bulk_what, created_after, created_before;
+    bool dry_run = false;
+    long long confirm_count = -1;
+    int rate = 0;
     std::vector<std::string> signal_args;
     std::string signal_data, signal_id;
     bool wait = false;
@@ -358,6 +388,23 @@ struct Cli {
         resolve->add_option("--status", resolve_to, "completed or compensated")->required()
             ->check(CLI::IsMember({"completed", "compensated"}));
         resolve->add_flag("--force", force, "resolve a saga that is still running or compensating");
+        auto* bulk = app.add_subcommand("bulk", "an action on every saga a filter matches: bulk compensate|retry|cancel "
+                                                "FILTERS --reason R; bulk list; bulk show JOB");
+        bulk->add_option("what", bulk_what, "compensate, retry, cancel, list or show")->required()
+            ->check(CLI::IsMember({"compensate", "retry", "cancel", "list", "show"}));
+        bulk->add_option("job", id, "show: the job's id");
+        bulk->add_option("--status", status, "only sagas in this status");
+        bulk->add_option("--workflow", workflow, "only this workflow");
+        bulk->add_option("--version", version, "only this version of it")->check(CLI::Range(1, 1'000'000));
+        bulk->add_option("--created-after", created_after, "only sagas created at or after (RFC 3339)");
+        bulk->add_option("--created-before", created_before, "only sagas created before (RFC 3339)");
+        bulk->add_option("--reason", reason, "why, for every saga's history (required)");
+        bulk->add_flag("--dry-run", dry_run, "count and sample the matches; do nothing");
+        bulk->add_option("--confirm-count", confirm_count, "the number of sagas the filter matches (needed over "
+                                                           "sagad's --bulk-confirm-over)")
+            ->check(CLI::Range(0LL, 1'000'000'000'000LL));
+        bulk->add_option("--rate", rate, "sagas a second at most (sagad clamps it)")->check(CLI::Range(1, 1'000'000));
+        bulk->add_flag("--wait", wait, "wait for the job to finish (exit 5 if not within --timeout-ms)");
         app.add_subcommand("workers", "connected workers");
         app.add_subcommand("stats", "sagad's counters: API requests, worker-socket frames");
         auto* keygen = app.add_subcommand("keygen", "write a CURVE key pair: BASE.pub and BASE.secret (0600); no sagad needed");
@@ -394,6 +441,51 @@ struct Cli {
                 out["timeout_ms"] = total.count();
                 return out;
             }
+        }
+    }
+
+    // bulk list | show JOB | ACTION FILTERS: the job (a dry run's count), waited for with --wait.
+    Result<json> Bulk(sagaflow::client::Client& sagad) const {
+        namespace api = sagaflow::api;
+        auto as = [](auto r) -> Result<json> {
+            if (!r.ok()) return r.status();
+            return json(*r);
+        };
+        if (bulk_what == "list") return as(sagad.BulkJobs());
+        if (bulk_what == "show") {
+            if (id.empty()) throw Usage{"bulk show takes the job's id"};
+            return as(sagad.BulkJob(id));
+        }
+        api::BulkRequest r;
+        r.action = bulk_what;
+        r.reason = reason;
+        if (reason.empty()) throw Usage{"bulk " + bulk_what + " needs --reason"};
+        if (!status.empty()) {
+            r.status = sagaflow::ParseSagaStatus(status);
+            if (!r.status) throw Usage{"--status: unknown status '" + status + "'"};
+        }
+        if (!workflow.empty()) r.workflow = workflow;
+        if (version > 0) r.version = version;
+        auto time = [](const std::string& flag, const std::string& text) {
+            auto t = sagaflow::ParseTimestamp(text);
+            if (!t) throw Usage{flag + ": '" + text + "' is not an RFC 3339 timestamp"};
+            return *t;
+        };
+        if (!created_after.empty()) r.created_after = time("--created-after", created_after);
+        if (!created_before.empty()) r.created_before = time("--created-before", created_before);
+        r.dry_run = dry_run;
+        if (confirm_count >= 0) r.confirm_count = confirm_count;
+        if (rate > 0) r.rate = rate;
+        auto job = sagad.Bulk(r);
+        if (!job.ok() || !wait || dry_run) return as(job);
+        const auto total = std::chrono::milliseconds(timeout_option->count() > 0 ? timeout_ms : kDefaultAwaitMs);
+        const auto until = std::chrono::steady_clock::now() + total;
+        std::cerr << "bulk job " << job->id << " made: " << job->matched << " sagas; waiting for it to finish\n";
+        for (;;) {
+            auto now = sagad.BulkJob(job->id);
+            if (!now.ok()) return now.status();
+            if (now->state == "finished" || std::chrono::steady_clock::now() >= until) return as(now);
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));  // a poll of a job's row; the job runs in sagad
         }
     }
 
@@ -487,6 +579,7 @@ struct Cli {
             if (!resolve_to.empty()) r.status = sagaflow::ParseSagaStatus(resolve_to);
             return as(sagad.Operate(id_of(), command, r));
         }
+        if (command == "bulk") return Bulk(sagad);
         if (command == "workers") return as(sagad.Workers());
         if (command == "stats") return as(sagad.Stats());
         // graph
@@ -536,6 +629,7 @@ int main(int argc, char** argv) {
         } else {
             PrintHuman(command, *result);
         }
+        if (command == "bulk" && cli.wait && result->value("state", "") == "running") return kTimedOut;
         return cli.Awaits() ? AwaitExit(*result) : kOk;
     } catch (const Usage& u) {
         std::cerr << "sagactl: " << u.message << "\n\n" << cli.app.help();

@@ -164,6 +164,9 @@ const std::vector<Api::Route>& Api::Table() {
         {"POST", "/api/v1/sagas/{id}/cancel", &Api::Cancel, true, A::kOperator},
         {"POST", "/api/v1/sagas/{id}/resolve", &Api::Resolve, true, A::kOperator},
         {"GET", "/api/v1/sagas/{id}/compensation", &Api::Compensation, true, A::kViewer},
+        {"POST", "/api/v1/bulk", &Api::BulkCreate, true, A::kOperator},
+        {"GET", "/api/v1/bulk", &Api::BulkList, true, A::kViewer},
+        {"GET", "/api/v1/bulk/{id}", &Api::BulkShow, true, A::kViewer},
         {"POST", "/api/v1/sagas/{id}/signals", &Api::Signal, true, A::kOperator},
         {"GET", "/api/v1/sagas/{id}/await", &Api::Await, true, A::kViewer},
         {"GET", "/api/v1/workers", &Api::Workers, true, A::kAdmin},
@@ -495,6 +498,27 @@ http::Response Api::Compensation(const http::Request& req, const Params& params)
         out.kept = r->plan->kept;
     }
     return Ok(out);
+}
+
+http::Response Api::BulkCreate(const http::Request& req, const Params& params) {
+    if (options_.bulk == nullptr) return Fail({ErrorCode::kUnavailable, "this sagad runs no bulk jobs"});
+    auto body = api::Decode<api::BulkRequest>(req.body);
+    if (!body.ok()) return Fail(body.status());
+    auto job = options_.bulk->Create(*body, params.by);
+    if (!job.ok()) return Fail(job.status());
+    return Ok(*job, body->dry_run ? 200 : 202);
+}
+
+http::Response Api::BulkList(const http::Request&, const Params&) {
+    if (options_.bulk == nullptr) return Fail({ErrorCode::kUnavailable, "this sagad runs no bulk jobs"});
+    return Ok(api::BulkJobList{options_.bulk->List(100)});
+}
+
+http::Response Api::BulkShow(const http::Request&, const Params& params) {
+    if (options_.bulk == nullptr) return Fail({ErrorCode::kUnavailable, "this sagad runs no bulk jobs"});
+    auto job = options_.bulk->Get(params.at("id"));
+    if (!job.ok()) return Fail(job.status());
+    return Ok(*job);
 }
 
 http::Response Api::Signal(const http::Request& req, const Params& params) {

@@ -18,6 +18,7 @@
 #include "http/message.hpp"
 #include "allow_list.hpp"
 #include "awaits.hpp"
+#include "bulk.hpp"
 #include "node.hpp"
 #include "queries.hpp"
 #include "sagaflow/workflow/workflow.hpp"
@@ -37,6 +38,8 @@ struct ApiOptions {
     Awaits* awaits = nullptr;
     /// The longest an await waits; a longer timeout is clamped to it, and the answer says so.
     std::chrono::milliseconds max_await{60000};
+    /// Bulk operator actions; null: their routes answer unavailable.
+    BulkJobs* bulk = nullptr;
 };
 
 class Api {
@@ -95,6 +98,9 @@ private:
     http::Response Cancel(const http::Request&, const Params&);
     http::Response Resolve(const http::Request&, const Params&);
     http::Response Compensation(const http::Request&, const Params&);
+    http::Response BulkCreate(const http::Request&, const Params&);
+    http::Response BulkList(const http::Request&, const Params&);
+    http::Response BulkShow(const http::Request&, const Params&);
     http::Response Signal(const http::Request&, const Params&);
     http::Response Await(const http::Request&, const Params&);
     /// Every operator action: the body decoded, the action applied on the engine's thread.

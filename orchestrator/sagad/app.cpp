@@ -349,6 +349,12 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         api_options.tokens = trust->tokens.get();
         api_options.awaits = &awaits;
         api_options.max_await = std::chrono::milliseconds(cfg.max_await_ms);
+        BulkOptions bulk_options;
+        bulk_options.confirm_over = cfg.bulk_confirm_over;
+        bulk_options.default_rate = std::min(cfg.bulk_rate, cfg.bulk_max_rate);
+        bulk_options.max_rate = cfg.bulk_max_rate;
+        BulkJobs bulk(store, node, clock, bulk_options);  // outlives the server that reads it
+        api_options.bulk = &bulk;
         Api api(registry, node, queries, telemetry, api_options);
         http::ServerOptions http_options;
         http_options.host = cfg.http_host;
@@ -412,6 +418,7 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
         api.SetActive([&leader] { return leader.Confirm() == store::LeaderLock::State::kHeld; });
         if (alerts) alerts->Start();
         retention.Start();  // the active node only
+        bulk.Start();       // after the node: it goes on with the jobs a restart interrupted
         Watchdog watchdog(leader);
         (void)sd_notify(0, "READY=1\nSTATUS=active");
         log::Info("sagad_ready", {{"workers", *bound}, {"http", http_at},
@@ -427,6 +434,7 @@ int RunDaemon(int argc, char** argv, const WorkflowRegistry& registry) {
             awaits.Stop();  // its callers are told to await again, while the server can still answer
             http.Stop();
             retention.Stop();
+            bulk.Stop();  // before the node: its pages go through the node's loop
             node.Stop();
             if (alerts) alerts->Stop();
         });

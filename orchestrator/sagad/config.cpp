@@ -203,6 +203,13 @@ const std::vector<Setting>& Settings() {
         {"max_await_ms", "SAGAD_MAX_AWAIT_MS",
          "the longest one await (start --wait) waits; a longer timeout is clamped and says so (default 60000)",
          [](Config& c, const std::string& v) { return Positive(c.max_await_ms, v, "max_await_ms"); }},
+        {"bulk_confirm_over", "SAGAD_BULK_CONFIRM_OVER",
+         "a bulk action whose filter matches more sagas needs --confirm-count with their number (default 1000)",
+         [](Config& c, const std::string& v) { return Positive(c.bulk_confirm_over, v, "bulk_confirm_over"); }},
+        {"bulk_rate", "SAGAD_BULK_RATE", "sagas a second a bulk job takes when it names no rate (default 500)",
+         [](Config& c, const std::string& v) { return Positive(c.bulk_rate, v, "bulk_rate"); }},
+        {"bulk_max_rate", "SAGAD_BULK_MAX_RATE", "the fastest rate a bulk job may ask for (default 5000)",
+         [](Config& c, const std::string& v) { return Positive(c.bulk_max_rate, v, "bulk_max_rate"); }},
     };
     return kAll;
 }

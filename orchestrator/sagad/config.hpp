@@ -26,6 +26,9 @@ struct Config {
     int shutdown_timeout_ms = 10000;
     int max_running_sagas = 100000;  ///< starts beyond it are refused: resource_exhausted
     int max_await_ms = 60000;        ///< the longest one await waits (longer ones are clamped)
+    int bulk_confirm_over = 1000;    ///< a bulk action matching more needs --confirm-count
+    int bulk_rate = 500;             ///< sagas a second of a bulk job that names no rate
+    int bulk_max_rate = 5000;        ///< a faster rate asked for is clamped to it
     std::string alert_webhook;       ///< http[s]://host:port/path; empty: no alerts
     // Retention (retention.hpp): ended sagas older than their window are removed.
     std::chrono::milliseconds retention_completed{std::chrono::hours(24 * 7)};

@@ -30,17 +30,37 @@ using pg::Statement;
 
 constexpr Statement kGetSaga{"sf_get_saga", "SELECT " SF_SAGA_COLUMNS("") " FROM sagas WHERE id = $1::uuid"};
 constexpr Statement kFindByKey{"sf_find_by_key", "SELECT id FROM sagas WHERE workflow = $1 AND business_key = $2"};
+// SagaFilter::Matches in SQL ($1..$8), for the list and the count.
+#define SF_SAGA_FILTER                                                        \
+    " WHERE ($1::smallint IS NULL OR state_code = $1::smallint)"              \
+    " AND ($2::text IS NULL OR workflow = $2::text)"                          \
+    " AND ($3::int IS NULL OR workflow_version = $3::int)"                    \
+    " AND ($4::text IS NULL OR business_key = $4::text)"                      \
+    " AND ($5::bigint IS NULL OR created_at >= " SF_TS(5) ")"                 \
+    " AND ($6::bigint IS NULL OR created_at < " SF_TS(6) ")"                  \
+    " AND ($7::bigint IS NULL OR (created_at, id) < (" SF_TS(7) ", $8::uuid))"
 constexpr Statement kListSagas{
     "sf_list_sagas",
-    "SELECT " SF_SAGA_COLUMNS("") " FROM sagas"
-    " WHERE ($1::smallint IS NULL OR state_code = $1::smallint)"
-    " AND ($2::text IS NULL OR workflow = $2::text)"
-    " AND ($3::int IS NULL OR workflow_version = $3::int)"
-    " AND ($4::text IS NULL OR business_key = $4::text)"
-    " AND ($5::bigint IS NULL OR created_at >= " SF_TS(5) ")"
-    " AND ($6::bigint IS NULL OR created_at < " SF_TS(6) ")"
-    " AND ($7::bigint IS NULL OR (created_at, id) < (" SF_TS(7) ", $8::uuid))"
-    " ORDER BY created_at DESC, id DESC LIMIT $9::int"};
+    "SELECT " SF_SAGA_COLUMNS("") " FROM sagas" SF_SAGA_FILTER " ORDER BY created_at DESC, id DESC LIMIT $9::int"};
+constexpr Statement kCountSagas{"sf_count_sagas", "SELECT count(*) FROM sagas" SF_SAGA_FILTER};
+// Bulk jobs: a few rows, one statement each.
+#define SF_BULK_COLUMNS \
+    "id, action, filter::text, reason, requested_by, rate, matched, done, refused, state_code, " \
+    SF_US("created_at") ", " SF_US("updated_at")
+constexpr Statement kInsertBulkJob{
+    "sf_insert_bulk_job",
+    "INSERT INTO saga_bulk_jobs (id, action, filter, reason, requested_by, rate, matched, done, refused, state_code,"
+    " created_at, updated_at) VALUES ($1::uuid, $2, $3::jsonb, $4, $5, $6::int, $7::bigint, $8::bigint, $9::bigint,"
+    " $10::smallint, " SF_TS(11) ", " SF_TS(12) ")"};
+constexpr Statement kUpdateBulkJob{
+    "sf_update_bulk_job",
+    "UPDATE saga_bulk_jobs SET filter = $2::jsonb, done = $3::bigint, refused = $4::bigint, state_code = $5::smallint,"
+    " updated_at = " SF_TS(6) " WHERE id = $1::uuid"};
+constexpr Statement kGetBulkJob{"sf_get_bulk_job", "SELECT " SF_BULK_COLUMNS " FROM saga_bulk_jobs WHERE id = $1::uuid"};
+constexpr Statement kListBulkJobs{
+    "sf_list_bulk_jobs",
+    "SELECT " SF_BULK_COLUMNS " FROM saga_bulk_jobs WHERE (NOT $2::bool OR state_code = 1)"
+    " ORDER BY created_at DESC, id DESC LIMIT $1::int"};
 constexpr Statement kInsertSaga{
     "sf_insert_saga",
     "INSERT INTO sagas (id, workflow, workflow_version, state_code, nodes, input, context, business_key,"
@@ -248,23 +268,86 @@ public:
         }
     }
 
-    std::vector<SagaRecord> ListSagas(const SagaFilter& f) override {
+    // $1..$8 of SF_SAGA_FILTER.
+    static Params FilterParams(const SagaFilter& f) {
         auto micros = [](const std::optional<Timestamp>& t) {
             return t ? pg::Param(std::to_string(t->time_since_epoch().count())) : std::nullopt;
         };
-        Params p{f.status ? pg::Param(std::to_string(static_cast<int>(*f.status))) : std::nullopt,
-                 f.workflow,
-                 f.version ? pg::Param(std::to_string(*f.version)) : std::nullopt,
-                 f.business_key ? pg::Param(f.business_key->str()) : std::nullopt,
-                 micros(f.created_after),
-                 micros(f.created_before),
-                 micros(f.after ? std::optional(f.after->created_at) : std::nullopt),
-                 f.after ? pg::Param(f.after->id.str()) : std::nullopt,
-                 std::to_string(f.limit)};
+        return {f.status ? pg::Param(std::to_string(static_cast<int>(*f.status))) : std::nullopt,
+                f.workflow,
+                f.version ? pg::Param(std::to_string(*f.version)) : std::nullopt,
+                f.business_key ? pg::Param(f.business_key->str()) : std::nullopt,
+                micros(f.created_after),
+                micros(f.created_before),
+                micros(f.after ? std::optional(f.after->created_at) : std::nullopt),
+                f.after ? pg::Param(f.after->id.str()) : std::nullopt};
+    }
+
+    std::vector<SagaRecord> ListSagas(const SagaFilter& f) override {
+        Params p = FilterParams(f);
+        p.push_back(std::to_string(f.limit));
         Flush();
         auto r = conn_->Exec(kListSagas, p);
         std::vector<SagaRecord> out;
         for (int i = 0; i < r.rows(); ++i) out.push_back(SagaFromRow(r, i));
+        return out;
+    }
+
+    std::int64_t CountSagas(const SagaFilter& f) override {
+        Flush();
+        return conn_->Exec(kCountSagas, FilterParams(f)).Int(0, 0);
+    }
+
+    static Params BulkParams(const engine::BulkJob& j) {
+        return {j.id, j.action, nlohmann::json(j.filter).dump(), j.reason, j.requested_by, std::to_string(j.rate),
+                std::to_string(j.matched), std::to_string(j.done), std::to_string(j.refused),
+                std::to_string(static_cast<int>(j.state)), Micros(j.created_at), Micros(j.updated_at)};
+    }
+
+    static engine::BulkJob BulkFromRow(const pg::Result& r, int i) {
+        engine::BulkJob j;
+        j.id = r.Text(i, 0);
+        j.action = r.Text(i, 1);
+        j.filter = nlohmann::json::parse(r.View(i, 2)).get<SagaFilter>();
+        j.reason = r.Text(i, 3);
+        j.requested_by = r.Text(i, 4);
+        j.rate = static_cast<int>(r.Int(i, 5));
+        j.matched = r.Int(i, 6);
+        j.done = r.Int(i, 7);
+        j.refused = r.Int(i, 8);
+        j.state = r.Int(i, 9) == 2 ? engine::BulkState::kFinished : engine::BulkState::kRunning;
+        j.created_at = Timestamp(std::chrono::microseconds(r.Int(i, 10)));
+        j.updated_at = Timestamp(std::chrono::microseconds(r.Int(i, 11)));
+        return j;
+    }
+
+    void InsertBulkJob(const engine::BulkJob& j) override {
+        Flush();
+        (void)conn_->Exec(kInsertBulkJob, BulkParams(j));
+    }
+
+    void UpdateBulkJob(const engine::BulkJob& j) override {
+        Flush();
+        const Params p{j.id, nlohmann::json(j.filter).dump(), std::to_string(j.done), std::to_string(j.refused),
+                       std::to_string(static_cast<int>(j.state)), Micros(j.updated_at)};
+        if (conn_->Exec(kUpdateBulkJob, p).affected() != 1) {
+            throw Error(ErrorCode::kInternal, "no bulk job " + j.id + " to update");
+        }
+    }
+
+    std::optional<engine::BulkJob> GetBulkJob(const std::string& id) override {
+        if (!ParseUuidId<SagaId>(id)) return std::nullopt;  // not a UUID: no such job (and no SQL error)
+        Flush();
+        auto r = conn_->Exec(kGetBulkJob, {id});
+        if (r.rows() == 0) return std::nullopt;
+        return BulkFromRow(r, 0);
+    }
+
+    std::vector<engine::BulkJob> ListBulkJobs(int limit, bool running_only) override {
+        Flush();
+        auto r = conn_->Exec(kListBulkJobs, {std::to_string(limit), running_only ? "true" : "false"});
+        std::vector<engine::BulkJob> out;
+        for (int i = 0; i < r.rows(); ++i) out.push_back(BulkFromRow(r, i));
         return out;
     }
 

@@ -53,6 +53,11 @@ protected:
         sagad::ApiOptions api_options;
         api_options.awaits = &awaits_;
         api_options.max_await = std::chrono::milliseconds(1500);
+        sagad::BulkOptions bulk_options;
+        bulk_options.confirm_over = 3;
+        bulk_options.page = 2;
+        bulk_ = std::make_unique<sagad::BulkJobs>(store_, *node_, clock_, bulk_options);
+        api_options.bulk = bulk_.get();
         api_ = std::make_unique<sagad::Api>(registry_, *node_, queries_, telemetry_, api_options);
         api_->SetActive();
         server_options.host = "127.0.0.1";
@@ -91,6 +96,7 @@ protected:
     engine::Observers observers_{{&telemetry_, &awaits_}};
     std::unique_ptr<runtime::Node> node_;
     engine::Queries queries_{store_};
+    std::unique_ptr<sagad::BulkJobs> bulk_;  // not started: the tests take its pages with Step()
     std::unique_ptr<sagad::Api> api_;
     std::unique_ptr<http::Server> server_;
     int port_ = 0;
@@ -301,6 +307,52 @@ TEST_F(HttpApiTest, OperatorActionsTakeTheirFieldsAndRefuseBadOnesWritingNothing
                    h.detail.value("by", "") == "anonymous";
     }
     EXPECT_TRUE(audited);
+}
+
+TEST_F(HttpApiTest, ABulkJobTakesEveryMatchingSagaOncePageByPageAndReportsItsProgress) {
+    client::Client sagad(url_);
+    std::vector<SagaId> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(sagad.Start(Order("bulk-" + std::to_string(i))).value().saga_id);
+    api::BulkRequest r;
+    r.action = "cancel";
+    r.status = SagaStatus::kRunning;
+    r.workflow = "order_fulfilment";
+    EXPECT_EQ(sagad.Bulk(r).code(), ErrorCode::kInvalidArgument) << "a reason is required";
+    r.reason = "cleanup";
+    r.dry_run = true;
+    auto dry = sagad.Bulk(r);
+    ASSERT_TRUE(dry.ok()) << dry.status().message;
+    EXPECT_EQ(dry->state, "dry_run");
+    EXPECT_EQ(dry->matched, 5);
+    EXPECT_EQ(dry->sample.size(), 5u);
+    EXPECT_TRUE(sagad.BulkJobs().value().jobs.empty()) << "a dry run writes nothing";
+    r.dry_run = false;
+    const auto over = sagad.Bulk(r);
+    EXPECT_EQ(over.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(over.status().message.find("--confirm-count 5"), std::string::npos) << over.status().message;
+    r.confirm_count = 5;
+    r.rate = 1000;
+    auto job = sagad.Bulk(r);
+    ASSERT_TRUE(job.ok()) << job.status().message;
+    EXPECT_EQ(job->state, "running");
+    EXPECT_EQ(job->requested_by, "anonymous");
+    // A saga started after the job is not its business.
+    const SagaId later = sagad.Start(Order("bulk-later")).value().saga_id;
+    for (int page = 0; page < 5 && sagad.BulkJob(job->id).value().state == "running"; ++page) (void)bulk_->Step();
+    auto done = sagad.BulkJob(job->id);
+    ASSERT_TRUE(done.ok());
+    EXPECT_EQ(done->state, "finished");
+    EXPECT_EQ(done->done, 5);
+    EXPECT_EQ(done->refused, 0);
+    for (const SagaId& id : ids) EXPECT_EQ(sagad.Show(id).value().saga.status, SagaStatus::kCancelled);
+    EXPECT_EQ(sagad.Show(later).value().saga.status, SagaStatus::kRunning);
+    EXPECT_EQ(bulk_->Step(), std::chrono::milliseconds(1000)) << "no job runs: the idle pause";
+    EXPECT_EQ(sagad.BulkJobs().value().jobs.size(), 1u);
+    EXPECT_EQ(sagad.BulkJob("00000000-0000-4000-8000-000000000000").code(), ErrorCode::kNotFound);
+    const std::string bad = R"({"action":"delete","reason":"x"})";
+    const std::string raw = Exchange("POST /api/v1/bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                     "Content-Length: " + std::to_string(bad.size()) + "\r\nConnection: close\r\n\r\n" + bad);
+    EXPECT_EQ(StatusOf(raw), 400) << raw;
 }
 
 TEST_F(HttpApiTest, ReadsAnswerWhileTheEngineLoopIsBusy) {

@@ -525,6 +525,101 @@ TEST_P(StoreConformance, ListSagasPagesByCursorWithoutGapsOrRepeats) {
     EXPECT_EQ(seen, made);
 }
 
+TEST_P(StoreConformance, CountSagasCountsWhatTheFilterMatches) {
+    auto tx = store_->Begin();
+    for (int i = 0; i < 5; ++i) {
+        SagaRecord s = NewSaga("counted", std::nullopt, kT0 + std::chrono::seconds(i));
+        s.status = i < 3 ? SagaStatus::kRunning : SagaStatus::kParked;
+        ASSERT_TRUE(tx->InsertSaga(s));
+    }
+    tx->Commit();
+    auto read = store_->Begin();
+    EXPECT_EQ(read->CountSagas(SagaFilter{.workflow = "counted"}), 5);
+    EXPECT_EQ(read->CountSagas(SagaFilter{.status = SagaStatus::kParked, .workflow = "counted"}), 2);
+    EXPECT_EQ(read->CountSagas(SagaFilter{.workflow = "counted", .created_before = kT0 + std::chrono::seconds(2)}), 2);
+    EXPECT_EQ(read->CountSagas(SagaFilter{.workflow = "nobody"}), 0);
+}
+
+TEST_P(StoreConformance, BulkJobsKeepTheirFilterCursorAndCountsAndCommitWithTheTransaction) {
+    engine::BulkJob job;
+    job.id = NewUuid();
+    job.action = "cancel";
+    job.filter.status = SagaStatus::kRunning;
+    job.filter.workflow = "wf";
+    job.filter.created_before = kT0 + std::chrono::hours(1);
+    job.reason = "cleanup; it's 'quoted'";
+    job.requested_by = "alice";
+    job.rate = 250;
+    job.matched = 10;
+    job.created_at = kT0;
+    job.updated_at = kT0;
+    {
+        auto tx = store_->Begin();
+        tx->InsertBulkJob(job);
+        // Rolled back: never there.
+    }
+    EXPECT_FALSE(store_->Begin()->GetBulkJob(job.id).has_value());
+    {
+        auto tx = store_->Begin();
+        tx->InsertBulkJob(job);
+        tx->Commit();
+    }
+    auto got = store_->Begin()->GetBulkJob(job.id);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->action, "cancel");
+    EXPECT_EQ(got->filter.status, SagaStatus::kRunning);
+    EXPECT_EQ(got->filter.workflow, "wf");
+    EXPECT_EQ(got->filter.created_before, job.filter.created_before);
+    EXPECT_FALSE(got->filter.after.has_value());
+    EXPECT_EQ(got->reason, job.reason);
+    EXPECT_EQ(got->requested_by, "alice");
+    EXPECT_EQ(got->rate, 250);
+    EXPECT_EQ(got->matched, 10);
+    EXPECT_EQ(got->state, engine::BulkState::kRunning);
+    EXPECT_EQ(got->created_at, kT0);
+
+    job.filter.after = SagaCursor{kT0 + std::chrono::minutes(5), SagaId(NewUuid())};
+    job.done = 7;
+    job.refused = 3;
+    job.state = engine::BulkState::kFinished;
+    job.updated_at = kT0 + std::chrono::minutes(6);
+    {
+        auto tx = store_->Begin();
+        tx->UpdateBulkJob(job);
+        tx->Commit();
+    }
+    got = store_->Begin()->GetBulkJob(job.id);
+    ASSERT_TRUE(got.has_value());
+    ASSERT_TRUE(got->filter.after.has_value());
+    EXPECT_EQ(got->filter.after->id, job.filter.after->id);
+    EXPECT_EQ(got->filter.after->created_at, job.filter.after->created_at);
+    EXPECT_EQ(got->done, 7);
+    EXPECT_EQ(got->refused, 3);
+    EXPECT_EQ(got->state, engine::BulkState::kFinished);
+    EXPECT_EQ(got->updated_at, job.updated_at);
+
+    engine::BulkJob other = job;
+    other.id = NewUuid();
+    other.state = engine::BulkState::kRunning;
+    other.created_at = kT0 + std::chrono::minutes(1);
+    {
+        auto tx = store_->Begin();
+        tx->InsertBulkJob(other);
+        tx->Commit();
+    }
+    auto read = store_->Begin();
+    const auto all = read->ListBulkJobs(10, false);
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].id, other.id) << "newest first";
+    const auto running = read->ListBulkJobs(10, true);
+    ASSERT_EQ(running.size(), 1u);
+    EXPECT_EQ(running[0].id, other.id);
+    EXPECT_FALSE(read->GetBulkJob("not-a-uuid").has_value());
+    engine::BulkJob ghost = job;
+    ghost.id = NewUuid();
+    EXPECT_THROW(read->UpdateBulkJob(ghost), Error);
+}
+
 TEST_P(StoreConformance, AlertsAreWrittenWithTheTransactionAndTakenOneByOne) {
     const SagaRecord s = NewSaga("wf", "alerted");
     {

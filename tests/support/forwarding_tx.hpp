@@ -21,6 +21,7 @@ public:
     std::vector<engine::SagaRecord> ListSagas(const engine::SagaFilter& f) override {
         return inner_->ListSagas(f);
     }
+    std::int64_t CountSagas(const engine::SagaFilter& f) override { return inner_->CountSagas(f); }
     std::vector<std::pair<engine::PendingRecord, engine::SagaRecord>> PendingWork(int limit) override {
         return inner_->PendingWork(limit);
     }
@@ -45,6 +46,12 @@ public:
     std::vector<engine::AlertRecord> DueAlerts(Timestamp now, int limit) override { return inner_->DueAlerts(now, limit); }
     void DeleteAlert(const engine::AlertRecord& a) override { inner_->DeleteAlert(a); }
     void DeferAlert(const engine::AlertRecord& a) override { inner_->DeferAlert(a); }
+    void InsertBulkJob(const engine::BulkJob& j) override { inner_->InsertBulkJob(j); }
+    void UpdateBulkJob(const engine::BulkJob& j) override { inner_->UpdateBulkJob(j); }
+    std::optional<engine::BulkJob> GetBulkJob(const std::string& id) override { return inner_->GetBulkJob(id); }
+    std::vector<engine::BulkJob> ListBulkJobs(int limit, bool running_only) override {
+        return inner_->ListBulkJobs(limit, running_only);
+    }
     engine::ExpiredCounts ExpireEnded(SagaStatus status, Timestamp cutoff, int limit) override {
         return inner_->ExpireEnded(status, cutoff, limit);
     }

@@ -277,6 +277,45 @@ struct Accepted {
     SagaId saga_id;
 };
 
+/// The bulk actions, by their word: each saga's action as `compensate`, `retry`, `cancel`.
+inline constexpr std::string_view kBulkActions[] = {"compensate", "retry", "cancel"};
+
+/// POST /api/v1/bulk: one action on every saga the filter matches (the same filters as
+/// `list`; sagas created after the job are never taken), in throttled pages, resumable.
+struct BulkRequest {
+    std::string action;  ///< compensate, retry or cancel
+    std::optional<SagaStatus> status = std::nullopt;
+    std::optional<std::string> workflow = std::nullopt;
+    std::optional<int> version = std::nullopt;
+    std::optional<Timestamp> created_after = std::nullopt;   ///< Inclusive.
+    std::optional<Timestamp> created_before = std::nullopt;  ///< Exclusive.
+    std::string reason;  ///< Required: it goes into every saga's history.
+    bool dry_run = false;  ///< Count and sample the matches; write nothing.
+    /// Required when the filter matches more than sagad's `--bulk-confirm-over`: the number
+    /// it matches, as a dry run says.
+    std::optional<std::int64_t> confirm_count = std::nullopt;
+    std::optional<int> rate = std::nullopt;  ///< Sagas a second at most (sagad's default, and its cap).
+};
+
+/// A bulk job and its progress (GET /api/v1/bulk/{id}); a dry run's answer has no id.
+struct BulkJobInfo {
+    std::string id;  ///< Empty for a dry run.
+    BulkRequest request;  ///< `dry_run` and `confirm_count` are not kept.
+    std::string requested_by;
+    std::string state;  ///< running, finished, or dry_run
+    std::int64_t matched = 0;  ///< Sagas the filter matched when the job was made.
+    std::int64_t done = 0;     ///< Actions applied so far.
+    std::int64_t refused = 0;  ///< Sagas whose state no longer allowed the action (or removed).
+    int rate = 0;
+    Timestamp created_at{};
+    Timestamp updated_at{};
+    std::vector<SagaId> sample;  ///< A dry run: the first matches (newest first), at most 10.
+};
+
+struct BulkJobList {
+    std::vector<BulkJobInfo> jobs;  ///< Newest first.
+};
+
 /// GET /api/v1/workflows.
 struct StepInfo {
     std::string name;
@@ -375,6 +414,12 @@ void to_json(nlohmann::json& j, const CompensationStep& v);
 void from_json(const nlohmann::json& j, CompensationStep& v);
 void to_json(nlohmann::json& j, const CompensationPlan& v);
 void from_json(const nlohmann::json& j, CompensationPlan& v);
+void to_json(nlohmann::json& j, const BulkRequest& v);
+void from_json(const nlohmann::json& j, BulkRequest& v);
+void to_json(nlohmann::json& j, const BulkJobInfo& v);
+void from_json(const nlohmann::json& j, BulkJobInfo& v);
+void to_json(nlohmann::json& j, const BulkJobList& v);
+void from_json(const nlohmann::json& j, BulkJobList& v);
 void to_json(nlohmann::json& j, const Accepted& v);
 void from_json(const nlohmann::json& j, Accepted& v);
 void to_json(nlohmann::json& j, const StepInfo& v);

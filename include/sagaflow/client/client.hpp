@@ -65,6 +65,12 @@ public:
     [[nodiscard]] Result<api::CompensationPlan> CompensationPlan(const SagaId& id,
                                                                  const std::optional<std::string>& from_node = std::nullopt,
                                                                  bool force = false);
+    /// Makes a bulk job (or, with `dry_run`, counts and samples what it would take).
+    [[nodiscard]] Result<api::BulkJobInfo> Bulk(const api::BulkRequest& request);
+    /// A bulk job and its progress.
+    [[nodiscard]] Result<api::BulkJobInfo> BulkJob(const std::string& id);
+    /// The bulk jobs, newest first.
+    [[nodiscard]] Result<api::BulkJobList> BulkJobs();
     /// Sends a signal into a running saga. kAlreadyExists never comes back: a signal id
     /// applied before answers ok with outcome "already_applied".
     [[nodiscard]] Result<api::SignalResult> Signal(const SagaId& id, const api::SendSignal& signal);
