@@ -95,11 +95,23 @@ Workflow OrderPair() {
         .Build();
 }
 
+Workflow PartnerOrder() {
+    constexpr RetryPolicy kSecondRound{3, milliseconds(500), 2.0, seconds(5), 0.2};
+    static_assert(kSecondRound.Problem().empty());
+    return WorkflowBuilder(kPartnerOrder, 1)
+        .Step("reserve_inventory", "inventory").Retry(kForward).Timeout(seconds(10))
+            .CompensateWith("release_inventory").CompensationRetry(kUndo)
+        .Step("charge_payment", "payment").Retry(kForward).Timeout(seconds(10)).Pivot()
+        .Step("create_shipment", "logistics").Retry(kForward).Timeout(seconds(10)).Retriable().RetryForward(kSecondRound)
+        .Build();
+}
+
 void RegisterAll(WorkflowRegistry& registry, const OrderOptions& options) {
     registry.Add(OrderFulfilment());
     registry.Add(OrderFulfilmentV2());
     registry.Add(OrderFulfilmentV3(options));
     registry.Add(OrderPair());  // after the orders it runs as children
+    registry.Add(PartnerOrder());
 }
 
 }  // namespace sagaflow::workflows

@@ -59,6 +59,18 @@ inline constexpr const char* kOrderPair = "order_pair";
 ///   second: child saga, input from "second" (it fails: the completed first is compensated)
 [[nodiscard]] Workflow OrderPair();
 
+inline constexpr const char* kPartnerOrder = "partner_order";
+
+/// A partner-paid order: the charge goes to a partner who cannot refund it, so it is the
+/// saga's pivot; after it nothing is compensated.
+///   reserve_inventory (queue inventory, undo release_inventory)
+///   charge_payment    (queue payment; the pivot: no refund)
+///   create_shipment   (queue logistics; retriable: retried forward, a second round of 3
+///                      attempts, then it parks for an operator, e.g. `sagactl skip` once
+///                      it was shipped by hand. An undeliverable region's `fail` parks it
+///                      at once.)
+[[nodiscard]] Workflow PartnerOrder();
+
 /// Adds every workflow in this folder to `registry`.
 void RegisterAll(WorkflowRegistry& registry, const OrderOptions& options = {});
 

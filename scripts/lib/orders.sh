@@ -169,9 +169,12 @@ no_undo="'fraud_check'"
 duplicated_sql="SELECT count(*) FROM (SELECT 1 FROM $effects_sql e GROUP BY saga_id, step_index, phase HAVING count(*) > 1) d"
 # Effects that should exist and do not: a step sagad recorded done in a completed saga that
 # never committed, or a committed step of a compensated saga that was never undone.
+# (A node an operator skipped was done by hand: it has no effect of its own.)
 lost_sql="SELECT (SELECT count(*) FROM sagas s, jsonb_each(s.nodes->'nodes') n
                   WHERE s.state_code = 3 AND n.key IN ($step_ids) AND (n.value->>'s')::int = 3
-                    AND NOT EXISTS (SELECT 1 FROM $effects_sql e WHERE e.saga_id = s.id AND e.action = n.key AND e.phase = 1))
+                    AND NOT EXISTS (SELECT 1 FROM $effects_sql e WHERE e.saga_id = s.id AND e.action = n.key AND e.phase = 1)
+                    AND NOT EXISTS (SELECT 1 FROM saga_events h, jsonb_array_elements(h.events) x
+                                    WHERE h.saga_id = s.id AND x->>'kind' = 'skip_requested' AND x->>'node' = n.key))
               + (SELECT count(*) FROM sagas s JOIN $effects_sql f ON f.saga_id = s.id AND f.phase = 1
                  WHERE s.state_code = 4 AND f.action NOT IN ($no_undo) AND NOT EXISTS
                    (SELECT 1 FROM $effects_sql e WHERE e.saga_id = s.id AND e.step_index = f.step_index AND e.phase = 2))"
