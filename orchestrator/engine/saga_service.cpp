@@ -951,6 +951,15 @@ Status SagaService::CompensationRefused(const SagaRecord& saga, const Workflow& 
         }
         if (action.reason.empty()) return {ErrorCode::kInvalidArgument, "a forced compensation needs a reason"};
     }
+    // A pivot in flight may pass the point of no return before its outcome comes back.
+    for (int m = 0; m < static_cast<int>(wf.nodes().size()) && !action.force && !IsUndoing(saga.status); ++m) {
+        const NodeDef& d = wf.node(m);
+        if (d.kind == NodeKind::kStep && d.step.kind == StepKind::kPivot && saga.nodes.at(d.id).state == NodeState::kRunning) {
+            return {ErrorCode::kFailedPrecondition,
+                    "saga " + id.str() + " has its pivot '" + d.id +
+                        "' in flight: once it is done nothing can be undone; compensate when it has ended (or force it with a reason)"};
+        }
+    }
     if (n < 0) return {};
     const NodeStatus from = saga.nodes.at(action.from_node);
     if (from.order == 0) {

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "sagaflow/core/error.hpp"
 #include "sagaflow/workflow/workflow.hpp"
 
 namespace sagaflow::testing {
@@ -35,8 +36,13 @@ public:
     /// on their own, which an oracle of replies alone cannot foresee).
     /// `child`: also child nodes running a saga of that workflow (which must be registered
     /// wherever the graphs run).
-    explicit GraphGen(std::mt19937_64& rng, bool endings = true, bool waits = false, std::string child = {})
-        : rng_(rng), endings_(endings), waits_(waits), child_(std::move(child)) {}
+    /// `policies`: also failure policies (park, retry forward) on some steps, and in some
+    /// graphs a pivot at the end of the top level followed by steps past it (retriable, or
+    /// parking by default); a draw that validation refuses (a deadline around a node that
+    /// may park) is drawn again.
+    explicit GraphGen(std::mt19937_64& rng, bool endings = true, bool waits = false, std::string child = {},
+                      bool policies = false)
+        : rng_(rng), endings_(endings), waits_(waits), child_(std::move(child)), policies_(policies) {}
 
     Workflow Make(int case_no) {
         using nlohmann::json;
@@ -46,6 +52,23 @@ public:
             steps_ = 0;
             std::vector<NodeDef> flow = Sequence(0);
             if (steps_ == 0) continue;
+            const NodeKind last = flow.back().kind;
+            if (policies_ && last != NodeKind::kComplete && last != NodeKind::kFail && Chance(0.35)) {
+                NodeDef pivot = Step();
+                pivot.step.compensation.reset();
+                pivot.step.kind = StepKind::kPivot;
+                pivot.step.on_failure.reset();
+                pivot.deadline.reset();
+                flow.push_back(std::move(pivot));
+                for (int k = Pick(1, 2); k > 0; --k) {
+                    NodeDef after = Step();
+                    after.step.compensation.reset();
+                    after.step.on_failure.reset();
+                    after.deadline.reset();
+                    if (Chance(0.6)) after.step.kind = StepKind::kRetriable;  // else: parks by default
+                    flow.push_back(std::move(after));
+                }
+            }
             std::map<std::string, Guard, std::less<>> guards;
             for (int k = 0; k < 4; ++k) {
                 guards["bit" + std::to_string(k)] = [k](const json& in, const json&) {
@@ -53,7 +76,13 @@ public:
                 };
             }
             guards["boom"] = [](const json&, const json&) -> bool { throw std::runtime_error("boom"); };
-            return WorkflowBuilder::FromNodes("prop" + std::to_string(case_no), 1, std::move(flow), std::move(guards));
+            if (!policies_) return WorkflowBuilder::FromNodes("prop" + std::to_string(case_no), 1, std::move(flow), std::move(guards));
+            try {
+                return WorkflowBuilder::FromNodes("prop" + std::to_string(case_no), 1, std::move(flow), std::move(guards));
+            } catch (const Error& e) {
+                if (e.code() != ErrorCode::kInvalidArgument) throw;
+                ++redrawn_;
+            }
         }
     }
 
@@ -137,13 +166,25 @@ private:
             n.step.compensation = c;
         }
         if (waits_ && Chance(0.1)) n.deadline = std::chrono::minutes(2);
+        if (policies_ && Chance(0.2)) {
+            n.step.on_failure = Chance(0.5) ? FailurePolicy::kPark : FailurePolicy::kRetryForward;
+            n.step.forward_retry.max_attempts = Pick(1, 2);
+        }
         return n;
     }
+
+public:
+    /// Draws validation refused (`policies`), for the report.
+    [[nodiscard]] int redrawn() const { return redrawn_; }
+
+private:
 
     std::mt19937_64& rng_;
     bool endings_;
     bool waits_;
     std::string child_;
+    bool policies_;
+    int redrawn_ = 0;
     int budget_ = 0;
     int counter_ = 0;
     int steps_ = 0;

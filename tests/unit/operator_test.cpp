@@ -164,6 +164,25 @@ TEST_F(OperatorTest, BadOperatorActionsAreRefusedAndWriteNothing) {
     EXPECT_EQ(View(id).saga.status, SagaStatus::kParked);
 }
 
+TEST_F(OperatorTest, CompensationWhileThePivotIsInFlightIsRefusedUnlessForced) {
+    StartRequest req;
+    req.workflow = "partner";
+    const SagaId id = engine_->Start(req).value().saga_id;
+    (void)engine_->Tick();
+    ASSERT_EQ(worker_.Pump(*engine_), 1);  // reserve is done
+    worker_.DropNext(1);
+    (void)engine_->Tick();  // charge is handed over, and lost: its outcome is not known yet
+    ASSERT_EQ(View(id).saga.nodes.at("charge").state, NodeState::kRunning);
+    const auto before = View(id).history.size();
+    const Status refused = engine_->Operate(Action(OperatorAction::Kind::kCompensate, id));
+    EXPECT_EQ(refused.code, ErrorCode::kFailedPrecondition);
+    EXPECT_NE(refused.message.find("pivot 'charge' in flight"), std::string::npos) << refused.message;
+    EXPECT_EQ(View(id).history.size(), before);
+    OperatorAction forced = Action(OperatorAction::Kind::kCompensate, id);
+    forced.force = true;
+    EXPECT_TRUE(engine_->Operate(forced).ok());
+}
+
 TEST_F(OperatorTest, AForcedCompensationPastThePivotUndoesWhatCanBeUndone) {
     worker_.RetryTimes("ship", -1);
     const SagaId id = Start();

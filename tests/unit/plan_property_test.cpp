@@ -2,7 +2,8 @@
 // nested parallel groups, timers, signal waits, child sagas and deadlines) walked through
 // random outcomes (ok, fail, retry, timeout, a child saga's end, timers firing, signals, deadlines passing,
 // duplicated replies and signals, an operator's compensation, stuck compensations
-// retried). The
+// retried; failure policies that park or retry forward, a pivot with steps past it, and an
+// operator's skip, re-run or compensation of a parked saga). The
 // lifecycle's part is played by a small status model; the checks are made against what
 // the simulated workers saw, not against the Plan's own bookkeeping.
 //
@@ -27,7 +28,7 @@ using testing::GraphGen;
 using testing::InSiblingBranches;
 using testing::RunCases;
 
-enum class Status { kRunning, kCompensating, kCompleted, kCompensated, kFailed };
+enum class Status { kRunning, kCompensating, kCompleted, kCompensated, kFailed, kParked };
 
 struct Command {
     std::string node;
@@ -59,11 +60,16 @@ public:
                 Handle(Fire({Kind::kRetryUndo, {}, Phase::kForward, 1, {}}));
                 continue;
             }
+            if (status_ == Status::kParked) {
+                Operate();
+                continue;
+            }
             if (!answered_.empty() && Chance(0.05)) {
                 Duplicate();
                 continue;
             }
-            if (status_ == Status::kRunning && !manual_ && Chance(0.01)) {
+            // (Past the pivot the service refuses it unless forced: operator_test covers that.)
+            if (status_ == Status::kRunning && !manual_ && !pivot_passed_ && !PivotInFlight() && Chance(0.01)) {
                 ManualCompensate();
                 continue;
             }
@@ -90,11 +96,14 @@ public:
     void Check() const {
         const bool off = failed_ || manual_;
         EXPECT_EQ(status_, off ? Status::kCompensated : Status::kCompleted);
+        if (pivot_passed_) {
+            EXPECT_EQ(status_, Status::kCompleted) << "a saga past its pivot ends completed";
+        }
         for (std::size_t n = 0; n < wf_.nodes().size(); ++n) {
             const NodeDef& d = wf_.node(static_cast<int>(n));
             if (!IsAwaited(d.kind)) continue;  // a step, or a child saga (undone as one unit)
             const std::string& id = d.id;
-            const bool had_effect = fwd_ok_.count(id) || uncertain_.count(id);
+            const bool had_effect = fwd_ok_.count(id) || uncertain_.count(id) || skipped_.count(id);
             const int undone = undo_ok_.count(id) ? undo_ok_.at(id).second : 0;
             if (IsCompensable(d) && had_effect && off) {
                 EXPECT_EQ(undone, 1) << id << " did, or may have, run: undone exactly once";
@@ -119,6 +128,8 @@ public:
 
     int events() const { return clock_; }
     bool compensated() const { return status_ == Status::kCompensated; }
+    int parks() const { return parks_; }
+    bool passed_pivot() const { return pivot_passed_; }
 
 private:
     int Pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
@@ -144,7 +155,9 @@ private:
                 uncertain_.insert(a.node);  // its command (or child saga) may have run
                 done_at_[a.node] = clock_;
             }
-            if (!was_undoing && d.on_deadline.empty()) failed_ = true;
+            // Its own deadline passing fails the node for good: its policy says what then.
+            const bool compensates = wf_.failure_policy(wf_.find(a.node)) == FailurePolicy::kCompensate;
+            if (!was_undoing && d.on_deadline.empty() && compensates) failed_ = true;
         }
         Handle(r);
     }
@@ -180,14 +193,27 @@ private:
             return e.kind == PlanEffect::Kind::kResend && e.node == c.node && e.phase == c.phase;
         });
         if (c.phase == Phase::kForward) {
+            const int n = wf_.find(c.node);
             if (kind == Kind::kOk) {
                 fwd_ok_.insert(c.node);
                 done_at_[c.node] = clock_;
+                if (wf_.node(n).kind == NodeKind::kStep && wf_.node(n).step.kind == StepKind::kPivot) pivot_passed_ = true;
             } else if (kind == Kind::kRetry && !resent) {
                 uncertain_.insert(c.node);
                 done_at_[c.node] = clock_;
+            } else if (kind == Kind::kFail) {
+                // A parked node re-run after an unknown outcome goes under its last msg id: a
+                // `fail` then says the earlier attempts never committed either.
+                uncertain_.erase(c.node);
             }
-            if ((kind == Kind::kFail || (kind == Kind::kRetry && !resent)) && !Undoing()) failed_ = true;
+            if ((kind == Kind::kFail || (kind == Kind::kRetry && !resent)) && !Undoing()) {
+                // Failing for good does what the node's policy says: compensate, or park.
+                if (wf_.failure_policy(n) == FailurePolicy::kCompensate) {
+                    failed_ = true;
+                } else {
+                    EXPECT_EQ(state_.at(c.node).state, NodeState::kParked) << c.node << " under its policy";
+                }
+            }
         } else if (kind == Kind::kOk) {
             auto& [at, count] = undo_ok_[c.node];
             at = clock_;
@@ -212,6 +238,48 @@ private:
         EXPECT_EQ(state_, before);
     }
 
+    bool PivotInFlight() const {
+        return std::any_of(in_flight_.begin(), in_flight_.end(), [&](const Command& c) {
+            const NodeDef& d = wf_.node(wf_.find(c.node));
+            return d.kind == NodeKind::kStep && d.step.kind == StepKind::kPivot && c.phase == Phase::kForward;
+        });
+    }
+
+    // A parked saga changes only through an operator: anything else is refused and changes
+    // nothing. Then the operator skips a parked node, re-runs it (or every parked node), or
+    // compensates (not past the pivot).
+    void Operate() {
+        std::vector<std::string> parked;
+        for (const auto& [id, st] : state_.nodes) {
+            if (st.state == NodeState::kParked) parked.push_back(id);
+        }
+        ASSERT_FALSE(parked.empty()) << "parked, with no parked node";
+        const std::string& one = parked[static_cast<std::size_t>(Pick(0, static_cast<int>(parked.size()) - 1))];
+        const FlowState before = state_;
+        for (const PlanEvent& e : {PlanEvent{Kind::kResume, {}, Phase::kForward, 1, {}},
+                                   PlanEvent{Kind::kOk, one, Phase::kForward, 1, {}},
+                                   PlanEvent{Kind::kRetry, one, Phase::kForward, 9, {}},
+                                   PlanEvent{Kind::kExpired, one, Phase::kForward, 1, {}}}) {
+            const PlanResult r = Fire(e);
+            EXPECT_FALSE(r.accepted) << "a parked saga took event " << static_cast<int>(e.kind) << " for " << one;
+            EXPECT_EQ(state_, before);
+        }
+        const int roll = Pick(0, 99);
+        if (roll < 40) {
+            status_ = Status::kRunning;  // the lifecycle: parked -> running by an operator
+            skipped_.insert(one);
+            done_at_[one] = clock_ + 1;
+            ++operator_actions_;
+            Handle(Fire({Kind::kSkipNode, one, Phase::kForward, 1, {}}));
+        } else if (roll < 85 || pivot_passed_ || PivotInFlight()) {
+            status_ = Status::kRunning;
+            ++operator_actions_;
+            Handle(Fire({Kind::kRetryNode, Chance(0.5) ? std::string() : one, Phase::kForward, 1, {}}));
+        } else {
+            ManualCompensate();  // parked -> compensating
+        }
+    }
+
     void ManualCompensate() {
         manual_ = true;
         status_ = Status::kCompensating;  // the lifecycle accepts it from running
@@ -231,6 +299,7 @@ private:
                         EXPECT_FALSE(Undoing() || failed_) << "a new step started after the flow failed: " << e.node;
                         fwd_sent_.insert(e.node);
                     } else {
+                        EXPECT_FALSE(pivot_passed_) << "a compensation (of " << e.node << ") past the saga's pivot";
                         for (const Command& c : in_flight_) {
                             EXPECT_NE(c.phase, Phase::kForward) << "undo of " << e.node << " while " << c.node << " is out";
                         }
@@ -309,7 +378,10 @@ private:
                 status_ = Status::kFailed;
                 break;
             case FlowSignal::kParked:
-                ADD_FAILURE() << "parked, but these graphs declare no policy that parks";
+                EXPECT_EQ(status_, Status::kRunning);
+                EXPECT_TRUE(in_flight_.empty()) << "parked while a command is out";
+                status_ = Status::kParked;
+                ++parks_;
                 break;
         }
     }
@@ -321,7 +393,9 @@ private:
     json context_ = json::object();
     FlowState state_;
     Status status_ = Status::kRunning;
-    bool failed_ = false, manual_ = false;
+    bool failed_ = false, manual_ = false, pivot_passed_ = false;
+    int parks_ = 0, operator_actions_ = 0;
+    std::set<std::string> skipped_;  // marked done by an operator: done by hand, so undone like a success
     int clock_ = 0;
     std::vector<Command> in_flight_, answered_;
     std::vector<Armed> armed_, fired_;
@@ -334,16 +408,21 @@ TEST(PlanProperty, RandomGraphsAndOutcomesEndTerminalAndUndoExactlyWhatRan) {
     const std::uint64_t seed = EnvOr("SAGAFLOW_PLAN_SEED", 20261201);
     const auto cases = static_cast<int>(EnvOr("SAGAFLOW_PLAN_CASES", 2000));
     std::mt19937_64 rng(seed);
-    GraphGen gen(rng, /*endings=*/true, /*waits=*/true, /*child=*/"kid");
-    int events = 0;
+    GraphGen gen(rng, /*endings=*/true, /*waits=*/true, /*child=*/"kid", /*policies=*/true);
+    int events = 0, parks = 0, pivots = 0;
     RunCases("plan", "SAGAFLOW_PLAN_SEED", seed, cases, gen, [&](const Workflow& wf) {
         Simulation sim(wf, rng);
         sim.Run();
         sim.Check();
         events += sim.events();
+        parks += sim.parks();
+        pivots += sim.passed_pivot();
         return sim.compensated();
     });
-    std::printf("plan property: %d events\n", events);
+    std::printf("plan property: %d events, %d parks, %d sagas past their pivot, %d draws redrawn\n", events, parks,
+                pivots, gen.redrawn());
+    EXPECT_GT(parks, cases / 20) << "sagas park often enough to mean something";
+    EXPECT_GT(pivots, cases / 20) << "sagas pass a pivot often enough";
 }
 
 }  // namespace
