@@ -1,6 +1,7 @@
 // Sagaflow's web view: a saga list with the API's filters and paging, a saga page (its
 // graph with the path and node states marked, a timeline of its history, attempts per
-// node, input and context, compensate and retry), the workflows' graphs and the workers.
+// node, input and context, and the operator's actions: compensate with its plan, retry,
+// skip, cancel, resolve), the workflows' graphs and the workers.
 // Plain JavaScript on the same /api/v1 as every other client; no build step.
 // When sagad takes tokens, the first 401 asks for one; it is kept in this tab's session
 // storage only (closing the tab forgets it) and sent as `Authorization: Bearer`.
@@ -79,11 +80,13 @@ async function drawDot(dot, into) {
   into.replaceChildren(viz.renderSVGElement(dot));
 }
 
-// Asks for a reason; resolves to it, or to null when cancelled.
-function confirmWithReason(title, text) {
+// Asks for a reason (and the action's own fields, `extra`); resolves to the reason, or to
+// null when cancelled.
+function confirmWithReason(title, text, extra = []) {
   const dialog = document.getElementById("confirm");
   document.getElementById("confirm-title").textContent = title;
   document.getElementById("confirm-text").textContent = text;
+  document.getElementById("confirm-extra").replaceChildren(...extra);
   const reason = document.getElementById("confirm-reason");
   reason.value = "";
   return new Promise((resolve) => {
@@ -91,6 +94,62 @@ function confirmWithReason(title, text) {
     dialog.showModal();
   });
 }
+
+// The operator's actions on one saga: when each applies, what it says, and the fields it
+// asks for besides the reason (read back into the request body when confirmed). sagad
+// decides; a refusal is shown as its error.
+function select(name, options) {
+  return h("select", { name }, options.map(([value, label]) => h("option", { value }, label)));
+}
+function field(extra, name) { return extra.querySelector(`[name=${name}]`); }
+const ACTIONS = [
+  { kind: "compensate", label: "Compensate…", when: ["running", "parked", "completed"],
+    text: "What completed is undone, newest first; the plan below is what would run now.",
+    async fields(s, d) {
+      const from = d.nodes.filter((n) => n.order > 0 && n.state === "done");
+      const plan = h("ol", { class: "plan", id: "plan" }, h("li", {}, "Loading the plan…"));
+      const showPlan = async (node) => {
+        try {
+          const p = await api(`/sagas/${s.id}/compensation${node ? `?from_node=${encodeURIComponent(node)}` : ""}`);
+          plan.replaceChildren(...(p.refused ? [h("li", { class: "error" }, p.refused)]
+            : p.steps.length ? p.steps.map((c) => h("li", {}, `wave ${c.wave}: ${c.action} for ${c.node}`,
+                c.in_flight ? h("span", { class: "note" }, " (after its step ends)") : "",
+                c.uncertain ? h("span", { class: "note" }, " (its outcome is unknown)") : ""))
+            : [h("li", {}, "Nothing to undo.")]),
+            ...(p.kept.length ? [h("li", { class: "note" }, `kept as they are: ${p.kept.join(", ")}`)] : []));
+        } catch (e) { plan.replaceChildren(h("li", { class: "error" }, e.message)); }
+      };
+      const pick = select("from_node", [["", "everything"], ...from.map((n) => [n.id, `${n.id} and what came before`])]);
+      pick.addEventListener("change", () => showPlan(pick.value));
+      await showPlan("");
+      return [h("label", {}, "Undo ", pick), plan,
+        h("label", {}, h("input", { type: "checkbox", name: "force" }), " force it past the pivot")];
+    },
+    body: (x) => ({ from_node: field(x, "from_node").value || undefined, force: field(x, "force").checked }) },
+  { kind: "retry", label: "Retry…", when: ["failed", "parked"],
+    text: "A failed saga runs its stuck compensation again; a parked one re-runs its parked node.",
+    fields: (s, d) => s.status !== "parked" ? [] : [h("label", {}, "Node ", select("node",
+      [["", "every parked node"], ...d.nodes.filter((n) => n.state === "parked").map((n) => [n.id, n.id])]))],
+    body: (x) => ({ node: field(x, "node")?.value || undefined }) },
+  { kind: "skip", label: "Skip a node…", when: ["running", "parked"],
+    text: "The node is marked done with this output, as if it had succeeded, and the saga goes on.",
+    fields: (s, d) => [h("label", {}, "Node ", select("node",
+      d.nodes.filter((n) => n.state === "parked" || (n.state === "running" && n.kind !== "parallel" && n.kind !== "child"))
+        .map((n) => [n.id, `${n.id} (${n.state})`]))),
+      h("label", {}, "Output (a JSON object)", h("textarea", { name: "output", rows: 3 }, "{}"))],
+    body: (x) => {
+      let output;
+      try { output = JSON.parse(field(x, "output").value); } catch { throw new Error("invalid_argument: the output is not JSON"); }
+      return { node: field(x, "node").value, output };
+    } },
+  { kind: "cancel", label: "Cancel…", when: ["running", "parked", "compensating", "failed"],
+    text: "The saga stops without compensating: nothing it did is undone.", fields: () => [], body: () => ({}) },
+  { kind: "resolve", label: "Resolve…", when: ["running", "parked", "compensating", "failed"],
+    text: "Close a case settled outside the system.",
+    fields: () => [h("label", {}, "As ", select("status", [["completed", "completed"], ["compensated", "compensated"]])),
+      h("label", {}, h("input", { type: "checkbox", name: "force" }), " force it (the saga still runs)")],
+    body: (x) => ({ status: field(x, "status").value, force: field(x, "force").checked }) },
+];
 
 async function listPage(params) {
   const form = h("form", { class: "filters", id: "filters" },
@@ -128,16 +187,16 @@ async function sagaPage(id) {
   let d;
   try { d = await api(`/sagas/${id}`); } catch (e) { return show(failure(e)); }
   const s = d.saga;
-  const act = async (kind) => {
-    const reason = await confirmWithReason(`${kind[0].toUpperCase()}${kind.slice(1)} saga ${s.id}?`,
-      kind === "compensate" ? "Every completed step is undone, in reverse order." : "The compensation that failed runs again.");
+  const act = async (a) => {
+    const extra = await a.fields(s, d);
+    const reason = await confirmWithReason(`${a.kind[0].toUpperCase()}${a.kind.slice(1)} saga ${s.id}?`, a.text, extra);
     if (reason === null) return;
     try {
-      await api(`/sagas/${s.id}/${kind}`, { method: "POST", body: JSON.stringify({ reason }) });
+      const fields = a.body(document.getElementById("confirm-extra"));
+      await api(`/sagas/${s.id}/${a.kind}`, { method: "POST", body: JSON.stringify({ reason, ...fields }) });
       sagaPage(id);
     } catch (e) { main.prepend(failure(e)); }
   };
-  const canCompensate = s.status === "running" || s.status === "completed";
   const graph = h("div", { class: "graph", id: "graph" }, "Drawing…");
   const attempts = {};
   for (const a of d.attempts) (attempts[a.step] ??= []).push(a);
@@ -152,9 +211,8 @@ async function sagaPage(id) {
       h("dt", {}, "created"), h("dd", {}, when(s.created_at)),
       h("dt", {}, "updated"), h("dd", {}, when(s.updated_at)),
       s.problem ? [h("dt", {}, "problem"), h("dd", {}, s.problem)] : []),
-    h("div", { class: "actions" },
-      h("button", { id: "compensate", disabled: !canCompensate, onclick: () => act("compensate") }, "Compensate…"),
-      h("button", { id: "retry", disabled: s.status !== "failed", onclick: () => act("retry") }, "Retry…")),
+    h("div", { class: "actions" }, ACTIONS.map((a) =>
+      h("button", { id: a.kind, disabled: !a.when.includes(s.status), onclick: () => act(a) }, a.label))),
     h("h3", {}, "Graph: the saga's path and node states"), graph,
     h("div", { class: "two" },
       h("section", {}, h("h3", {}, "Timeline"),

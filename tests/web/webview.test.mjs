@@ -6,7 +6,8 @@
 //     operator's token compensates;
 //   - the saga list, filtered to compensated sagas, shows only those;
 //   - a saga's page draws its graph (an SVG from the DOT the API returns) and its timeline;
-//   - the Compensate button, after its confirmation with a reason, compensates a completed
+//   - the Compensate button shows the compensation plan (the refund before the release)
+//     and, after its confirmation with a reason, compensates a completed
 //     saga, and the page shows the new status;
 //   - the workflows page draws every definition.
 // Usage: VIEWER_TOKEN=... OPERATOR_TOKEN=... node webview.test.mjs SAGAD_URL SCREENSHOT_DIR
@@ -119,6 +120,13 @@ try {
   await signIn(operator);
   await page.waitForFunction(() => !document.querySelector("#login[open]"), { timeout: 10000 });
   await compensate("returned, via the web view");
+  const plan = await page.waitForFunction(() => {
+    const items = [...document.querySelectorAll("#plan li")].map((li) => li.textContent);
+    return items.length && !items[0].startsWith("Loading") ? items : null;
+  }, { timeout: 10000 }).then((h) => h.jsonValue());
+  check(plan.some((p) => p.includes("refund_payment")) && plan.some((p) => p.includes("release_inventory")) &&
+        plan.findIndex((p) => p.includes("refund_payment")) < plan.findIndex((p) => p.includes("release_inventory")),
+        `the dialog shows the compensation plan, the refund before the release: ${plan.join(" | ")}`);
   await page.screenshot({ path: `${shots}/webview-confirm.png` });
   await page.click("#confirm-ok");
   let now = "";
