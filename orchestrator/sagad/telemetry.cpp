@@ -14,7 +14,7 @@ double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 Telemetry::Telemetry(const std::string& version)
     : started_(registry_.AddCounter("sagaflow_sagas_started_total", "Sagas created.", {"workflow"})),
       ended_(registry_.AddCounter("sagaflow_sagas_ended_total",
-                                  "Sagas that reached completed or compensated, or stopped in failed.",
+                                  "Sagas that ended (completed, compensated, cancelled) or stopped for an operator (failed, parked).",
                                   {"workflow", "status"})),
       attempts_(registry_.AddCounter("sagaflow_step_attempts_total", "Command attempts by outcome.",
                                      {"workflow", "step", "phase", "outcome"})),
@@ -24,7 +24,7 @@ Telemetry::Telemetry(const std::string& version)
                                      {"workflow", "step", "phase"})),
       ignored_(registry_.AddCounter("sagaflow_replies_ignored_total",
                                     "Replies their saga did not await: duplicates, late or stale.", {"workflow"})),
-      operator_(registry_.AddCounter("sagaflow_operator_actions_total", "Operator compensations and retries applied.",
+      operator_(registry_.AddCounter("sagaflow_operator_actions_total", "Operator actions applied (compensate, retry, resume, skip, cancel, resolve).",
                                      {"workflow", "action"})),
       requests_(registry_.AddCounter("sagaflow_http_requests_total", "API requests answered.",
                                      {"route", "method", "code"})),
