@@ -501,9 +501,9 @@ http::Response Api::Compensation(const http::Request& req, const Params& params)
 }
 
 http::Response Api::BulkCreate(const http::Request& req, const Params& params) {
-    if (options_.bulk == nullptr) return Fail({ErrorCode::kUnavailable, "this sagad runs no bulk jobs"});
-    auto body = api::Decode<api::BulkRequest>(req.body);
+    auto body = api::Decode<api::BulkRequest>(req.body);  // a bad body is answered as such first
     if (!body.ok()) return Fail(body.status());
+    if (options_.bulk == nullptr) return Fail({ErrorCode::kUnavailable, "this sagad runs no bulk jobs"});
     auto job = options_.bulk->Create(*body, params.by);
     if (!job.ok()) return Fail(job.status());
     return Ok(*job, body->dry_run ? 200 : 202);
