@@ -359,6 +359,24 @@ std::optional<std::string> Plan::PassedPivot(const FlowState& state) const {
     return std::nullopt;
 }
 
+Status Plan::CompensateFrom(const FlowState& state, std::string_view from) const {
+    const int n = wf_.find(from);
+    const std::string name(from);
+    if (n < 0) return {ErrorCode::kInvalidArgument, "workflow " + wf_.name() + " has no node '" + name + "'"};
+    if (!IsCompensable(wf_.node(n))) return {ErrorCode::kInvalidArgument, "node '" + name + "' has no compensation to start from"};
+    const NodeStatus f = state.at(from);
+    if (f.order == 0 || !(f.state == NodeState::kDone || f.state == NodeState::kFailed)) {
+        return {ErrorCode::kFailedPrecondition, "node '" + name + "' is " + std::string(ToString(f.state)) + ": it has nothing to undo"};
+    }
+    for (int m = 0; m < static_cast<int>(wf_.nodes().size()); ++m) {
+        const NodeDef& d = wf_.node(m);
+        if (IsAwaited(d.kind) && state.at(d.id).state == NodeState::kRunning) {
+            return {ErrorCode::kFailedPrecondition, "'" + d.id + "' is in flight; compensating from a node waits until nothing is"};
+        }
+    }
+    return {};
+}
+
 std::optional<Plan::Preview> Plan::PreviewCompensation(FlowState state, const std::vector<std::string>& withdrawn,
                                                         const std::string& from, const FlowFacts& facts) const {
     FlowFacts undoing = facts;
@@ -532,13 +550,8 @@ PlanResult Plan::ApplyEvent(FlowState& state, const PlanEvent& e, const FlowFact
                 r.effects.push_back({PlanEffect::Kind::kWithdraw, id, Phase::kForward});
             }
             if (!e.node.empty()) {  // undo from this node back: what completed after it is kept
-                const int from = wf_.find(e.node);
-                if (from < 0 || !IsCompensable(wf_.node(from))) return reject();
+                if (!CompensateFrom(state, e.node).ok()) return reject();
                 const NodeStatus f = state.at(e.node);
-                if (f.order == 0 || !(f.state == NodeState::kDone || f.state == NodeState::kFailed)) return reject();
-                for (int n = 0; n < static_cast<int>(wf_.nodes().size()); ++n) {
-                    if (IsAwaited(wf_.node(n).kind) && state.at(wf_.node(n).id).state == NodeState::kRunning) return reject();
-                }
                 for (auto& [id, st] : state.nodes) {
                     const int k = wf_.find(id);
                     if (k >= 0 && IsCompensable(wf_.node(k)) && st.state == NodeState::kDone && st.order > f.order) {

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "sagaflow/core/clock.hpp"
+#include "sagaflow/core/error.hpp"
 #include "sagaflow/core/saga_types.hpp"
 #include "sagaflow/workflow/workflow.hpp"
 
@@ -200,6 +201,13 @@ public:
     };
     [[nodiscard]] std::optional<Preview> PreviewCompensation(FlowState state, const std::vector<std::string>& withdrawn,
                                                              const std::string& from, const FlowFacts& facts) const;
+
+    /// Whether a compensation may start from node `from` (`kCompensate` with a node): ok,
+    /// or why not: kInvalidArgument for an unknown node or one without a compensation,
+    /// kFailedPrecondition for a node with nothing to undo, or while a step or child is in
+    /// flight (its completion would have to be placed). The one rule, for the walk and for
+    /// the service's answer.
+    [[nodiscard]] Status CompensateFrom(const FlowState& state, std::string_view from) const;
 
     /// The id of the pivot step the saga has passed (it is done), or nullopt.
     [[nodiscard]] std::optional<std::string> PassedPivot(const FlowState& state) const;

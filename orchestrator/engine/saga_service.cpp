@@ -935,15 +935,12 @@ Status NotNow(const OperatorAction& action, SagaStatus was) {
 
 Status SagaService::CompensationRefused(const SagaRecord& saga, const Workflow& wf, const OperatorAction& action) {
     const SagaId& id = saga.id;
-    const int n = action.from_node.empty() ? -1 : wf.find(action.from_node);
-    if (!action.from_node.empty()) {
-        if (n < 0) return {ErrorCode::kInvalidArgument, "workflow " + saga.workflow + " has no node '" + action.from_node + "'"};
-        if (!IsCompensable(wf.node(n))) {
-            return {ErrorCode::kInvalidArgument, "node '" + action.from_node + "' has no compensation to start from"};
-        }
-    }
+    const Plan& plan = PlanOf(wf);
+    // A bad node is a bad request, whatever the saga's state; its state comes after.
+    const Status from = action.from_node.empty() ? Status{} : plan.CompensateFrom(saga.nodes, action.from_node);
+    if (from.code == ErrorCode::kInvalidArgument) return from;
     if (!Decide(saga.status, LifecycleEvent::kManualCompensate).accepted) return NotNow(action, saga.status);
-    if (const auto pivot = PlanOf(wf).PassedPivot(saga.nodes); pivot && !IsUndoing(saga.status)) {
+    if (const auto pivot = plan.PassedPivot(saga.nodes); pivot && !IsUndoing(saga.status)) {
         if (!action.force) {
             return {ErrorCode::kFailedPrecondition,
                     "saga " + id.str() + " has passed its pivot '" + *pivot +
@@ -960,19 +957,7 @@ Status SagaService::CompensationRefused(const SagaRecord& saga, const Workflow& 
                         "' in flight: once it is done nothing can be undone; compensate when it has ended (or force it with a reason)"};
         }
     }
-    if (n < 0) return {};
-    const NodeStatus from = saga.nodes.at(action.from_node);
-    if (from.order == 0) {
-        return {ErrorCode::kFailedPrecondition, "node '" + action.from_node + "' of saga " + id.str() + " is " +
-                                                    std::string(ToString(from.state)) + ": it has nothing to undo"};
-    }
-    for (int m = 0; m < static_cast<int>(wf.nodes().size()); ++m) {
-        const NodeDef& d = wf.node(m);
-        if (IsAwaited(d.kind) && saga.nodes.at(d.id).state == NodeState::kRunning) {
-            return {ErrorCode::kFailedPrecondition, "saga " + id.str() + " has '" + d.id +
-                                                        "' in flight; compensating from a node waits until nothing is"};
-        }
-    }
+    if (!from.ok()) return {from.code, "saga " + id.str() + ": " + from.message};
     return {};
 }
 
